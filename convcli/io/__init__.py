@@ -1,0 +1,34 @@
+"""Loaders and writers: file -> :class:`Signal` -> file.
+
+One :class:`Signal` type for images (Pillow), audio (soundfile), volume stacks (folders of
+slices, multi-page TIFF, animated GIF/PNG/WebP, 3-D ``.npy``) and raw ``.npy`` arrays.
+
+- :func:`load` reads a file or folder, :func:`probe` describes it from its header;
+- :func:`output_dtype` tells which dtype an output will hold (or why it cannot), and
+  :func:`cast` rounds, clips and counts into it;
+- :func:`save` writes atomically, never over an existing output without ``overwrite`` and
+  never over an input (``protect``, compared with :func:`same_file`).
+
+Pillow and soundfile are imported only when a file is read or written.
+"""
+
+from __future__ import annotations
+
+from ._api import load, probe, save
+from ._signal import CONTAINERS, KINDS, Form, Signal
+from .atomic import same_file
+from .dtypes import DTYPE_CHOICES, cast, output_dtype
+
+__all__ = [
+    "Signal",
+    "Form",
+    "KINDS",
+    "CONTAINERS",
+    "DTYPE_CHOICES",
+    "load",
+    "save",
+    "probe",
+    "output_dtype",
+    "cast",
+    "same_file",
+]

@@ -1,0 +1,377 @@
+"""``load``, ``save`` and ``probe``: the one entry to every loader and writer."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ArgumentError, ConvcliError, SignalReadError, SignalWriteError
+from ._formats import AUDIO_EXT, NPY_EXT, resolve_target
+from ._signal import KINDS, Signal
+from .atomic import atomic_file, atomic_folder, write_new
+from .dtypes import check_image, slice_format
+
+__all__ = ["load", "save", "probe", "sniff"]
+
+PathLike = str | os.PathLike[str]
+
+
+def sniff(path: PathLike) -> str:
+    """Tell which loader reads a path, from its content (then its extension).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file or folder.
+
+    Returns
+    -------
+    str
+        ``"folder"``, ``"npy"``, ``"audio"`` or ``"image"`` (anything else is left to Pillow).
+
+    Raises
+    ------
+    SignalReadError
+        The path does not exist, cannot be read, or is empty.
+    """
+    p = Path(path)
+    if p.is_dir():
+        return "folder"
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(16)
+    except FileNotFoundError:
+        raise SignalReadError(f"{p}: does not exist") from None
+    except OSError as exc:
+        raise SignalReadError(f"{p}: cannot read: {exc.strerror}") from exc
+    if not head:
+        raise SignalReadError(f"{p}: is empty")
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+        return "audio"
+    if head[:4] in (b"fLaC", b"OggS") or (head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC")):
+        return "audio"
+    ext = p.suffix.lower()
+    if ext in AUDIO_EXT:
+        return "audio"
+    if ext == NPY_EXT:
+        return "npy"
+    return "image"
+
+
+def load(path: PathLike, kind: str = "auto", *, gray: bool = False) -> Signal:
+    """Load an image, audio file, volume or ``.npy`` array.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file, or a folder of image slices.
+    kind : str, optional
+        ``"auto"`` decides by content: a folder, a multi-page TIFF or an animated
+        GIF/PNG/WebP of more than one frame is a volume; WAV/FLAC/OGG/AIFF is audio; ``.npy``
+        is an array (every axis spatial); any other Pillow image is an image.
+        ``"image"``, ``"audio"``, ``"volume"`` or ``"array"`` force a reading: an image of
+        a multi-frame file or folder is its first frame; a volume of one image has one
+        plane; a ``.npy`` takes the shapes described in :mod:`convcli.io.array`.
+    gray : bool, optional
+        Images and volumes: convert to one channel (ITU-R 601-2 luma, alpha dropped, bit
+        depth kept; :func:`convcli.io.image.to_gray`).  Ignored for audio and arrays.
+
+    Returns
+    -------
+    Signal
+        Data in the conventions of :class:`Signal`, with the form it came in.
+
+    Raises
+    ------
+    ArgumentError
+        ``kind`` is not one of ``auto``, ``image``, ``audio``, ``volume``, ``array``.
+    SignalReadError
+        The input is missing, unreadable, not a signal, or cannot be read as ``kind``.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     np.save(os.path.join(d, "a.npy"), np.zeros((4, 5, 3), np.float32))
+    ...     s = load(os.path.join(d, "a.npy"), "image")
+    >>> s.kind, s.data.shape, s.channel_axis
+    ('image', (4, 5, 3), 2)
+    """
+    if kind != "auto" and kind not in KINDS:
+        raise ArgumentError(f"kind {kind!r} is not one of auto, {', '.join(KINDS)}")
+    p = Path(path)
+    family = sniff(p)
+    if family == "folder":
+        if kind == "audio":
+            raise SignalReadError(f"{p}: a folder of slices cannot be read as audio")
+        from .volume import read_folder
+
+        return read_folder(p, kind, gray)
+    if family == "npy":
+        from .array import read_npy
+
+        return read_npy(p, kind, gray)
+    if family == "audio":
+        if kind in ("image", "volume"):
+            raise SignalReadError(f"{p}: is audio; it cannot be read as {kind}")
+        from .audio import read_audio
+
+        return read_audio(p, kind)
+    if kind == "audio":
+        raise SignalReadError(
+            f"{p}: is not an audio file (WAV, FLAC, OGG, AIFF); it cannot be read as audio"
+        )
+    from .image import read_image
+
+    return read_image(p, kind, gray)
+
+
+_PROBE_KEYS = (
+    "path",
+    "kind",
+    "format",
+    "container",
+    "shape",
+    "dtype",
+    "channels",
+    "mode",
+    "subtype",
+    "bits",
+    "rate",
+    "duration",
+    "frames",
+    "planes",
+)
+
+
+def probe(path: PathLike, kind: str = "auto") -> dict[str, Any]:
+    """Describe an input cheaply, for ``convcli info``: headers only where possible.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file or a folder of slices.
+    kind : str, optional
+        ``"auto"``, or a kind to read the input as (``--as``).  When it differs from what
+        the header says the input is, the input is loaded to describe what the loader
+        gives.
+
+    Returns
+    -------
+    dict
+        Always the keys ``path``, ``kind`` (as ``load`` would decide), ``format``,
+        ``container``, ``shape`` (list, as ``load`` would give it), ``dtype`` (as loaded),
+        ``channels`` (None for an array), ``mode`` (Pillow), ``subtype`` (soundfile),
+        ``bits`` (as stored), ``rate`` and ``duration`` (seconds) and ``frames`` (audio),
+        ``planes`` (volumes: slices, pages or animation frames); None where not relevant.
+
+    Raises
+    ------
+    ArgumentError
+        ``kind`` is not a kind.
+    SignalReadError
+        The input is missing or cannot be read (as ``kind``).
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     np.save(os.path.join(d, "a.npy"), np.zeros((2, 3), np.int16))
+    ...     info = probe(os.path.join(d, "a.npy"))
+    >>> info["kind"], info["shape"], info["dtype"], info["rate"]
+    ('array', [2, 3], 'int16', None)
+    """
+    if kind != "auto" and kind not in KINDS:
+        raise ArgumentError(f"kind {kind!r} is not one of auto, {', '.join(KINDS)}")
+    p = Path(path)
+    family = sniff(p)
+    if family == "folder":
+        from .volume import probe_folder
+
+        found = probe_folder(p)
+    elif family == "npy":
+        from .array import probe_npy
+
+        found = probe_npy(p)
+    elif family == "audio":
+        from .audio import probe_audio
+
+        found = probe_audio(p)
+    else:
+        from .image import probe_image
+
+        found = probe_image(p)
+    if kind not in ("auto", found["kind"]):
+        found = {**found, **_describe(load(p, kind))}
+    record: dict[str, Any] = dict.fromkeys(_PROBE_KEYS)
+    record.update(found)
+    record["path"] = str(p)
+    return record
+
+
+def _describe(s: Signal) -> dict[str, Any]:
+    """Describe a loaded signal with the keys of :func:`probe`."""
+    frames = int(s.data.shape[0]) if s.kind == "audio" else None
+    duration = frames / s.rate if frames is not None and s.rate else None
+    return {
+        "kind": s.kind,
+        "format": s.form.format,
+        "container": s.form.container,
+        "shape": list(s.data.shape),
+        "dtype": s.data.dtype.name,
+        "channels": None if s.kind == "array" else s.channels,
+        "mode": s.form.mode,
+        "subtype": s.form.subtype,
+        "bits": s.form.bits,
+        "rate": s.rate,
+        "duration": duration,
+        "frames": frames,
+        "planes": int(s.data.shape[0]) if s.kind == "volume" else None,
+    }
+
+
+def _normalised(signal: Signal) -> np.ndarray:
+    """Return the data with its channel axis last, as the writers take it."""
+    data = np.asarray(signal.data)
+    axis = signal.channel_axis
+    if signal.kind == "audio":
+        if data.ndim == 1:
+            return data[:, None]
+        if data.ndim != 2:
+            raise ArgumentError(f"audio data must be (frames, channels), not {data.shape}")
+        return data.T if axis == 0 else data
+    if axis is not None and signal.kind in ("image", "volume") and axis != data.ndim - 1:
+        data = np.moveaxis(data, axis, -1)
+    want = {"image": (2, 3), "volume": (3, 4)}.get(signal.kind)
+    if want is not None:
+        expected = want[1] if axis is not None else want[0]
+        if data.ndim != expected:
+            raise ArgumentError(
+                f"{signal.kind} data with channel_axis={axis} must have {expected} axes, "
+                f"not shape {data.shape}"
+            )
+    return data
+
+
+def save(
+    signal: Signal,
+    path: PathLike,
+    *,
+    overwrite: bool = False,
+    protect: Iterable[PathLike] = (),
+) -> Path:
+    """Write a signal in the form its path says, atomically.
+
+    The format comes from the extension (``.png .jpg/.jpeg .tif/.tiff .bmp .webp .gif .ppm
+    .pgm .pnm .npy .wav .flac .ogg .aiff/.aif``).  A volume goes to a folder of slices when
+    the path has no extension or is an existing directory (input slice names kept, else
+    ``slice_0000.png``...), to a multi-page TIFF (``.tif``), or to an animated GIF, PNG or
+    WebP (the input's frame durations and loop kept).  Audio keeps ``signal.rate`` and the
+    input's subtype where the dtype and format allow.  Images keep dpi, ICC profile and EXIF
+    where the format holds them.  What is written is ``signal.data`` as it is: cast it first
+    (:func:`convcli.io.output_dtype`, :func:`convcli.io.cast`).
+
+    Parameters
+    ----------
+    signal : Signal
+        The signal; ``data`` in the output dtype.
+    path : str or os.PathLike
+        The output file or folder.
+    overwrite : bool, optional
+        Replace an existing output.
+    protect : iterable of str or os.PathLike, optional
+        Paths that must never be written, whatever ``overwrite`` says (the inputs): compared
+        by real path and by ``(st_dev, st_ino)``.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    OutputExistsError
+        The output exists and ``overwrite`` is false, or it is one of ``protect``.
+    UnsupportedError
+        The format cannot hold this signal, dtype, channel count or rate.
+    SignalWriteError
+        The output folder is missing, the target is a directory, or the encoder failed.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from convcli.io import Signal, load
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     out = save(Signal(np.arange(12, dtype=np.uint8).reshape(3, 4), "image"),
+    ...                os.path.join(d, "a.png"))
+    ...     load(out).data.tolist()
+    [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    """
+    target = resolve_target(signal, path)
+    out = target.path
+    data = _normalised(signal)
+    protect = tuple(protect)
+    fmt = target.format or "folder"
+    try:
+        if target.family == "npy":
+            from .array import write_npy
+
+            with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
+                write_npy(fh, np.asarray(signal.data))
+        elif target.family == "audio":
+            from .audio import check_rate, write_audio
+            from .dtypes import check_audio
+
+            assert target.format is not None
+            rate = check_rate(signal.rate, out)
+            check_audio(target.format, data.dtype, out)
+            with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
+                write_audio(fh, data, rate, target.format, signal.form, out)
+        elif target.family == "image":
+            from .image import write_image
+
+            assert target.format is not None
+            image = data[0] if signal.kind == "volume" else data
+            channels = 1 if image.ndim == 2 else int(image.shape[2])
+            check_image(target.format, image.dtype, channels, out)
+            with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
+                write_image(fh, image, target.format, signal.form)
+        elif target.family == "frames":
+            from .image import write_frames
+
+            assert target.format is not None
+            channels = 1 if data.ndim == 3 else int(data.shape[3])
+            animated = target.format != "TIFF"
+            check_image(target.format, data.dtype, channels, out, animated=animated, volume=True)
+            with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
+                write_frames(fh, data, target.format, signal.form, out)
+        else:
+            _save_folder(signal, data, out, overwrite, protect)
+    except (ConvcliError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise SignalWriteError(f"{out}: cannot write {fmt}: {text}") from exc
+    return out
+
+
+def _save_folder(
+    signal: Signal, data: np.ndarray, out: Path, overwrite: bool, protect: tuple[PathLike, ...]
+) -> None:
+    from .image import write_image
+    from .volume import slice_names
+
+    fmt = slice_format(signal, data.dtype, out)
+    channels = 1 if data.ndim == 3 else int(data.shape[3])
+    check_image(fmt, data.dtype, channels, out)
+    names = slice_names(signal.form, len(data), fmt)
+    with atomic_folder(out, overwrite=overwrite, protect=protect) as tmp:
+        for name, plane in zip(names, data):
+            with write_new(tmp / name) as fh:
+                write_image(fh, plane, fmt, signal.form)

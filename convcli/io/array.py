@@ -1,0 +1,225 @@
+"""Raw arrays in ``.npy`` files, loaded with ``allow_pickle=False``.
+
+An array is every axis spatial unless ``kind`` says how to read it:
+
+- ``image``: ``(rows, cols)`` gray or ``(rows, cols, C)`` channels last;
+- ``volume``: ``(planes, rows, cols)`` or ``(planes, rows, cols, C)`` channels last;
+- ``audio``: ``(frames,)`` or ``(frames, C)``, with no sample rate.  Integer samples are
+  scaled to ``[-1, 1]`` as soundfile scales them (int8 as PCM_S8, int16 as PCM_16, int32 as
+  PCM_32, uint8 as PCM_U8) and floats are taken as ``[-1, 1]`` already.
+
+Booleans load as uint8 (0 and 1); complex, string, structured and object arrays are refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from ..errors import SignalReadError
+from ._signal import Form, Signal
+from .dtypes import SUBTYPE_DTYPE
+from .image import to_gray
+
+__all__ = ["read_npy", "probe_npy", "write_npy", "mode_of"]
+
+_AUDIO_INT = {
+    "int8": ("PCM_S8", 2.0**7, 0.0),
+    "int16": ("PCM_16", 2.0**15, 0.0),
+    "int32": ("PCM_32", 2.0**31, 0.0),
+    "uint8": ("PCM_U8", 2.0**7, 128.0),
+}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def mode_of(data: np.ndarray, channel_axis: int | None) -> str | None:
+    """Return the Pillow mode that holds an image array, or None.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        ``(rows, cols[, C])`` (or a volume, channels last).
+    channel_axis : int or None
+        The channel axis.
+
+    Returns
+    -------
+    str or None
+        ``"L"``, ``"LA"``, ``"RGB"``, ``"RGBA"``, ``"I;16"``, ``"I"``, ``"F"`` or None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mode_of(np.zeros((2, 2, 3), np.uint8), 2), mode_of(np.zeros((2, 2), np.uint16), None)
+    ('RGB', 'I;16')
+    """
+    channels = 1 if channel_axis is None else data.shape[channel_axis]
+    name = data.dtype.name
+    if name == "uint8":
+        return {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}.get(channels)
+    if channels == 1:
+        return {"uint16": "I;16", "int32": "I", "float32": "F"}.get(name)
+    return None
+
+
+def _check_dtype(arr: np.ndarray, path: Path) -> np.ndarray:
+    dt = arr.dtype
+    if dt == np.bool_:
+        return arr.astype(np.uint8)
+    if dt.kind not in "iuf" or dt.fields is not None:
+        raise SignalReadError(
+            f"{path}: dtype {dt} is not a real number type; convcli reads bool, integer and "
+            f"float arrays"
+        )
+    if not dt.isnative:
+        return arr.astype(dt.newbyteorder("="))
+    return arr
+
+
+def _load(path: Path, mmap: bool) -> np.ndarray:
+    try:
+        arr = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+    except ValueError as exc:
+        text = str(exc).lower()
+        if "pickle" in text or "object" in text:
+            raise SignalReadError(
+                f"{path}: holds Python objects (a pickled array); convcli loads numeric "
+                f".npy files only and never unpickles"
+            ) from exc
+        raise SignalReadError(f"{path}: cannot read .npy: {_one_line(exc)}") from exc
+    except Exception as exc:
+        raise SignalReadError(f"{path}: cannot read .npy: {_one_line(exc)}") from exc
+    if not isinstance(arr, np.ndarray):
+        raise SignalReadError(f"{path}: is not a single .npy array")
+    return arr
+
+
+def read_npy(path: Path, kind: str, gray: bool) -> Signal:
+    """Load a ``.npy`` file as an array, or as an image, volume or audio when forced.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+    kind : str
+        ``"auto"``/``"array"``, ``"image"``, ``"volume"`` or ``"audio"`` (see the module
+        docstring for the shapes each takes).
+    gray : bool
+        For images and volumes: convert to one channel.
+
+    Returns
+    -------
+    Signal
+        The signal, ``form.container == "npy"``.
+
+    Raises
+    ------
+    SignalReadError
+        Not a numeric ``.npy`` (a pickled object array included), or a shape the forced
+        kind cannot take.
+    """
+    arr = _check_dtype(_load(path, mmap=False), path)
+    form = Form(
+        container="npy",
+        format="NPY",
+        bits=arr.dtype.itemsize * 8,
+        dtype=arr.dtype.name,
+    )
+    shape = "x".join(map(str, arr.shape)) or "scalar"
+    if kind in ("auto", "array"):
+        return Signal(arr, "array", None, source=path, form=form)
+    if kind == "audio":
+        return _as_audio(arr, path, form, shape)
+    ndim = {"image": (2, 3), "volume": (3, 4)}[kind]
+    if arr.ndim not in ndim:
+        raise SignalReadError(
+            f"{path}: a {shape} array cannot be read as {kind}: it takes {ndim[0]} axes "
+            f"(gray) or {ndim[1]} (channels last)"
+        )
+    channel_axis: int | None = ndim[1] - 1 if arr.ndim == ndim[1] else None
+    if gray:
+        arr = to_gray(arr, channel_axis, path)
+        channel_axis = None
+    form.mode = mode_of(arr, channel_axis)
+    form.dtype = arr.dtype.name
+    return Signal(arr, kind, channel_axis, source=path, form=form)
+
+
+def _as_audio(arr: np.ndarray, path: Path, form: Form, shape: str) -> Signal:
+    if arr.ndim not in (1, 2):
+        raise SignalReadError(
+            f"{path}: a {shape} array cannot be read as audio: it takes (frames,) or "
+            f"(frames, channels)"
+        )
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    name = arr.dtype.name
+    if name in _AUDIO_INT:
+        subtype, scale, offset = _AUDIO_INT[name]
+        work = np.float64 if subtype == "PCM_32" else np.float32
+        data = (arr.astype(work) - work(offset)) / work(scale)
+        form.bits = 8 if subtype in ("PCM_S8", "PCM_U8") else arr.dtype.itemsize * 8
+    elif arr.dtype.kind == "f":
+        subtype = "DOUBLE" if name == "float64" else "FLOAT"
+        data = arr.astype(np.float64 if subtype == "DOUBLE" else np.float32)
+        form.bits = 64 if subtype == "DOUBLE" else 32
+    else:
+        raise SignalReadError(
+            f"{path}: {name} samples cannot be read as audio: use float, int8, int16, int32 "
+            f"or uint8"
+        )
+    form.subtype = subtype
+    form.dtype = SUBTYPE_DTYPE[subtype]
+    return Signal(data, "audio", 1, rate=None, source=path, form=form)
+
+
+def probe_npy(path: Path) -> dict[str, Any]:
+    """Describe a ``.npy`` file from its header (memory-mapped, nothing read).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+
+    Returns
+    -------
+    dict
+        ``kind`` (``"array"``), ``format``, ``container``, ``shape``, ``dtype``, ``bits``.
+
+    Raises
+    ------
+    SignalReadError
+        Not a numeric ``.npy`` file.
+    """
+    arr = _load(path, mmap=True)
+    dt = arr.dtype
+    if dt.kind not in "biuf" or dt.fields is not None:
+        raise SignalReadError(f"{path}: dtype {dt} is not a real number type")
+    name = "uint8" if dt == np.bool_ else dt.newbyteorder("=").name
+    return {
+        "kind": "array",
+        "format": "NPY",
+        "container": "npy",
+        "shape": list(arr.shape),
+        "dtype": name,
+        "bits": np.dtype(name).itemsize * 8,
+    }
+
+
+def write_npy(fh: IO[bytes], data: np.ndarray) -> None:
+    """Write an array as ``.npy`` (no pickling).
+
+    Parameters
+    ----------
+    fh : binary file
+        Where to write.
+    data : numpy.ndarray
+        The array, as it is.
+    """
+    np.save(fh, data, allow_pickle=False)

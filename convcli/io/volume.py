@@ -1,0 +1,229 @@
+"""Volumes stored as a folder of image slices (multi-frame files are in :mod:`.image`).
+
+A folder's slices are its image files (by extension; hidden files are skipped) in natural
+order: ``s2.png`` before ``s10.png``.  Every slice must have the same size and mode.
+Written back, a folder keeps its input's slice names (same names, same format) when the
+number of planes is unchanged, the input's naming pattern when it changed (``img_007.png``
+goes on as ``img_008.png``...), and ``slice_0000.png``-style names otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import SignalReadError
+from ._formats import FORMAT_EXT, SLICE_READ_EXT, image_format_of
+from ._signal import Form, Signal
+from .image import probe_image, read_image, to_gray
+
+__all__ = ["natural_key", "list_slices", "read_folder", "probe_folder", "slice_names"]
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders digit runs by value: ``s2`` before ``s10``.
+
+    Parameters
+    ----------
+    name : str
+        A file name.
+
+    Returns
+    -------
+    tuple
+        The key (case-insensitive; ties keep a stable order by the name itself).
+
+    Examples
+    --------
+    >>> sorted(["s10.png", "s2.png", "S1.png"], key=natural_key)
+    ['S1.png', 's2.png', 's10.png']
+    """
+    parts: list[tuple[int, int | str]] = []
+    for i, part in enumerate(_DIGITS.split(name)):
+        if i % 2:
+            parts.append((0, int(part)))
+        elif part:
+            parts.append((1, part.lower()))
+    parts.append((2, name))
+    return tuple(parts)
+
+
+def list_slices(folder: Path) -> list[Path]:
+    """Return the image files of a folder in natural order.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        The folder.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Its non-hidden files with an image extension, naturally sorted.
+
+    Raises
+    ------
+    SignalReadError
+        The folder cannot be listed or holds no image.
+    """
+    try:
+        entries = [
+            e
+            for e in os.scandir(folder)
+            if not e.name.startswith(".")
+            and Path(e.name).suffix.lower() in SLICE_READ_EXT
+            and e.is_file()
+        ]
+    except OSError as exc:
+        raise SignalReadError(f"{folder}: cannot list the folder: {exc.strerror}") from exc
+    if not entries:
+        exts = " ".join(sorted(SLICE_READ_EXT))
+        raise SignalReadError(f"{folder}: the folder holds no image slices ({exts})")
+    return [Path(folder, n) for n in sorted((e.name for e in entries), key=natural_key)]
+
+
+def _describe(s: Signal) -> str:
+    rows, cols = s.data.shape[:2]
+    return f"{rows}x{cols} (rows x cols) {s.form.mode} {s.data.dtype}"
+
+
+def read_folder(path: Path, kind: str, gray: bool) -> Signal:
+    """Load a folder of slices as a volume (or its first slice as an image).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The folder.
+    kind : str
+        ``"auto"``/``"volume"``, ``"image"`` (the first slice) or ``"array"``.
+    gray : bool
+        Convert to one channel.
+
+    Returns
+    -------
+    Signal
+        ``(planes, rows, cols[, C])``.
+
+    Raises
+    ------
+    SignalReadError
+        No slices, an unreadable slice, or a slice whose size or mode differs from the
+        first (the message names it and says how).
+    """
+    files = list_slices(path)
+    if kind == "image":
+        return read_image(files[0], "image", gray)
+    slices: list[Signal] = []
+    for f in files:
+        s = read_image(f, "image", False)
+        if slices:
+            first = slices[0]
+            if s.data.shape != first.data.shape or s.form.mode != first.form.mode:
+                raise SignalReadError(
+                    f"{f}: slice is {_describe(s)} but {files[0].name} is {_describe(first)}; "
+                    f"every slice of a folder must have the same size and mode"
+                )
+        slices.append(s)
+    data = np.stack([s.data for s in slices])
+    channel_axis: int | None = 3 if data.ndim == 4 else None
+    if gray:
+        data = to_gray(data, channel_axis, path)
+        channel_axis = None
+    head = slices[0].form
+    form = Form(
+        container="folder",
+        format=head.format,
+        mode=head.mode,
+        bits=head.bits,
+        dtype=data.dtype.name,
+        slice_names=[f.name for f in files],
+        info=dict(head.info),
+    )
+    if kind == "array":
+        return Signal(data, "array", None, source=path, form=form)
+    return Signal(data, "volume", channel_axis, source=path, form=form)
+
+
+def probe_folder(path: Path) -> dict[str, Any]:
+    """Describe a folder of slices from its first slice's header and the slice count.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The folder.
+
+    Returns
+    -------
+    dict
+        As :func:`convcli.io.probe`, with ``container`` ``"folder"`` and ``planes``.
+
+    Raises
+    ------
+    SignalReadError
+        No slices, or the first cannot be read.
+    """
+    files = list_slices(path)
+    head = probe_image(files[0])
+    shape = head["shape"][1:] if head["kind"] == "volume" else head["shape"]
+    return {
+        **head,
+        "kind": "volume",
+        "container": "folder",
+        "shape": [len(files), *shape],
+        "planes": len(files),
+    }
+
+
+def slice_names(form: Form, count: int, fmt: str) -> list[str]:
+    """Name the slices of a folder output.
+
+    Parameters
+    ----------
+    form : Form
+        The input's form (its slice names, when it was a folder).
+    count : int
+        Number of planes to write.
+    fmt : str
+        The slice format (its extension is used unless an input name already names it).
+
+    Returns
+    -------
+    list of str
+        ``count`` distinct file names.
+
+    Examples
+    --------
+    >>> slice_names(Form(), 2, "PNG")
+    ['slice_0000.png', 'slice_0001.png']
+    >>> slice_names(Form(container="folder", slice_names=["s8.png", "s9.png"]), 3, "PNG")
+    ['s8.png', 's9.png', 's10.png']
+    >>> slice_names(Form(container="folder", slice_names=["a_01.tif", "a_02.tif"]), 2, "PNG")
+    ['a_01.png', 'a_02.png']
+    """
+    names = form.slice_names if form.container == "folder" else []
+    ext = FORMAT_EXT[fmt]
+    if names and image_format_of(names[0]) == fmt:
+        ext = Path(names[0]).suffix
+    out: list[str] = []
+    if names and len(names) == count:
+        out = [Path(n).stem + ext for n in names]
+    elif names:
+        stem = Path(names[0]).stem
+        match = re.match(r"^(.*?)(\d+)(\D*)$", stem)
+        if match:
+            prefix, digits, suffix = match.groups()
+            width = len(digits) if digits.startswith("0") and len(digits) > 1 else 1
+            start = int(digits)
+            out = [f"{prefix}{start + i:0{width}d}{suffix}{ext}" for i in range(count)]
+        else:
+            out = [f"{stem}_{i:04d}{ext}" for i in range(count)]
+    if len(set(out)) != count:
+        width = max(4, len(str(count - 1)))
+        out = [f"slice_{i:0{width}d}{ext}" for i in range(count)]
+    return out
