@@ -72,12 +72,14 @@ def test_text_upper_case_extension(tmp_path: Path) -> None:
     np.testing.assert_array_equal(make_kernel(path, 1), [1, 2, 1])
 
 
-def test_text_column_file_for_audio_gives_a_hint(tmp_path: Path) -> None:
-    path = write(tmp_path / "taps.txt", "1\n2\n1\n")
-    assert make_kernel(path, 2).shape == (3, 1)
-    message = error_of(path, 1)
-    assert "2 axes (shape 3x1) but the signal has 1" in message
-    assert "one line" in message
+def test_text_column_file_is_taps_for_audio(tmp_path: Path) -> None:
+    # numpy.savetxt writes a 1-D array one number per line: for audio, a column of taps
+    path = tmp_path / "taps.txt"
+    np.savetxt(path, [1.0, 2.0, 1.0])
+    assert make_kernel(str(path), 2).shape == (3, 1)
+    np.testing.assert_array_equal(make_kernel(str(path), 1), [1.0, 2.0, 1.0])
+    wide = write(tmp_path / "wide.txt", "1 2\n3 4\n")
+    assert "but the signal has 1" in error_of(wide, 1)
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,9 @@ def make_kernel(
         size-1 axes (``"1 2 1"`` for an image is a (1, 3) row; ``"1;2;1"`` a (3, 1) column);
         one with more may lose leading size-1 axes.  Named kernels are built for ``ndim``.
         Exception: an audio impulse-response file with C > 1 channels and ``ndim=1`` gives
-        shape (C, taps): one kernel per channel, for the caller to pair with the channels.
+        shape (C, taps): one kernel per channel, for the caller to pair with the channels; and
+        a text file with one number per line (as ``numpy.savetxt`` writes taps) is 1-D taps
+        for ``ndim=1``.
 
     Raises
     ------
@@ -82,10 +84,10 @@ def make_kernel(
     kernel = read_kernel_file(spec.path)
     if ndim == 1 and kernel.ndim == 2 and is_audio_file(spec.path):
         return kernel
-    hint = ""
-    if is_text_file(spec.path) and kernel.ndim == 2 and kernel.shape[1] == 1:
-        hint = "a text file holds one row per line: write 1-D taps on one line"
-    return fit_axes(kernel, ndim, f"kernel file {spec.path!r}", hint)
+    if ndim == 1 and is_text_file(spec.path) and kernel.ndim == 2 and kernel.shape[1] == 1:
+        # One tap per line, as numpy.savetxt writes a 1-D array: a column of taps.
+        return np.ascontiguousarray(kernel[:, 0])
+    return fit_axes(kernel, ndim, f"kernel file {spec.path!r}")
 
 
 def as_kernel_array(value: Any) -> NDArray[np.float64]:
