@@ -23,7 +23,14 @@ from ..errors import SignalReadError, UnsupportedError
 from ._signal import Form, Signal
 from .dtypes import SUBTYPE_BITS, SUBTYPE_DTYPE, audio_subtype, check_audio
 
-__all__ = ["read_audio", "probe_audio", "write_audio", "check_rate", "load_dtype"]
+__all__ = [
+    "read_audio",
+    "probe_audio",
+    "write_audio",
+    "AudioWriter",
+    "check_rate",
+    "load_dtype",
+]
 
 _FLOAT_BITS = {"FLOAT": 32, "DOUBLE": 64}
 _WAV_FORMATS = ("WAV", "WAVEX", "RF64")
@@ -193,6 +200,75 @@ def _requantize(x: np.ndarray, shift: int, bits: int) -> np.ndarray:
     return (q * step).astype(x.dtype)
 
 
+class AudioWriter:
+    """Encode audio block by block (the same samples :func:`write_audio` would write).
+
+    Parameters
+    ----------
+    fh : binary file
+        Where to write.
+    rate : int
+        Sample rate (:func:`check_rate`).
+    channels : int
+        Number of channels.
+    dtype : numpy.dtype
+        The dtype of the blocks (see :func:`write_audio`).
+    fmt : str
+        ``"WAV"``, ``"FLAC"``, ``"OGG"`` or ``"AIFF"``.
+    form : Form
+        The input's form: its subtype is kept when the dtype and format allow.
+    path : str or os.PathLike
+        The output, for messages.
+
+    Raises
+    ------
+    UnsupportedError
+        The format cannot hold the dtype or that many channels.
+    """
+
+    def __init__(
+        self,
+        fh: IO[bytes],
+        rate: int,
+        channels: int,
+        dtype: np.dtype,
+        fmt: str,
+        form: Form,
+        path: os.PathLike[str] | str,
+    ) -> None:
+        import soundfile as sf
+
+        check_audio(fmt, dtype, path)
+        if fmt == "FLAC" and channels > _FLAC_MAX_CHANNELS:
+            raise UnsupportedError(
+                f"{path}: FLAC holds at most {_FLAC_MAX_CHANNELS} channels, not {channels}; "
+                f"use .wav or .aiff"
+            )
+        self.subtype = audio_subtype(np.dtype(dtype), form.subtype, fmt)
+        sf_format = fmt
+        if fmt == "WAV" and form.format in _WAV_FORMATS:
+            sf_format = str(form.format)
+        self._file = sf.SoundFile(
+            fh, "w", samplerate=rate, channels=channels, subtype=self.subtype, format=sf_format
+        )
+
+    def write(self, data: np.ndarray) -> None:
+        """Append ``(frames, C)`` samples."""
+        if self.subtype == "PCM_U8":
+            samples = (data.astype(np.int16) - 128) << 8
+        elif self.subtype == "PCM_S8":
+            samples = _requantize(data, 8, 8)
+        elif self.subtype == "PCM_24":
+            samples = _requantize(data, 8, 24)
+        else:
+            samples = data
+        self._file.write(np.ascontiguousarray(samples))
+
+    def close(self) -> None:
+        """Finish the file (the header is written with the final length)."""
+        self._file.close()
+
+
 def write_audio(
     fh: IO[bytes], data: np.ndarray, rate: int, fmt: str, form: Form, path: os.PathLike[str] | str
 ) -> str:
@@ -224,26 +300,9 @@ def write_audio(
     UnsupportedError
         The format cannot hold the dtype or that many channels.
     """
-    import soundfile as sf
-
-    check_audio(fmt, data.dtype, path)
-    channels = int(data.shape[1])
-    if fmt == "FLAC" and channels > _FLAC_MAX_CHANNELS:
-        raise UnsupportedError(
-            f"{path}: FLAC holds at most {_FLAC_MAX_CHANNELS} channels, not {channels}; "
-            f"use .wav or .aiff"
-        )
-    subtype = audio_subtype(data.dtype, form.subtype, fmt)
-    if subtype == "PCM_U8":
-        samples = (data.astype(np.int16) - 128) << 8
-    elif subtype == "PCM_S8":
-        samples = _requantize(data, 8, 8)
-    elif subtype == "PCM_24":
-        samples = _requantize(data, 8, 24)
-    else:
-        samples = data
-    sf_format = fmt
-    if fmt == "WAV" and form.format in _WAV_FORMATS:
-        sf_format = str(form.format)
-    sf.write(fh, np.ascontiguousarray(samples), rate, subtype=subtype, format=sf_format)
-    return subtype
+    writer = AudioWriter(fh, rate, int(data.shape[1]), data.dtype, fmt, form, path)
+    try:
+        writer.write(data)
+    finally:
+        writer.close()
+    return writer.subtype

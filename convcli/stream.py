@@ -1,0 +1,340 @@
+"""Bounded memory: convolve in halo'd slabs along the first axis, from rows to rows.
+
+A signal too large for the working set is never padded, converted or transformed whole.
+The output is cut into slabs of rows along axis 0 (time for audio, planes for volumes, rows
+for arrays); each slab reads exactly the input rows its outputs need, including the rows
+the pad mode takes from elsewhere (a reflection near the start, the far end for
+``circular``), assembles them already padded along axis 0, and runs the ordinary engine on
+that slab with no padding along axis 0.  Every output equals the in-memory result (bit for
+bit with ``direct`` and ``separable``; within float tolerance with ``fft``, whose transform
+lengths differ).
+
+Rows come from a :class:`RowSource` — an array in memory, an audio file read block by block
+(soundfile), a ``.npy`` file read by seeking (no memory map, so the resident set stays
+small) or a raw temporary file — and go to a writer function, so a chain of kernels runs
+stage by stage through raw temporary files beside the output.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from convcli.errors import SignalReadError
+
+__all__ = [
+    "RowSource",
+    "ArraySource",
+    "AudioFileSource",
+    "NpyFileSource",
+    "RawFile",
+    "correlate_rows",
+    "slab_rows",
+    "SLAB_BYTES",
+]
+
+#: Bytes of input per slab (float32 rows): small enough to stay far below any budget.
+SLAB_BYTES = 32 << 20
+
+
+class RowSource:
+    """Rows ``[start, stop)`` along axis 0 of a signal, read on demand.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        The whole signal's shape.
+    dtype : numpy.dtype
+        The dtype rows come in.
+    """
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Return rows ``start:stop`` (``0 <= start <= stop <= shape[0]``)."""
+        raise NotImplementedError  # pragma: no cover - every source overrides it
+
+    def close(self) -> None:
+        """Release the file, if any."""
+
+    def take(self, index: np.ndarray) -> np.ndarray:
+        """Return the rows at ``index`` (any order, repeats allowed), reading runs once."""
+        index = np.asarray(index, dtype=np.intp)
+        out = np.empty((len(index),) + tuple(self.shape[1:]), dtype=self.dtype)
+        if len(index) == 0:
+            return out
+        lo, hi = int(index.min()), int(index.max()) + 1
+        if hi - lo <= 4 * len(index):
+            block = self.read(lo, hi)
+            out[...] = block[index - lo]
+            return out
+        for pos, i in enumerate(index):  # scattered rows (large circular pads): one by one
+            out[pos] = self.read(int(i), int(i) + 1)[0]
+        return out
+
+
+class ArraySource(RowSource):
+    """Rows of an array in memory (no copy until a slab asks)."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data = data
+        self.shape = tuple(data.shape)
+        self.dtype = data.dtype
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Return a view of rows ``start:stop``."""
+        return self.data[start:stop]
+
+
+class AudioFileSource(RowSource):
+    """Frames of an audio file: ``(frames, C)`` in ``[-1, 1]`` units, as ``load`` reads them."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        import soundfile as sf
+
+        from convcli.io.audio import load_dtype
+
+        self.path = Path(path)
+        try:
+            self._file = sf.SoundFile(str(path))
+        except Exception as exc:
+            raise SignalReadError(f"{path}: cannot read as audio: {exc}") from exc
+        self.subtype = self._file.subtype
+        self.rate = float(self._file.samplerate)
+        self.format = self._file.format
+        self.dtype = np.dtype(load_dtype(self.subtype))
+        self.shape = (int(self._file.frames), int(self._file.channels))
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Read frames ``start:stop``."""
+        self._file.seek(start)
+        data = self._file.read(stop - start, dtype=self.dtype.name, always_2d=True)
+        if data.shape[0] != stop - start:
+            raise SignalReadError(
+                f"{self.path}: the file ends at frame {start + data.shape[0]}, but its header "
+                f"says {self.shape[0]} frames"
+            )
+        return data
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+
+class NpyFileSource(RowSource):
+    """Rows of a C-ordered ``.npy`` file, read by seeking (never a memory map)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._fh: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by close()
+        try:
+            version = np.lib.format.read_magic(self._fh)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(self._fh)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(self._fh)
+        except (ValueError, OSError) as exc:
+            self._fh.close()
+            raise SignalReadError(f"{path}: cannot read .npy header: {exc}") from exc
+        if fortran or dtype.hasobject or dtype.kind not in "biuf" or len(shape) == 0:
+            self._fh.close()
+            raise SignalReadError(f"{path}: not a C-ordered numeric array; cannot stream it")
+        self.shape = tuple(int(n) for n in shape)
+        self.dtype = dtype
+        self._offset = self._fh.tell()
+        self._row = int(np.prod(self.shape[1:], dtype=np.int64))
+        expected = self._offset + self.shape[0] * self._row * dtype.itemsize
+        if os.fstat(self._fh.fileno()).st_size < expected:
+            self._fh.close()
+            raise SignalReadError(
+                f"{path}: the file is shorter than its header says ({self.shape} {dtype})"
+            )
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Read rows ``start:stop``."""
+        self._fh.seek(self._offset + start * self._row * self.dtype.itemsize)
+        count = (stop - start) * self._row
+        data = np.fromfile(self._fh, dtype=self.dtype, count=count)
+        return data.reshape((stop - start,) + self.shape[1:])
+
+    def close(self) -> None:
+        """Close the file."""
+        self._fh.close()
+
+
+@dataclass
+class RawFile(RowSource):
+    """A raw temporary file of rows (no header): written in order, then read by seeking."""
+
+    path: Path
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    def __post_init__(self) -> None:
+        self._row = int(np.prod(self.shape[1:], dtype=np.int64))
+        self._fh: IO[bytes] = open(self.path, "w+b")  # noqa: SIM115 - closed by close()
+        self.rows_written = 0
+
+    def write(self, start: int, block: np.ndarray) -> None:
+        """Write rows at ``start`` (blocks arrive in order)."""
+        if start != self.rows_written:
+            raise ValueError(f"rows must be written in order: {start} != {self.rows_written}")
+        self._fh.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
+        self.rows_written += block.shape[0]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Read rows ``start:stop``."""
+        self._fh.flush()
+        self._fh.seek(start * self._row * self.dtype.itemsize)
+        data = np.fromfile(self._fh, dtype=self.dtype, count=(stop - start) * self._row)
+        self._fh.seek(0, os.SEEK_END)
+        return data.reshape((stop - start,) + self.shape[1:])
+
+    def close(self) -> None:
+        """Close (the caller's temporary folder removes the file)."""
+        self._fh.close()
+
+
+def slab_rows(row_elements: int, slab_bytes: int = SLAB_BYTES, itemsize: int = 4) -> int:
+    """Output rows per slab so that a slab's input is about ``slab_bytes``.
+
+    Examples
+    --------
+    >>> slab_rows(2)
+    4194304
+    """
+    return max(1, slab_bytes // max(1, row_elements * itemsize))
+
+
+def _padded_rows(
+    source: RowSource, start: int, stop: int, mode: str, value: float, dtype: np.dtype
+) -> np.ndarray:
+    """Rows ``start:stop`` of the input padded along axis 0, in ``dtype``.
+
+    Positions below 0 or from ``n`` on are filled as the pad mode says.
+    """
+    from convcli.padding import source_index
+
+    n = source.shape[0]
+    parts = []
+    for lo, hi, inside in [
+        (start, min(stop, 0), False),
+        (max(start, 0), min(stop, n), True),
+        (max(start, n), stop, False),
+    ]:
+        if hi <= lo:
+            continue
+        if inside:
+            parts.append(source.read(lo, hi))
+        elif mode in ("zero", "constant"):
+            fill = 0.0 if mode == "zero" else value
+            parts.append(np.full((hi - lo,) + source.shape[1:], fill, dtype=dtype))
+        else:
+            parts.append(source.take(source_index(np.arange(lo, hi), n, mode)))
+    if len(parts) == 1:
+        return parts[0].astype(dtype, copy=False)
+    return np.concatenate([p.astype(dtype, copy=False) for p in parts], axis=0)
+
+
+def correlate_rows(
+    source: RowSource,
+    kernel: np.ndarray,
+    write: Callable[[int, np.ndarray], None],
+    *,
+    stride: int | Sequence[int] = 1,
+    padding: Any = "same",
+    pad_mode: str = "zero",
+    pad_value: float = 0.0,
+    dilation: int | Sequence[int] = 1,
+    flip: bool = False,
+    method: str = "auto",
+    channel_axis: int | None = None,
+    rows_per_slab: int | None = None,
+) -> Any:
+    """Correlate a row source with one kernel, slab by slab; hand each slab to ``write``.
+
+    Parameters
+    ----------
+    source : RowSource
+        The input, read in rows along axis 0 (which must be spatial: ``channel_axis != 0``).
+    kernel : ndarray
+        As for :func:`convcli.convolve`; or one more leading axis with one kernel per
+        channel (a multi-channel impulse response), as :func:`convcli.run.apply_chain` takes.
+    write : callable
+        ``write(first_output_row, block)``, called in order.
+    stride, padding, pad_mode, pad_value, dilation, flip, method, channel_axis
+        As for :func:`convcli.convolve`.
+    rows_per_slab : int, optional
+        Output rows per slab; default :func:`slab_rows` of the input's row size.
+
+    Returns
+    -------
+    Plan
+        The whole signal's plan (geometry, method, output shape).
+    """
+    from convcli.engine import make_plan
+    from convcli.padding import canonical_mode
+    from convcli.run import apply_chain
+
+    if channel_axis == 0:
+        raise ValueError("correlate_rows needs axis 0 to be spatial")
+    k = np.asarray(kernel, dtype=np.float64)
+    spatial = len(source.shape) - (0 if channel_axis is None else 1)
+    per_channel = k.ndim == spatial + 1
+    mode = canonical_mode(pad_mode)
+    plan = make_plan(
+        source.shape,
+        source.dtype,
+        k[0] if per_channel else k,
+        stride=stride,
+        padding=padding,
+        pad_mode=mode,
+        pad_value=pad_value,
+        dilation=dilation,
+        flip=flip,
+        method=method,
+        channel_axis=channel_axis,
+    )
+    g0 = plan.geometry[0]
+    slab_geometry = {
+        "stride": [g.stride for g in plan.geometry],
+        "dilation": [g.dilation for g in plan.geometry],
+        "padding": [(0, 0)] + [(g.pad_lo, g.pad_hi) for g in plan.geometry[1:]],
+        "pad_mode": mode,
+        "pad_value": pad_value,
+        "flip": flip,
+        "method": plan.method,
+    }
+    row_elements = int(np.prod(source.shape[1:], dtype=np.int64)) or 1
+    rows = rows_per_slab or max(1, slab_rows(row_elements) // g0.stride)
+    for o0 in range(0, g0.output, rows):
+        o1 = min(o0 + rows, g0.output)
+        start = o0 * g0.stride - g0.pad_lo
+        stop = (o1 - 1) * g0.stride + g0.effective_kernel - g0.pad_lo
+        slab = _padded_rows(source, start, stop, mode, pad_value, plan.dtype)
+        out = apply_chain(slab, [k], channel_axis=channel_axis, geometry=slab_geometry)
+        write(o0, out)
+    return plan
+
+
+def estimate_bytes(shape: Sequence[int], kernel_shape: Sequence[int], method: str) -> int:
+    """Estimate the in-memory working set of one convolution of ``shape`` (float32).
+
+    The input as float32, its padded copy and the output, and for ``fft`` the complex
+    spectra of the padded input (about twice its size again).
+
+    Examples
+    --------
+    >>> estimate_bytes((1000, 1000), (3, 3), "direct") // 1_000_000
+    12
+    """
+    n = math.prod(int(v) for v in shape)
+    factor = 3 if method != "fft" else 6
+    return 4 * n * factor
