@@ -285,6 +285,38 @@ def parse_padding(text: str) -> str | int | list[int] | list[tuple[int, int]]:
     return ints[0] if len(ints) == 1 else ints
 
 
+def _normalize(
+    input_shape: Sequence[int],
+    kernel_shape: Sequence[int],
+    stride: int | Sequence[int],
+    padding: PaddingArg,
+    dilation: int | Sequence[int],
+) -> tuple[
+    tuple[int, ...],
+    tuple[int, ...],
+    tuple[int, ...],
+    tuple[int, ...],
+    str | tuple[tuple[int, int], ...],
+]:
+    """Check and normalise the arguments of :func:`resolve` and :func:`resolve_transposed`."""
+    ishape = tuple(_as_int(v, "input size") for v in input_shape)
+    kshape = tuple(_as_int(v, "kernel size") for v in kernel_shape)
+    ndim = len(kshape)
+    if ndim == 0:
+        raise ArgumentError("the kernel has no axes: give at least one kernel size")
+    if len(ishape) != ndim:
+        raise ArgumentError(
+            f"the input has {len(ishape)} spatial axes {ishape} but the kernel has {ndim} {kshape}"
+        )
+    if any(v < 1 for v in ishape):
+        raise ArgumentError(f"input sizes must be >= 1, got {ishape}")
+    if any(v < 1 for v in kshape):
+        raise ArgumentError(f"kernel sizes must be >= 1, got {kshape}")
+    strides = normalize_per_axis(stride, ndim, "stride")
+    dilations = normalize_per_axis(dilation, ndim, "dilation")
+    return ishape, kshape, strides, dilations, normalize_padding(padding, ndim)
+
+
 def resolve(
     input_shape: Sequence[int],
     kernel_shape: Sequence[int],
@@ -313,26 +345,11 @@ def resolve(
     ArgumentError
         Bad values, mismatched axis counts, or an axis without any output sample.
     """
-    ishape = tuple(_as_int(v, "input size") for v in input_shape)
-    kshape = tuple(_as_int(v, "kernel size") for v in kernel_shape)
-    ndim = len(kshape)
-    if ndim == 0:
-        raise ArgumentError("the kernel has no axes: give at least one kernel size")
-    if len(ishape) != ndim:
-        raise ArgumentError(
-            f"the input has {len(ishape)} spatial axes {ishape} but the kernel has {ndim} {kshape}"
-        )
-    for v in ishape:
-        if v < 1:
-            raise ArgumentError(f"input sizes must be >= 1, got {ishape}")
-    for v in kshape:
-        if v < 1:
-            raise ArgumentError(f"kernel sizes must be >= 1, got {kshape}")
-    strides = normalize_per_axis(stride, ndim, "stride")
-    dilations = normalize_per_axis(dilation, ndim, "dilation")
-    pads = normalize_padding(padding, ndim)
+    ishape, kshape, strides, dilations, pads = _normalize(
+        input_shape, kernel_shape, stride, padding, dilation
+    )
     axes = []
-    for ax in range(ndim):
+    for ax in range(len(kshape)):
         i, k, s, d = ishape[ax], kshape[ax], strides[ax], dilations[ax]
         keff = d * (k - 1) + 1
         if pads == "same":
@@ -447,19 +464,11 @@ def resolve_transposed(
     >>> [a.output for a in resolve_transposed((4,), (3,), stride=2, padding="same")]
     [8]
     """
-    ishape = tuple(_as_int(v, "input size") for v in input_shape)
-    kshape = tuple(_as_int(v, "kernel size") for v in kernel_shape)
+    ishape, kshape, strides, dilations, pads = _normalize(
+        input_shape, kernel_shape, stride, padding, dilation
+    )
     ndim = len(kshape)
-    if len(ishape) != ndim:
-        raise ArgumentError(
-            f"the input has {len(ishape)} axes {ishape} but the kernel has {ndim} {kshape}"
-        )
-    if any(v < 1 for v in ishape) or any(v < 1 for v in kshape):
-        raise ArgumentError(f"sizes must be >= 1, got input {ishape} and kernel {kshape}")
-    strides = normalize_per_axis(stride, ndim, "stride")
-    dilations = normalize_per_axis(dilation, ndim, "dilation")
     extra = normalize_per_axis(output_padding, ndim, "output_padding", minimum=0)
-    pads = normalize_padding(padding, ndim)
     axes = []
     for ax in range(ndim):
         i, k, s, d, a = ishape[ax], kshape[ax], strides[ax], dilations[ax], extra[ax]
