@@ -1,0 +1,125 @@
+"""The ``convcli`` command line: a thin Click layer over the library.
+
+Only this package imports click.  Commands are imported when they are run, so
+``convcli --help`` loads neither numpy nor scipy, Pillow or soundfile.
+
+Exit codes: 0 every input done; 1 some input failed; 2 a usage error; 130 interrupted.
+Every error is one line, ``convcli: error: <file>: <problem>``; a traceback only with ``-v``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from convcli import __version__
+
+__all__ = ["cli", "main"]
+
+#: name -> (module, short help). Listed here so that ``--help`` needs no command imports.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "filter": ("convcli.cli.filter", "Apply kernels one after another (a chain) to files."),
+    "shape": ("convcli.cli.shape", "Compute the output size of a convolution geometry."),
+    "kernels": ("convcli.cli.kernels", "List the named kernels, or show one kernel's values."),
+    "animate": ("convcli.cli.animate", "Animate a convolution geometry (GIF, APNG, PNG frames)."),
+    "info": ("convcli.cli.info", "Show what convcli sees in input files."),
+}
+
+EPILOG = """\b
+Examples:
+  convcli filter photo.jpg -k gaussian:sigma=2 -o soft.jpg
+  convcli filter photo.png -k sobel:axis=1 --abs -o edges.png
+  convcli filter song.wav -k room_ir.wav --flip --padding full -o wet.wav
+  convcli filter scans/*.png -k box:5 --out-dir blurred/ -j 0
+  convcli shape --input 5,5 --kernel 3,3 --stride 2 --padding 1
+  convcli kernels
+"""
+
+
+def error_line(message: str, path: object = None) -> str:
+    """Format the one line every error gets: ``convcli: error: <file>: <problem>``."""
+    text = " ".join(str(message).split())  # one line, whatever the message holds
+    if path is not None:
+        return f"convcli: error: {safe_path(path)}: {text}"
+    return f"convcli: error: {text}"
+
+
+def safe_path(path: object) -> str:
+    """Return a path printable on any terminal (undecodable bytes escaped)."""
+    text = str(path)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8", "replace")
+
+
+class ConvcliGroup(click.Group):
+    """A group that loads its commands lazily and reports errors in one line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Return the command names in their listed order."""
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import a command's module on demand."""
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        command: click.Command = module.command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands from :data:`COMMANDS` without importing them."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, text) for name, (_, text) in COMMANDS.items()])
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the CLI; usage errors become one line and exit status 2."""
+        try:
+            rv = super().main(
+                args=args,
+                prog_name=prog_name or "convcli",
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(error_line(exc.format_message()), err=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            click.echo("convcli: interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(141)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(
+    cls=ConvcliGroup,
+    epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "-V", "--version", prog_name="convcli")
+def cli() -> None:
+    """Apply convolution kernels to images, audio and volume stacks.
+
+    Exact (direct, separable and FFT methods agree within float tolerance), fast, and safe
+    with files: outputs are written atomically and never replace an input.
+    """
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name="convcli")

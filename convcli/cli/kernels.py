@@ -1,0 +1,152 @@
+"""``convcli kernels``: list the named kernels, or show one kernel's values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+EPILOG = """\b
+Examples:
+  convcli kernels
+  convcli kernels gaussian:sigma=1.5
+  convcli kernels sobel:axis=0 --ndim 3
+  convcli kernels lowpass:cutoff=1000 --rate 44100
+  convcli kernels "[1 2 1; 2 4 2; 1 2 1]/16"
+  convcli kernels lowpass:cutoff=1000 --rate 44100 --response lowpass.png
+  convcli kernels sobel:axis=1 --response sobel.png
+
+\b
+--response PATH (or --plot PATH) also prints the kernel's DC gain, Nyquist gain, zero-sum
+flag, separability rank and symmetry per axis (and, 1-D, its -3/-6 dB points), and draws its
+magnitude response: 1-D in dB against Hz (log scale) with --rate, else against cycles/sample;
+2-D as a dB image over row and column frequency.
+"""
+
+
+def kernel_table() -> str:
+    """Return the table of named kernels (name and parameters, dimensionalities, summary)."""
+    from convcli.kernels import list_kernels
+
+    rows = [(k.signature(), k.ndims_text(), k.summary) for k in list_kernels()]
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    return "\n".join(f"{a.ljust(w0)}  {b.ljust(w1)}  {c}" for a, b, c in rows)
+
+
+@click.command("kernels", epilog=EPILOG)
+@click.argument("spec", required=False)
+@click.option(
+    "--ndim",
+    "-n",
+    type=click.IntRange(1, 8),
+    default=None,
+    help="Build for a signal with this many axes.  [default: 2 where supported]",
+)
+@click.option(
+    "--rate",
+    "-r",
+    type=float,
+    default=None,
+    help="Sample rate in Hz (for audio kernels such as lowpass and echo).",
+)
+@click.option(
+    "--response",
+    "--plot",
+    "response",
+    metavar="PATH",
+    default=None,
+    help="Draw the frequency response to PATH (.png) and print its properties.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing --response file.")
+def command(
+    spec: str | None,
+    ndim: int | None,
+    rate: float | None,
+    response: str | None,
+    overwrite: bool,
+) -> int:
+    """List every named kernel, or print SPEC's values, shape and sum."""
+    if spec is None:
+        if response is not None:
+            raise click.UsageError("--response needs a kernel SPEC")
+        click.echo(kernel_table())
+        return 0
+    if response is not None:
+        if rate is not None and not 0 < rate < float("inf"):
+            raise click.UsageError(f"--rate must be a positive number of Hz, got {rate:g}")
+        _check_plot_path(response, overwrite)
+    import numpy as np
+
+    from convcli.errors import KernelSpecError
+    from convcli.kernels import make_kernel, parse_spec
+
+    try:
+        parsed = parse_spec(spec)
+        if ndim is None:
+            kdef = parsed.kernel_def
+            if kdef is not None:
+                ndim = 2 if kdef.supports(2) else (kdef.ndims or (1,))[0]
+            elif parsed.kind == "inline" and parsed.array is not None:
+                ndim = parsed.array.ndim
+            else:
+                ndim = None
+        kernel = make_kernel(spec, ndim if ndim is not None else 1, rate=rate)
+        if ndim is None:  # a file: show it as stored
+            kernel = np.squeeze(kernel) if kernel.ndim > 1 else kernel
+    except KernelSpecError as exc:
+        raise click.UsageError(str(exc)) from None
+    if response is not None:
+        if kernel.ndim == 0:
+            kernel = kernel.reshape(1)
+        if kernel.ndim > 2:
+            raise click.UsageError(
+                f"--response draws 1-D and 2-D kernels; {spec!r} is {kernel.ndim}-D (use --ndim)"
+            )
+    with np.printoptions(precision=6, suppress=True, linewidth=100, threshold=2000):
+        click.echo(np.array2string(kernel, separator=" "))
+    click.echo(f"shape: {'x'.join(map(str, kernel.shape))}")
+    click.echo(f"sum: {float(kernel.sum()):.6g}")
+    if response is not None:
+        _response(spec, kernel, rate, response, overwrite)
+    return 0
+
+
+def _check_plot_path(path: str, overwrite: bool) -> None:
+    """Refuse, before any work, a plot path Pillow cannot write or that exists."""
+    import os
+
+    from PIL import Image
+
+    from convcli.errors import ConvcliError
+    from convcli.io.atomic import check_output
+
+    ext = os.path.splitext(path)[1].lower()
+    fmt = Image.registered_extensions().get(ext)
+    if fmt is None or fmt not in Image.SAVE:
+        raise click.UsageError(
+            f"--response {path!r}: cannot write {ext or 'a file without an extension'}; use .png"
+        )
+    try:
+        check_output(path, overwrite=overwrite)
+    except ConvcliError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _response(spec: str, kernel: Any, rate: float | None, path: str, overwrite: bool) -> None:
+    from convcli.errors import ArgumentError, ConvcliError
+    from convcli.response import format_properties, kernel_properties, plot_response, save_response
+
+    hz = rate if kernel.ndim == 1 else None
+    shape = "x".join(map(str, kernel.shape))
+    title = f"{spec}  ({shape} taps" + (f", {rate:g} Hz)" if hz else ")")
+    try:
+        click.echo(format_properties(kernel_properties(kernel), rate=hz))
+        image = plot_response(kernel, rate=hz, title=title)
+    except ArgumentError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        save_response(image, path, overwrite=overwrite)
+    except ConvcliError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"response: {path} ({image.width}x{image.height})")
