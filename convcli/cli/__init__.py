@@ -53,6 +53,10 @@ def safe_path(path: object) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8", "replace")
 
 
+class Interrupted(Exception):
+    """Ctrl-C during a command: reported as one line, exit status 130."""
+
+
 class ConvcliGroup(click.Group):
     """A group that loads its commands lazily and reports errors in one line."""
 
@@ -73,6 +77,13 @@ class ConvcliGroup(click.Group):
         """List the commands from :data:`COMMANDS` without importing them."""
         with formatter.section("Commands"):
             formatter.write_dl([(name, text) for name, (_, text) in COMMANDS.items()])
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; Ctrl-C becomes :class:`Interrupted` (Click would print a blank line)."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted from None
 
     def main(
         self,
@@ -96,7 +107,7 @@ class ConvcliGroup(click.Group):
         except click.ClickException as exc:
             click.echo(error_line(exc.format_message()), err=True)
             sys.exit(exc.exit_code)
-        except (click.exceptions.Abort, KeyboardInterrupt):
+        except (click.exceptions.Abort, KeyboardInterrupt, Interrupted):
             click.echo("convcli: interrupted", err=True)
             sys.exit(130)
         except BrokenPipeError:

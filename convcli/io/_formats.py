@@ -167,7 +167,8 @@ def resolve_target(signal: Signal, path: str | os.PathLike[str]) -> Target:
             return Target(p, "audio", AUDIO_EXT[ext])
         hint = " (read it with --as audio)" if kind == "array" and signal.data.ndim <= 2 else ""
         raise UnsupportedError(
-            f"{p}: a {kind} cannot be written as {AUDIO_EXT[ext]} audio{hint}; "
+            f"{p}: {'an' if kind[0] in 'aeiou' else 'a'} {kind} cannot be written as "
+            f"{AUDIO_EXT[ext]} audio{hint}; "
             f"use an image extension or .npy"
         )
     if ext in IMAGE_EXT:

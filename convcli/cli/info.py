@@ -1,0 +1,74 @@
+"""``convcli info``: what a loader sees in each input."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from convcli.cli import error_line, safe_path
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return (
+            "x".join(str(v) for v in value)
+            if all(isinstance(v, int) for v in value)
+            else str(value)
+        )
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+@click.command(
+    "info",
+    epilog="\b\nExamples:\n  convcli info photo.png song.wav ct_slices/\n"
+    "  convcli info *.wav --json",
+)
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option(
+    "--as",
+    "kind",
+    type=click.Choice(("auto", "image", "audio", "volume", "array")),
+    default="auto",
+    show_default=True,
+    help="Read the input as this kind of signal.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per input.")
+def command(inputs: tuple[str, ...], kind: str, as_json: bool) -> int:
+    """Show kind, shape, dtype, mode, channels, rate, duration and slices of each input."""
+    from convcli import io
+    from convcli.errors import ConvcliError
+
+    failed = 0
+    for path in inputs:
+        try:
+            info = io.probe(path, kind=kind)
+        except (ConvcliError, OSError, ValueError) as exc:
+            failed += 1
+            problem = _problem(exc, path)
+            if as_json:
+                click.echo(json.dumps({"input": path, "status": "error", "error": problem}))
+            click.echo(error_line(problem, path), err=True)
+            continue
+        if as_json:
+            click.echo(json.dumps({"input": path, "status": "ok", **info}, default=str))
+        else:
+            click.echo(safe_path(path))
+            for key, value in info.items():
+                if value is not None and key not in ("input", "path"):
+                    click.echo(f"  {key}: {_fmt(value)}")
+    return 1 if failed else 0
+
+
+def _problem(exc: BaseException, path: str) -> str:
+    """Return the error's message without the path in front (the error line names it)."""
+    from pathlib import Path
+
+    text = " ".join(str(exc).split())
+    for spelling in dict.fromkeys((path, str(Path(path)), path.rstrip("/\\"))):
+        if spelling and text.startswith(f"{spelling}: "):
+            return text[len(spelling) + 2 :]
+    return text or type(exc).__name__

@@ -1,0 +1,82 @@
+"""Contract tests: the CLI, the API, the README and the code say the same things."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+import convcli
+from convcli.cli import cli
+from convcli.padding import ALIASES, NUMPY_NAMES, PAD_MODES, SCIPY_NAMES
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _section(name: str) -> str:
+    start = README.index(f"<!-- {name}:start -->")
+    end = README.index(f"<!-- {name}:end -->")
+    return README[start:end]
+
+
+def test_cli_geometry_defaults_equal_the_api_defaults():
+    filter_cmd = cli.get_command(click.Context(cli), "filter")
+    assert filter_cmd is not None
+    params = {p.name: p for p in filter_cmd.params}
+    api = inspect.signature(convcli.convolve).parameters
+    assert params["padding"].default == api["padding"].default == "same"
+    assert params["pad_value"].default == api["pad_value"].default == 0.0
+    assert params["method"].default == api["method"].default == "auto"
+    assert params["flip"].default is api["flip"].default is False
+    assert params["stride"].default is None and api["stride"].default == 1  # None means 1
+    assert params["dilation"].default is None and api["dilation"].default == 1
+    # --pad-mode defaults by kind (reflect for images/volumes); the API's is zero, as for arrays
+    from convcli.run import default_pad_mode
+
+    assert default_pad_mode("array") == api["pad_mode"].default == "zero"
+    assert default_pad_mode("audio") == "zero"
+    assert default_pad_mode("image") == default_pad_mode("volume") == "reflect"
+
+
+def test_readme_kernel_table_is_the_registry():
+    from convcli.cli.kernels import kernel_table
+
+    block = _section("kernels")
+    assert kernel_table() in block
+
+
+def test_readme_pad_mode_table_is_the_code():
+    block = _section("pad-modes")
+    rows = [r for r in block.splitlines() if r.startswith("| `")]
+    names = [re.match(r"\| `([a-z]+)`", r).group(1) for r in rows]
+    assert names == list(PAD_MODES)
+    for row, name in zip(rows, names):
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]]
+        assert NUMPY_NAMES[name] in cells[2]
+        assert SCIPY_NAMES[name] in cells[3]
+        aliases = sorted(a for a, n in ALIASES.items() if n == name)
+        assert sorted(re.findall(r"`([a-z0-9]+)`", cells[-1])) == aliases
+
+
+def test_the_cli_imports_no_heavy_module():
+    code = (
+        "import sys, convcli.cli, convcli.cli.options, convcli.cli.shape; "
+        "heavy = [m for m in ('numpy', 'scipy', 'PIL', 'soundfile') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_import_convcli_is_light():
+    code = (
+        "import sys, convcli; "
+        "print(','.join(m for m in ('scipy', 'PIL', 'soundfile', 'click') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
