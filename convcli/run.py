@@ -23,6 +23,11 @@ from convcli.errors import ArgumentError, ConvcliError
 __all__ = ["FilterOptions", "Job", "run_job", "default_pad_mode", "apply_chain"]
 
 
+#: The in-memory working set (bytes) above which audio files and ``.npy`` arrays are filtered
+#: slab by slab (``--max-memory`` overrides it).
+MEMORY_BUDGET = 1 << 30
+
+
 @dataclass(frozen=True)
 class FilterOptions:
     """Everything ``convcli filter`` was told, once per run (picklable for ``--jobs``)."""
@@ -47,6 +52,7 @@ class FilterOptions:
     overwrite: bool = False
     dry_run: bool = False
     verbose: bool = False
+    max_memory: int | None = None
 
 
 @dataclass(frozen=True)
@@ -188,19 +194,29 @@ def apply_chain(
     return y
 
 
-def _rescale(y: np.ndarray, dtype: np.dtype, kind: str, subtype: str | None) -> np.ndarray:
+def _rescale(
+    y: np.ndarray,
+    dtype: np.dtype,
+    kind: str,
+    subtype: str | None,
+    stats: tuple[float, float, float] | None = None,
+) -> np.ndarray:
     """Stretch the result to the output type's full range.
 
     Audio is peak-normalised (zero stays zero) to the largest sample the output holds: the
     input's PCM subtype when it is written again, else the output dtype.  Images and volumes
     go min..max -> 0..max (negative pixels do not display), floats to 0..1; arrays of a signed
     integer type to the type's whole range.  Integer targets of 32 bits are computed in
-    float64, which holds their top value exactly.
+    float64, which holds their top value exactly.  ``stats`` (min, max, peak magnitude)
+    gives the whole result's range when ``y`` is one block of it.
     """
     from convcli.io.dtypes import SUBTYPE_BITS, SUBTYPE_DTYPE
 
     if kind == "audio":
-        peak = float(np.max(np.abs(y))) if y.size else 0.0
+        if stats is not None:
+            peak = stats[2]
+        else:
+            peak = float(np.max(np.abs(y))) if y.size else 0.0
         top = 1.0
         if dtype.kind in "ui":
             bits = 8 * dtype.itemsize
@@ -208,7 +224,10 @@ def _rescale(y: np.ndarray, dtype: np.dtype, kind: str, subtype: str | None) -> 
                 bits = SUBTYPE_BITS[subtype]
             top = 1.0 - 2.0 ** -(bits - 1)
         return y * (top / peak) if peak > 0 else y
-    lo, hi = float(np.min(y)), float(np.max(y))
+    if stats is not None:
+        lo, hi = stats[0], stats[1]
+    else:
+        lo, hi = float(np.min(y)), float(np.max(y))
     if dtype.kind in "ui":
         info = np.iinfo(dtype)
         signed = dtype.kind == "i" and kind == "array"
@@ -292,15 +311,60 @@ def _message(exc: BaseException, path: str) -> str:
     return text or type(exc).__name__
 
 
+def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
+    """Return ``(signal, source)``: the loaded signal, or a header and a row source.
+
+    An audio file or ``.npy`` is read slab by slab (``source`` is a
+    :class:`convcli.stream.RowSource` and ``signal.data`` holds no rows) when its in-memory
+    working set would pass ``opts.max_memory``, and for ``--dry-run`` (planning needs only
+    the header).  Everything else is loaded whole.
+    """
+    from convcli import io
+    from convcli.stream import estimate_bytes, open_stream
+
+    if not opts.gray:
+        opened = open_stream(job.input, opts.kind)
+        if opened is not None:
+            source, header = opened
+            budget = opts.max_memory if opts.max_memory is not None else MEMORY_BUDGET
+            big = estimate_bytes(source.shape, (), opts.method) > budget
+            if opts.dry_run or (big and _alpha_index(header) is None and _streams_to(header, job)):
+                return header, source
+            source.close()
+    return io.load(job.input, kind=opts.kind, gray=opts.gray), None
+
+
+def _streams_to(header: Any, job: Job) -> bool:
+    """Whether the output's format can be written block by block (audio or ``.npy``)."""
+    from convcli.errors import UnsupportedError
+    from convcli.io._formats import resolve_target
+
+    try:
+        return resolve_target(header, job.output).family in ("audio", "npy")
+    except (UnsupportedError, ValueError):
+        return False
+
+
 def _run(job: Job, opts: FilterOptions, record: dict[str, Any]) -> None:
+    sig, source = _open(job, opts)
+    try:
+        _run_signal(job, opts, record, sig, source)
+    finally:
+        if source is not None:
+            source.close()
+
+
+def _run_signal(
+    job: Job, opts: FilterOptions, record: dict[str, Any], sig: Any, source: Any
+) -> None:
     from convcli import io
     from convcli.kernels import make_kernel
 
-    sig = io.load(job.input, kind=opts.kind, gray=opts.gray)
     data = sig.data
+    shape_in = tuple(source.shape) if source is not None else data.shape
     record.update(
         kind=sig.kind,
-        shape_in=list(data.shape),
+        shape_in=list(shape_in),
         dtype_in=str(data.dtype),
         rate=sig.rate,
     )
@@ -345,7 +409,7 @@ def _run(job: Job, opts: FilterOptions, record: dict[str, Any]) -> None:
     if opts.dry_run:
         from convcli.engine import make_plan
 
-        shape: tuple[int, ...] = tuple(data.shape)
+        shape: tuple[int, ...] = tuple(shape_in)
         dry_ch = ch
         for k in kernels:
             kk = k
@@ -365,32 +429,188 @@ def _run(job: Job, opts: FilterOptions, record: dict[str, Any]) -> None:
         record["status"] = "planned"
         return
 
+    subtype = getattr(sig.form, "subtype", None)
+    if source is not None:
+        _filter_streamed(job, opts, record, sig, source, kernels, geometry, out_dtype, rate_out)
+        return
+
     if alpha is not None and opts.alpha != "separate":
         y = _filter_with_alpha(data, alpha, ch, kernels, geometry, opts.alpha, plans)
     else:
         y = apply_chain(data, kernels, channel_axis=ch, geometry=geometry, plans=plans)
     _plans_to_record(plans, record)
+    y = _post(y, opts)
+    if opts.rescale:
+        y = _rescale(y, out_dtype, sig.kind, subtype)
+    cast, clipped = _cast(y, out_dtype, sig.kind, subtype)
+    record["clipped"] = int(clipped)
+    record["shape_out"] = list(cast.shape)
+    out = replace(sig, data=cast, rate=rate_out)
+    io.save(out, job.output, overwrite=opts.overwrite, protect=job.protect)
+    record["status"] = "ok"
 
+
+def _post(y: np.ndarray, opts: FilterOptions) -> np.ndarray:
+    """Apply ``--abs``, then ``--scale`` and ``--bias``."""
     if opts.abs:
         y = np.abs(y)
     if opts.scale != 1.0:
         y = y * opts.scale
     if opts.bias != 0.0:
         y = y + opts.bias
-    subtype = getattr(sig.form, "subtype", None)
-    if opts.rescale:
-        y = _rescale(y, out_dtype, sig.kind, subtype)
+    return y
+
+
+def _cast(
+    y: np.ndarray, out_dtype: np.dtype, kind: str, subtype: str | None
+) -> tuple[np.ndarray, int]:
+    """Round, clip and count into the output dtype; NaN/Inf cannot go to an integer type."""
+    from convcli import io
+
     nonfinite = int(np.count_nonzero(~np.isfinite(y))) if y.dtype.kind == "f" else 0
     if nonfinite and out_dtype.kind in "ui":
         raise ArgumentError(
             f"the result holds {nonfinite} NaN/Inf samples, which {out_dtype} cannot hold"
         )
-    cast, clipped = io.cast(y, out_dtype, audio_subtype=subtype if sig.kind == "audio" else None)
-    record["clipped"] = int(clipped)
-    record["shape_out"] = list(cast.shape)
-    out = replace(sig, data=cast, rate=rate_out)
-    io.save(out, job.output, overwrite=opts.overwrite, protect=job.protect)
+    return io.cast(y, out_dtype, audio_subtype=subtype if kind == "audio" else None)
+
+
+def _filter_streamed(
+    job: Job,
+    opts: FilterOptions,
+    record: dict[str, Any],
+    sig: Any,
+    source: Any,
+    kernels: list[np.ndarray],
+    geometry: dict[str, Any],
+    out_dtype: np.dtype,
+    rate_out: float | None,
+) -> None:
+    """Filter slab by slab: each kernel through a raw temporary file, then cast and write.
+
+    Peak memory is a few slabs (:data:`convcli.stream.SLAB_BYTES`), whatever the input's
+    length; the temporary files live in a hidden folder beside the output and go with it.
+    """
+    import tempfile
+
+    from convcli.stream import RawFile, correlate_rows
+
+    target = Path(job.output)
+    subtype = getattr(sig.form, "subtype", None)
+    plans: list[Any] = []
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as tmp:
+        current = source
+        stages: list[RawFile] = []
+        try:
+            for i, k in enumerate(kernels):
+                raw = RawFile(
+                    Path(tmp) / f"stage{i}.raw",
+                    np.dtype(np.float64 if sig.data.dtype == np.float64 else np.float32),
+                )
+                stages.append(raw)
+                plans.append(
+                    correlate_rows(current, k, raw.write, channel_axis=sig.channel_axis, **geometry)
+                )
+                current = raw
+            _plans_to_record(plans, record)
+            record["streamed"] = True
+            last = stages[-1]
+            stats = _stats(last, opts) if opts.rescale else None
+            record["clipped"] = _write_streamed(
+                last, job, opts, sig, out_dtype, rate_out, subtype, stats
+            )
+            record["shape_out"] = list(last.shape)
+        finally:
+            for raw in stages:
+                raw.close()
     record["status"] = "ok"
+
+
+def _blocks(source: Any) -> Any:
+    """Yield ``(start, rows)`` blocks of a row source, a slab at a time."""
+    from convcli.stream import slab_rows
+
+    n = source.shape[0]
+    step = slab_rows(int(np.prod(source.shape[1:], dtype=np.int64)) or 1)
+    for start in range(0, n, step):
+        yield start, source.read(start, min(start + step, n))
+
+
+def _stats(source: Any, opts: FilterOptions) -> tuple[float, float, float]:
+    """Return the min, max and peak magnitude of the post-processed result, for ``--rescale``."""
+    lo, hi, peak = np.inf, -np.inf, 0.0
+    for _, block in _blocks(source):
+        y = _post(block, opts)
+        if y.size:
+            lo = min(lo, float(np.min(y)))
+            hi = max(hi, float(np.max(y)))
+            peak = max(peak, float(np.max(np.abs(y))))
+    return lo, hi, peak
+
+
+def _write_streamed(
+    source: Any,
+    job: Job,
+    opts: FilterOptions,
+    sig: Any,
+    out_dtype: np.dtype,
+    rate_out: float | None,
+    subtype: str | None,
+    stats: tuple[float, float, float] | None,
+) -> int:
+    """Post-process, cast and write a row source block by block, atomically; return clipped."""
+    from convcli.io._formats import resolve_target
+    from convcli.io.atomic import atomic_file
+
+    target = resolve_target(sig, job.output)
+    clipped = 0
+    with atomic_file(job.output, overwrite=opts.overwrite, protect=job.protect) as fh:
+        if target.family == "audio":
+            from convcli.io.audio import AudioWriter, check_rate
+
+            channels = int(source.shape[1])
+            assert target.format is not None
+            writer: Any = AudioWriter(
+                fh,
+                check_rate(rate_out, job.output),
+                channels,
+                out_dtype,
+                target.format,
+                sig.form,
+                job.output,
+            )
+        else:
+            writer = _NpyWriter(fh, tuple(source.shape), out_dtype)
+        try:
+            for _, block in _blocks(source):
+                y = _post(block, opts)
+                if stats is not None:
+                    y = _rescale(y, out_dtype, sig.kind, subtype, stats)
+                cast, n = _cast(y, out_dtype, sig.kind, subtype)
+                clipped += int(n)
+                writer.write(cast)
+        finally:
+            writer.close()
+    return clipped
+
+
+class _NpyWriter:
+    """Write a ``.npy`` header, then rows in order."""
+
+    def __init__(self, fh: Any, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        header = {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+            "fortran_order": False,
+            "shape": shape,
+        }
+        np.lib.format.write_array_header_2_0(fh, header)
+        self._fh = fh
+
+    def write(self, block: np.ndarray) -> None:
+        self._fh.write(np.ascontiguousarray(block).tobytes())
+
+    def close(self) -> None:
+        self._fh.flush()
 
 
 def _normalized(k: np.ndarray, *, per_channel: bool) -> np.ndarray:

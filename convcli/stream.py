@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,6 +28,7 @@ import numpy as np
 from convcli.errors import SignalReadError
 
 __all__ = [
+    "open_stream",
     "RowSource",
     "ArraySource",
     "AudioFileSource",
@@ -169,25 +169,35 @@ class NpyFileSource(RowSource):
         self._fh.close()
 
 
-@dataclass
 class RawFile(RowSource):
-    """A raw temporary file of rows (no header): written in order, then read by seeking."""
+    """A raw temporary file of rows (no header): written in order, then read by seeking.
 
-    path: Path
-    shape: tuple[int, ...]
-    dtype: np.dtype
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file (created; the caller's temporary folder removes it).
+    dtype : numpy.dtype
+        The rows' dtype.
+    """
 
-    def __post_init__(self) -> None:
-        self._row = int(np.prod(self.shape[1:], dtype=np.int64))
+    def __init__(self, path: Path, dtype: np.dtype) -> None:
+        self.path = Path(path)
+        self.dtype = np.dtype(dtype)
+        self.shape = (0,)
+        self._row = 1
         self._fh: IO[bytes] = open(self.path, "w+b")  # noqa: SIM115 - closed by close()
-        self.rows_written = 0
 
     def write(self, start: int, block: np.ndarray) -> None:
-        """Write rows at ``start`` (blocks arrive in order)."""
-        if start != self.rows_written:
-            raise ValueError(f"rows must be written in order: {start} != {self.rows_written}")
+        """Append rows; ``start`` must be the number of rows written so far."""
+        if start != self.shape[0]:
+            raise ValueError(f"rows must be written in order: {start} != {self.shape[0]}")
+        if start == 0:
+            self._row = int(np.prod(block.shape[1:], dtype=np.int64))
+            self.shape = (0, *block.shape[1:])
+        elif tuple(block.shape[1:]) != self.shape[1:]:
+            raise ValueError(f"row shape {block.shape[1:]} != {self.shape[1:]}")
         self._fh.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
-        self.rows_written += block.shape[0]
+        self.shape = (self.shape[0] + block.shape[0], *self.shape[1:])
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Read rows ``start:stop``."""
@@ -195,11 +205,69 @@ class RawFile(RowSource):
         self._fh.seek(start * self._row * self.dtype.itemsize)
         data = np.fromfile(self._fh, dtype=self.dtype, count=(stop - start) * self._row)
         self._fh.seek(0, os.SEEK_END)
-        return data.reshape((stop - start,) + self.shape[1:])
+        return data.reshape((stop - start,) + tuple(self.shape[1:]))
 
     def close(self) -> None:
-        """Close (the caller's temporary folder removes the file)."""
+        """Close the file."""
         self._fh.close()
+
+
+def open_stream(path: str | os.PathLike[str], kind: str = "auto") -> tuple[RowSource, Any] | None:
+    """Open an input for slab-by-slab reading, if its format allows it.
+
+    Audio files (read as ``kind`` auto or audio) and C-ordered ``.npy`` files (auto/array,
+    or volume with 3 or 4 axes) can be streamed; anything else returns None (images and
+    folders are decoded whole by Pillow anyway).
+
+    Returns
+    -------
+    (RowSource, Signal) or None
+        The source, and a :class:`convcli.io.Signal` describing the input as
+        :func:`convcli.io.load` would (kind, channel axis, rate, form) whose ``data`` has no
+        rows.
+    """
+    from convcli.io import Form, Signal
+    from convcli.io._formats import AUDIO_EXT, NPY_EXT
+
+    p = Path(path)
+    ext = p.suffix.lower()
+    if not p.is_file():
+        return None
+    if ext in AUDIO_EXT and kind in ("auto", "audio"):
+        from convcli.io.dtypes import SUBTYPE_BITS, SUBTYPE_DTYPE
+
+        audio = AudioFileSource(p)
+        bits = SUBTYPE_BITS.get(audio.subtype, {"FLOAT": 32, "DOUBLE": 64}.get(audio.subtype))
+        form = Form(
+            container="file",
+            format=audio.format,
+            subtype=audio.subtype,
+            bits=bits,
+            dtype=SUBTYPE_DTYPE.get(audio.subtype, "float32"),
+        )
+        empty = np.empty((0, audio.shape[1]), dtype=audio.dtype)
+        return audio, Signal(empty, "audio", 1, rate=audio.rate, source=p, form=form)
+    if ext == NPY_EXT and kind in ("auto", "array", "volume"):
+        from convcli.io.array import mode_of
+
+        try:
+            npy = NpyFileSource(p)
+        except SignalReadError:
+            return None  # let the ordinary loader say what is wrong
+        channel_axis = None
+        if kind == "volume":
+            if len(npy.shape) not in (3, 4):
+                npy.close()
+                return None
+            channel_axis = 3 if len(npy.shape) == 4 else None
+        form = Form(container="npy", format="NPY", bits=npy.dtype.itemsize * 8)
+        form.dtype = npy.dtype.name
+        empty = np.empty((0, *npy.shape[1:]), dtype=npy.dtype)
+        if kind == "volume":
+            form.mode = mode_of(empty, channel_axis)
+        signal_kind = "volume" if kind == "volume" else "array"
+        return npy, Signal(empty, signal_kind, channel_axis, source=p, form=form)
+    return None
 
 
 def slab_rows(row_elements: int, slab_bytes: int = SLAB_BYTES, itemsize: int = 4) -> int:

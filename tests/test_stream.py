@@ -90,9 +90,10 @@ def test_file_sources_read_what_load_reads(tmp_path):
         got, convcli.convolve(vol, w, pad_mode="circular", method="direct")
     )
     npy.close()
-    raw = RawFile(tmp_path / "r.bin", (9, 4, 5), np.dtype(np.float32))
+    raw = RawFile(tmp_path / "r.bin", np.dtype(np.float32))
     raw.write(0, vol[:4])
     raw.write(4, vol[4:])
+    assert raw.shape == vol.shape
     np.testing.assert_array_equal(raw.read(3, 9), vol[3:9])
     raw.close()
 
@@ -104,3 +105,81 @@ def test_npy_source_refuses_what_it_cannot_stream(tmp_path):
     (tmp_path / "short.npy").write_bytes((tmp_path / "f.npy").read_bytes()[:100])
     with pytest.raises(OSError):
         NpyFileSource(tmp_path / "short.npy")
+
+
+# ------------------------------------------------------------------ through convcli filter
+
+
+def _filter(*args):
+    from click.testing import CliRunner
+
+    from convcli.cli import cli
+
+    return CliRunner().invoke(cli, ["filter", *map(str, args)])
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["-k", "identity"],
+        ["-k", "lowpass:cutoff=1500", "-k", "[1 2 1]/4"],
+        ["-k", "box:9", "--stride", "2", "--rescale"],
+        ["-k", "echo:delay=0.01,decay=0.7", "--flip", "--padding", "full", "--scale", "0.5"],
+        ["-k", "[1 -1]", "--abs", "--pad-mode", "circular", "--method", "fft"],
+    ],
+)
+def test_streamed_audio_equals_in_memory(tmp_path, extra):
+    rng = np.random.default_rng(4)
+    audio = np.clip(rng.standard_normal((6000, 2)) * 0.3, -1, 1)
+    src = tmp_path / "in.wav"
+    sf.write(src, audio, 16000, subtype="PCM_16")
+    whole, slabs = tmp_path / "whole.wav", tmp_path / "slabs.wav"
+    assert _filter(src, *extra, "-o", whole).exit_code == 0
+    res = _filter(src, *extra, "-o", slabs, "--max-memory", "1K", "--json")
+    assert res.exit_code == 0, res.output
+    import json
+
+    assert json.loads(res.stdout)["streamed"] is True
+    a, ra = sf.read(whole, dtype="int16")
+    b, rb = sf.read(slabs, dtype="int16")
+    assert ra == rb and a.shape == b.shape
+    assert np.abs(a.astype(int) - b).max() <= 1  # FFT blocks differ: at most 1 LSB
+    assert sf.info(slabs).subtype == "PCM_16"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "slabs.wav", "whole.wav"]
+
+
+@pytest.mark.parametrize("mode", PAD_MODES)
+def test_streamed_npy_volume_equals_in_memory(tmp_path, mode, monkeypatch):
+    import convcli.stream as stream
+
+    monkeypatch.setattr(stream, "SLAB_BYTES", 200)  # many slabs even for a small volume
+    rng = np.random.default_rng(5)
+    vol = rng.standard_normal((13, 6, 5)).astype(np.float32)
+    np.save(tmp_path / "v.npy", vol)
+    args = ["-k", "gaussian:1", "-k", "sobel:axis=0", "--pad-mode", mode, "--method", "direct"]
+    assert _filter(tmp_path / "v.npy", *args, "-o", tmp_path / "a.npy").exit_code == 0
+    res = _filter(tmp_path / "v.npy", *args, "-o", tmp_path / "b.npy", "--max-memory", "1")
+    assert res.exit_code == 0, res.output
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+def test_streamed_stereo_ir_on_mono(tmp_path):
+    rng = np.random.default_rng(6)
+    sf.write(tmp_path / "m.wav", rng.uniform(-0.5, 0.5, 3000), 8000, subtype="FLOAT")
+    sf.write(tmp_path / "ir.wav", rng.uniform(-0.2, 0.2, (50, 2)), 8000, subtype="FLOAT")
+    args = ["-k", tmp_path / "ir.wav", "--flip", "--padding", "full"]
+    assert _filter(tmp_path / "m.wav", *args, "-o", tmp_path / "a.wav").exit_code == 0
+    res = _filter(tmp_path / "m.wav", *args, "-o", tmp_path / "b.wav", "--max-memory", "1")
+    assert res.exit_code == 0, res.output
+    a, _ = sf.read(tmp_path / "a.wav")
+    b, _ = sf.read(tmp_path / "b.wav")
+    assert a.shape == b.shape == (3049, 2)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_max_memory_is_checked_on_the_command_line(tmp_path):
+    res = _filter(
+        tmp_path / "x.wav", "-k", "box:3", "-o", tmp_path / "y.wav", "--max-memory", "lots"
+    )
+    assert res.exit_code == 2
+    assert res.stderr.strip().startswith("convcli: error:") and "512M" in res.stderr

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from convcli.cli import error_line, safe_path
-from convcli.cli.options import check_kernel_specs, geometry_options
+from convcli.cli.options import check_kernel_specs, geometry_options, max_memory_opt
 
 DTYPES = ("auto", "uint8", "uint16", "int16", "int32", "float32", "float64")
 KINDS = ("auto", "image", "audio", "volume", "array")
@@ -239,6 +239,7 @@ def _run_all(jobs: list[Any], opts: Any, workers: int, fail_fast: bool) -> Itera
     is_flag=True,
     help="Print the resolved plan (kernel, pads, output shape, method) and tracebacks.",
 )
+@max_memory_opt
 @click.option("--dry-run", is_flag=True, help="Plan every input and print it; write nothing.")
 @click.option(
     "--progress/--no-progress",
@@ -272,6 +273,7 @@ def command(
     as_json: bool,
     quiet: bool,
     verbose: bool,
+    max_memory: int | None,
     dry_run: bool,
     progress: bool | None,
 ) -> int:
@@ -309,6 +311,7 @@ def command(
         overwrite=overwrite,
         dry_run=dry_run,
         verbose=verbose,
+        max_memory=max_memory,
     )
     protect = tuple(inputs)
     job_list = [Job(inp, out, protect) for inp, out in pairs]

@@ -121,6 +121,45 @@ method_opt = click.option(
 )
 
 
+def parse_size(text: str) -> int:
+    """Parse a size in bytes: ``1000``, ``512K``, ``256M``, ``2G``, ``1.5GiB`` (powers of 1024).
+
+    Examples
+    --------
+    >>> parse_size("512M"), parse_size("2g"), parse_size("1000")
+    (536870912, 2147483648, 1000)
+    """
+    units = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = (t[:-1], t[-1]) if t and t[-1] in units else (t, "")
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size such as 512M or 2G") from None
+    if not value > 0:
+        raise ValueError(f"{text!r} must be more than 0 bytes")
+    return int(value)
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+max_memory_opt = click.option(
+    "--max-memory",
+    metavar="SIZE",
+    default=None,
+    callback=_size,
+    help="Working-set budget (e.g. 512M, 2G): audio files and .npy arrays whose in-memory "
+    "filtering would need more are filtered slab by slab.  [default: 1G]",
+)
+
+
 def geometry_options(f: F) -> F:
     """Add the shared geometry options to a command.
 
