@@ -580,12 +580,21 @@ def cast(
 
 
 def _clip_to(r: np.ndarray, dt: np.dtype, lo: float, hi: float) -> tuple[np.ndarray, int]:
-    """Clip rounded floats to ``[lo, hi]`` (NaN to 0), convert, count."""
+    """Clip rounded floats to ``[lo, hi]`` (NaN to 0), convert, count.
+
+    Two reductions decide the common case (nothing out of range, no NaN: min and max
+    propagate NaN) before any element-wise mask is built.
+    """
+    if r.size == 0:
+        return r.astype(dt), 0
+    low, high = float(np.min(r)), float(np.max(r))
+    if lo <= low and high <= hi:
+        return r.astype(dt), 0
     nan = np.isnan(r)
-    clipped = int(np.count_nonzero((r < lo) | (r > hi))) + int(np.count_nonzero(nan))
-    if clipped:
-        r = np.clip(r, lo, hi)
-        r[nan] = 0
+    clipped = int(np.count_nonzero(r < lo)) + int(np.count_nonzero(r > hi))
+    clipped += int(np.count_nonzero(nan))
+    r = np.clip(r, lo, hi)
+    r[nan] = 0
     return r.astype(dt), clipped
 
 
@@ -606,10 +615,16 @@ def _cast_audio(x: np.ndarray, dt: np.dtype, subtype: str) -> tuple[np.ndarray, 
     if SUBTYPE_DTYPE.get(subtype) == dt.name and subtype in SUBTYPE_BITS:
         bits = SUBTYPE_BITS[subtype]
     scale = 2.0 ** (bits - 1)
-    r = np.rint(x.astype(np.float64) * scale)
-    q, clipped = _clip_to(r, np.dtype(np.float64), -scale, scale - 1)
-    q *= 2.0 ** (full - bits)
-    if dt.kind == "u":
-        q += 2.0 ** (full - 1)
-    lo, hi = _int_bounds(dt)
-    return np.clip(q, lo, hi).astype(dt), clipped
+    # Integers of up to 24 bits are exact in float32 (and scaling by a power of two is exact),
+    # so 8-, 16- and 24-bit output needs no float64 copy.
+    work = np.float32 if bits <= 24 and x.dtype != np.float64 else np.float64
+    r = x.astype(work, copy=True)
+    r *= scale
+    np.rint(r, out=r)
+    signed = np.dtype(f"i{dt.itemsize}")
+    q, clipped = _clip_to(r, signed, -scale, scale - 1)
+    if full > bits:  # left-justify (PCM_24 in int32, PCM_S8 in int16): exact in integers
+        q <<= full - bits
+    if dt.kind == "u":  # offset binary: adding 2**(n-1) modulo 2**n flips the sign bit
+        q = q.view(dt) ^ np.array(1 << (full - 1), dtype=dt)
+    return q.astype(dt, copy=False), clipped
