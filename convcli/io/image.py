@@ -33,14 +33,19 @@ holds them.  What each format holds is in :mod:`convcli.io.dtypes`.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import SignalReadError, UnsupportedError
+from ._content import check_content, pil_formats
 from ._signal import Form, Signal
+from .limits import DEFAULT_LIMITS, LimitError, Limits, open_regular
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -349,7 +354,84 @@ def _describe(a: np.ndarray, mode: str) -> str:
     return f"{rows}x{cols} (rows x cols) {mode} {a.dtype}"
 
 
-def read_image(path: Path, kind: str, gray: bool) -> Signal:
+@contextlib.contextmanager
+def open_image(
+    path: Path, limits: Limits = DEFAULT_LIMITS, fmt: str | None = None
+) -> Iterator[PILImage.Image]:
+    """Open an image with Pillow, safely: the one context every image read goes through.
+
+    The path must be a regular file (never a FIFO or a device); its content must be one of
+    the image formats convcli reads (:mod:`convcli.io._content`), and Pillow is told to try
+    that plugin only (``formats=[...]``), so EPS, PDF and the rest are never reached.  The
+    size in the header is checked against ``limits.max_pixels`` before any pixel is
+    decoded; while the image is open, Pillow's decompression-bomb limit is
+    ``limits.max_pixels`` and its :class:`~PIL.Image.DecompressionBombWarning` an error.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+    limits : Limits, optional
+        The budgets.
+    fmt : str, optional
+        The image format, when the caller has identified the content already.
+
+    Yields
+    ------
+    PIL.Image.Image
+        The open image (its file is closed when the block ends).
+
+    Raises
+    ------
+    SignalReadError
+        Not a regular file, not an image format convcli reads, a content that does not
+        match the extension, a header Pillow cannot read.
+    LimitError
+        More pixels than ``limits.max_pixels``.
+    """
+    Image = _pil()
+    with open_regular(path) as fh:
+        if fmt is None:
+            family, fmt = check_content(path, fh.read(64))
+            fh.seek(0)
+            if family != "image":
+                raise SignalReadError(f"{path}: is {fmt}, not an image")
+        before = Image.MAX_IMAGE_PIXELS
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            try:
+                Image.MAX_IMAGE_PIXELS = None  # the header's size is checked below, by us
+                try:
+                    im = Image.open(fh, formats=pil_formats(fmt))
+                except Exception as exc:
+                    raise SignalReadError(
+                        f"{path}: cannot read as {fmt}: {_one_line(exc)}"
+                    ) from exc
+                with im:
+                    cols, rows = im.size
+                    limits.check_pixels(path, rows, cols)
+                    Image.MAX_IMAGE_PIXELS = limits.max_pixels
+                    yield im
+            finally:
+                Image.MAX_IMAGE_PIXELS = before
+
+
+def _read_failed(path: Path, exc: Exception) -> SignalReadError:
+    from PIL import Image
+
+    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return LimitError(f"{path}: {_one_line(exc)} (--max-pixels)")
+    return SignalReadError(f"{path}: cannot read image: {_one_line(exc)}")
+
+
+def read_image(
+    path: Path,
+    kind: str,
+    gray: bool,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    fmt: str | None = None,
+) -> Signal:
     """Load an image file Pillow opens, as an image, a volume (its frames) or an array.
 
     Parameters
@@ -363,6 +445,10 @@ def read_image(path: Path, kind: str, gray: bool) -> Signal:
         spatial).
     gray : bool
         Convert to one channel (:func:`to_gray`).
+    limits : Limits, optional
+        The budgets, checked from the header before anything is decoded.
+    fmt : str, optional
+        The image format, when the caller has identified the content already.
 
     Returns
     -------
@@ -372,23 +458,20 @@ def read_image(path: Path, kind: str, gray: bool) -> Signal:
     Raises
     ------
     SignalReadError
-        Pillow cannot read the file, or a frame differs from the first.
+        Pillow cannot read the file, or a frame differs from the first (see also
+        :func:`open_image`).
+    LimitError
+        An image, frame or volume larger than ``limits`` allows.
     """
-    Image = _pil()
     try:
-        im = Image.open(path)
-    except Exception as exc:
-        raise SignalReadError(f"{path}: cannot read as an image: {_one_line(exc)}") from exc
-    try:
-        if _needs_libtiff(im):
-            im.close()
-            return _read_with_libtiff(path, kind, gray)
-        with im:
-            return _read_open(im, path, kind, gray)
-    except (SignalReadError, UnsupportedError):
+        with open_image(path, limits, fmt) as im:
+            if not _needs_libtiff(im):
+                return _read_open(im, path, kind, gray, limits)
+        return _read_with_libtiff(path, kind, gray, limits)
+    except (SignalReadError, UnsupportedError, MemoryError):
         raise
     except Exception as exc:
-        raise SignalReadError(f"{path}: cannot read image: {_one_line(exc)}") from exc
+        raise _read_failed(path, exc) from exc
 
 
 def _needs_libtiff(im: PILImage.Image) -> bool:
@@ -399,24 +482,26 @@ def _needs_libtiff(im: PILImage.Image) -> bool:
     return tags.get(_ORIENTATION) in (5, 6, 7, 8)
 
 
-def _read_with_libtiff(path: Path, kind: str, gray: bool) -> Signal:
+def _read_with_libtiff(path: Path, kind: str, gray: bool, limits: Limits) -> Signal:
     from PIL import TiffImagePlugin
 
     before = TiffImagePlugin.READ_LIBTIFF
     TiffImagePlugin.READ_LIBTIFF = True
     try:
-        with _pil().open(path) as im:
-            return _read_open(im, path, kind, gray)
+        with open_image(path, limits, "TIFF") as im:
+            return _read_open(im, path, kind, gray, limits)
     finally:
         TiffImagePlugin.READ_LIBTIFF = before
 
 
-def _read_open(im: PILImage.Image, path: Path, kind: str, gray: bool) -> Signal:
+def _read_open(im: PILImage.Image, path: Path, kind: str, gray: bool, limits: Limits) -> Signal:
     fmt = "JPEG" if im.format == "MPO" else str(im.format)
     _check_16bit_colour(im, path)  # before anything loads the pixels and drops the tile
     frames = int(getattr(im, "n_frames", 1)) if fmt in MULTIFRAME_READ else 1
     volume = kind == "volume" or (kind in ("auto", "array") and frames > 1)
     count = frames if volume else 1
+    if volume:
+        limits.check_planes(path, count, im.size[1], im.size[0])
     # Pillow 13 turns a TIFF by its orientation tag itself (size at open, pixels at load)
     orientation = 1 if fmt == "TIFF" else _orientation(im)
     info = form_info(im, fmt)
@@ -427,6 +512,7 @@ def _read_open(im: PILImage.Image, path: Path, kind: str, gray: bool) -> Signal:
     for i in range(count):
         if i:
             im.seek(i)
+            limits.check_pixels(path, im.size[1], im.size[0], what=f"frame {i + 1}: ")
             _check_16bit_colour(im, path)
         arr, mode = image_to_array(im, path)
         arrays.append(orient(arr, orientation))
@@ -484,13 +570,19 @@ _MODE_LAYOUT: dict[str, tuple[int, str]] = {
 }
 
 
-def probe_image(path: Path) -> dict[str, Any]:
+def probe_image(
+    path: Path, *, limits: Limits = DEFAULT_LIMITS, fmt: str | None = None
+) -> dict[str, Any]:
     """Describe an image file from its header (no pixel is decoded, except a PNG's EXIF).
 
     Parameters
     ----------
     path : pathlib.Path
         The file.
+    limits : Limits, optional
+        The budgets: a header that claims more is refused, as :func:`read_image` would.
+    fmt : str, optional
+        The image format, when the caller has identified the content already.
 
     Returns
     -------
@@ -501,16 +593,19 @@ def probe_image(path: Path) -> dict[str, Any]:
     Raises
     ------
     SignalReadError
-        Pillow cannot read the file.
+        Pillow cannot read the file (see :func:`open_image`).
+    LimitError
+        The image or its frames are larger than ``limits`` allows.
     """
-    Image = _pil()
     try:
-        with Image.open(path) as im:
+        with open_image(path, limits, fmt) as im:
             fmt = "JPEG" if im.format == "MPO" else str(im.format)
             mode = im.mode
             _check_16bit_colour(im, path)
             cols, rows = im.size
             frames = int(getattr(im, "n_frames", 1)) if fmt in MULTIFRAME_READ else 1
+            if frames > 1:
+                limits.check_planes(path, frames, rows, cols)
             if mode == "P":
                 channels, dtype = (4 if "transparency" in im.info else 3), "uint8"
             elif mode.startswith("I;16") or (mode == "I" and fmt == "PPM"):
@@ -523,10 +618,10 @@ def probe_image(path: Path) -> dict[str, Any]:
                 orientation = 1  # TIFF: Pillow reports the turned size already
             else:
                 orientation = _orientation(im)
-    except SignalReadError:
+    except (SignalReadError, MemoryError):
         raise
     except Exception as exc:
-        raise SignalReadError(f"{path}: cannot read as an image: {_one_line(exc)}") from exc
+        raise _read_failed(path, exc) from exc
     if orientation >= 5:
         rows, cols = cols, rows
     shape: list[int] = [rows, cols] + ([channels] if channels > 1 else [])
@@ -629,8 +724,21 @@ def write_image(fh: IO[bytes], arr: np.ndarray, fmt: str, form: Form) -> None:
     form : Form
         The input's form: metadata to carry.
     """
+    kw = _save_kwargs(fmt, form, _channels(arr))
+    if fmt == "PNG" and arr.dtype in (np.uint8, np.uint16):
+        from .png import write_png  # deflate on every core: see convcli.io.png
+
+        write_png(
+            fh,
+            arr,
+            level=kw["compress_level"],
+            dpi=kw.get("dpi"),
+            icc_profile=kw.get("icc_profile"),
+            exif=kw.get("exif"),
+        )
+        return
     im = to_pil(arr, fmt, form)
-    im.save(fh, format=_PIL_FORMAT.get(fmt, fmt), **_save_kwargs(fmt, form, _channels(arr)))
+    im.save(fh, format=_PIL_FORMAT.get(fmt, fmt), **kw)
 
 
 def frame_durations(form: Form, count: int) -> list[float]:
