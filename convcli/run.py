@@ -467,8 +467,12 @@ def _cast(
     """Round, clip and count into the output dtype; NaN/Inf cannot go to an integer type."""
     from convcli import io
 
-    nonfinite = int(np.count_nonzero(~np.isfinite(y))) if y.dtype.kind == "f" else 0
-    if nonfinite and out_dtype.kind in "ui":
+    nonfinite = 0
+    if y.dtype.kind == "f" and out_dtype.kind in "ui" and y.size:
+        # min and max propagate NaN and show Inf: count only when there is something to count
+        if not (np.isfinite(np.min(y)) and np.isfinite(np.max(y))):
+            nonfinite = int(np.count_nonzero(~np.isfinite(y)))
+    if nonfinite:
         raise ArgumentError(
             f"the result holds {nonfinite} NaN/Inf samples, which {out_dtype} cannot hold"
         )

@@ -618,8 +618,7 @@ def _cast_audio(x: np.ndarray, dt: np.dtype, subtype: str) -> tuple[np.ndarray, 
     # Integers of up to 24 bits are exact in float32 (and scaling by a power of two is exact),
     # so 8-, 16- and 24-bit output needs no float64 copy.
     work = np.float32 if bits <= 24 and x.dtype != np.float64 else np.float64
-    r = x.astype(work, copy=True)
-    r *= scale
+    r = np.multiply(x, scale, dtype=work)
     np.rint(r, out=r)
     signed = np.dtype(f"i{dt.itemsize}")
     q, clipped = _clip_to(r, signed, -scale, scale - 1)
