@@ -22,6 +22,7 @@ __all__ = ["cli", "main"]
 #: name -> (module, short help). Listed here so that ``--help`` needs no command imports.
 COMMANDS: dict[str, tuple[str, str]] = {
     "filter": ("convcli.cli.filter", "Apply kernels one after another (a chain) to files."),
+    "features": ("convcli.cli.features", "Apply a bank of kernels and write one map per kernel."),
     "shape": ("convcli.cli.shape", "Compute the output size of a convolution geometry."),
     "kernels": ("convcli.cli.kernels", "List the named kernels, or show one kernel's values."),
     "animate": ("convcli.cli.animate", "Animate a convolution geometry (GIF, APNG, PNG frames)."),

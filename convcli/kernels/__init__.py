@@ -1,7 +1,9 @@
 """Kernels: the ``-k`` grammar, the registry of named kernels, and kernel files.
 
 The entry point is :func:`make_kernel`; :func:`parse_spec` parses without building, and
-:func:`kernel_label` names a spec's output files.  :data:`REGISTRY` (and :func:`list_kernels`)
+:func:`kernel_label` names a spec's output files.  Named banks of kernels (``edges``,
+``compass``, ``gabor``, ``log-scales``), for ``convcli features --bank``, are built by
+:func:`make_bank` and listed by :func:`list_banks`.  :data:`REGISTRY` (and :func:`list_kernels`)
 hold one :class:`KernelDef` per named kernel, from which ``convcli kernels`` and the README
 print their tables.  Only numpy is imported here; soundfile is imported when an audio
 impulse response is read.
@@ -52,6 +54,15 @@ Examples
 
 from __future__ import annotations
 
+from convcli.kernels._banks import (
+    BANKS,
+    BankDef,
+    ParsedBank,
+    get_bank,
+    list_banks,
+    make_bank,
+    parse_bank,
+)
 from convcli.kernels._files import KERNEL_FILE_EXTENSIONS, read_kernel_file
 from convcli.kernels._grammar import ParsedSpec, format_inline, kernel_label, parse_spec
 from convcli.kernels._make import make_kernel
@@ -70,4 +81,11 @@ __all__ = [
     "get_kernel",
     "read_kernel_file",
     "KERNEL_FILE_EXTENSIONS",
+    "BANKS",
+    "BankDef",
+    "ParsedBank",
+    "make_bank",
+    "list_banks",
+    "get_bank",
+    "parse_bank",
 ]

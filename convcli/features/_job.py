@@ -1,0 +1,539 @@
+"""One run of ``convcli features``: load, build the bank, compute every map, write the folder.
+
+:func:`run_features` never raises for a problem with its input, weights or output folder: it
+returns a record (what ``--json`` prints) whose ``status`` is ``"ok"`` or ``"error"``, with a
+one-line ``error`` and the file it concerns in ``error_file``.  The order of work is::
+
+    check DIR -> load -> [drop alpha] -> bank (-k, --bank or --weights) -> plan
+      -> all maps in one pass -> + bias -> activation -> pooling
+      -> maps.npy, one viewable file per map, montage.png, maps.json (last)
+
+Every file is written to a temporary name beside it and renamed into place, so an
+interrupted run leaves no half-written file; ``maps.json``, written last, describes a
+complete set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from convcli.errors import ArgumentError, ConvcliError, OutputExistsError, SignalWriteError
+
+__all__ = ["FeaturesOptions", "run_features", "describe_colours"]
+
+#: Channel counts of images and volumes whose last channel is alpha (LA, RGBA).
+_ALPHA_CHANNELS = (2, 4)
+
+
+def describe_colours() -> dict[str, str]:
+    """How the viewable files draw a map (the ``colours`` entry of ``maps.json``)."""
+    from convcli.features._display import DIVERGING_NAME
+
+    return {
+        "diverging": f"signed maps: {DIVERGING_NAME}; symmetric about 0, each map scaled to "
+        "its own largest |value|",
+        "grey": "maps of one sign: black at the map's minimum, white at its maximum",
+        "flat": "a map with one value everywhere: mid-grey",
+        "audio": "peak-normalised 16-bit WAV at the input rate / stride / pool stride",
+    }
+
+
+@dataclass(frozen=True)
+class FeaturesOptions:
+    """Everything ``convcli features`` was told."""
+
+    kernels: tuple[str, ...] = ()
+    bank: str | None = None
+    weights: str | None = None
+    stride: tuple[int, ...] | None = None
+    padding: Any = "same"
+    pad_mode: str | None = None
+    pad_value: float = 0.0
+    dilation: tuple[int, ...] | None = None
+    flip: bool = False
+    method: str = "auto"
+    bias: tuple[float, ...] | None = None
+    activation: str = "none"
+    pool: str | None = None
+    kind: str = "auto"
+    gray: bool = False
+    overwrite: bool = False
+    verbose: bool = False
+
+
+class _Stage:
+    """Which file the work in progress concerns (named in an error line)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+def _message(exc: BaseException, path: str) -> str:
+    """One line: the problem, without the file's name (the CLI puts it first)."""
+    if isinstance(exc, MemoryError):
+        return "not enough memory for this input"
+    if isinstance(exc, OSError) and not isinstance(exc, ConvcliError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    text = " ".join(str(exc).split())
+    for spelling in dict.fromkeys((path, str(Path(path)), path.rstrip("/\\"))):
+        if spelling and text.startswith(f"{spelling}: "):
+            text = text[len(spelling) + 2 :]
+            break
+    return text or type(exc).__name__
+
+
+def run_features(
+    input_path: str,
+    out_dir: str,
+    opts: FeaturesOptions,
+    *,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Compute the feature maps of one input and write them to ``out_dir``.
+
+    Parameters
+    ----------
+    input_path : str
+        An image, audio file, volume (folder of slices, multi-page TIFF, animation, 3-D
+        ``.npy``) or array.
+    out_dir : str
+        The folder to write (created; refused when it exists and is not empty, unless
+        ``opts.overwrite``).
+    opts : FeaturesOptions
+        The bank and everything else.
+    log : callable, optional
+        Receives ``-v`` lines (the plan) as they are known.
+
+    Returns
+    -------
+    dict
+        ``status`` (``"ok"`` or ``"error"``), ``error``, ``error_file``, ``input``,
+        ``output``, ``seconds``, and on success everything ``maps.json`` holds.
+    """
+    t0 = time.perf_counter()
+    record: dict[str, Any] = {
+        "input": input_path,
+        "output": out_dir,
+        "status": "error",
+        "error": None,
+        "error_file": None,
+    }
+    stage = _Stage(out_dir)
+    try:
+        record.update(_run(input_path, out_dir, opts, stage, log))
+        record["status"] = "ok"
+    except (ConvcliError, ValueError, OSError, MemoryError) as exc:
+        record["error"] = _message(exc, stage.path)
+        record["error_file"] = stage.path
+        if opts.verbose:
+            record["traceback"] = traceback.format_exc()
+    record["seconds"] = round(time.perf_counter() - t0, 6)
+    return record
+
+
+def _check_dir(out_dir: str, input_path: str, overwrite: bool) -> None:
+    from convcli.io import same_file
+
+    d = Path(out_dir)
+    if same_file(d, input_path):
+        raise OutputExistsError(f"{d}: is the input; convcli never writes into an input")
+    real_in, real_out = os.path.realpath(input_path), os.path.realpath(d)
+    if Path(input_path).is_dir() and real_out.startswith(real_in.rstrip(os.sep) + os.sep):
+        raise OutputExistsError(
+            f"{d}: is inside the input folder {input_path}; convcli never writes into an input"
+        )
+    if os.path.lexists(d):
+        if not d.is_dir():
+            raise SignalWriteError(f"{d}: exists and is not a folder")
+        with os.scandir(d) as it:
+            empty = next(it, None) is None
+        if not empty and not overwrite:
+            raise OutputExistsError(
+                f"{d}: exists and is not empty; use --overwrite to write into it"
+            )
+
+
+def _per_axis(values: tuple[int, ...] | None, ndim: int, name: str) -> int | tuple[int, ...]:
+    if values is None:
+        return 1
+    if len(values) == 1:
+        return values[0]
+    if len(values) != ndim:
+        raise ArgumentError(
+            f"--{name} has {len(values)} values but the signal has {ndim} spatial axes: give "
+            "one value, or one per axis"
+        )
+    return values
+
+
+def _padding_for(padding: Any, ndim: int) -> Any:
+    if isinstance(padding, list) and len(padding) not in (1, ndim):
+        raise ArgumentError(
+            f"--padding has {len(padding)} values but the signal has {ndim} spatial axes"
+        )
+    return padding
+
+
+def _safe(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_.") or "map"
+
+
+def _build_bank(
+    opts: FeaturesOptions, ndim: int, rate: float | None, channels: int, stage: _Stage
+) -> tuple[Any, list[str], list[tuple[int, ...]], np.ndarray | None, dict[str, Any]]:
+    """Return the weights for :func:`plan_bank`, labels, kernel shapes, bias and a source."""
+    from convcli.kernels import kernel_label, make_bank, make_kernel
+
+    if opts.weights is not None:
+        from convcli.features._weights import check_weights, load_weights
+
+        stage.path = opts.weights
+        layer = load_weights(opts.weights)
+        layout = check_weights(layer, ndim, channels)
+        stem = _safe(Path(opts.weights).stem)
+        labels = [f"{stem}-f{i}" for i in range(layer.maps)]
+        shapes = [tuple(layer.weight.shape[1:])] * layer.maps
+        source = {
+            "weights": opts.weights,
+            "layout": "(F, C, *k)" if layout == "full" else "(F, *k)",
+            "shape": list(layer.weight.shape),
+            "dtype": layer.dtype,
+            "bias_in_file": layer.bias is not None,
+        }
+        return layer.weight, labels, shapes, layer.bias, source
+    if opts.bank is not None:
+        pairs = make_bank(opts.bank, ndim, rate)
+        source = {"bank": opts.bank}
+    else:
+        pairs = []
+        for spec in opts.kernels:
+            k = make_kernel(spec, ndim, rate=rate)
+            if k.ndim != ndim:
+                raise ArgumentError(
+                    f"kernel {spec!r} holds {k.shape[0]} per-channel kernels (shape "
+                    f"{'x'.join(map(str, k.shape))}); features takes one kernel per -k "
+                    "(use --weights for per-channel weights)"
+                )
+            pairs.append((kernel_label(spec), k))
+        source = {"kernels": list(opts.kernels)}
+    labels = [label for label, _ in pairs]
+    kernels = [k for _, k in pairs]
+    return kernels, labels, [tuple(k.shape) for k in kernels], None, source
+
+
+def _run(
+    input_path: str,
+    out_dir: str,
+    opts: FeaturesOptions,
+    stage: _Stage,
+    log: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    from convcli import io
+    from convcli.features._bank import add_bias, execute_bank, plan_bank
+    from convcli.features._layer import activate, parse_pool, pool
+    from convcli.run import default_pad_mode
+
+    stage.path = out_dir
+    _check_dir(out_dir, input_path, opts.overwrite)
+    stage.path = input_path
+    sig = io.load(input_path, kind=opts.kind, gray=opts.gray)
+    data = sig.data
+    ch = sig.channel_axis
+    alpha_dropped = False
+    if (
+        sig.kind in ("image", "volume")
+        and ch is not None
+        and sig.form.container != "npy"
+        and data.shape[ch] in _ALPHA_CHANNELS
+    ):
+        data = np.delete(data, data.shape[ch] - 1, axis=ch)
+        alpha_dropped = True
+    ndim = sig.spatial_ndim
+    channels = int(data.shape[ch]) if ch is not None else 1
+
+    weights, labels, shapes, file_bias, source = _build_bank(opts, ndim, sig.rate, channels, stage)
+    nmaps = len(labels)
+    bias: np.ndarray | None = file_bias
+    if opts.bias is not None:
+        if len(opts.bias) not in (1, nmaps):
+            raise ArgumentError(
+                f"--bias has {len(opts.bias)} values but the bank has {nmaps} maps: give one "
+                "value, or one per map"
+            )
+        bias = np.broadcast_to(np.asarray(opts.bias, dtype=np.float64), (nmaps,)).copy()
+        source["bias"] = "--bias"
+    elif file_bias is not None:
+        source["bias"] = "file"
+
+    pad_mode = opts.pad_mode or default_pad_mode(sig.kind)
+    stride = _per_axis(opts.stride, ndim, "stride")
+    dilation = _per_axis(opts.dilation, ndim, "dilation")
+    padding = _padding_for(opts.padding, ndim)
+    pooling = parse_pool(opts.pool) if opts.pool else None
+    finite = not (data.dtype.kind == "f" and not np.all(np.isfinite(data)))
+    plan = plan_bank(
+        data.shape,
+        data.dtype,
+        weights,
+        stride=stride,
+        padding=padding,
+        pad_mode=pad_mode,
+        pad_value=opts.pad_value,
+        dilation=dilation,
+        flip=opts.flip,
+        channel_axis=ch,
+        method=opts.method,
+        finite=finite,
+    )
+    if log is not None:
+        log(plan.describe())
+
+    rate_out = None
+    if sig.kind == "audio" and sig.rate is not None:
+        step = plan.geometry[0].stride * (pooling.stride if pooling else 1)
+        rate_out = sig.rate / step
+        if not float(rate_out).is_integer():
+            raise ArgumentError(
+                f"stride x pool stride {step} does not divide the sample rate {sig.rate:g} Hz "
+                f"(the maps' rate would be {rate_out:.4f} Hz, and WAV files hold whole Hz)"
+            )
+
+    maps = execute_bank(plan, data)
+    if bias is not None:
+        add_bias(maps, bias)
+    activate(maps, opts.activation)
+    if pooling is not None:
+        maps = pool(maps, pooling.mode, pooling.size, pooling.stride)
+    maps = np.ascontiguousarray(maps, dtype=np.float32)
+
+    width = max(2, len(str(nmaps - 1)))
+    stems = [f"{i:0{width}d}-{label}" for i, label in enumerate(labels)]
+    geometry = {
+        "stride": [g.stride for g in plan.geometry],
+        "dilation": [g.dilation for g in plan.geometry],
+        "padding": [[g.pad_lo, g.pad_hi] for g in plan.geometry],
+        "padding_given": opts.padding,
+        "pad_mode": plan.pad_mode,
+        "pad_value": plan.pad_value,
+        "flip": opts.flip,
+        "kernel_shape": list(plan.kernel_shape),
+        "method": plan.method,
+    }
+    description: dict[str, Any] = {
+        "kind": sig.kind,
+        "input_shape": list(sig.data.shape),
+        "channels": channels,
+        "alpha_dropped": alpha_dropped,
+        "channel_use": _channel_use(plan.shared, channels),
+        "rate": sig.rate,
+        "rate_out": rate_out,
+        "source": source,
+        "geometry": geometry,
+        "bias": None if bias is None else [float(b) for b in bias],
+        "activation": opts.activation,
+        "pool": None
+        if pooling is None
+        else {"mode": pooling.mode, "size": pooling.size, "stride": pooling.stride},
+        "shape": list(maps.shape),
+        "dtype": "float32",
+    }
+
+    stage.path = out_dir
+    written = _write_outputs(
+        Path(out_dir), maps, stems, labels, shapes, bias, sig, rate_out, opts, input_path
+    )
+    description.update(written)
+    description["colours"] = describe_colours()
+    with _atomic(Path(out_dir) / "maps.json", opts, input_path) as fh:
+        fh.write(json.dumps(description, indent=2).encode("utf-8") + b"\n")
+    return description
+
+
+def _channel_use(shared: bool, channels: int) -> str:
+    if not shared:
+        return "weights per channel: map f = sum_c x_c (*) W[f, c]"
+    if channels > 1:
+        return "each kernel applied to every channel and summed"
+    return "one channel"
+
+
+def _atomic(path: Path, opts: FeaturesOptions, input_path: str) -> Any:
+    from convcli.io.atomic import atomic_file
+
+    return atomic_file(path, overwrite=opts.overwrite, protect=(input_path,))
+
+
+def _stats(m: np.ndarray) -> dict[str, Any]:
+    finite = np.isfinite(m)
+    count = int(m.size - np.count_nonzero(finite))
+    v = m if count == 0 else m[finite]
+    if v.size == 0:
+        return {"min": None, "max": None, "mean": None, "nonfinite": count}
+    stats: dict[str, Any] = {
+        "min": float(v.min()),
+        "max": float(v.max()),
+        "mean": float(np.mean(v, dtype=np.float64)),
+    }
+    if count:
+        stats["nonfinite"] = count
+    return stats
+
+
+def _write_outputs(
+    folder: Path,
+    maps: np.ndarray,
+    stems: list[str],
+    labels: list[str],
+    shapes: list[tuple[int, ...]],
+    bias: np.ndarray | None,
+    sig: Any,
+    rate_out: float | None,
+    opts: FeaturesOptions,
+    input_path: str,
+) -> dict[str, Any]:
+    """Write maps.npy, the viewable files and the montage; describe them."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SignalWriteError(f"{folder}: cannot create the folder: {exc.strerror}") from exc
+    with _atomic(folder / "maps.npy", opts, input_path) as fh:
+        np.save(fh, maps, allow_pickle=False)
+    nd = maps.ndim - 1
+    audio = nd == 1 and sig.kind == "audio" and rate_out is not None
+
+    def one(i: int) -> tuple[dict[str, Any], np.ndarray | None, str]:
+        return _write_view(folder, maps[i], stems[i], nd, audio, rate_out, opts, input_path)
+
+    workers = min(2, os.cpu_count() or 1)
+    if workers > 1 and len(stems) > 1:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="convcli-out") as pool:
+            results = list(pool.map(one, range(len(stems))))
+    else:
+        results = [one(i) for i in range(len(stems))]
+
+    entries = []
+    for i, (view, _, how) in enumerate(results):
+        entry: dict[str, Any] = {
+            "index": i,
+            "name": labels[i],
+            "file": view.get("file"),
+            "kernel_shape": list(shapes[i]),
+        }
+        if bias is not None:
+            entry["bias"] = float(bias[i])
+        entry.update(_stats(maps[i]))
+        entry["display"] = how
+        entries.append(entry)
+    montage = None
+    tiles = [t for _, t, _ in results]
+    if tiles and all(t is not None for t in tiles):
+        from convcli.features._montage import draw_montage
+
+        # Waveforms are grey whatever the map's sign: the colour legends are for pictures.
+        shown = {how for _, _, how in results} if nd > 1 else set()
+        texts = [f"{i:0{max(2, len(str(len(stems) - 1)))}d} {labels[i]}" for i in range(len(stems))]
+        image, layout = draw_montage(
+            [t for t in tiles if t is not None], texts, sorted(shown & {"diverging", "grey"})
+        )
+        from convcli.io.png import write_png
+
+        with _atomic(folder / "montage.png", opts, input_path) as fh:
+            write_png(fh, np.asarray(image))
+        montage = "montage.png"
+    return {"files": {"maps": "maps.npy", "montage": montage}, "maps": entries}
+
+
+def _write_view(
+    folder: Path,
+    m: np.ndarray,
+    stem: str,
+    nd: int,
+    audio: bool,
+    rate_out: float | None,
+    opts: FeaturesOptions,
+    input_path: str,
+) -> tuple[dict[str, Any], np.ndarray | None, str]:
+    """Write one map's viewable file; return its entry, its montage tile and how it is drawn."""
+    from convcli.features._display import display, display_range, peak_normalise, waveform
+
+    if nd == 1:
+        how = display_range(m)[0]
+        tile = waveform(m)
+        if audio:
+            import soundfile as sf
+
+            assert rate_out is not None
+            name = f"{stem}.wav"
+            with _atomic(folder / name, opts, input_path) as fh:
+                sf.write(fh, peak_normalise(m), int(rate_out), subtype="PCM_16", format="WAV")
+        else:
+            name = f"{stem}.png"
+            _save_png(folder / name, waveform(m, 1024, 128), opts, input_path)
+        return {"file": name}, tile, how
+    if nd == 2:
+        levels, how = display(m)
+        name = f"{stem}.png"
+        with _atomic(folder / name, opts, input_path) as fh:
+            _write_levels(fh, levels, how)
+        return {"file": name}, _tile(levels, how), how
+    if nd == 3:
+        from convcli.io.atomic import atomic_folder, write_new
+
+        levels, how = display(m)
+        name = stem
+        digits = max(3, len(str(len(levels) - 1)))
+        with atomic_folder(folder / name, overwrite=opts.overwrite, protect=(input_path,)) as tmp:
+            for z, plane in enumerate(levels):
+                with write_new(tmp / f"{z:0{digits}d}.png") as fh:
+                    _write_levels(fh, plane, how)
+        return {"file": name}, _tile(levels[len(levels) // 2], how), how
+    return {"file": None}, None, display_range(m)[0]
+
+
+def _tile(levels: np.ndarray, how: str) -> np.ndarray:
+    """Return a map's montage tile: levels scaled to the tile (averaged down), then coloured.
+
+    Averaging the levels before the colour map averages the map's values, not its colours.
+    """
+    from convcli.features._display import to_rgb
+    from convcli.features._montage import _to_image, tile_shape
+
+    small = np.asarray(_to_image(levels, tile_shape(levels.shape)))
+    return to_rgb(small, how) if how == "diverging" else small
+
+
+def _write_levels(fh: Any, levels: np.ndarray, how: str) -> None:
+    """Write 2-D levels as PNG: a palette image for diverging maps, else 8-bit grey."""
+    if how == "diverging":
+        from PIL import Image
+
+        from convcli.features._display import diverging_lut
+
+        im = Image.fromarray(np.ascontiguousarray(levels))
+        im.putpalette(diverging_lut().ravel().tolist())
+        im.save(fh, format="PNG", compress_level=1)
+    else:
+        from convcli.io.png import write_png
+
+        write_png(fh, levels, threads=1)
+
+
+def _save_png(path: Path, picture: np.ndarray, opts: FeaturesOptions, input_path: str) -> None:
+    """Write a PNG atomically (one deflate thread: maps go two at a time)."""
+    from convcli.io.png import write_png
+
+    with _atomic(path, opts, input_path) as fh:
+        write_png(fh, picture, threads=1)
