@@ -109,11 +109,15 @@ def test_info_without_input_is_a_usage_error():
 # -------------------------------------------------------------------------------- kernels
 
 
-def test_kernels_lists_every_registry_name():
+def test_kernels_lists_every_registry_name_then_the_banks():
+    from convcli.kernels import BANKS
+
     out = ok(invoke("kernels")).stdout
-    names = [line.split(":")[0].split()[0] for line in out.splitlines()]
+    kernels, banks = out.split("\n\nbanks (convcli features --bank NAME[:ARGS]):\n")
+    names = [line.split(":")[0].split()[0] for line in kernels.splitlines()]
     assert sorted(names) == sorted(REGISTRY)
-    for line in out.splitlines():
+    assert sorted(line.split(":")[0] for line in banks.splitlines()) == sorted(BANKS)
+    for line in kernels.splitlines() + banks.splitlines():
         assert "-D" in line  # the dimensionalities it supports
 
 

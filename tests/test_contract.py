@@ -50,6 +50,12 @@ def test_readme_kernel_table_is_the_registry():
     assert kernel_table() in block
 
 
+def test_readme_bank_table_is_the_registry():
+    from convcli.cli.kernels import bank_table
+
+    assert bank_table() in _section("banks")
+
+
 def test_readme_pad_mode_table_is_the_code():
     block = _section("pad-modes")
     rows = [r for r in block.splitlines() if r.startswith("| `")]

@@ -24,14 +24,25 @@ magnitude response: 1-D in dB against Hz (log scale) with --rate, else against c
 """
 
 
+def _table(entries: list[Any]) -> str:
+    rows = [(k.signature(), k.ndims_text(), k.summary) for k in entries]
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    return "\n".join(f"{a.ljust(w0)}  {b.ljust(w1)}  {c}" for a, b, c in rows)
+
+
 def kernel_table() -> str:
     """Return the table of named kernels (name and parameters, dimensionalities, summary)."""
     from convcli.kernels import list_kernels
 
-    rows = [(k.signature(), k.ndims_text(), k.summary) for k in list_kernels()]
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    return "\n".join(f"{a.ljust(w0)}  {b.ljust(w1)}  {c}" for a, b, c in rows)
+    return _table(list_kernels())
+
+
+def bank_table() -> str:
+    """Return the table of named banks (``convcli features --bank``)."""
+    from convcli.kernels import list_banks
+
+    return _table(list_banks())
 
 
 @click.command("kernels", epilog=EPILOG)
@@ -71,6 +82,8 @@ def command(
         if response is not None:
             raise click.UsageError("--response needs a kernel SPEC")
         click.echo(kernel_table())
+        click.echo("\nbanks (convcli features --bank NAME[:ARGS]):")
+        click.echo(bank_table())
         return 0
     if response is not None:
         if rate is not None and not 0 < rate < float("inf"):
