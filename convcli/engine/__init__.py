@@ -9,10 +9,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from convcli.engine._direct import correlate_direct
-from convcli.engine._plan import METHODS, Plan, make_plan
+from convcli.engine._direct import correlate_unpadded
+from convcli.engine._plan import METHODS, Plan, direct_variant, make_plan
 from convcli.geometry import PaddingArg
-from convcli.padding import pad_window
 
 __all__ = ["convolve", "make_plan", "execute", "Plan", "METHODS"]
 
@@ -106,13 +105,7 @@ def convolve(
     (4, 4, 3)
     """
     arr = np.asarray(x)
-    finite = True
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        finite = False
-    plan = make_plan(
-        arr.shape,
-        arr.dtype,
-        kernel,
+    args = dict(
         stride=stride,
         padding=padding,
         pad_mode=pad_mode,
@@ -121,17 +114,22 @@ def convolve(
         flip=flip,
         method=method,
         channel_axis=channel_axis,
-        finite=finite,
     )
+    plan = make_plan(arr.shape, arr.dtype, kernel, **args)  # type: ignore[arg-type]
+    if plan.method == "fft" and plan.requested == "auto" and arr.dtype.kind == "f":
+        # NaN or Inf would spread over the whole output by FFT: check only when it matters
+        # (min/max propagate both, without a temporary array).
+        if not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
+            plan = make_plan(arr.shape, arr.dtype, kernel, finite=False, **args)  # type: ignore[arg-type]
     return execute(plan, arr)
 
 
-def _full_kernel(plan: Plan) -> np.ndarray:
+def _full_kernel(plan: Plan, dtype: np.dtype | None = None) -> np.ndarray:
     """Return the kernel with a size-1 axis at the channel axis, in the compute dtype."""
     k = plan.kernel
     if plan.channel_axis is not None:
         k = np.expand_dims(k, plan.channel_axis)
-    return k.astype(plan.dtype)
+    return k.astype(dtype or plan.dtype)
 
 
 def _per_axis(plan: Plan, attr: str, fill: int) -> list[int]:
@@ -161,45 +159,76 @@ def execute(plan: Plan, x: np.ndarray) -> np.ndarray:
     stride = _per_axis(plan, "stride", 1)
     dilation = _per_axis(plan, "dilation", 1)
     out_shape = list(plan.output_shape)
-    # Along each spatial axis read the padded positions [-p_lo, -p_lo + extent).
-    extent = {a: g.needed for a, g in zip(plan.spatial_axes, plan.geometry)}
-    if plan.method == "fft":
-        from convcli.engine import _fft
-
-        if plan.fft_block is not None:
-            a = plan.spatial_axes[0]
-            g = plan.geometry[0]
-            step = plan.fft_block - g.effective_kernel + 1
-            nblocks = -(-((g.output - 1) * g.stride + 1) // step)
-            extent[a] = nblocks * step + plan.fft_block - step
-        else:
-            for a in plan.spatial_axes:
-                extent[a] = _fft.fast_length(extent[a])
-    bounds = [(0, n) for n in plan.input_shape]
-    for a, g in zip(plan.spatial_axes, plan.geometry):
-        bounds[a] = (-g.pad_lo, -g.pad_lo + extent[a])
-    xp = pad_window(x, bounds, plan.pad_mode, plan.pad_value, dtype=plan.dtype)
     if plan.method == "direct":
-        return correlate_direct(xp, _full_kernel(plan), stride, dilation, out_shape)
+        variant = direct_variant(
+            plan.geometry, plan.kernel, plan.input_shape, plan.spatial_axes, x.dtype
+        )
+        if (
+            variant in ("gemm", "toeplitz")
+            and x.dtype.kind == "f"
+            and (variant == "toeplitz" or np.any(plan.kernel == 0))
+            and not np.isfinite(np.sum(x))
+        ):
+            # Matrix products multiply zero weights too (0 * NaN = NaN): with NaN or Inf in
+            # the input, sum tap by tap so that they stay where the kernel's taps put them.
+            variant = "taps"
+        if variant == "toeplitz":
+            from convcli.engine._toeplitz import correlate_toeplitz
+
+            a, g = plan.spatial_axes[0], plan.geometry[0]
+            return correlate_toeplitz(
+                x,
+                plan.kernel,
+                a,
+                g.pad_lo,
+                g.stride,
+                g.dilation,
+                g.output,
+                plan.pad_mode,
+                plan.pad_value,
+                plan.dtype,
+            )
+        return correlate_unpadded(
+            x,
+            _full_kernel(plan, np.dtype(np.float64)),
+            _per_axis(plan, "pad_lo", 0),
+            stride,
+            dilation,
+            out_shape,
+            plan.pad_mode,
+            plan.pad_value,
+            plan.dtype,
+            gemm=variant == "gemm",
+        )
     if plan.method == "separable":
         from convcli.engine._separable import correlate_separable, factorize
 
         factors = plan.factors or factorize(plan.kernel)
         assert factors is not None
-        return correlate_separable(xp, factors, plan.spatial_axes, stride, dilation, out_shape)
-    from convcli.engine import _fft
-
-    if plan.fft_block is not None:
-        a = plan.spatial_axes[0]
-        g = plan.geometry[0]
-        return _fft.correlate_overlap_save(
-            xp, _full_kernel(plan), a, g.stride, g.dilation, g.output, plan.fft_block
+        return correlate_separable(
+            x,
+            factors,
+            plan.spatial_axes,
+            _per_axis(plan, "pad_lo", 0),
+            stride,
+            dilation,
+            out_shape,
+            plan.pad_mode,
+            plan.pad_value,
+            plan.dtype,
         )
-    return _fft.correlate_fft(
-        xp,
-        _full_kernel(plan),
+    from convcli.engine._fft import correlate_fft
+
+    return correlate_fft(
+        x,
+        _full_kernel(plan, np.dtype(np.float64)),
         plan.spatial_axes,
-        [g.stride for g in plan.geometry],
-        [g.dilation for g in plan.geometry],
+        _per_axis(plan, "pad_lo", 0),
+        stride,
+        dilation,
         out_shape,
+        plan.pad_mode,
+        plan.pad_value,
+        plan.dtype,
+        tile=plan.fft_block,
     )

@@ -1,27 +1,111 @@
-"""Direct correlation: shift-add over strided views, in cache-sized blocks, on two threads.
+"""Direct correlation: exact sums over the taps, with no padded copy, in cache-sized chunks.
 
-For every non-zero tap ``j`` the output block gains ``w[j] * x_padded[o*s + j*d]``, read
-through a strided view of the padded input, so only the strided output points are ever
-computed (never the full result then a subsample).  The output is built block by block along
-its outer axes; each block stays in cache while every tap is added to it.  Extra memory is one
-small scratch block per thread: no im2col of the image.
+``y[o] = sum_j w[j] * x[o*s + j*d - p_lo]``.  What keeps it fast, in order of effect:
+
+- **Flat runs.**  With stride 1 and an output whose inner axes have the input's sizes
+  (``same`` padding, channels anywhere), output ``f`` and its input sample for tap ``j`` are
+  a constant distance apart in the flattened arrays, so each tap is one operation on two
+  contiguous runs: ``y[f0:f1] += w * x[f0+off:f1+off]``.  Outputs near the edges of the inner
+  axes read wrapped-around samples; they are recomputed with the border (below).
+- **Small matrix products.**  Along the outermost kernel axis the taps of each run are a
+  matrix product: ``Z[g, t] = sum_i x[g + i*W] * w[i, t]`` (``W`` that axis's flat stride) is
+  a GEMM whose input is a strided view of ``x`` itself (no copy), and the output is then
+  ``y[f] = sum_t Z[f + off_t, t]``: ``kh*kw`` multiply-adds at BLAS speed plus ``kw - 1``
+  adds, instead of ``2*kh*kw`` ufunc passes.  numpy's matmul runs stacks of products small
+  enough that OpenBLAS keeps each on the calling thread (its helper threads spin, and stall
+  badly when another process holds the other core) and releases the GIL meanwhile, so the
+  two worker threads here really run in parallel.  No scipy import.
+- **Few ufunc calls per tap** elsewhere: taps that share a weight are summed first and scaled
+  once; a weight of +1 or -1 is an add or a subtract.
+- **No padded copy.**  The *interior* (outputs whose taps all fall inside the input) reads the
+  input itself; only thin *border* slabs are computed from small padded windows
+  (:func:`convcli.padding.pad_window`), whatever the pad mode.
+- **int16 for 8-bit input.**  A uint8/int8/bool input with an integer kernel (up to one common
+  scale) whose sums cannot leave int16 is summed in int16 (exact: the float path gives the
+  same numbers), then scaled and converted to float32 chunk by chunk.
+- **Chunks and two threads.**  Work proceeds in chunks of outputs held in cache while every
+  tap is added; an input of another dtype is converted chunk by chunk; chunks are split
+  between two threads (numpy releases the GIL in its loops).  Extra memory is a few chunks
+  per thread: never an im2col of the image.
+
+Strided outputs read only the samples they need: each block copies its input samples into
+phases along the last strided axis, so every tap reads a contiguous run
+(:func:`phased_shift_add`).  Other geometries (a ``valid``/``full`` size change on an inner
+axis) shift-add over strided views of the input, in blocks along the outer axes.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import product
+from typing import Any
 
 import numpy as np
 
-__all__ = ["correlate_direct", "BLOCK_ELEMENTS"]
+from convcli.padding import pad_window
 
-#: Output elements per block: 2**16 float32 (256 KiB) keeps a block and its scratch in L2.
+__all__ = [
+    "BLOCK_ELEMENTS",
+    "CHUNK",
+    "GEMM_CHUNK",
+    "GEMM_MAX_MNK",
+    "GEMM_MIN_ROWS",
+    "THREAD_MIN_ELEMENTS",
+    "SMALL_ELEMENTS",
+    "TapGroups",
+    "FlatPass",
+    "TapStage",
+    "GemmStage",
+    "ToeplitzStage",
+    "toeplitz_stage",
+    "TOEPLITZ_ROWS",
+    "TOEPLITZ_STAGE_MIN_TAPS",
+    "Stage",
+    "group_taps",
+    "flat_offsets",
+    "flat_ok",
+    "flat_passes",
+    "gemm_stage",
+    "phased_shift_add",
+    "strided_gemm_2d",
+    "shift_add",
+    "correlate_direct",
+    "correlate_unpadded",
+    "interior",
+    "border_boxes",
+    "fill_border",
+    "int16_plan",
+    "run_split",
+]
+
+#: Output elements per block of the strided-view path (256 KiB of float32: L2-resident).
 BLOCK_ELEMENTS = 1 << 16
+#: Output elements per chunk of the flat path (per thread).
+CHUNK = 1 << 16
+#: Elements of the matrix-product scratch ``Z`` per chunk (``N`` columns x chunk).
+GEMM_CHUNK = 1 << 18
+#: Largest ``m*n*k`` of one product: OpenBLAS runs products up to 4 * 65536 on one thread.
+GEMM_MAX_MNK = 1 << 18
+#: Rows per small Toeplitz product in a stack (one OpenBLAS thread each).
+TOEPLITZ_ROWS = 16
+#: Fewest taps for a Toeplitz stage on the innermost axis of separable passes (the same
+#: threshold as the planner's ``TOEPLITZ_STAGE_MIN_TAPS``).
+TOEPLITZ_STAGE_MIN_TAPS = 8
+#: Smallest flat stride of the contracted axis (rows per product) for the GEMM path.
+GEMM_MIN_ROWS = 64
+#: Up to this many output elements the input is padded once (no interior/border split).
+SMALL_ELEMENTS = 1 << 18
 #: Below this many output elements the work is not split across threads.
-THREAD_MIN_ELEMENTS = 1 << 18
+THREAD_MIN_ELEMENTS = 1 << 17
+
+#: ``[(weight, [tap index, ...]), ...]``: taps grouped by their (exact) weight.
+TapGroups = list[tuple[float, list[tuple[int, ...]]]]
+#: One 1-D pass of the flat path: ``[(weight, [flat offset, ...]), ...]``.
+FlatPass = list[tuple[float, list[int]]]
 
 _POOL: ThreadPoolExecutor | None = None
 
@@ -36,38 +120,717 @@ def _pool() -> ThreadPoolExecutor | None:
     return _POOL
 
 
-def _blocks(out_shape: Sequence[int], target: int) -> list[tuple[slice | int, ...]]:
-    """Split the output into blocks of about ``target`` elements along its outer axes."""
+class _Shared:
+    """An iterator over ``items`` that several threads can pull from."""
+
+    def __init__(self, items: Sequence[Any]) -> None:
+        self._items = items
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> _Shared:
+        return self
+
+    def __next__(self) -> Any:
+        with self._lock:
+            i = self._next
+            if i >= len(self._items):
+                raise StopIteration
+            self._next = i + 1
+        return self._items[i]
+
+
+def run_split(items: Sequence[Any], fn: Callable[[Iterable[Any]], None], go: bool) -> None:
+    """Run ``fn`` over ``items`` on two threads that pull items as they go.
+
+    ``fn`` iterates over what it is given (allocating its scratch once per call).  Pulling
+    items one by one, rather than handing each thread a fixed half, keeps both threads busy
+    to the end when another process takes one of the cores for a while.  One call on the
+    calling thread if ``go`` is False.
+    """
+    pool = _pool() if go and len(items) > 1 else None
+    if pool is None:
+        fn(items)
+        return
+    shared = _Shared(items)
+    futures = [pool.submit(fn, shared), pool.submit(fn, shared)]
+    for f in futures:
+        f.result()
+
+
+def _blocks(out_shape: Sequence[int], target: int) -> list[tuple[slice, ...]]:
+    """Split an output into blocks of about ``target`` elements along its outer axes."""
     inner = 1
     axis = len(out_shape)
-    # Find the outermost axis whose inner product still fits in a block.
     while axis > 0 and inner * out_shape[axis - 1] <= target:
         axis -= 1
         inner *= out_shape[axis]
     if axis == 0:
         return [tuple(slice(None) for _ in out_shape)]
-    b = axis - 1  # rows of this axis are grouped into blocks
+    b = axis - 1  # this axis is cut into runs of `rows`
     rows = max(1, target // inner)
-    blocks: list[tuple[slice | int, ...]] = []
+    blocks: list[tuple[slice, ...]] = []
     for lead in product(*(range(n) for n in out_shape[:b])):
         for r0 in range(0, out_shape[b], rows):
-            blocks.append(tuple(lead) + (slice(r0, min(r0 + rows, out_shape[b])),))
+            blk = tuple(slice(i, i + 1) for i in lead)
+            blocks.append(blk + (slice(r0, min(r0 + rows, out_shape[b])),))
     return blocks
 
 
-def _tap_views(
-    xp: np.ndarray,
-    taps: Sequence[tuple[tuple[int, ...], float]],
+def group_taps(kernel: np.ndarray) -> TapGroups:
+    """Group the non-zero taps of a kernel by weight, largest group first.
+
+    Examples
+    --------
+    >>> group_taps(np.array([[1.0, 2.0, 1.0]]))
+    [(1.0, [(0, 0), (0, 2)]), (2.0, [(0, 1)])]
+    """
+    groups: dict[float, list[tuple[int, ...]]] = {}
+    for j in zip(*np.nonzero(kernel)):
+        groups.setdefault(float(kernel[j]), []).append(tuple(int(i) for i in j))
+    return sorted(groups.items(), key=lambda g: -len(g[1]))
+
+
+def _accumulate(
+    acc: np.ndarray,
+    tmp: np.ndarray,
+    groups: Sequence[tuple[Any, Sequence[np.ndarray]]],
+    init: bool = True,
+) -> None:
+    """``acc (+)= sum_g w_g * sum(sources of g)`` with as few ufunc calls as possible.
+
+    With ``init`` the first group overwrites ``acc``; otherwise everything is added to it.
+    Starting with a group of another weight than +-1 (or of several +1 taps) saves one call;
+    -1 and single +1 taps are cheapest later, as plain subtracts and adds.
+    """
+    if init:
+        for i, (wv, srcs) in enumerate(groups):
+            if (wv != 1 and wv != -1) or (wv == 1 and len(srcs) > 1):
+                groups = [groups[i], *groups[:i], *groups[i + 1 :]]
+                break
+    first = init
+    for wv, srcs in groups:
+        if not first and (wv == 1 or wv == -1):
+            op = np.add if wv == 1 else np.subtract
+            for s in srcs:
+                op(acc, s, out=acc)
+            continue
+        if first and wv == 1 and len(srcs) > 1:
+            np.add(srcs[0], srcs[1], out=acc)
+            for s in srcs[2:]:
+                np.add(acc, s, out=acc)
+            first = False
+            continue
+        if len(srcs) == 1:
+            g = srcs[0]
+        else:
+            np.add(srcs[0], srcs[1], out=tmp)
+            for s in srcs[2:]:
+                np.add(tmp, s, out=tmp)
+            g = tmp
+        if first:
+            np.multiply(g, wv, out=acc)
+            first = False
+        else:
+            np.multiply(g, wv, out=tmp)
+            np.add(acc, tmp, out=acc)
+    if first:
+        acc[...] = 0
+
+
+# --------------------------------------------------------------------------- flat path
+
+
+def flat_ok(in_shape: Sequence[int], out_shape: Sequence[int], stride: Sequence[int]) -> bool:
+    """Whether the flat path applies: stride 1, and every axis but the first keeps its size."""
+    return all(s == 1 for s in stride) and tuple(in_shape[1:]) == tuple(out_shape[1:])
+
+
+def _c_strides(shape: Sequence[int]) -> list[int]:
+    strides = [1] * len(shape)
+    for a in range(len(shape) - 2, -1, -1):
+        strides[a] = strides[a + 1] * shape[a + 1]
+    return strides
+
+
+def flat_offsets(
+    shape: Sequence[int],
+    groups: TapGroups,
+    pad_lo: Sequence[int],
+    dilation: Sequence[int],
+) -> FlatPass:
+    """Turn tap groups into flat offsets in a C-contiguous array of ``shape``.
+
+    Examples
+    --------
+    >>> flat_offsets((4, 10), [(1.0, [(0, 0), (2, 2)])], (1, 1), (1, 1))
+    [(1.0, [-11, 11])]
+    """
+    st = _c_strides(shape)
+    return [
+        (wv, [sum((jj * d - p) * s for jj, d, p, s in zip(j, dilation, pad_lo, st)) for j in taps])
+        for wv, taps in groups
+    ]
+
+
+@dataclass(frozen=True)
+class TapStage:
+    """``y[f] = sum_g w_g * sum_{o in g} a[f + o]``: shift-adds of flat offsets (ufuncs)."""
+
+    groups: FlatPass
+
+    def reach(self) -> tuple[int, int]:
+        """Lowest and highest offset read, relative to an output position."""
+        offs = [o for _, g in self.groups for o in g] or [0]
+        return min(offs), max(offs)
+
+
+@dataclass(frozen=True)
+class GemmStage:
+    """A matrix product along one axis, then shifted adds along the others.
+
+    ``Z[t, g] = sum_i a[g + base + i*step] * weights[i, t]`` (one small GEMM per run of
+    ``g``), then ``y[f] = sum_t Z[t, f + offsets[t]]``.  ``step`` is the contracted axis's
+    flat stride (times its dilation); ``offsets`` are the flat offsets of the other taps.
+    """
+
+    step: int
+    base: int
+    weights: np.ndarray  # (K, N)
+    offsets: tuple[int, ...]  # N
+
+    def reach(self) -> tuple[int, int]:
+        """Lowest and highest offset read, relative to an output position."""
+        k = self.weights.shape[0]
+        return self.base + min(self.offsets), self.base + max(self.offsets) + (k - 1) * self.step
+
+
+@dataclass(frozen=True)
+class ToeplitzStage:
+    """``y[f] = sum_j w[j] * a[f + base + j*dilation]`` by blocked Toeplitz products.
+
+    Outputs go ``block`` at a time: rows of ``K = block - 1 + (L-1)*dilation + 1`` input
+    samples (copied, cache-sized) times the ``K x block`` banded matrix
+    (:func:`convcli.engine._toeplitz.toeplitz_matrix`): ``K`` multiply-adds per output at
+    matrix speed instead of about ``2L`` ufunc passes.  The last partial block is summed tap
+    by tap.
+    """
+
+    base: int
+    dilation: int
+    taps: np.ndarray  # (L,)
+    matrix: np.ndarray  # (K, block)
+
+    def reach(self) -> tuple[int, int]:
+        """Lowest and highest offset read, relative to an output position."""
+        return self.base, self.base + (self.taps.size - 1) * self.dilation
+
+
+Stage = TapStage | GemmStage | ToeplitzStage
+
+
+def toeplitz_stage(taps: np.ndarray, base: int, dilation: int, block: int = 32) -> ToeplitzStage:
+    """Build a :class:`ToeplitzStage` for the 1-D taps ``w[j]`` at ``base + j*dilation``."""
+    from convcli.engine._toeplitz import toeplitz_matrix
+
+    w = np.asarray(taps, dtype=np.float64)
+    return ToeplitzStage(base, dilation, w, toeplitz_matrix(w, block, 1, dilation))
+
+
+def _run_toeplitz(
+    stage: ToeplitzStage,
+    arr: np.ndarray,
+    start: int,
+    n: int,
+    dst: np.ndarray,
+    abuf: np.ndarray,
+    tmp: np.ndarray,
+    init: bool,
+) -> None:
+    """Apply a :class:`ToeplitzStage` for ``n`` outputs; ``arr[start]`` is output 0's position."""
+    t = stage.matrix
+    k, b = t.shape
+    rows = n // b
+    stacked = rows - rows % TOEPLITZ_ROWS
+    it = arr.itemsize
+    a0 = start + stage.base
+    done = 0
+    for r0, r1 in ((0, stacked), (stacked, rows)):
+        if r1 <= r0:
+            continue
+        cnt = r1 - r0
+        frames = np.ndarray((cnt, k), arr.dtype, arr, (a0 + r0 * b) * it, (b * it, it))
+        a = abuf[: cnt * k].reshape(cnt, k)
+        np.copyto(a, frames)
+        y = dst[r0 * b : r1 * b].reshape(cnt, b) if init else tmp[: cnt * b].reshape(cnt, b)
+        if r0 == 0 and cnt >= TOEPLITZ_ROWS:  # small products: one thread each, GIL released
+            np.matmul(a.reshape(-1, TOEPLITZ_ROWS, k), t, out=y.reshape(-1, TOEPLITZ_ROWS, b))
+        else:
+            np.matmul(a, t, out=y)
+        if not init:
+            np.add(dst[r0 * b : r1 * b], y.reshape(-1), out=dst[r0 * b : r1 * b])
+        done = r1 * b
+    if done < n:  # the last partial block, tap by tap
+        m = n - done
+        s0 = a0 + done
+        d = stage.dilation
+        groups = [(w, [arr[s0 + j * d : s0 + j * d + m]]) for j, w in enumerate(stage.taps)]
+        _accumulate(dst[done:], tmp[:m], [g for g in groups if g[0] != 0], init)
+
+
+def _gemm_rows(step: int, k: int, n: int) -> int:
+    """Return the rows per small product.
+
+    At most ``step`` (BLAS's leading dimension), and few enough multiply-adds that OpenBLAS
+    keeps the product on the calling thread.
+    """
+    return max(1, min(step, GEMM_MAX_MNK // max(1, k * n)))
+
+
+def _run_gemm(
+    stage: GemmStage,
+    arr: np.ndarray,
+    start: int,
+    n: int,
+    dst: np.ndarray,
+    zbuf: np.ndarray,
+    init: bool,
+) -> None:
+    """Apply a :class:`GemmStage` for ``n`` outputs; ``arr[start]`` is output 0's position."""
+    w = stage.weights
+    k, nt = w.shape
+    lo = min(stage.offsets)
+    span = n + max(stage.offsets) - lo
+    it = arr.itemsize
+    m = min(_gemm_rows(stage.step, k, nt), span)
+    nq, rem = divmod(span, m)
+    a0 = start + lo + stage.base
+    single = nt == 1 and init
+    z = dst.reshape(1, n) if single else zbuf[: nt * span].reshape(nt, span)
+    # Strided views built by the ndarray constructor: it checks the buffer's bounds, and
+    # costs a tenth of as_strided (this runs for every chunk).
+    aoff = a0 * it
+    if nq:
+        a3 = np.ndarray((nq, m, k), arr.dtype, arr, aoff, (m * it, it, stage.step * it))
+        z3 = np.ndarray((nq, m, nt), z.dtype, z, 0, (m * it, it, span * it))
+        np.matmul(a3, w, out=z3)
+    if rem:
+        a1 = np.ndarray((rem, k), arr.dtype, arr, aoff + nq * m * it, (it, stage.step * it))
+        np.matmul(a1, w, out=z[:, nq * m :].T)
+    if single:
+        return
+    rows = [z[t, o - lo : o - lo + n] for t, o in enumerate(stage.offsets)]
+    if init:
+        if nt == 1:
+            np.copyto(dst, rows[0])
+            return
+        np.add(rows[0], rows[1], out=dst)
+        rows = rows[2:]
+    for r in rows:
+        np.add(dst, r, out=dst)
+
+
+def flat_passes(
+    src: np.ndarray,
+    stages: Sequence[Stage],
+    f0: int,
+    f1: int,
+    out: np.ndarray,
+    *,
+    work_dtype: np.dtype | None = None,
+    scale: float | None = None,
+    accumulate: bool = False,
+    threads: bool = True,
+) -> None:
+    """Apply stages one after another on ``[f0, f1)`` of a flat output, chunk by chunk.
+
+    ``out[f] (+)= scale * S_last(... S_0(src) ...)[f]``.  Each chunk of outputs computes the
+    earlier stages on just the samples it needs (the later stages' reach), in scratch
+    buffers, so intermediate results stay in cache.
+
+    Parameters
+    ----------
+    src : ndarray
+        The C-contiguous input; every position read must lie inside it.
+    stages : sequence of TapStage or GemmStage
+        First applied first.
+    f0, f1 : int
+        The flat output range.
+    out : ndarray
+        The C-contiguous output (shape of the result; its flat positions are ``f``).
+    work_dtype : dtype, optional
+        The arithmetic dtype (default ``out.dtype``); ``src`` is converted chunk by chunk.
+    scale : float, optional
+        A factor for the result (applied when converting from ``work_dtype``).
+    accumulate : bool, optional
+        Add to ``out`` instead of overwriting it.
+    threads : bool, optional
+        Split the chunks over two threads.
+    """
+    if f1 <= f0:
+        return
+    wdt = np.dtype(work_dtype) if work_dtype is not None else out.dtype
+    sflat = src.reshape(-1)
+    oflat = out.reshape(-1)
+    typed: list[Stage] = []
+    for st in stages:
+        if isinstance(st, TapStage):
+            typed.append(TapStage([(wdt.type(w), offs) for w, offs in st.groups]))
+        elif isinstance(st, GemmStage):
+            typed.append(GemmStage(st.step, st.base, st.weights.astype(wdt), st.offsets))
+        else:
+            w = st.taps.astype(wdt)
+            typed.append(ToeplitzStage(st.base, st.dilation, w, st.matrix.astype(wdt)))
+    stages = typed
+    reach = [st.reach() for st in stages]
+    m = len(stages)
+    halo = sum(b - a for a, b in reach)
+    width = max((len(st.offsets) for st in stages if isinstance(st, GemmStage)), default=0)
+    # im2col rows of Toeplitz stages: K/B samples per output
+    ratio = max(
+        (
+            -(-st.matrix.shape[0] // st.matrix.shape[1])
+            for st in stages
+            if isinstance(st, ToeplitzStage)
+        ),
+        default=0,
+    )
+    chunk = CHUNK if width <= 1 else max(4096, min(CHUNK, GEMM_CHUNK // width))
+    if width <= 1:
+        # Scale with the halo (re-read, re-converted) and the sample size (cache bytes).
+        chunk = max(chunk, min(4 * halo, 4 * CHUNK)) * max(1, 4 // wdt.itemsize)
+    convert = sflat.dtype != wdt
+    direct_out = wdt == out.dtype and (scale is None or scale == 1.0)
+
+    def run(starts: Iterable[int]) -> None:
+        size = chunk + halo
+        bufs = [np.empty(size, dtype=wdt) for _ in range(2 if m > 1 else 0)]
+        tmp = np.empty(size, dtype=wdt)
+        zbuf = np.empty(width * size, dtype=wdt) if width else tmp
+        abuf = np.empty(ratio * size + TOEPLITZ_ROWS * 256, dtype=wdt) if ratio else tmp
+        conv = np.empty(size, dtype=wdt) if convert else None
+        fin = None if direct_out else np.empty(chunk, dtype=wdt)
+        for c0 in starts:
+            c1 = min(c0 + chunk, f1)
+            lo = [0] * m
+            hi = [0] * m
+            lo[-1], hi[-1] = c0, c1
+            for p in range(m - 1, 0, -1):
+                lo[p - 1], hi[p - 1] = lo[p] + reach[p][0], hi[p] + reach[p][1]
+            a, b = lo[0] + reach[0][0], hi[0] + reach[0][1]
+            if conv is not None:
+                np.copyto(conv[: b - a], sflat[a:b], casting="unsafe")
+                arr, base = conv, a
+            else:
+                arr, base = sflat, 0
+            for p, st in enumerate(stages):
+                n = hi[p] - lo[p]
+                last = p == m - 1
+                if last:
+                    dst = oflat[c0:c1] if direct_out else fin[:n]  # type: ignore[index]
+                else:
+                    dst = bufs[p % 2][:n]
+                start = lo[p] - base
+                init = not (last and accumulate and direct_out)
+                if isinstance(st, GemmStage):
+                    _run_gemm(st, arr, start, n, dst, zbuf, init)
+                elif isinstance(st, ToeplitzStage):
+                    _run_toeplitz(st, arr, start, n, dst, abuf, tmp, init)
+                else:
+                    groups = [
+                        (w, [arr[start + o : start + o + n] for o in offs]) for w, offs in st.groups
+                    ]
+                    _accumulate(dst, tmp[:n], groups, init)
+                arr, base = dst, lo[p]
+            if not direct_out:
+                res = fin[: c1 - c0]  # type: ignore[index]
+                target = oflat[c0:c1]
+                if accumulate:  # (not used by the engine's own paths: no fast path needed)
+                    target += res.astype(out.dtype) * out.dtype.type(scale or 1.0)
+                elif scale is not None and scale != 1.0:
+                    np.multiply(res, out.dtype.type(scale), out=target, casting="unsafe")
+                else:
+                    np.copyto(target, res, casting="unsafe")
+
+    starts = list(range(f0, f1, chunk))
+    run_split(starts, run, threads and f1 - f0 >= THREAD_MIN_ELEMENTS)
+
+
+def gemm_stage(
+    shape: Sequence[int],
+    kernel: np.ndarray,
+    pad_lo: Sequence[int],
+    dilation: Sequence[int],
+) -> GemmStage | None:
+    """Plan the direct flat path as one :class:`GemmStage`, or None if it does not pay.
+
+    The contracted axis is the outermost one with two taps or more, other than the last
+    (its flat stride must be at least :data:`GEMM_MIN_ROWS` for the products to be worth
+    their call).
+    """
+    st = _c_strides(shape)
+    axis = next((a for a in range(kernel.ndim - 1) if kernel.shape[a] > 1), None)
+    if axis is None or st[axis] * dilation[axis] < GEMM_MIN_ROWS:
+        return None
+    k = np.moveaxis(kernel, axis, 0).reshape(kernel.shape[axis], -1)
+    cols = np.flatnonzero(np.any(k != 0, axis=0))
+    if cols.size == 0:
+        return None
+    others = [n for a, n in enumerate(kernel.shape) if a != axis]
+    oaxes = [a for a in range(kernel.ndim) if a != axis]
+    offsets = []
+    for c in cols:
+        j = np.unravel_index(int(c), others)
+        offsets.append(sum((int(jj) * dilation[a] - pad_lo[a]) * st[a] for jj, a in zip(j, oaxes)))
+    return GemmStage(
+        step=st[axis] * dilation[axis],
+        base=-pad_lo[axis] * st[axis],
+        weights=np.ascontiguousarray(k[:, cols]),
+        offsets=tuple(offsets),
+    )
+
+
+# --------------------------------------------------------------------------- view path
+
+
+def shift_add(
+    src: np.ndarray,
+    groups: TapGroups,
+    start: Sequence[int],
     stride: Sequence[int],
     dilation: Sequence[int],
-    out_shape: Sequence[int],
-) -> Iterator[tuple[np.ndarray, float]]:
-    for j, wj in taps:
-        sl = tuple(
-            slice(jj * d, jj * d + (o - 1) * s + 1, s)
-            for jj, d, s, o in zip(j, dilation, stride, out_shape)
-        )
-        yield xp[sl], wj
+    out: np.ndarray,
+    *,
+    work_dtype: np.dtype | None = None,
+    scale: float | None = None,
+    threads: bool = True,
+) -> np.ndarray:
+    """``out[o] = scale * sum_j w[j] * src[start + o*stride + j*dilation]``, per axis.
+
+    Parameters
+    ----------
+    src : ndarray
+        The samples read, any strides.  Every position read must lie inside it.
+    groups : TapGroups
+        The taps, grouped by weight (:func:`group_taps`); weights are cast to ``work_dtype``.
+    start : sequence of int
+        Position of ``src`` read by output 0 and tap 0, per axis.
+    stride, dilation : sequence of int
+        Per axis.
+    out : ndarray
+        The result (any strides); its shape is the output shape.
+    work_dtype : dtype, optional
+        The arithmetic dtype (default ``out.dtype``; ``src`` must have it); if it differs
+        from ``out.dtype``, each block is summed in scratch, then scaled and cast into ``out``.
+    scale : float, optional
+        A factor applied to each finished block (with ``work_dtype`` only).
+    threads : bool, optional
+        Split a large output over two threads.
+
+    Returns
+    -------
+    ndarray
+        ``out``.
+    """
+    wdt = np.dtype(work_dtype) if work_dtype is not None else out.dtype
+    if not groups:
+        out[...] = 0
+        return out
+    views = []
+    for wv, taps in groups:
+        vs = []
+        for j in taps:
+            sl = tuple(
+                slice(b + jj * d, b + jj * d + (o - 1) * s + 1, s)
+                for b, jj, d, s, o in zip(start, j, dilation, stride, out.shape)
+            )
+            vs.append(src[sl])
+        views.append((wdt.type(wv), vs))
+    blocks = _blocks(out.shape, BLOCK_ELEMENTS)
+    separate = wdt != out.dtype
+
+    def run(block_list: Iterable[tuple[slice, ...]]) -> None:
+        tmp_flat = np.empty(BLOCK_ELEMENTS, dtype=wdt)
+        acc_flat = np.empty(BLOCK_ELEMENTS, dtype=wdt) if separate else None
+        for blk in block_list:
+            dst = out[blk]
+            tmp = tmp_flat[: dst.size].reshape(dst.shape)
+            acc = dst if acc_flat is None else acc_flat[: dst.size].reshape(dst.shape)
+            _accumulate(acc, tmp, [(wv, [v[blk] for v in vs]) for wv, vs in views])
+            if acc_flat is not None:
+                if scale is None or scale == 1.0:
+                    np.copyto(dst, acc, casting="unsafe")
+                else:
+                    np.multiply(acc, out.dtype.type(scale), out=dst, casting="unsafe")
+
+    run_split(blocks, run, threads and out.size >= THREAD_MIN_ELEMENTS)
+    return out
+
+
+def phased_shift_add(
+    x: np.ndarray,
+    groups: TapGroups,
+    start: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out: np.ndarray,
+    *,
+    work_dtype: np.dtype | None = None,
+    scale: float | None = None,
+    threads: bool = True,
+) -> np.ndarray:
+    """:func:`shift_add` for strided outputs, reading contiguous runs.
+
+    A view with a stride along its innermost strided axis makes numpy's loops step over
+    samples one by one.  Here each block of outputs first copies the input samples it needs
+    (converting them to ``work_dtype``) into ``s`` phases along the last strided axis
+    (``phase[r][c] = x[start + c*s + r]``), in cache; tap ``q = j*d`` then reads phase
+    ``q % s`` from column ``q // s`` on: a contiguous run.  Parameters are those of
+    :func:`shift_add` (``x`` in any dtype).
+    """
+    wdt = np.dtype(work_dtype) if work_dtype is not None else out.dtype
+    if not groups:
+        out[...] = 0
+        return out
+    nd = x.ndim
+    ax = max(a for a in range(nd) if stride[a] > 1)  # the phase axis
+    s_ax = stride[ax]
+    kmax = [max(j[a] for _, taps in groups for j in taps) for a in range(nd)]
+    blocks = _blocks(out.shape, BLOCK_ELEMENTS)
+    separate = wdt != out.dtype
+    typed = [(wdt.type(wv), taps) for wv, taps in groups]
+
+    def run(block_list: Iterable[tuple[slice, ...]]) -> None:
+        tmp_flat = np.empty(BLOCK_ELEMENTS, dtype=wdt)
+        acc_flat = np.empty(BLOCK_ELEMENTS, dtype=wdt) if separate else None
+        region: np.ndarray | None = None
+        for blk in block_list:
+            dst = out[blk]
+            full = blk + (slice(None),) * (nd - len(blk))
+            lo = [b.indices(n)[0] for b, n in zip(full, out.shape)]
+            cnt = dst.shape
+            # input rows read by this block, per axis (relative to `start`)
+            r0 = [start[a] + lo[a] * stride[a] for a in range(nd)]
+            r1 = [
+                start[a] + (lo[a] + cnt[a] - 1) * stride[a] + kmax[a] * dilation[a] + 1
+                for a in range(nd)
+            ]
+            width = -(-(r1[ax] - r0[ax]) // s_ax)
+            shape = [r1[a] - r0[a] for a in range(nd)]
+            shape[ax] = width
+            size = s_ax * int(np.prod(shape))
+            if region is None or region.size < size:
+                region = np.empty(size, dtype=wdt)
+            phases = region[:size].reshape(s_ax, *shape)
+            for r in range(s_ax):
+                src = x[
+                    tuple(
+                        slice(r0[a] + r, r1[a], s_ax) if a == ax else slice(r0[a], r1[a])
+                        for a in range(nd)
+                    )
+                ]
+                ph = phases[r]
+                if src.shape[ax] < width:
+                    ph[
+                        tuple(
+                            slice(src.shape[ax], None) if a == ax else slice(None)
+                            for a in range(nd)
+                        )
+                    ] = 0
+                    ph = ph[
+                        tuple(
+                            slice(0, src.shape[ax]) if a == ax else slice(None) for a in range(nd)
+                        )
+                    ]
+                np.copyto(ph, src, casting="unsafe")
+            views = []
+            for wv, taps in typed:
+                vs = []
+                for j in taps:
+                    sl = []
+                    for a in range(nd):
+                        q = j[a] * dilation[a]
+                        if a == ax:
+                            sl.append(slice(q // s_ax, q // s_ax + cnt[a]))
+                        else:
+                            sl.append(slice(q, q + (cnt[a] - 1) * stride[a] + 1, stride[a]))
+                    vs.append(phases[(j[ax] * dilation[ax]) % s_ax][tuple(sl)])
+                views.append((wv, vs))
+            tmp = tmp_flat[: dst.size].reshape(dst.shape)
+            acc = dst if acc_flat is None else acc_flat[: dst.size].reshape(dst.shape)
+            _accumulate(acc, tmp, views)
+            if acc_flat is not None:
+                if scale is None or scale == 1.0:
+                    np.copyto(dst, acc, casting="unsafe")
+                else:
+                    np.multiply(acc, out.dtype.type(scale), out=dst, casting="unsafe")
+
+    run_split(blocks, run, threads and out.size >= THREAD_MIN_ELEMENTS)
+    return out
+
+
+def strided_gemm_2d(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    start: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out: np.ndarray,
+    *,
+    threads: bool = True,
+) -> np.ndarray:
+    """2-D correlation by small matrix products, for any stride and output size.
+
+    ``out[r, c] = sum_ij w[i, j] * x[start0 + r*s0 + i*d0, start1 + c*s1 + j*d1]``.  For a
+    block of output rows, one stack of products (one per output row) contracts the kernel's
+    rows over whole input rows: ``Z[r, j, col] = sum_i x[start0 + r*s0 + i*d0, col] * w[i, j]``
+    (the input rows are read in place, a stride of ``s0`` rows apart); then ``kw - 1`` adds
+    of strided runs of ``Z`` give the outputs.  The products cover every input column, also
+    with a column stride: a strided gather of the input would cost more.
+    """
+    dtype = out.dtype
+    xc = np.ascontiguousarray(x, dtype=dtype)
+    w = np.ascontiguousarray(kernel, dtype=dtype)
+    kh, kw = w.shape
+    rows_out, cols_out = out.shape
+    s0, s1 = stride
+    d0, d1 = dilation
+    c0 = start[1]
+    span = (cols_out - 1) * s1 + (kw - 1) * d1 + 1  # input columns read per row
+    item = xc.itemsize
+    row_stride = xc.strides[0]
+    per = max(1, min(rows_out, GEMM_CHUNK // max(1, kw * span)))
+    m_cols = max(1, min(span, GEMM_MAX_MNK // (kh * kw)))
+    blocks = list(range(0, rows_out, per))
+    origin = start[0] * row_stride + c0 * item  # byte offset of (start0, start1) in xc
+
+    def run(block_list: Iterable[int]) -> None:
+        z = np.empty((per, kw, span), dtype=dtype)
+        for r0 in block_list:
+            n = min(per, rows_out - r0)
+            zz = z[:n]
+            for q0 in range(0, span, m_cols):
+                m = min(m_cols, span - q0)
+                a3 = np.ndarray(
+                    (n, m, kh),
+                    dtype,
+                    xc,
+                    origin + r0 * s0 * row_stride + q0 * item,
+                    (s0 * row_stride, item, d0 * row_stride),
+                )
+                np.matmul(a3, w, out=zz[:, :, q0 : q0 + m].transpose(0, 2, 1))
+            dst = out[r0 : r0 + n]
+            last = (cols_out - 1) * s1 + 1
+            rows = [zz[:, j, j * d1 : j * d1 + last : s1] for j in range(kw)]
+            if kw == 1:
+                np.copyto(dst, rows[0])
+                continue
+            np.add(rows[0], rows[1], out=dst)
+            for r in rows[2:]:
+                np.add(dst, r, out=dst)
+
+    run_split(blocks, run, threads and out.size >= THREAD_MIN_ELEMENTS)
+    return out
 
 
 def correlate_direct(
@@ -96,45 +859,251 @@ def correlate_direct(
     threads : bool, optional
         Split large outputs over two threads.
     out : ndarray, optional
-        Where to write the result.
+        Where to write the result (any strides), of ``xp``'s dtype.
 
     Returns
     -------
     ndarray
         ``out[o] = sum_j kernel[j] * xp[o*stride + j*dilation]``.
     """
-    dtype = xp.dtype
     if out is None:
-        out = np.empty(tuple(out_shape), dtype=dtype)
-    w = kernel.astype(dtype, copy=False)
-    taps = [(j, w[j]) for j in zip(*np.nonzero(w))]
-    if not taps:
-        out[...] = 0
-        return out
-    views = list(_tap_views(xp, taps, stride, dilation, out_shape))
-    blocks = _blocks(out.shape, BLOCK_ELEMENTS)
+        out = np.empty(tuple(out_shape), dtype=xp.dtype)
+    w = kernel.astype(xp.dtype, copy=False)
+    return shift_add(xp, group_taps(w), [0] * xp.ndim, stride, dilation, out, threads=threads)
 
-    def run(block_list: list[tuple[slice | int, ...]]) -> None:
-        scratch = np.empty(BLOCK_ELEMENTS, dtype=dtype)
-        for blk in block_list:
-            acc = out[blk]
-            tmp = scratch[: acc.size].reshape(acc.shape)
-            first = True
-            for view, wj in views:
-                src = view[blk]
-                if first:
-                    np.multiply(src, wj, out=acc)
-                    first = False
-                else:
-                    np.multiply(src, wj, out=tmp)
-                    np.add(acc, tmp, out=acc)
 
-    pool = _pool() if threads and out.size >= THREAD_MIN_ELEMENTS and len(blocks) > 1 else None
-    if pool is None:
-        run(blocks)
+# --------------------------------------------------------------------------- interior/border
+
+
+def interior(
+    size: int, kernel: int, stride: int, dilation: int, pad_lo: int, out: int
+) -> tuple[int, int]:
+    """Return the output range ``[lo, hi)`` whose taps all read inside the input.
+
+    Examples
+    --------
+    >>> interior(10, 3, 1, 1, 1, 10)
+    (1, 9)
+    >>> interior(4096, 3, 2, 1, 0, 2048)
+    (0, 2047)
+    """
+    keff = dilation * (kernel - 1) + 1
+    lo = min(out, -(-pad_lo // stride))
+    last = size - keff + pad_lo  # the largest o*s allowed
+    hi = min(out, last // stride + 1) if last >= 0 else 0
+    return lo, max(lo, hi)
+
+
+def border_boxes(
+    shape: Sequence[int], inner: Sequence[tuple[int, int]]
+) -> list[tuple[tuple[int, int], ...]]:
+    """Split ``shape`` minus the box ``inner`` into at most ``2*ndim`` disjoint boxes.
+
+    Examples
+    --------
+    >>> border_boxes((4, 5), [(1, 3), (1, 4)])
+    [((0, 1), (0, 5)), ((3, 4), (0, 5)), ((1, 3), (0, 1)), ((1, 3), (4, 5))]
+    """
+    boxes = []
+    for a, (lo, hi) in enumerate(inner):
+        before = list(inner[:a])
+        after = [(0, n) for n in shape[a + 1 :]]
+        if lo > 0:
+            boxes.append(tuple(before + [(0, lo)] + after))
+        if hi < shape[a]:
+            boxes.append(tuple(before + [(hi, shape[a])] + after))
+    return boxes
+
+
+def fill_border(
+    x: np.ndarray,
+    out: np.ndarray,
+    boxes: Sequence[tuple[tuple[int, int], ...]],
+    kernel_shape: Sequence[int],
+    pad_lo: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    mode: str,
+    value: float,
+    compute: Callable[[np.ndarray, np.ndarray], None],
+) -> None:
+    """Compute each output box from a small padded window of ``x``.
+
+    ``compute(window, out_box)`` correlates a padded window ("valid") into a view of ``out``.
+    """
+    for bx in boxes:
+        if any(hi <= lo for lo, hi in bx):
+            continue
+        bounds = [
+            (lo * s - p, (hi - 1) * s - p + d * (k - 1) + 1)
+            for (lo, hi), s, p, d, k in zip(bx, stride, pad_lo, dilation, kernel_shape)
+        ]
+        win = pad_window(x, bounds, mode, value, dtype=out.dtype)
+        compute(win, out[tuple(slice(lo, hi) for lo, hi in bx)])
+
+
+def int16_plan(dtype: np.dtype, kernel: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """Return ``(integer kernel, scale)`` if int16 sums are exact for this input, else None.
+
+    The input must be ``uint8``, ``int8`` or ``bool`` and the kernel ``scale`` times an
+    integer kernel whose absolute sum times the largest input magnitude is below 32767.
+
+    Examples
+    --------
+    >>> k, s = int16_plan(np.dtype(np.uint8), np.array([1.0, 2.0, 1.0]) / 4)
+    >>> k.tolist(), s
+    ([1, 2, 1], 0.25)
+    >>> int16_plan(np.dtype(np.uint8), np.ones(200)) is None
+    True
+    """
+    peak = {"u": 255, "i": 128, "b": 1}.get(dtype.kind)
+    if peak is None or dtype.itemsize != 1:
+        return None
+    nz = np.abs(kernel[kernel != 0])
+    if nz.size == 0:
+        return None
+    # An integer kernel stays as it is; otherwise look for a unit that makes it one: its
+    # smallest weight or a fraction of it (1/9 box, 3/8 and 1/2), or a power of two (/16).
+    small = float(nz.min())
+    units = [1.0, small, *(small / m for m in range(2, 13)), *(2.0**-p for p in range(1, 25))]
+    for scale in units:
+        ints = kernel / scale
+        rounded = np.round(ints)
+        if np.all(np.abs(ints - rounded) <= 1e-9 * np.maximum(np.abs(rounded), 1.0)):
+            break
     else:
-        half = len(blocks) // 2
-        futures = [pool.submit(run, blocks[:half]), pool.submit(run, blocks[half:])]
-        for f in futures:
-            f.result()
+        return None
+    if peak * float(np.abs(rounded).sum()) >= 32767:
+        return None
+    return rounded.astype(np.int16), scale
+
+
+def correlate_unpadded(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    pad_lo: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out_shape: Sequence[int],
+    mode: str,
+    value: float,
+    dtype: np.dtype,
+    *,
+    threads: bool = True,
+    gemm: bool | None = None,
+) -> np.ndarray:
+    """Correlate without a padded copy: the interior from ``x`` itself, the border apart.
+
+    Parameters
+    ----------
+    x : ndarray
+        The input, any dtype and strides.
+    kernel : ndarray
+        Same number of axes as ``x`` (size 1 on channel axes), float64.
+    pad_lo : sequence of int
+        Padding before each axis.
+    stride, dilation : sequence of int
+        Per axis.
+    out_shape : sequence of int
+        The output shape.
+    mode, value : str, float
+        Pad mode and its fill value, for the border.
+    dtype : dtype
+        The compute and result dtype.
+    threads : bool, optional
+        Split large outputs over two threads.
+    gemm : bool, optional
+        Use the matrix-product path where the geometry allows (default: wherever it does);
+        the planner decides by cost.
+
+    Returns
+    -------
+    ndarray
+    """
+    dtype = np.dtype(dtype)
+    out = np.empty(tuple(out_shape), dtype=dtype)
+    inner = [
+        interior(n, k, s, d, p, o)
+        for n, k, s, d, p, o in zip(x.shape, kernel.shape, stride, dilation, pad_lo, out_shape)
+    ]
+    if out.size <= SMALL_ELEMENTS:  # one padded copy costs less than the border slabs' calls
+        inner = [(0, 0)] * x.ndim
+    if all(hi > lo for lo, hi in inner):
+        _interior(x, kernel, inner, pad_lo, stride, dilation, out, threads, gemm)
+        boxes = border_boxes(out_shape, inner)
+    else:
+        boxes = [tuple((0, n) for n in out_shape)]
+
+    def compute(win: np.ndarray, dst: np.ndarray) -> None:
+        correlate_direct(win, kernel, stride, dilation, dst.shape, threads=threads, out=dst)
+
+    fill_border(x, out, boxes, kernel.shape, pad_lo, stride, dilation, mode, value, compute)
     return out
+
+
+def _interior(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    inner: Sequence[tuple[int, int]],
+    pad_lo: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out: np.ndarray,
+    threads: bool,
+    gemm: bool | None = None,
+) -> None:
+    """Compute the interior box of ``out`` from ``x`` (flat path where it applies)."""
+    dtype = out.dtype
+    ints = int16_plan(x.dtype, kernel) if dtype == np.float32 else None
+    wdt = np.dtype(np.int16) if ints is not None else dtype
+    k = ints[0] if ints is not None else kernel.astype(dtype)
+    scale = ints[1] if ints is not None else None
+    groups = group_taps(k)
+    if flat_ok(x.shape, out.shape, stride):
+        xc = np.ascontiguousarray(x)
+        st = _c_strides(out.shape)
+        f0 = sum(lo * s for (lo, _), s in zip(inner, st))
+        f1 = sum((hi - 1) * s for (_, hi), s in zip(inner, st)) + 1
+        stage: Stage | None = None
+        if ints is None and gemm is not False:
+            stage = gemm_stage(x.shape, k, pad_lo, dilation)
+        if stage is None:
+            stage = TapStage(flat_offsets(x.shape, groups, pad_lo, dilation))
+        flat_passes(xc, [stage], f0, f1, out, work_dtype=wdt, scale=scale, threads=threads)
+        return
+    box = tuple(slice(lo, hi) for lo, hi in inner)
+    start = [lo * s - p for (lo, _), s, p in zip(inner, stride, pad_lo)]
+    if (
+        ints is None
+        and gemm is not False
+        and x.ndim == 2
+        and k.shape[0] > 1
+        and x.shape[1] * dilation[0] >= GEMM_MIN_ROWS
+    ):
+        strided_gemm_2d(x, k, start, stride, dilation, out[box], threads=threads)
+        return
+    if any(s > 1 for s in stride):
+        phased_shift_add(
+            x,
+            groups,
+            start,
+            stride,
+            dilation,
+            out[box],
+            work_dtype=wdt,
+            scale=scale,
+            threads=threads,
+        )
+        return
+    src = x if x.dtype == wdt else x.astype(wdt)
+    shift_add(
+        src,
+        groups,
+        start,
+        stride,
+        dilation,
+        out[box],
+        work_dtype=wdt,
+        scale=scale,
+        threads=threads,
+    )

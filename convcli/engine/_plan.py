@@ -1,14 +1,42 @@
 """The planner: validate once, resolve the geometry, and pick the cheapest exact method.
 
-Cost model (nanoseconds on the project's 2-core machine; see ``benchmarks/`` and the README):
+Cost model
+----------
+Every estimate is in nanoseconds on the project's 2-core machine (AMD EPYC, AVX-512;
+``benchmarks/calibrate.py`` measures the constants, ``benchmarks/bench_engine.py`` checks the
+picks).  ``P`` is the number of output samples (channels included), ``X`` the number of input
+samples; element costs are for float32 and double for float64.
 
-- every method pays for the padded copy of the input: ``C_PAD`` per padded element;
-- ``direct``: ``C_TAP`` per output element and non-zero tap, plus ``C_OUT`` per output element;
-- ``separable``: for each rank term and each 1-D pass, ``C_TAP`` per pass-output element and
-  tap plus ``C_OUT`` per pass-output element;
-- ``fft``: ``C_FFT * N * log2(N)`` over the transformed elements ``N`` (both transforms of the
-  input, the kernel transform is small) plus ``C_OUT`` per transformed element; long 1-D
-  signals by overlap-save: the same per block.
+- ``direct`` is the cheapest of its variants (see :mod:`convcli.engine._direct`):
+
+  - *matrix products* (stride 1, inner axes keep their sizes, two taps or more along an outer
+    axis): ``P * (C_MAC*K*N + C_OP*(N-1) + C_GEMM)``, ``K`` taps along the contracted axis,
+    ``N`` tap positions on the others;
+  - *shift-add* (the other flat cases): ``P * (C_OP*ops + C_FLAT)`` with ``ops`` the ufunc
+    calls per output (taps sharing a weight are summed first; +-1 weights need no multiply);
+    ``C_OP16`` per call for 8-bit input in int16;
+  - *strided*: ``P * (C_VIEW*ops + C_FLAT) + C_GATHER*X``; a 2-D input may instead take the
+    matrix products over every input column (``s1`` the column stride):
+    ``P * (s1*(C_MAC*kh*kw + C_GEMM) + C_OP*(kw-1) + C_FLAT)``;
+  - *Toeplitz GEMM* (one spatial axis): ``P * (C_MACB*Kt + C_TOE)`` with
+    ``Kt = (B-1)*s + (L-1)*d + 1`` multiply-adds per output and ``C_MACB`` = ``C_MAC32`` or
+    ``C_MAC128`` for blocks of ``B`` = 32 or 128 outputs;
+
+  plus ``C_OUT`` per output (the fresh result's pages) and ``C_CONV`` per input sample of
+  another dtype than the arithmetic's.
+- ``separable``: for each rank term, each 1-D pass over its (chunk-fused) outputs: a
+  matrix-vector product ``C_MACV*k`` per output along an outer axis, ``C_OP*ops`` along the
+  innermost one (Toeplitz products ``C_MAC32*(31 + k')`` from 8 taps), plus ``C_STAGE`` per
+  pass; plus ``C_OUT`` and ``C_CONV``.  A geometry the
+  flat path cannot take pads the input once (``C_PAD`` per sample) and runs whole passes.
+- ``fft``: over the ``E`` samples transformed (the padded input at fast lengths, the tiles
+  or blocks of overlap-save, or the input itself for ``circular`` at fast sizes).  1-D
+  blocks cost ``C_FFT1`` per sample; 2-D and 3-D transforms of ``n`` points cost
+  ``C_FFTX + C_FFTD*(ndim-1) + C_FFT*|log2(n) - FFT_SWEET|`` per sample (small transforms
+  waste calls, large ones leave the cache), plus ``C_FFTBIG`` per log2 of points above
+  ``FFT_CACHE``; ``C_TILE`` per tile or batch.  Tiles are tried at every length of
+  :data:`TILES` from ``4*k'`` up; a whole transform is the alternative.
+- Per call: ``C_CALL`` for each numpy call (chunks times calls per chunk, border slabs).
 
 ``auto`` takes the smallest estimate.  A float input holding NaN or Inf never goes to ``fft``,
 which would spread them over the whole output; ``direct`` keeps them local.
@@ -27,14 +55,96 @@ from convcli.errors import ArgumentError
 from convcli.geometry import AxisGeometry, PaddingArg, resolve
 from convcli.padding import canonical_mode
 
-__all__ = ["METHODS", "Plan", "make_plan", "C_PAD", "C_TAP", "C_OUT", "C_FFT"]
+__all__ = [
+    "METHODS",
+    "Plan",
+    "make_plan",
+    "estimate_costs",
+    "direct_variant",
+    "ufunc_ops",
+    "C_OUT",
+    "C_CONV",
+    "C_OP",
+    "C_OP16",
+    "C_FLAT",
+    "C_VIEW",
+    "C_GATHER",
+    "C_MAC",
+    "C_MACV",
+    "C_STAGE",
+    "C_GEMM",
+    "C_PAD",
+    "C_CALL",
+    "C_TILE",
+    "C_FFT",
+    "C_FFT1",
+    "C_FFTX",
+    "C_FFTD",
+    "C_FFTBIG",
+    "C_MAC32",
+    "C_MAC128",
+    "C_TOE",
+    "FFT_SWEET",
+    "FFT_CACHE",
+    "TILES",
+    "TOEPLITZ_MIN_TAPS",
+]
 
 METHODS = ("auto", "direct", "separable", "fft")
 
-C_PAD = 1.0
-C_TAP = 0.25
-C_OUT = 1.0
-C_FFT = 0.55
+#: The fresh output: page faults and first touch, per output sample.
+C_OUT = 0.3
+#: Converting an input sample to the arithmetic dtype (chunk by chunk).
+C_CONV = 0.3
+#: One ufunc call, per sample, on contiguous float32 runs (two threads).
+C_OP = 0.085
+#: One ufunc call, per sample, in int16 (8-bit input).
+C_OP16 = 0.04
+#: Fixed cost per output of the flat shift-add (chunks, scratch, border strips).
+C_FLAT = 0.9
+#: One ufunc call, per output sample, on the strided path.
+C_VIEW = 0.3
+#: Copying one input sample into phases (strided path).
+C_GATHER = 0.7
+#: One multiply-add in the small matrix products of the direct path (two threads).
+C_MAC = 0.04
+#: One multiply-add in the matrix-vector products of separable passes.
+C_MACV = 0.1
+#: Fixed cost per output of each separable pass (chunk scratch, border strips).
+C_STAGE = 0.45
+#: Fixed cost per output of a matrix-product stage (writing and reading ``Z``).
+C_GEMM = 0.85
+#: Toeplitz products: per multiply-add with blocks of 32 outputs, and of 128.
+C_MAC32 = 0.023
+C_MAC128 = 0.0135
+#: Toeplitz products: fixed per output (padded window, im2col rows, scatter).
+C_TOE = 1.7
+#: One sample of a padded copy of the whole input.
+C_PAD = 0.5
+#: One numpy call (Python and ufunc set-up), per call.
+C_CALL = 1500.0
+#: One overlap-save tile or batch of blocks (its padded window and bookkeeping).
+C_TILE = 20000.0
+#: FFT, 1-D blocks: per transformed sample (forward and inverse, spectrum product, copies).
+C_FFT1 = 5.0
+#: FFT, 2-D and 3-D: per transformed sample at the best transform size (``2**FFT_SWEET``
+#: points), plus ``C_FFTD`` per axis beyond the first.
+C_FFTX = 4.5
+C_FFTD = 0.7
+#: FFT: per transformed sample and per log2 of the points away from ``2**FFT_SWEET``.
+C_FFT = 0.8
+#: FFT: per transformed sample and per log2 of the points above ``FFT_CACHE``.
+C_FFTBIG = 3.0
+FFT_SWEET = 18
+#: Points of the largest transform that stays in cache.
+FFT_CACHE = 1 << 21
+#: Tile lengths tried for overlap-save, for 2-D and for 3-D or more (3-D transforms of
+#: lengths with a factor 3 measured slower).
+TILES = {2: (64, 128, 256, 384, 512, 768, 1024, 2048), 3: (16, 32, 64, 128, 256)}
+#: Fewest taps for the Toeplitz GEMM on one spatial axis (and, in ``_direct``, for Toeplitz
+#: products on the innermost axis of separable passes).
+TOEPLITZ_MIN_TAPS = 8
+TOEPLITZ_STAGE_MIN_TAPS = 8
 #: A 1-D axis longer than this many overlap-save blocks goes by overlap-save, not one FFT.
 OLS_MIN_BLOCKS = 4
 
@@ -112,6 +222,13 @@ class Plan:
             extra = f" (rank {self.rank})"
         if self.method == "fft" and self.fft_block:
             extra = f" (overlap-save, block {self.fft_block})"
+        if self.method == "direct":
+            variant = direct_variant(
+                self.geometry, self.kernel, self.input_shape, self.spatial_axes
+            )
+            names = {"toeplitz": "Toeplitz matrix products", "gemm": "matrix products"}
+            if variant in names:
+                extra = f" ({names[variant]})"
         return (
             f"kernel {'x'.join(map(str, self.kernel_shape))}, {self.taps} taps; "
             f"stride {','.join(str(a.stride) for a in self.geometry)}; "
@@ -226,39 +343,15 @@ def make_plan(
     channels = shape[channel_axis] if channel_axis is not None else 1
     taps = int(np.count_nonzero(k))
 
-    # Cost estimates (ns).
-    padded = channels * math.prod(g.needed for g in geometry)
-    n_out = math.prod(out_shape)
-    costs: dict[str, float] = {}
-    costs["direct"] = C_PAD * padded + n_out * (C_OUT + C_TAP * max(taps, 1))
-
     factors = factorize(k)
-    if factors is not None and k.ndim > 1:
-        sep = C_PAD * padded
-        for term in factors.terms:
-            size = float(padded)
-            passes = [(g, v) for g, v in zip(geometry, term) if v.size > 1 or g.stride > 1]
-            for g, v in sorted(passes, key=lambda gv: gv[1].size):
-                size = size * g.output / g.needed
-                sep += size * (C_OUT + C_TAP * v.size)
-        costs["separable"] = sep
-
-    fft_block = None
-    if len(geometry) == 1:
-        g = geometry[0]
-        block = _ols_block(g.effective_kernel)
-        step = block - g.effective_kernel + 1
-        nblocks = -(-((g.output - 1) * g.stride + 1) // step)
-        if nblocks >= OLS_MIN_BLOCKS:
-            fft_block = block
-            total = nblocks * block * channels
-            costs["fft"] = C_PAD * padded + total * (C_FFT * 2 * _log2(block) + C_OUT)
-    if "fft" not in costs:
-        total = channels * math.prod(_fast_len_estimate(g.needed) for g in geometry)
-        costs["fft"] = C_PAD * total + total * (C_FFT * 2 * _log2(total) + C_OUT)
+    costs, fft_block = estimate_costs(
+        shape, np.dtype(input_dtype), dtype, k, geometry, spatial_axes, channels, mode, factors
+    )
 
     if method == "auto":
         candidates = {m: c for m, c in costs.items() if finite or m != "fft"}
+        if factors is None or k.ndim == 1:
+            candidates.pop("separable", None)
         chosen = min(candidates, key=lambda m: candidates[m])
     else:
         chosen = method
@@ -320,3 +413,239 @@ def _fast_len_estimate(n: int) -> int:
             p3 *= 3
         p5 *= 5
     return best
+
+
+def ufunc_ops(weights: Sequence[float] | np.ndarray) -> int:
+    """Count the ufunc calls of the shift-add for taps of these (non-zero) weights.
+
+    Examples
+    --------
+    >>> ufunc_ops([1, 2, 1]), ufunc_ops([0.3, -0.2, 0.5]), ufunc_ops([-1, -1, 5, -1, -1])
+    (3, 5, 5)
+    """
+    values, counts = np.unique(np.asarray(weights, dtype=np.float64), return_counts=True)
+    if values.size == 0:
+        return 1
+    unit = (values == 1) | (values == -1)
+    # The first group: one saving a call, as _direct._accumulate picks it (else the first).
+    saving = ~unit | ((values == 1) & (counts > 1))
+    first = int(np.argmax(saving)) if saving.any() else int(np.argmax(counts))
+    ops = np.where(unit, counts, np.where(counts == 1, 2, counts + 1))
+    total = int(ops.sum()) - int(ops[first])
+    v, n = values[first], int(counts[first])
+    total += n if v == -1 else (n - 1 if v == 1 and n > 1 else max(n, 1))
+    return total
+
+
+def _int16(input_dtype: np.dtype, k: np.ndarray) -> np.ndarray | None:
+    from convcli.engine._direct import int16_plan
+
+    plan = int16_plan(input_dtype, k)
+    return None if plan is None else plan[0]
+
+
+def direct_variant(
+    geometry: Sequence[AxisGeometry],
+    kernel: np.ndarray,
+    input_shape: Sequence[int],
+    spatial_axes: Sequence[int],
+    input_dtype: np.dtype | None = None,
+) -> str:
+    """Name the direct variant the engine runs for this geometry.
+
+    One of ``toeplitz``, ``gemm``, ``int16``, ``flat``, ``strided`` or ``views``: the
+    cheapest by :func:`direct_cost`, which :func:`convcli.engine.execute` follows.
+    """
+    return direct_cost(geometry, kernel, input_shape, spatial_axes, input_dtype)[0]
+
+
+def direct_cost(
+    geometry: Sequence[AxisGeometry],
+    kernel: np.ndarray,
+    input_shape: Sequence[int],
+    spatial_axes: Sequence[int],
+    input_dtype: np.dtype | None = None,
+    dsize: float = 1.0,
+) -> tuple[str, float]:
+    """Return the direct variant and its cost per output sample (ns), float32 units."""
+    nz = kernel[kernel != 0]
+    taps = max(int(nz.size), 1)
+    stride1 = all(g.stride == 1 for g in geometry)
+    inner_same = all(g.output == g.size for g in geometry[1:])
+    ints = _int16(input_dtype, kernel) if input_dtype is not None else None
+    if ints is not None and stride1 and inner_same:
+        return "int16", C_OP16 * ufunc_ops(ints[ints != 0]) + C_FLAT
+    ops = ufunc_ops(nz) if nz.size else 1
+    best = ("views", dsize * C_VIEW * ops + C_FLAT)
+    if not stride1:
+        per_in = math.prod(g.stride for g in geometry)  # input samples per output
+        best = ("strided", dsize * (C_VIEW * ops + C_GATHER * per_in) + C_FLAT)
+    if (
+        not (stride1 and inner_same)
+        and len(input_shape) == kernel.ndim == 2
+        and kernel.shape[0] > 1
+    ):
+        # strided_gemm_2d: products over every input column, strided adds
+        kh, kw = kernel.shape
+        s1 = geometry[1].stride
+        cost = dsize * (s1 * (C_MAC * kh * kw + C_GEMM) + C_OP * (kw - 1)) + C_FLAT
+        if cost < best[1]:
+            best = ("gemm", cost)
+    if not (stride1 and inner_same) and len(geometry) > 1:
+        return best
+    if len(geometry) == 1:
+        g = geometry[0]
+        best = ("flat", dsize * C_OP * ops + C_FLAT)
+        if taps >= TOEPLITZ_MIN_TAPS:
+            from convcli.engine._toeplitz import toeplitz_block
+
+            b = toeplitz_block(g.kernel, g.stride)
+            kt = (b - 1) * g.stride + g.effective_kernel
+            cost = dsize * ((C_MAC32 if b <= 32 else C_MAC128) * kt + C_TOE)
+            if cost < best[1]:
+                best = ("toeplitz", cost)
+        return best
+    if inner_same:
+        best = ("flat", dsize * C_OP * ops + C_FLAT)
+        outer = next((i for i in range(kernel.ndim - 1) if kernel.shape[i] > 1), None)
+        if outer is not None:
+            kk = kernel.shape[outer]
+            n = int(np.count_nonzero(np.any(np.moveaxis(kernel, outer, 0) != 0, axis=0)))
+            cost = dsize * (C_MAC * kk * n + C_OP * max(n - 1, 0) + C_GEMM)
+            if cost < best[1]:
+                best = ("gemm", cost)
+    return best
+
+
+def _overheads(
+    variant: str, k: np.ndarray, geometry: Sequence[AxisGeometry], channels: int
+) -> float:
+    """Per-call costs of the direct path, and its border slabs (computed tap by tap)."""
+    from convcli.engine._direct import CHUNK, interior
+
+    nz = k[k != 0]
+    ops = ufunc_ops(nz) if nz.size else 1
+    n_out = channels * math.prod(g.output for g in geometry)
+    inner = 1
+    for g in geometry:
+        lo, hi = interior(g.size, g.kernel, g.stride, g.dilation, g.pad_lo, g.output)
+        inner *= hi - lo
+    border = n_out - channels * inner
+    calls = (-(-n_out // CHUNK)) * (3 + k.shape[-1] if variant == "gemm" else ops)
+    if variant == "toeplitz":
+        calls = -(-n_out // CHUNK) * 4
+        border = 0
+    boxes = 2 * len(geometry) if border else 0
+    return C_CALL * (calls + boxes * ops) + border * C_VIEW * ops
+
+
+def estimate_costs(
+    shape: Sequence[int],
+    input_dtype: np.dtype,
+    dtype: np.dtype,
+    k: np.ndarray,
+    geometry: Sequence[AxisGeometry],
+    spatial_axes: Sequence[int],
+    channels: int,
+    mode: str,
+    factors: Factorization | None,
+) -> tuple[dict[str, float], int | None]:
+    """Estimate every method's nanoseconds; return them and the FFT tile or block, if any."""
+    dsize = dtype.itemsize / 4
+    n_out = channels * math.prod(g.output for g in geometry)
+    n_in = math.prod(shape)
+    conv = C_CONV * n_in if np.dtype(input_dtype) != dtype else 0.0
+    out_cost = C_OUT * dsize * n_out
+    costs: dict[str, float] = {}
+    variant, per = direct_cost(geometry, k, shape, spatial_axes, np.dtype(input_dtype), dsize)
+    costs["direct"] = n_out * per + out_cost + conv + _overheads(variant, k, geometry, channels)
+
+    if factors is not None:
+        flat = all(g.stride == 1 for g in geometry) and all(
+            g.output == g.size for g in geometry[1:]
+        )
+        sep = out_cost + conv
+        contiguous = spatial_axes[-1] == len(shape) - 1  # no channel axis after the last
+        if not flat:
+            sep += C_PAD * dsize * channels * math.prod(g.needed for g in geometry)
+        for term in factors.terms:
+            size = float(channels * math.prod(g.needed for g in geometry))
+            for i, (g, v) in enumerate(zip(geometry, term)):
+                if v.size == 1 and g.stride == 1:
+                    continue
+                if flat:
+                    outer = i < len(geometry) - 1
+                    nzv = v[v != 0]
+                    if outer:
+                        per_out = C_MACV * v.size
+                    elif v.size >= TOEPLITZ_STAGE_MIN_TAPS and contiguous:  # Toeplitz, B=32
+                        per_out = C_MAC32 * (31 + g.effective_kernel)
+                    else:
+                        per_out = C_OP * ufunc_ops(nzv)
+                    sep += n_out * dsize * (per_out + C_STAGE)
+                else:
+                    size = size * g.output / g.needed
+                    sep += size * dsize * (C_VIEW * ufunc_ops(v[v != 0]) + C_FLAT)
+        stages = sum(sum(1 for v in term if v.size > 1) for term in factors.terms)
+        n_out_all = channels * math.prod(g.output for g in geometry)
+        sep += C_CALL * stages * (-(-n_out_all // 65536) * 4 + 2 * len(geometry))
+        costs["separable"] = sep
+
+    fft, tile = _fft_cost(shape, geometry, spatial_axes, channels, mode, dsize)
+    costs["fft"] = fft + out_cost + 20 * C_CALL
+    return costs, tile
+
+
+def _transform(points: int, samples: float, dsize: float, ndim: int) -> float:
+    """Cost of transforming ``samples`` samples in transforms of ``points`` points."""
+    if ndim == 1:
+        return samples * dsize * C_FFT1
+    lg = _log2(points)
+    per = C_FFTX + C_FFTD * (ndim - 1) + C_FFT * abs(lg - FFT_SWEET)
+    per += C_FFTBIG * max(0.0, lg - math.log2(FFT_CACHE))
+    return samples * dsize * per
+
+
+def _fft_cost(
+    shape: Sequence[int],
+    geometry: Sequence[AxisGeometry],
+    spatial_axes: Sequence[int],
+    channels: int,
+    mode: str,
+    dsize: float,
+) -> tuple[float, int | None]:
+    from convcli.engine._fft import is_fast_length
+
+    if mode == "circular" and all(is_fast_length(g.size) for g in geometry):
+        pts = math.prod(g.size for g in geometry)
+        return _transform(pts, channels * pts, dsize, len(geometry)), None
+    if len(geometry) == 1:
+        g = geometry[0]
+        block = _ols_block(g.effective_kernel)
+        per = (block - g.effective_kernel) // g.stride + 1
+        nblocks = -(-g.output // per)
+        if nblocks >= OLS_MIN_BLOCKS:
+            batches = -(-nblocks * block // (1 << 20)) * channels
+            cost = _transform(block, nblocks * block * channels, dsize, 1)
+            return cost + C_TILE * batches, block
+    sizes = [_fast_len_estimate(g.needed) for g in geometry]
+    pts = math.prod(sizes)
+    best = _transform(pts, channels * pts, dsize, len(geometry))
+    tile = None
+    if len(geometry) > 1:
+        for t in TILES[min(len(geometry), 3)]:
+            if any(t < 4 * g.effective_kernel for g in geometry if g.needed > t):
+                continue
+            if all(g.needed <= t for g in geometry):
+                break
+            tsizes = [t if g.needed > t else _fast_len_estimate(g.needed) for g in geometry]
+            count = math.prod(
+                -(-g.output // ((t - g.effective_kernel) // g.stride + 1)) if g.needed > t else 1
+                for g in geometry
+            )
+            tpts = math.prod(tsizes)
+            cost = _transform(tpts, count * tpts * channels, dsize, len(geometry))
+            cost += C_TILE * count
+            if cost < best:
+                best, tile = cost, t
+    return best, tile

@@ -3,19 +3,41 @@
 A kernel of rank 1 (an outer product of one vector per axis, any number of axes) becomes one
 1-D pass per axis.  A 2-D kernel of rank ``r`` (its SVD) becomes a sum of ``r`` such pairs of
 passes, used where ``r`` is below the kernel's smaller side.  Each pass is the direct
-shift-add along one axis, on the input padded once for all axes.
+shift-add along one axis: fused chunk by chunk on flat runs of the unpadded input where the
+geometry allows (see :mod:`convcli.engine._direct`), else over the input padded once.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from convcli.engine._direct import correlate_direct
+from convcli.engine import _direct
+from convcli.engine._direct import (
+    GemmStage,
+    Stage,
+    TapStage,
+    ToeplitzStage,
+    border_boxes,
+    correlate_direct,
+    fill_border,
+    flat_ok,
+    flat_passes,
+    interior,
+    toeplitz_stage,
+)
 
-__all__ = ["Factorization", "factorize", "correlate_separable", "RANK_TOL"]
+__all__ = [
+    "Factorization",
+    "factorize",
+    "correlate_separable",
+    "correlate_separable_padded",
+    "pass_order",
+    "RANK_TOL",
+]
 
 #: Singular values below ``RANK_TOL * largest`` (or an outer-product residual below
 #: ``RANK_TOL * max|w|``) count as zero: the split is then exact to float32 rounding.
@@ -89,6 +111,10 @@ def factorize(kernel: np.ndarray) -> Factorization | None:
         rank = int(np.sum(sv > RANK_TOL * sv[0]))
         if rank >= min(k.shape):
             return None
+        if rank == 1:
+            exact = _rank1(k)  # a row and a column of the kernel: exact for integer kernels
+            if exact is not None:
+                return Factorization((exact,))
         terms = tuple((u[:, r] * sv[r], vt[r].copy()) for r in range(rank))
         recon = sum(np.outer(a, b) for a, b in terms)
         if float(np.max(np.abs(recon - k))) > RANK_TOL * 10 * float(np.max(np.abs(k))):
@@ -118,7 +144,7 @@ def pass_order(
     return sorted(axes, key=key)
 
 
-def correlate_separable(
+def correlate_separable_padded(
     xp: np.ndarray,
     factors: Factorization,
     spatial_axes: Sequence[int],
@@ -127,8 +153,9 @@ def correlate_separable(
     out_shape: Sequence[int],
     *,
     threads: bool = True,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Correlate by 1-D passes.
+    """Correlate a padded array by 1-D passes over whole arrays ("valid" geometry).
 
     Parameters
     ----------
@@ -142,6 +169,8 @@ def correlate_separable(
         Per axis of ``xp`` (1, 1 and the channel count on channel axes).
     threads : bool, optional
         Split large passes over two threads.
+    out : ndarray, optional
+        Where to write the result (any strides).
 
     Returns
     -------
@@ -177,4 +206,134 @@ def correlate_separable(
         else:
             total += y
     assert total is not None
-    return total
+    if out is None:
+        return total
+    out[...] = total
+    return out
+
+
+def correlate_separable(
+    x: np.ndarray,
+    factors: Factorization,
+    spatial_axes: Sequence[int],
+    pad_lo: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out_shape: Sequence[int],
+    mode: str,
+    value: float,
+    dtype: np.dtype,
+    *,
+    threads: bool = True,
+) -> np.ndarray:
+    """Correlate by 1-D passes, without a padded copy where the geometry allows.
+
+    With stride 1 and the inner axes keeping their sizes, each chunk of the interior runs the
+    passes one after another on flat runs of the input (outermost axis first, so the
+    intermediate results a chunk needs are barely larger than the chunk), and only the border
+    slabs are computed from padded windows.  Other geometries pad the input once and run each
+    pass over the whole array.
+
+    Parameters
+    ----------
+    x : ndarray
+        The input, any dtype.
+    factors : Factorization
+        The kernel's separable terms, one vector per spatial axis.
+    spatial_axes : sequence of int
+        The axes of ``x`` the vectors apply to.
+    pad_lo, stride, dilation, out_shape : sequence of int
+        Per axis of ``x`` (0, 1, 1 and the channel count on channel axes).
+    mode, value : str, float
+        Pad mode and fill value.
+    dtype : dtype
+        The compute and result dtype.
+    threads : bool, optional
+        Use two threads where it pays.
+
+    Returns
+    -------
+    ndarray
+    """
+    dtype = np.dtype(dtype)
+    kshape = [1] * x.ndim
+    for a, v in zip(spatial_axes, factors.terms[0]):
+        kshape[a] = v.size
+    inner = [
+        interior(n, k, s, d, p, o)
+        for n, k, s, d, p, o in zip(x.shape, kshape, stride, dilation, pad_lo, out_shape)
+    ]
+    has_inner = all(hi > lo for lo, hi in inner) and math.prod(out_shape) > _direct.SMALL_ELEMENTS
+
+    def compute(win: np.ndarray, dst: np.ndarray) -> None:
+        correlate_separable_padded(
+            win, factors, spatial_axes, stride, dilation, dst.shape, threads=threads, out=dst
+        )
+
+    if not (has_inner and flat_ok(x.shape, out_shape, stride)):
+        out = np.empty(tuple(out_shape), dtype=dtype)
+        whole = [tuple((0, n) for n in out_shape)]
+        fill_border(x, out, whole, kshape, pad_lo, stride, dilation, mode, value, compute)
+        return out
+    out = np.empty(tuple(out_shape), dtype=dtype)
+    xc = np.ascontiguousarray(x)
+    strides = [1] * x.ndim
+    for a in range(x.ndim - 2, -1, -1):
+        strides[a] = strides[a + 1] * x.shape[a + 1]
+    f0 = sum(lo * s for (lo, _), s in zip(inner, strides))
+    f1 = sum((hi - 1) * s for (_, hi), s in zip(inner, strides)) + 1
+    terms: list[list[Stage]] = []
+    for term in factors.terms:
+        stages: list[Stage] = []
+        scale = 1.0
+        shift = 0  # the offsets of one-tap axes, folded into the first stage
+        for a, v in zip(spatial_axes, term):  # outermost axis first
+            if v.size == 1:
+                scale *= float(v[0])
+                shift -= pad_lo[a] * strides[a]
+                continue
+            step = dilation[a] * strides[a]
+            if step >= _direct.GEMM_MIN_ROWS:  # a matrix-vector product per run of outputs
+                w = v.reshape(-1, 1).copy()
+                stages.append(GemmStage(step, -pad_lo[a] * strides[a], w, (0,)))
+                continue
+            if strides[a] == 1 and v.size >= _direct.TOEPLITZ_STAGE_MIN_TAPS:
+                stages.append(toeplitz_stage(v, -pad_lo[a], dilation[a]))
+                continue
+            groups: dict[float, list[int]] = {}
+            for j in range(v.size):
+                if v[j] != 0:
+                    off = (j * dilation[a] - pad_lo[a]) * strides[a]
+                    groups.setdefault(float(v[j]), []).append(off)
+            stages.append(TapStage(sorted(groups.items(), key=lambda g: -len(g[1]))))
+        if not stages:  # a one-tap kernel
+            stages.append(TapStage([(1.0, [0])]))
+        first = stages[0]
+        if isinstance(first, GemmStage):
+            stages[0] = GemmStage(
+                first.step, first.base + shift, first.weights * scale, first.offsets
+            )
+        elif isinstance(first, ToeplitzStage):
+            stages[0] = ToeplitzStage(
+                first.base + shift, first.dilation, first.taps * scale, first.matrix * scale
+            )
+        else:
+            stages[0] = TapStage(
+                [(w * scale, [o + shift for o in offs]) for w, offs in first.groups]
+            )
+        terms.append(stages)
+    for r, stages in enumerate(terms):
+        flat_passes(xc, stages, f0, f1, out, work_dtype=dtype, accumulate=r > 0, threads=threads)
+    fill_border(
+        x,
+        out,
+        border_boxes(out_shape, inner),
+        kshape,
+        pad_lo,
+        stride,
+        dilation,
+        mode,
+        value,
+        compute,
+    )
+    return out
