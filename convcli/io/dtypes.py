@@ -88,6 +88,9 @@ __all__ = [
     "audio_subtype",
 ]
 
+#: Samples cast at a time (float to integer): the temporaries stay in cache.
+CAST_BLOCK = 1 << 16
+
 #: The values ``requested`` (``--dtype``) takes.
 DTYPE_CHOICES = ("auto", "uint8", "uint16", "int16", "int32", "float32", "float64")
 
@@ -570,13 +573,22 @@ def cast(
         return out, 0
     if dt.kind not in "iu":
         raise UnsupportedError(f"cannot cast to {dt.name}: not an integer or float dtype")
-    if audio_subtype is not None:
-        return _cast_audio(x, dt, audio_subtype)
-    if x.dtype.kind in "iu":
+    if x.dtype.kind in "iu" and audio_subtype is None:
         return _cast_int_to_int(x, dt)
-    work = np.float64 if (dt.itemsize >= 4 or x.dtype == np.float64) else np.float32
-    r = np.rint(x.astype(work, copy=False))
-    return _clip_to(r, dt, *_int_bounds(dt))
+    # Float to integer, in cache-sized blocks: no temporary the size of the whole result.
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty(flat.shape, dtype=dt)
+    clipped = 0
+    for start in range(0, flat.size, CAST_BLOCK):
+        stop = min(start + CAST_BLOCK, flat.size)
+        if audio_subtype is not None:
+            out[start:stop], n = _cast_audio(flat[start:stop], dt, audio_subtype)
+        else:
+            work = np.float64 if (dt.itemsize >= 4 or x.dtype == np.float64) else np.float32
+            r = np.rint(flat[start:stop].astype(work, copy=False))
+            out[start:stop], n = _clip_to(r, dt, *_int_bounds(dt))
+        clipped += n
+    return out.reshape(x.shape), clipped
 
 
 def _clip_to(r: np.ndarray, dt: np.dtype, lo: float, hi: float) -> tuple[np.ndarray, int]:
