@@ -191,7 +191,7 @@ def main() -> None:
                 "convolve:scale=1/16",
                 "-morphology",
                 "Correlate",
-                "3x3: 1,2,1 2,4,2 1,2,1",
+                "3x3: 1,2,1,2,4,2,1,2,1",
                 str(out["convert"]),
             ]
         if have["vips"]:
