@@ -36,7 +36,9 @@ __all__ = [
     "RawFile",
     "correlate_rows",
     "slab_rows",
+    "slab_bytes_for",
     "SLAB_BYTES",
+    "MIN_SLAB_BYTES",
 ]
 
 #: Bytes of input per slab (float32 rows): small enough to stay far below any budget.
@@ -94,18 +96,18 @@ class ArraySource(RowSource):
 
 
 class AudioFileSource(RowSource):
-    """Frames of an audio file: ``(frames, C)`` in ``[-1, 1]`` units, as ``load`` reads them."""
+    """Frames of an audio file: ``(frames, C)`` in ``[-1, 1]`` units, as ``load`` reads them.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        import soundfile as sf
+    The file is opened as :func:`convcli.io.load` opens it (:func:`convcli.io.audio.open_sound`):
+    a regular file, an allowed format and subtype, within ``limits``, not truncated.
+    """
 
-        from convcli.io.audio import load_dtype
+    def __init__(self, path: str | os.PathLike[str], limits: Any = None) -> None:
+        from convcli.io.audio import load_dtype, open_sound
+        from convcli.io.limits import DEFAULT_LIMITS
 
         self.path = Path(path)
-        try:
-            self._file = sf.SoundFile(str(path))
-        except Exception as exc:
-            raise SignalReadError(f"{path}: cannot read as audio: {exc}") from exc
+        self._file = open_sound(path, DEFAULT_LIMITS if limits is None else limits)
         self.subtype = self._file.subtype
         self.rate = float(self._file.samplerate)
         self.format = self._file.format
@@ -114,8 +116,11 @@ class AudioFileSource(RowSource):
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Read frames ``start:stop``."""
-        self._file.seek(start)
-        data = self._file.read(stop - start, dtype=self.dtype.name, always_2d=True)
+        try:
+            self._file.seek(start)
+            data = self._file.read(stop - start, dtype=self.dtype.name, always_2d=True)
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise SignalReadError(f"{self.path}: cannot read as audio: {exc}") from exc
         if data.shape[0] != stop - start:
             raise SignalReadError(
                 f"{self.path}: the file ends at frame {start + data.shape[0]}, but its header "
@@ -129,39 +134,37 @@ class AudioFileSource(RowSource):
 
 
 class NpyFileSource(RowSource):
-    """Rows of a C-ordered ``.npy`` file, read by seeking (never a memory map)."""
+    """Rows of a C-ordered ``.npy`` file, read by seeking (never a memory map).
+
+    The header is checked as :func:`convcli.io.load` checks it
+    (:func:`convcli.io.array.read_npy_header`): numeric, and no longer than the file.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        from convcli.io.array import read_npy_header
+        from convcli.io.limits import open_regular
+
         self.path = Path(path)
-        self._fh: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._fh: IO[bytes] = open_regular(path)
         try:
-            version = np.lib.format.read_magic(self._fh)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(self._fh)
-            else:
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(self._fh)
-        except (ValueError, OSError) as exc:
+            header = read_npy_header(self._fh, path)
+            if header.fortran or len(header.shape) == 0:
+                raise SignalReadError(f"{path}: not a C-ordered array; cannot stream it")
+        except BaseException:
             self._fh.close()
-            raise SignalReadError(f"{path}: cannot read .npy header: {exc}") from exc
-        if fortran or dtype.hasobject or dtype.kind not in "biuf" or len(shape) == 0:
-            self._fh.close()
-            raise SignalReadError(f"{path}: not a C-ordered numeric array; cannot stream it")
-        self.shape = tuple(int(n) for n in shape)
-        self.dtype = dtype
-        self._offset = self._fh.tell()
+            raise
+        self.shape = header.shape
+        self.dtype = header.dtype
+        self._offset = header.offset
         self._row = int(np.prod(self.shape[1:], dtype=np.int64))
-        expected = self._offset + self.shape[0] * self._row * dtype.itemsize
-        if os.fstat(self._fh.fileno()).st_size < expected:
-            self._fh.close()
-            raise SignalReadError(
-                f"{path}: the file is shorter than its header says ({self.shape} {dtype})"
-            )
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Read rows ``start:stop``."""
         self._fh.seek(self._offset + start * self._row * self.dtype.itemsize)
         count = (stop - start) * self._row
         data = np.fromfile(self._fh, dtype=self.dtype, count=count)
+        if data.size != count:
+            raise SignalReadError(f"{self.path}: the file ended while reading rows {start}:{stop}")
         return data.reshape((stop - start,) + self.shape[1:])
 
     def close(self) -> None:
@@ -212,12 +215,24 @@ class RawFile(RowSource):
         self._fh.close()
 
 
-def open_stream(path: str | os.PathLike[str], kind: str = "auto") -> tuple[RowSource, Any] | None:
+def open_stream(
+    path: str | os.PathLike[str], kind: str = "auto", limits: Any = None
+) -> tuple[RowSource, Any] | None:
     """Open an input for slab-by-slab reading, if its format allows it.
 
     Audio files (read as ``kind`` auto or audio) and C-ordered ``.npy`` files (auto/array,
     or volume with 3 or 4 axes) can be streamed; anything else returns None (images and
-    folders are decoded whole by Pillow anyway).
+    folders are decoded whole by Pillow anyway), and so does a file that is not what its
+    name says or not a regular file: :func:`convcli.io.load` then says what is wrong.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The input.
+    kind : str, optional
+        What to read it as (``--as``).
+    limits : convcli.io.Limits, optional
+        The budgets the header is checked against (as :func:`convcli.io.load` checks them).
 
     Returns
     -------
@@ -225,18 +240,25 @@ def open_stream(path: str | os.PathLike[str], kind: str = "auto") -> tuple[RowSo
         The source, and a :class:`convcli.io.Signal` describing the input as
         :func:`convcli.io.load` would (kind, channel axis, rate, form) whose ``data`` has no
         rows.
+
+    Raises
+    ------
+    SignalReadError
+        An audio file that :func:`convcli.io.audio.open_sound` refuses.
     """
-    from convcli.io import Form, Signal
-    from convcli.io._formats import AUDIO_EXT, NPY_EXT
+    from convcli.io import Form, Signal, identify_file
 
     p = Path(path)
-    ext = p.suffix.lower()
     if not p.is_file():
         return None
-    if ext in AUDIO_EXT and kind in ("auto", "audio"):
+    try:
+        family, _ = identify_file(p)
+    except SignalReadError:
+        return None
+    if family == "audio" and kind in ("auto", "audio"):
         from convcli.io.dtypes import SUBTYPE_BITS, SUBTYPE_DTYPE
 
-        audio = AudioFileSource(p)
+        audio = AudioFileSource(p, limits)
         bits = SUBTYPE_BITS.get(audio.subtype, {"FLOAT": 32, "DOUBLE": 64}.get(audio.subtype))
         form = Form(
             container="file",
@@ -247,8 +269,9 @@ def open_stream(path: str | os.PathLike[str], kind: str = "auto") -> tuple[RowSo
         )
         empty = np.empty((0, audio.shape[1]), dtype=audio.dtype)
         return audio, Signal(empty, "audio", 1, rate=audio.rate, source=p, form=form)
-    if ext == NPY_EXT and kind in ("auto", "array", "volume"):
-        from convcli.io.array import mode_of
+    if family == "npy" and kind in ("auto", "array", "volume"):
+        from convcli.io.array import check_npy_limits, mode_of
+        from convcli.io.limits import DEFAULT_LIMITS
 
         try:
             npy = NpyFileSource(p)
@@ -260,6 +283,11 @@ def open_stream(path: str | os.PathLike[str], kind: str = "auto") -> tuple[RowSo
                 npy.close()
                 return None
             channel_axis = 3 if len(npy.shape) == 4 else None
+            try:
+                check_npy_limits(p, npy.shape, kind, DEFAULT_LIMITS if limits is None else limits)
+            except BaseException:
+                npy.close()
+                raise
         form = Form(container="npy", format="NPY", bits=npy.dtype.itemsize * 8)
         form.dtype = npy.dtype.name
         empty = np.empty((0, *npy.shape[1:]), dtype=npy.dtype)
@@ -268,6 +296,28 @@ def open_stream(path: str | os.PathLike[str], kind: str = "auto") -> tuple[RowSo
         signal_kind = "volume" if kind == "volume" else "array"
         return npy, Signal(empty, signal_kind, channel_axis, source=p, form=form)
     return None
+
+
+#: The smallest slab :func:`slab_bytes_for` gives, however small the budget.
+MIN_SLAB_BYTES = 256 << 10
+
+
+def slab_bytes_for(budget: int | None) -> int:
+    """Return the bytes of input per slab that keep a streamed run within ``budget``.
+
+    Measured peak of a streamed run: the interpreter (about 60 MB with numpy and scipy) plus
+    about 5 slabs (the slab as float, its padded copy, the output, FFT spectra); a slab is
+    therefore a sixth of the budget, at most :data:`SLAB_BYTES` (more buys no speed) and at
+    least :data:`MIN_SLAB_BYTES`.
+
+    Examples
+    --------
+    >>> slab_bytes_for(None) == SLAB_BYTES, slab_bytes_for(60 << 20) == 10 << 20
+    (True, True)
+    """
+    if budget is None:
+        return SLAB_BYTES
+    return min(SLAB_BYTES, max(MIN_SLAB_BYTES, budget // 6))
 
 
 def slab_rows(row_elements: int, slab_bytes: int = SLAB_BYTES, itemsize: int = 4) -> int:
@@ -325,6 +375,8 @@ def correlate_rows(
     method: str = "auto",
     channel_axis: int | None = None,
     rows_per_slab: int | None = None,
+    finite: bool = True,
+    slab_bytes: int | None = None,
 ) -> Any:
     """Correlate a row source with one kernel, slab by slab; hand each slab to ``write``.
 
@@ -341,6 +393,12 @@ def correlate_rows(
         As for :func:`convcli.convolve`.
     rows_per_slab : int, optional
         Output rows per slab; default :func:`slab_rows` of the input's row size.
+    finite : bool, optional
+        False when the input holds NaN or Inf: ``auto`` then never picks ``fft``, which
+        would spread them over whole blocks.
+    slab_bytes : int, optional
+        Bytes of input per slab when ``rows_per_slab`` is not given; default
+        :data:`SLAB_BYTES` (see :func:`slab_bytes_for`).
 
     Returns
     -------
@@ -369,6 +427,7 @@ def correlate_rows(
         flip=flip,
         method=method,
         channel_axis=channel_axis,
+        finite=finite,
     )
     g0 = plan.geometry[0]
     slab_geometry = {
@@ -381,7 +440,8 @@ def correlate_rows(
         "method": plan.method,
     }
     row_elements = int(np.prod(source.shape[1:], dtype=np.int64)) or 1
-    rows = rows_per_slab or max(1, slab_rows(row_elements) // g0.stride)
+    per_slab = SLAB_BYTES if slab_bytes is None else slab_bytes
+    rows = rows_per_slab or max(1, slab_rows(row_elements, per_slab) // g0.stride)
     for o0 in range(0, g0.output, rows):
         o1 = min(o0 + rows, g0.output)
         start = o0 * g0.stride - g0.pad_lo

@@ -3,13 +3,21 @@
 Only this package imports click.  Commands are imported when they are run, so
 ``convcli --help`` loads neither numpy nor scipy, Pillow or soundfile.
 
-Exit codes: 0 every input done; 1 some input failed; 2 a usage error; 130 interrupted.
-Every error is one line, ``convcli: error: <file>: <problem>``; a traceback only with ``-v``.
+Exit codes: 0 every input done; 1 some input failed; 2 a usage error; 130 interrupted
+(SIGINT), 143 terminated (SIGTERM), 129 hung up (SIGHUP).  Every error is one line,
+``convcli: error: <file>: <problem>``; a traceback only with ``-v``.
+
+A signal is turned into ``KeyboardInterrupt``, so that every output being written removes its
+temporary file as the exception unwinds; then the process ends by that same signal (as Python
+itself does after an uncaught ``KeyboardInterrupt``), so that the shell sees status 128+N and
+a shell loop stops too.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import signal
 import sys
 from typing import Any
 
@@ -56,6 +64,116 @@ def safe_path(path: object) -> str:
 
 class Interrupted(Exception):
     """Ctrl-C during a command: reported as one line, exit status 130."""
+
+
+#: The signals a run cleans up after, and what the one line says for each.
+_SIGNALS: dict[int, str] = {
+    int(signal.SIGINT): "interrupted",
+    int(signal.SIGTERM): "terminated",
+    **({int(signal.SIGHUP): "hung up"} if hasattr(signal, "SIGHUP") else {}),
+}
+_caught: list[int] = []  # the signal that stopped this run, if any
+
+
+def interrupt_now() -> None:
+    """Raise KeyboardInterrupt, or have a :func:`convcli.io.atomic.hold_signals` block do it.
+
+    A signal handler calls this: a step that must not be split (a temporary file created
+    and not yet known by name) finishes first.
+    """
+    atomic = sys.modules.get("convcli.io.atomic")
+    if atomic is not None and atomic.interruption_held():
+        atomic.defer_interruption()
+        return
+    raise KeyboardInterrupt
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    """Stop the run: later signals are ignored while it cleans up."""
+    for sig in _SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    if not _caught:
+        _caught.append(signum)
+    interrupt_now()
+
+
+_relay: list[Any] = [interrupt_now]  # what a re-raised interruption calls
+
+
+def _raise_once(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _relay[0]()
+
+
+def _unraisable(unraisable: Any) -> None:
+    """Re-raise an interruption that Python could not let out; report anything else.
+
+    A KeyboardInterrupt raised while a ``__del__`` or a callback from C runs is "ignored"
+    by Python (a traceback is printed, the exception dropped).  Here it is raised again,
+    silently, a moment later in the main thread (:func:`_thread.interrupt_main`).
+    """
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        import _thread
+        import threading
+
+        signal.signal(signal.SIGINT, _raise_once)
+        # from another thread, a moment later: once this hook and the __del__ are over
+        threading.Timer(0.001, _thread.interrupt_main, args=(signal.SIGINT,)).start()
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+def catch_lost_interruptions(relay: Any = None) -> None:
+    """Install :func:`_unraisable` as :func:`sys.unraisablehook` (the CLI and its workers).
+
+    Parameters
+    ----------
+    relay : callable, optional
+        What the interruption, raised again, calls: :func:`interrupt_now` by default.
+    """
+    _relay[0] = interrupt_now if relay is None else relay
+    sys.unraisablehook = _unraisable
+
+
+def signal_caught() -> bool:
+    """Whether SIGINT, SIGTERM or SIGHUP has asked this run to stop.
+
+    The handler raises KeyboardInterrupt, but code that swallows exceptions (a callback
+    from C, a ``__del__``) can lose it; a batch checks this between inputs so that it stops
+    all the same.
+    """
+    return bool(_caught)
+
+
+def _stopped() -> tuple[str, int]:
+    """Return the line's word and the exit status of an interrupted run."""
+    signum = _caught[0] if _caught else int(signal.SIGINT)
+    return _SIGNALS.get(signum, "interrupted"), 128 + signum
+
+
+def _die_by(signum: int) -> None:
+    """End the process by ``signum`` (its default action), as a shell expects.
+
+    The exit handlers run first, as they would at a normal exit (CPython does the same after
+    an uncaught KeyboardInterrupt): worker pools are joined and their semaphores released
+    (so that multiprocessing's resource tracker has no "leaked semaphore" warning to print),
+    and any temporary file left by an interrupted write is removed
+    (:func:`convcli.io.atomic.remove_temporaries`).
+    """
+    import atexit
+    import gc
+
+    gc.collect()  # an interrupted writer's context is closed, and cleans up, now
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_handlers is not None:
+        run_exit_handlers()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 class ConvcliGroup(click.Group):
@@ -109,8 +227,9 @@ class ConvcliGroup(click.Group):
             click.echo(error_line(exc.format_message()), err=True)
             sys.exit(exc.exit_code)
         except (click.exceptions.Abort, KeyboardInterrupt, Interrupted):
-            click.echo("convcli: interrupted", err=True)
-            sys.exit(130)
+            word, status = _stopped()
+            click.echo(f"convcli: {word}", err=True)
+            sys.exit(status)
         except BrokenPipeError:
             sys.exit(141)
         if not standalone_mode:
@@ -132,6 +251,44 @@ def cli() -> None:
     """
 
 
+def quiet_warnings() -> None:
+    """Keep Python's warnings (numpy overflow, Pillow metadata) off the CLI's stderr.
+
+    What a user needs to know is a ``convcli: warning:`` or ``convcli: error:`` line (an
+    overflow is counted as clipped; a damaged file fails in one line).  ``python -W`` or
+    ``PYTHONWARNINGS`` still show them.
+    """
+    if not sys.warnoptions:
+        import warnings
+
+        warnings.simplefilter("ignore")
+
+
 def main() -> None:
-    """Console-script entry point."""
-    cli.main(prog_name="convcli")
+    """Console-script entry point.
+
+    SIGINT, SIGTERM and SIGHUP interrupt the run cleanly (no partial output, no temporary
+    file), then end the process by the same signal; SIGXFSZ is ignored, so that a file size
+    limit (``ulimit -f``) is one failed output, not a dead process.
+    """
+    quiet_warnings()
+    catch_lost_interruptions()
+    for sig in _SIGNALS:
+        signal.signal(sig, _on_signal)
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    try:
+        try:
+            cli.main(prog_name="convcli")
+        finally:
+            # The run is over (every output written or cleaned up): from here a signal just
+            # ends the process, by its default action, which a shell loop sees.
+            for sig in _SIGNALS:
+                signal.signal(sig, signal.SIG_DFL)
+    except KeyboardInterrupt:  # a signal in the very instant the run ended
+        pass
+    except SystemExit:
+        if not _caught:
+            raise
+    # Out of the except blocks, the interrupted frames are no longer held by a traceback.
+    _die_by(_caught[0] if _caught else int(signal.SIGINT))

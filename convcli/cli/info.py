@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from convcli.cli import error_line, safe_path
+from convcli.cli.options import limits_options, make_limits
 
 
 def _fmt(value: Any) -> str:
@@ -37,16 +38,31 @@ def _fmt(value: Any) -> str:
     help="Read the input as this kind of signal.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per input.")
-def command(inputs: tuple[str, ...], kind: str, as_json: bool) -> int:
-    """Show kind, shape, dtype, mode, channels, rate, duration and slices of each input."""
+@limits_options
+def command(
+    inputs: tuple[str, ...],
+    kind: str,
+    as_json: bool,
+    max_pixels: int | None,
+    max_voxels: int | None,
+    max_frames: int | None,
+    max_channels: int | None,
+    max_samples: int | None,
+) -> int:
+    """Show kind, shape, dtype, mode, channels, rate, duration and slices of each input.
+
+    Headers only (except with --as another kind, which loads the input): a header that
+    claims more than the limits is refused, as filter would refuse it.
+    """
     from convcli import io
     from convcli.errors import ConvcliError
 
+    limits = make_limits(max_pixels, max_voxels, max_frames, max_channels, max_samples)
     failed = 0
     for path in inputs:
         try:
-            info = io.probe(path, kind=kind)
-        except (ConvcliError, OSError, ValueError) as exc:
+            info = io.probe(path, kind=kind, limits=limits)
+        except (ConvcliError, OSError, ValueError, MemoryError) as exc:
             failed += 1
             problem = _problem(exc, path)
             if as_json:

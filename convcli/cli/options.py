@@ -156,8 +156,116 @@ max_memory_opt = click.option(
     default=None,
     callback=_size,
     help="Working-set budget (e.g. 512M, 2G): audio files and .npy arrays whose in-memory "
-    "filtering would need more are filtered slab by slab.  [default: 1G]",
+    "filtering would need more are filtered slab by slab, other inputs are refused.  "
+    "[default: half the memory (RAM, cgroup or RLIMIT_AS) over --jobs; slabs from 1G]",
 )
+
+
+def parse_count(text: str) -> int | None:
+    """Parse a count: ``1000``, ``64M`` (10**6), ``2G``, ``1e8``, ``2**26``; ``none`` = no limit.
+
+    Examples
+    --------
+    >>> parse_count("64M"), parse_count("2**26"), parse_count("1e3"), parse_count("none")
+    (64000000, 67108864, 1000, None)
+    """
+    t = text.strip().replace("_", "")
+    if t.lower() in ("none", "inf", "unlimited"):
+        return None
+    units = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+    scale = 1
+    if t[-1:].upper() in units:
+        t, scale = t[:-1], units[t[-1:].upper()]
+    try:
+        if "**" in t:
+            base, power = t.split("**", 1)
+            value = int(base) ** int(power) if int(power) <= 64 else -1
+        else:
+            number = float(t)
+            value = int(number) if number == int(number) else -1
+    except (ValueError, OverflowError):
+        raise ValueError(f"{text!r} is not a count such as 1000, 64M, 2**26 or none") from None
+    value *= scale
+    if value < 1:
+        raise ValueError(f"{text!r} must be a whole number of at least 1 (or none)")
+    return value
+
+
+def _count_option(name: str, default: int, what: str) -> Callable[[F], F]:
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+        if value is None:
+            return default
+        try:
+            return parse_count(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+    return click.option(
+        name,
+        metavar="N",
+        default=None,
+        callback=callback,
+        help=f"{what}; 'none' for no limit.  [default: {default}]",
+    )
+
+
+# The defaults of convcli.io.limits and convcli.run.MAX_TAPS, written out so that `--help`
+# imports no numpy (tests/test_reliability_corpus.py checks that they agree).
+_PIXELS, _VOXELS, _FRAMES, _CHANNELS, _SAMPLES, _TAPS = (
+    1 << 26,
+    1 << 32,
+    1 << 16,
+    1024,
+    1 << 34,
+    1 << 24,
+)
+
+max_pixels_opt = _count_option(
+    "--max-pixels", _PIXELS, "Refuse an image, volume slice or frame of more pixels"
+)
+max_voxels_opt = _count_option(
+    "--max-voxels", _VOXELS, "Refuse a volume of more pixels in all (planes x rows x cols)"
+)
+max_frames_opt = _count_option(
+    "--max-frames", _FRAMES, "Refuse a volume of more planes (slices, pages, frames)"
+)
+max_channels_opt = _count_option("--max-channels", _CHANNELS, "Refuse more channels")
+max_samples_opt = _count_option(
+    "--max-samples", _SAMPLES, "Refuse audio of more samples (frames x channels)"
+)
+max_taps_opt = _count_option("--max-taps", _TAPS, "Refuse a kernel of more taps")
+
+
+def limits_options(f: F) -> F:
+    """Add the input budgets, checked from headers before anything is decoded.
+
+    They are ``--max-pixels``, ``--max-voxels``, ``--max-frames``, ``--max-channels`` and
+    ``--max-samples`` (see :mod:`convcli.io.limits`).
+    """
+    for opt in reversed(
+        (max_pixels_opt, max_voxels_opt, max_frames_opt, max_channels_opt, max_samples_opt)
+    ):
+        f = opt(f)
+    return f
+
+
+def make_limits(
+    max_pixels: int | None,
+    max_voxels: int | None,
+    max_frames: int | None,
+    max_channels: int | None,
+    max_samples: int | None,
+) -> Any:
+    """Return the :class:`convcli.io.Limits` the options say."""
+    from convcli.io.limits import Limits
+
+    return Limits(
+        max_pixels=max_pixels,
+        max_voxels=max_voxels,
+        max_frames=max_frames,
+        max_channels=max_channels,
+        max_samples=max_samples,
+    )
 
 
 def geometry_options(f: F) -> F:
@@ -185,7 +293,30 @@ def check_kernel_specs(
         except KernelSpecError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
         if parsed.kind == "file" and parsed.path is not None and not Path(parsed.path).is_file():
-            raise click.BadParameter(
-                f"kernel file {parsed.path} does not exist", ctx=ctx, param=param
-            )
+            what = "is not a regular file" if Path(parsed.path).exists() else "does not exist"
+            raise click.BadParameter(f"kernel file {parsed.path} {what}", ctx=ctx, param=param)
+    return value
+
+
+def read_kernel_specs(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Check every ``-k`` spec up front and read every kernel file once.
+
+    A bad spec, and a kernel file that is not a valid kernel (ragged, empty, NaN, too large,
+    not a regular file), are usage errors (exit 2) before any input is touched: one line that
+    names the file and the problem, rather than the same error for every input of a batch.
+    """
+    from convcli.errors import KernelSpecError
+    from convcli.kernels import parse_spec, read_kernel_file
+
+    check_kernel_specs(ctx, param, value)
+    for spec in value:
+        parsed = parse_spec(spec)
+        if parsed.kind != "file" or parsed.path is None:
+            continue
+        try:
+            read_kernel_file(parsed.path)
+        except KernelSpecError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
     return value

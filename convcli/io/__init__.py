@@ -7,17 +7,21 @@ slices, multi-page TIFF, animated GIF/PNG/WebP, 3-D ``.npy``) and raw ``.npy`` a
 - :func:`output_dtype` tells which dtype an output will hold (or why it cannot), and
   :func:`cast` rounds, clips and counts into it;
 - :func:`save` writes atomically, never over an existing output without ``overwrite`` and
-  never over an input (``protect``, compared with :func:`same_file`).
+  never over an input (``protect``, compared with :func:`same_file`);
+- :class:`Limits` holds the budgets every loader checks from the header before it decodes
+  anything (:mod:`convcli.io.limits`); only regular files are read, and only the formats
+  listed in :mod:`convcli.io._content`, identified by their content.
 
 Pillow and soundfile are imported only when a file is read or written.
 """
 
 from __future__ import annotations
 
-from ._api import load, probe, save
+from ._api import identify_file, load, probe, save
 from ._signal import CONTAINERS, KINDS, Form, Signal
 from .atomic import same_file
 from .dtypes import DTYPE_CHOICES, cast, output_dtype
+from .limits import DEFAULT_LIMITS, LimitError, Limits
 
 __all__ = [
     "Signal",
@@ -31,4 +35,8 @@ __all__ = [
     "output_dtype",
     "cast",
     "same_file",
+    "identify_file",
+    "Limits",
+    "LimitError",
+    "DEFAULT_LIMITS",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -10,18 +11,44 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError, ConvcliError, SignalReadError, SignalWriteError
-from ._formats import AUDIO_EXT, NPY_EXT, resolve_target
+from ._content import check_content
+from ._formats import resolve_target
 from ._signal import KINDS, Signal
 from .atomic import atomic_file, atomic_folder, write_new
 from .dtypes import check_image, slice_format
+from .limits import DEFAULT_LIMITS, Limits, read_head
 
-__all__ = ["load", "save", "probe", "sniff"]
+__all__ = ["load", "probe", "save", "sniff", "identify_file"]
 
 PathLike = str | os.PathLike[str]
 
 
+def identify_file(path: PathLike) -> tuple[str, str]:
+    """Identify a file by its content: ``(family, format)``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file.
+
+    Returns
+    -------
+    tuple of str
+        ``family`` is ``"image"``, ``"audio"`` or ``"npy"``; ``format`` the format the
+        content is (``"PNG"``, ``"WAV"``, ``"NPY"``...; see :mod:`convcli.io._content`).
+
+    Raises
+    ------
+    SignalReadError
+        The path does not exist, is not a regular file (a FIFO, a device, a socket, a
+        folder), is empty, is not a format convcli reads, or its extension names another
+        format than its content.
+    """
+    return check_content(path, read_head(path, 64))
+
+
 def sniff(path: PathLike) -> str:
-    """Tell which loader reads a path, from its content (then its extension).
+    """Tell which loader reads a path, from its content.
 
     Parameters
     ----------
@@ -31,41 +58,34 @@ def sniff(path: PathLike) -> str:
     Returns
     -------
     str
-        ``"folder"``, ``"npy"``, ``"audio"`` or ``"image"`` (anything else is left to Pillow).
+        ``"folder"``, ``"npy"``, ``"audio"`` or ``"image"``.
 
     Raises
     ------
     SignalReadError
-        The path does not exist, cannot be read, or is empty.
+        As :func:`identify_file`.
     """
     p = Path(path)
     if p.is_dir():
         return "folder"
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(16)
-    except FileNotFoundError:
-        raise SignalReadError(f"{p}: does not exist") from None
-    except OSError as exc:
-        raise SignalReadError(f"{p}: cannot read: {exc.strerror}") from exc
-    if not head:
-        raise SignalReadError(f"{p}: is empty")
-    if head.startswith(b"\x93NUMPY"):
-        return "npy"
-    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
-        return "audio"
-    if head[:4] in (b"fLaC", b"OggS") or (head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC")):
-        return "audio"
-    ext = p.suffix.lower()
-    if ext in AUDIO_EXT:
-        return "audio"
-    if ext == NPY_EXT:
-        return "npy"
-    return "image"
+    return identify_file(p)[0]
 
 
-def load(path: PathLike, kind: str = "auto", *, gray: bool = False) -> Signal:
+def _where(path: PathLike) -> tuple[str, str | None]:
+    p = Path(path)
+    if p.is_dir():
+        return "folder", None
+    return identify_file(p)
+
+
+def load(
+    path: PathLike, kind: str = "auto", *, gray: bool = False, limits: Limits | None = None
+) -> Signal:
     """Load an image, audio file, volume or ``.npy`` array.
+
+    Only regular files (and folders of them) are read, and only the formats listed in
+    :mod:`convcli.io._content`, identified by their content; every size a header claims is
+    checked against ``limits`` before anything is decoded (:mod:`convcli.io.limits`).
 
     Parameters
     ----------
@@ -74,13 +94,16 @@ def load(path: PathLike, kind: str = "auto", *, gray: bool = False) -> Signal:
     kind : str, optional
         ``"auto"`` decides by content: a folder, a multi-page TIFF or an animated
         GIF/PNG/WebP of more than one frame is a volume; WAV/FLAC/OGG/AIFF is audio; ``.npy``
-        is an array (every axis spatial); any other Pillow image is an image.
+        is an array (every axis spatial); any other image is an image.
         ``"image"``, ``"audio"``, ``"volume"`` or ``"array"`` force a reading: an image of
         a multi-frame file or folder is its first frame; a volume of one image has one
         plane; a ``.npy`` takes the shapes described in :mod:`convcli.io.array`.
     gray : bool, optional
         Images and volumes: convert to one channel (ITU-R 601-2 luma, alpha dropped, bit
         depth kept; :func:`convcli.io.image.to_gray`).  Ignored for audio and arrays.
+    limits : Limits, optional
+        The budgets (pixels, voxels, planes, channels, samples); default
+        :data:`convcli.io.limits.DEFAULT_LIMITS`.
 
     Returns
     -------
@@ -92,7 +115,10 @@ def load(path: PathLike, kind: str = "auto", *, gray: bool = False) -> Signal:
     ArgumentError
         ``kind`` is not one of ``auto``, ``image``, ``audio``, ``volume``, ``array``.
     SignalReadError
-        The input is missing, unreadable, not a signal, or cannot be read as ``kind``.
+        The input is missing, not a regular file, unreadable, not a signal, or cannot be
+        read as ``kind``.
+    LimitError
+        The input is larger than ``limits`` allows (a :class:`SignalReadError`).
 
     Examples
     --------
@@ -105,31 +131,32 @@ def load(path: PathLike, kind: str = "auto", *, gray: bool = False) -> Signal:
     """
     if kind != "auto" and kind not in KINDS:
         raise ArgumentError(f"kind {kind!r} is not one of auto, {', '.join(KINDS)}")
+    limits = DEFAULT_LIMITS if limits is None else limits
     p = Path(path)
-    family = sniff(p)
+    family, fmt = _where(p)
     if family == "folder":
         if kind == "audio":
             raise SignalReadError(f"{p}: a folder of slices cannot be read as audio")
         from .volume import read_folder
 
-        return read_folder(p, kind, gray)
+        return read_folder(p, kind, gray, limits=limits)
     if family == "npy":
         from .array import read_npy
 
-        return read_npy(p, kind, gray)
+        return read_npy(p, kind, gray, limits=limits)
     if family == "audio":
         if kind in ("image", "volume"):
             raise SignalReadError(f"{p}: is audio; it cannot be read as {kind}")
         from .audio import read_audio
 
-        return read_audio(p, kind)
+        return read_audio(p, kind, limits=limits)
     if kind == "audio":
         raise SignalReadError(
             f"{p}: is not an audio file (WAV, FLAC, OGG, AIFF); it cannot be read as audio"
         )
     from .image import read_image
 
-    return read_image(p, kind, gray)
+    return read_image(p, kind, gray, limits=limits, fmt=fmt)
 
 
 _PROBE_KEYS = (
@@ -150,7 +177,7 @@ _PROBE_KEYS = (
 )
 
 
-def probe(path: PathLike, kind: str = "auto") -> dict[str, Any]:
+def probe(path: PathLike, kind: str = "auto", *, limits: Limits | None = None) -> dict[str, Any]:
     """Describe an input cheaply, for ``convcli info``: headers only where possible.
 
     Parameters
@@ -161,6 +188,9 @@ def probe(path: PathLike, kind: str = "auto") -> dict[str, Any]:
         ``"auto"``, or a kind to read the input as (``--as``).  When it differs from what
         the header says the input is, the input is loaded to describe what the loader
         gives.
+    limits : Limits, optional
+        The budgets: a header that claims more than they allow is refused, as :func:`load`
+        would refuse it.
 
     Returns
     -------
@@ -176,7 +206,7 @@ def probe(path: PathLike, kind: str = "auto") -> dict[str, Any]:
     ArgumentError
         ``kind`` is not a kind.
     SignalReadError
-        The input is missing or cannot be read (as ``kind``).
+        The input is missing or cannot be read (as ``kind``), or is larger than ``limits``.
 
     Examples
     --------
@@ -189,12 +219,13 @@ def probe(path: PathLike, kind: str = "auto") -> dict[str, Any]:
     """
     if kind != "auto" and kind not in KINDS:
         raise ArgumentError(f"kind {kind!r} is not one of auto, {', '.join(KINDS)}")
+    limits = DEFAULT_LIMITS if limits is None else limits
     p = Path(path)
-    family = sniff(p)
+    family, fmt = _where(p)
     if family == "folder":
         from .volume import probe_folder
 
-        found = probe_folder(p)
+        found = probe_folder(p, limits=limits)
     elif family == "npy":
         from .array import probe_npy
 
@@ -202,13 +233,13 @@ def probe(path: PathLike, kind: str = "auto") -> dict[str, Any]:
     elif family == "audio":
         from .audio import probe_audio
 
-        found = probe_audio(p)
+        found = probe_audio(p, limits=limits)
     else:
         from .image import probe_image
 
-        found = probe_image(p)
+        found = probe_image(p, limits=limits, fmt=fmt)
     if kind not in ("auto", found["kind"]):
-        found = {**found, **_describe(load(p, kind))}
+        found = {**found, **_describe(load(p, kind, limits=limits))}
     record: dict[str, Any] = dict.fromkeys(_PROBE_KEYS)
     record.update(found)
     record["path"] = str(p)
@@ -356,9 +387,18 @@ def save(
     except (ConvcliError, KeyboardInterrupt):
         raise
     except Exception as exc:
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        raise SignalWriteError(f"{out}: cannot write {fmt}: {text}") from exc
+        raise SignalWriteError(f"{out}: cannot write {fmt}: {_write_problem(exc)}") from exc
     return out
+
+
+def _write_problem(exc: BaseException) -> str:
+    """Say in a few words why a write failed (a full disk, a file size limit...)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+        if exc.errno == errno.EFBIG:
+            text += " (a file size limit: ulimit -f)"
+        return text
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _save_folder(

@@ -13,6 +13,9 @@ Booleans load as uint8 (0 and 1); complex, string, structured and object arrays 
 
 from __future__ import annotations
 
+import math
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,8 +25,17 @@ from ..errors import SignalReadError
 from ._signal import Form, Signal
 from .dtypes import SUBTYPE_DTYPE
 from .image import to_gray
+from .limits import DEFAULT_LIMITS, Limits, open_regular
 
-__all__ = ["read_npy", "probe_npy", "write_npy", "mode_of"]
+__all__ = [
+    "read_npy",
+    "probe_npy",
+    "write_npy",
+    "mode_of",
+    "NpyHeader",
+    "read_npy_header",
+    "check_npy_limits",
+]
 
 _AUDIO_INT = {
     "int8": ("PCM_S8", 2.0**7, 0.0),
@@ -82,25 +94,130 @@ def _check_dtype(arr: np.ndarray, path: Path) -> np.ndarray:
     return arr
 
 
-def _load(path: Path, mmap: bool) -> np.ndarray:
+@dataclass(frozen=True)
+class NpyHeader:
+    """What a ``.npy`` header says, checked against the file.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        The array's shape.
+    dtype : numpy.dtype
+        Its dtype (numeric: never an object dtype).
+    fortran : bool
+        Whether the data are in Fortran order.
+    offset : int
+        Where the data start.
+    nbytes : int
+        How many bytes of data the header says follow.
+    """
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    fortran: bool
+    offset: int
+    nbytes: int
+
+
+def read_npy_header(fh: IO[bytes], path: str | os.PathLike[str]) -> NpyHeader:
+    """Read and check a ``.npy`` header before any data is read or allocated.
+
+    The header is parsed by numpy's own safe parser (a literal, no pickle); an object dtype
+    (a pickled array) is refused at once, and the data the shape and dtype call for must be
+    in the file: a 100-byte file that claims terabytes is refused from its size.
+
+    Parameters
+    ----------
+    fh : binary file
+        The open file, at its start; left just after the header.
+    path : str or os.PathLike
+        The file, for messages.
+
+    Returns
+    -------
+    NpyHeader
+        The header.
+
+    Raises
+    ------
+    SignalReadError
+        Not a ``.npy`` header, an object (pickled) or non-numeric dtype, a negative size,
+        or a file shorter than its header says.
+    """
+    fmt = np.lib.format
     try:
-        arr = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
-    except ValueError as exc:
-        text = str(exc).lower()
-        if "pickle" in text or "object" in text:
-            raise SignalReadError(
-                f"{path}: holds Python objects (a pickled array); convcli loads numeric "
-                f".npy files only and never unpickles"
-            ) from exc
-        raise SignalReadError(f"{path}: cannot read .npy: {_one_line(exc)}") from exc
+        version = fmt.read_magic(fh)
+        reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran, dtype = reader(fh)
     except Exception as exc:
-        raise SignalReadError(f"{path}: cannot read .npy: {_one_line(exc)}") from exc
+        text = _one_line(exc)
+        if text.startswith("Header info length"):  # numpy's advice (allow_pickle) is not ours
+            text = text.split(" is large", 1)[0] + " is more than numpy reads safely"
+        raise SignalReadError(f"{path}: cannot read .npy: {text}") from None
+    if dtype.hasobject:
+        raise SignalReadError(
+            f"{path}: holds Python objects (a pickled array); convcli loads numeric "
+            f".npy files only and never unpickles"
+        )
+    if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+        raise SignalReadError(
+            f"{path}: dtype {dtype} is not a real number type; convcli reads bool, integer and "
+            f"float arrays"
+        )
+    if any(n < 0 for n in shape):
+        raise SignalReadError(f"{path}: the header's shape {shape} has a negative size")
+    offset = fh.tell()
+    nbytes = math.prod(shape) * dtype.itemsize
+    size = os.fstat(fh.fileno()).st_size
+    if offset + nbytes > size:
+        dims = "x".join(map(str, shape)) or "scalar"
+        raise SignalReadError(
+            f"{path}: truncated: the header says {dims} {dtype.name} ({nbytes} bytes of data) "
+            f"but the file holds {max(size - offset, 0)}"
+        )
+    return NpyHeader(tuple(int(n) for n in shape), dtype, bool(fortran), offset, nbytes)
+
+
+def check_npy_limits(
+    path: str | os.PathLike[str], shape: tuple[int, ...], kind: str, limits: Limits
+) -> None:
+    """Check a ``.npy`` header's shape, read as ``kind``, against the budgets.
+
+    Raises
+    ------
+    LimitError
+        Read as an image, volume or audio, the shape is larger than ``limits`` allows.
+    """
+    if kind == "image" and len(shape) in (2, 3):
+        limits.check_pixels(path, shape[0], shape[1])
+        if len(shape) == 3:
+            limits.check_channels(path, shape[2])
+    elif kind == "volume" and len(shape) in (3, 4):
+        limits.check_pixels(path, shape[1], shape[2], what="each plane: ")
+        limits.check_planes(path, *shape[:3])
+        if len(shape) == 4:
+            limits.check_channels(path, shape[3])
+    elif kind == "audio" and len(shape) in (1, 2):
+        limits.check_samples(path, shape[0], shape[1] if len(shape) == 2 else 1)
+
+
+def _load(path: Path, kind: str, limits: Limits) -> np.ndarray:
+    with open_regular(path) as fh:
+        header = read_npy_header(fh, path)
+        check_npy_limits(path, header.shape, kind, limits)
+        fh.seek(0)
+        try:
+            arr = np.load(fh, allow_pickle=False)
+        except MemoryError:
+            raise
+        except Exception as exc:
+            raise SignalReadError(f"{path}: cannot read .npy: {_one_line(exc)}") from exc
     if not isinstance(arr, np.ndarray):
         raise SignalReadError(f"{path}: is not a single .npy array")
     return arr
 
 
-def read_npy(path: Path, kind: str, gray: bool) -> Signal:
+def read_npy(path: Path, kind: str, gray: bool, *, limits: Limits = DEFAULT_LIMITS) -> Signal:
     """Load a ``.npy`` file as an array, or as an image, volume or audio when forced.
 
     Parameters
@@ -112,6 +229,9 @@ def read_npy(path: Path, kind: str, gray: bool) -> Signal:
         docstring for the shapes each takes).
     gray : bool
         For images and volumes: convert to one channel.
+    limits : Limits, optional
+        The budgets that apply to the kind it is read as (pixels, planes, channels,
+        samples), checked from the header.
 
     Returns
     -------
@@ -121,10 +241,12 @@ def read_npy(path: Path, kind: str, gray: bool) -> Signal:
     Raises
     ------
     SignalReadError
-        Not a numeric ``.npy`` (a pickled object array included), or a shape the forced
-        kind cannot take.
+        Not a numeric ``.npy`` (a pickled object array included), a file shorter than its
+        header says, or a shape the forced kind cannot take.
+    LimitError
+        Larger than ``limits`` allows for the kind it is read as.
     """
-    arr = _check_dtype(_load(path, mmap=False), path)
+    arr = _check_dtype(_load(path, kind, limits), path)
     form = Form(
         container="npy",
         format="NPY",
@@ -180,7 +302,7 @@ def _as_audio(arr: np.ndarray, path: Path, form: Form, shape: str) -> Signal:
 
 
 def probe_npy(path: Path) -> dict[str, Any]:
-    """Describe a ``.npy`` file from its header (memory-mapped, nothing read).
+    """Describe a ``.npy`` file from its header (:func:`read_npy_header`; no data read).
 
     Parameters
     ----------
@@ -195,18 +317,17 @@ def probe_npy(path: Path) -> dict[str, Any]:
     Raises
     ------
     SignalReadError
-        Not a numeric ``.npy`` file.
+        Not a numeric ``.npy`` file, or shorter than its header says.
     """
-    arr = _load(path, mmap=True)
-    dt = arr.dtype
-    if dt.kind not in "biuf" or dt.fields is not None:
-        raise SignalReadError(f"{path}: dtype {dt} is not a real number type")
+    with open_regular(path) as fh:
+        header = read_npy_header(fh, path)
+    dt = header.dtype
     name = "uint8" if dt == np.bool_ else dt.newbyteorder("=").name
     return {
         "kind": "array",
         "format": "NPY",
         "container": "npy",
-        "shape": list(arr.shape),
+        "shape": list(header.shape),
         "dtype": name,
         "bits": np.dtype(name).itemsize * 8,
     }

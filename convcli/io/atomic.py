@@ -14,15 +14,21 @@ an existing folder is first renamed aside, and deleted once the new one is in pl
 
 Inputs are protected: a target that is one of ``protect`` by real path (symlinks, ``./``
 spellings) or by ``(st_dev, st_ino)`` (hard links) is refused, with or without overwrite.
+The inputs are indexed once per run (real paths and inodes as they were when first
+checked), so a batch of n inputs costs O(n), not O(n^2), path resolutions.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import dataclasses
 import errno
+import functools
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -30,7 +36,17 @@ from typing import BinaryIO
 
 from ..errors import OutputExistsError, SignalWriteError
 
-__all__ = ["same_file", "check_output", "atomic_file", "atomic_folder", "write_new"]
+__all__ = [
+    "same_file",
+    "check_output",
+    "atomic_file",
+    "atomic_folder",
+    "write_new",
+    "hold_signals",
+    "interruption_held",
+    "defer_interruption",
+    "remove_temporaries",
+]
 
 PathLike = str | os.PathLike[str]
 
@@ -89,9 +105,41 @@ def same_file(a: PathLike, b: PathLike) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
-def _inside(path: PathLike, folder: PathLike) -> bool:
-    real, top = os.path.realpath(path), os.path.realpath(folder)
-    return real != top and real.startswith(top.rstrip(os.sep) + os.sep)
+@dataclasses.dataclass(frozen=True)
+class _Protected:
+    """The inputs of a run, by real path and by ``(st_dev, st_ino)``: O(1) per output."""
+
+    reals: dict[str, str]
+    inodes: dict[tuple[int, int], str]
+
+
+@functools.lru_cache(maxsize=8)
+def _protected(protect: tuple[PathLike, ...]) -> _Protected:
+    """Index the paths never to write, once per run (a batch of n inputs checks n outputs)."""
+    reals: dict[str, str] = {}
+    inodes: dict[tuple[int, int], str] = {}
+    for item in protect:
+        p = os.fspath(item)
+        reals.setdefault(os.path.realpath(p), p)
+        try:
+            st = os.stat(p)
+        except (OSError, ValueError):
+            continue
+        inodes.setdefault((st.st_dev, st.st_ino), p)
+    return _Protected(reals, inodes)
+
+
+def _protected_hit(path: Path, protect: tuple[PathLike, ...]) -> str | None:
+    """Return the input ``path`` would write over, if any (:func:`same_file` on every one)."""
+    index = _protected(protect)
+    hit = index.reals.get(os.path.realpath(path))
+    if hit is None:
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
+            return None
+        hit = index.inodes.get((st.st_dev, st.st_ino))
+    return hit
 
 
 def _is_empty_dir(path: Path) -> bool:
@@ -127,29 +175,103 @@ def check_output(
         The target is an input, lies inside an input... or contains one (folder), or exists
         and ``overwrite`` is false.
     SignalWriteError
-        The target's folder does not exist, or the target is a directory where a file is
-        expected.
+        The target's folder does not exist, the target is a directory where a file is
+        expected, or it is a FIFO, a device or a socket (never replaced, even with
+        ``overwrite``).
     """
     path = Path(target)
     parent = path.parent
     if not parent.is_dir():
         what = "is not a folder" if parent.exists() else "does not exist"
         raise SignalWriteError(f"{path}: output folder {parent} {what}")
-    for p in protect:
-        if same_file(path, p):
-            raise OutputExistsError(f"{path}: is the input {p}; convcli never writes over an input")
-        if folder and path.is_dir() and _inside(p, path):
-            raise OutputExistsError(
-                f"{path}: holds the input {p}; convcli never replaces a folder with an input in it"
-            )
+    inputs = protect if isinstance(protect, tuple) else tuple(protect)  # the cache's key
+    hit = _protected_hit(path, inputs)
+    if hit is not None:
+        raise OutputExistsError(f"{path}: is the input {hit}; convcli never writes over an input")
+    if folder and inputs and path.is_dir():
+        top = os.path.realpath(path).rstrip(os.sep) + os.sep
+        for real, p in _protected(inputs).reals.items():
+            if real.startswith(top):
+                raise OutputExistsError(
+                    f"{path}: holds the input {p}; convcli never replaces a folder with an "
+                    f"input in it"
+                )
     if not os.path.lexists(path):
         return
+    mode = os.lstat(path).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+        from .limits import what_is
+
+        raise SignalWriteError(
+            f"{path}: is {what_is(mode)}; convcli writes only regular files and folders"
+        )
     if not folder and path.is_dir():
         raise SignalWriteError(f"{path}: is a directory, not a file")
     if folder and _is_empty_dir(path):
         return
     if not overwrite:
         raise OutputExistsError(f"{path}: exists; use --overwrite to replace it")
+
+
+_held = 0  # depth of hold_signals() blocks in progress
+_deferred: list[bool] = []  # an interruption came during one
+
+
+@contextlib.contextmanager
+def hold_signals() -> Iterator[None]:
+    """Hold an interruption back for a few steps that must not be split.
+
+    Creating a temporary file and learning its name, or moving a finished output into place
+    and removing what it replaces, must happen whole: a KeyboardInterrupt in between would
+    leave a temporary file nobody knows about.  convcli's signal handlers (SIGINT, SIGTERM,
+    SIGHUP; :mod:`convcli.cli`) ask :func:`interruption_held` and, while a block runs,
+    :func:`defer_interruption` instead of raising; the block raises KeyboardInterrupt as it
+    ends.  (Blocking the signal itself would not do: a process-wide signal goes to whichever
+    thread does not block it, BLAS's and the engine's included, and Python then runs the
+    handler in the main thread at its next chance, inside the block.)
+
+    Examples
+    --------
+    >>> with hold_signals():
+    ...     pass
+    """
+    global _held
+    _held += 1
+    try:
+        yield
+    finally:
+        _held -= 1
+        if not _held and _deferred:
+            _deferred.clear()
+            raise KeyboardInterrupt
+
+
+_LIVE: dict[str, None] = {}  # temporary files and folders being written, by path
+
+
+def remove_temporaries() -> None:
+    """Remove every temporary file or folder of a write that has not finished.
+
+    Registered with :mod:`atexit` (and run by convcli's workers as they exit): whatever way
+    an interruption unwinds — even one raised as a ``with`` statement enters its block, when
+    no ``__exit__`` runs — no temporary file survives the process, short of SIGKILL.
+    """
+    for path in list(_LIVE):
+        _remove(path)
+        _LIVE.pop(path, None)
+
+
+atexit.register(remove_temporaries)
+
+
+def interruption_held() -> bool:
+    """Whether a :func:`hold_signals` block is running (a signal handler then defers)."""
+    return _held > 0
+
+
+def defer_interruption() -> None:
+    """Have the running :func:`hold_signals` block raise KeyboardInterrupt when it ends."""
+    _deferred.append(True)
 
 
 def _fsync_dir(folder: PathLike) -> None:
@@ -223,13 +345,18 @@ def atomic_file(
     path = Path(target)
     protect = tuple(protect)
     check_output(path, overwrite=overwrite, protect=protect)
+    tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}"
-        )
-    except OSError as exc:
-        raise SignalWriteError(f"{path}: cannot write in {path.parent}: {exc.strerror}") from exc
-    try:
+        with hold_signals():  # an interruption comes once ``tmp`` is known, never before
+            try:
+                fd, tmp = tempfile.mkstemp(
+                    dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}"
+                )
+            except OSError as exc:
+                raise SignalWriteError(
+                    f"{path}: cannot write in {path.parent}: {exc.strerror}"
+                ) from exc
+            _LIVE[tmp] = None
         os.fchmod(fd, 0o666 & ~_umask())
         os.close(fd)
         with open(tmp, "r+b") as fh:  # a real name: writers may look at fh.name
@@ -237,10 +364,14 @@ def atomic_file(
             fh.flush()
             os.fsync(fh.fileno())
         check_output(path, overwrite=overwrite, protect=protect)
-        _commit_file(tmp, path, overwrite)
+        with hold_signals():
+            _commit_file(tmp, path, overwrite)
+            _LIVE.pop(tmp, None)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            _LIVE.pop(tmp, None)
         raise
     _fsync_dir(path.parent)
 
@@ -307,18 +438,27 @@ def atomic_folder(
     path = Path(target)
     protect = tuple(protect)
     check_output(path, overwrite=overwrite, protect=protect, folder=True)
+    tmp: str | None = None
     try:
-        tmp = tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise SignalWriteError(f"{path}: cannot write in {path.parent}: {exc.strerror}") from exc
-    try:
+        with hold_signals():  # an interruption comes once ``tmp`` is known, never before
+            try:
+                tmp = tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            except OSError as exc:
+                raise SignalWriteError(
+                    f"{path}: cannot write in {path.parent}: {exc.strerror}"
+                ) from exc
+            _LIVE[tmp] = None
         os.chmod(tmp, 0o777 & ~_umask())
         yield Path(tmp)
         _fsync_dir(tmp)
         check_output(path, overwrite=overwrite, protect=protect, folder=True)
-        _commit_folder(tmp, path, overwrite)
+        with hold_signals():  # the old folder goes aside and comes back, or is removed
+            _commit_folder(tmp, path, overwrite)
+            _LIVE.pop(tmp, None)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+            _LIVE.pop(tmp, None)
         raise
     _fsync_dir(path.parent)
 

@@ -14,16 +14,22 @@ never hands floats to a PCM subtype: libsndfile's float-to-integer conversion sc
 from __future__ import annotations
 
 import os
+import re
+import struct
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
 from ..errors import SignalReadError, UnsupportedError
+from ._content import AUDIO_FORMATS, AUDIO_SUBTYPES
 from ._signal import Form, Signal
 from .dtypes import SUBTYPE_BITS, SUBTYPE_DTYPE, audio_subtype, check_audio
+from .limits import DEFAULT_LIMITS, Limits, open_regular
 
 __all__ = [
+    "open_sound",
+    "claimed_frames",
     "read_audio",
     "probe_audio",
     "write_audio",
@@ -39,7 +45,116 @@ _FLAC_MAX_CHANNELS = 8
 
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
+    text = re.sub(r"^Error opening .*?: (?=[A-Z])", "", text)  # soundfile repeats the path
     return text or type(exc).__name__
+
+
+_UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # a WAV written to a pipe: "until the end of the file"
+_MAX_CHUNKS = 4096
+
+
+def claimed_frames(path: os.PathLike[str] | str) -> int | None:
+    """Return the number of frames a WAV or AIFF header claims, or None.
+
+    WAV: the ``data`` chunk's size over the ``fmt `` chunk's block size (None when the size
+    is 0 or 0xFFFFFFFF, the marks of a file written to a pipe, or the file is RF64).  AIFF:
+    the ``COMM`` chunk's frame count.  libsndfile quietly reads what is there when a file is
+    shorter than its header says; comparing the two tells a truncated file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A regular file (checked by the caller).
+
+    Returns
+    -------
+    int or None
+        The frames claimed.
+    """
+    with open_regular(path) as fh:
+        head = fh.read(12)
+        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            endian = "<"
+        elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+            endian = ">"
+        else:
+            return None
+        block = None
+        for _ in range(_MAX_CHUNKS):
+            chunk = fh.read(8)
+            if len(chunk) < 8:
+                return None
+            name, size = chunk[:4], struct.unpack(endian + "I", chunk[4:])[0]
+            start = fh.tell()
+            if endian == ">" and name == b"COMM":
+                body = fh.read(6)
+                return struct.unpack(">I", body[2:6])[0] if len(body) == 6 else None
+            if endian == "<" and name == b"fmt ":
+                body = fh.read(14)
+                if len(body) == 14:
+                    block = struct.unpack("<H", body[12:14])[0]
+            if endian == "<" and name == b"data":
+                if size in _UNKNOWN_SIZES or not block:
+                    return None
+                return int(size // block)
+            fh.seek(start + size + (size & 1))
+    return None
+
+
+def open_sound(path: os.PathLike[str] | str, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """Open an audio file with soundfile, checked: the one way every audio read starts.
+
+    The path must be a regular file; soundfile's format and subtype must be in the
+    allowlist (:data:`convcli.io._content.AUDIO_FORMATS`, ``AUDIO_SUBTYPES``); the header
+    must claim at least one frame, no more than ``limits`` allows, and no more than the file
+    holds (a truncated WAV or AIFF is refused, where libsndfile would quietly read less).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (a name with undecodable bytes is passed to libsndfile as bytes).
+    limits : Limits, optional
+        The budgets (channels, samples).
+
+    Returns
+    -------
+    soundfile.SoundFile
+        The open file; the caller closes it.
+
+    Raises
+    ------
+    SignalReadError
+        Any of the above, with the numbers.
+    """
+    import soundfile as sf
+
+    claim = claimed_frames(path)  # also checks that the path is a regular file
+    try:
+        f = sf.SoundFile(os.fsencode(os.fspath(path)))
+    except Exception as exc:
+        raise SignalReadError(f"{path}: cannot read as audio: {_one_line(exc)}") from exc
+    try:
+        if f.format not in AUDIO_FORMATS:
+            raise SignalReadError(
+                f"{path}: {f.format} audio is not read; convcli reads WAV, FLAC, OGG and AIFF"
+            )
+        if f.subtype not in AUDIO_SUBTYPES:
+            raise SignalReadError(
+                f"{path}: {f.format} with {f.subtype} samples is not read; convcli reads "
+                f"{', '.join(AUDIO_SUBTYPES)}"
+            )
+        frames, channels = int(f.frames), int(f.channels)
+        limits.check_samples(path, frames, channels)
+        if frames < 1:
+            raise SignalReadError(f"{path}: holds no samples (0 frames)")
+        if claim is not None and claim > frames:
+            raise SignalReadError(
+                f"{path}: truncated: the header says {claim} frames but the file holds {frames}"
+            )
+    except BaseException:
+        f.close()
+        raise
+    return f
 
 
 def load_dtype(subtype: str) -> str:
@@ -67,7 +182,7 @@ def _bits(subtype: str) -> int | None:
     return SUBTYPE_BITS.get(subtype, _FLOAT_BITS.get(subtype))
 
 
-def read_audio(path: Path, kind: str) -> Signal:
+def read_audio(path: Path, kind: str, *, limits: Limits = DEFAULT_LIMITS) -> Signal:
     """Load an audio file.
 
     Parameters
@@ -77,6 +192,8 @@ def read_audio(path: Path, kind: str) -> Signal:
     kind : str
         ``"auto"`` or ``"audio"`` (``(frames, C)``, channel axis 1) or ``"array"`` (the same
         data, every axis spatial).
+    limits : Limits, optional
+        The budgets, checked from the header (:func:`open_sound`).
 
     Returns
     -------
@@ -86,34 +203,41 @@ def read_audio(path: Path, kind: str) -> Signal:
     Raises
     ------
     SignalReadError
-        soundfile cannot read it.
+        soundfile cannot read it, or :func:`open_sound` refuses it.
     """
-    import soundfile as sf
-
-    try:
-        info = sf.info(str(path))
-        data, rate = sf.read(str(path), dtype=load_dtype(info.subtype), always_2d=True)
-    except Exception as exc:
-        raise SignalReadError(f"{path}: cannot read as audio: {_one_line(exc)}") from exc
+    with open_sound(path, limits) as f:
+        try:
+            frames = int(f.frames)
+            data = f.read(frames, dtype=load_dtype(f.subtype), always_2d=True)
+        except Exception as exc:
+            raise SignalReadError(f"{path}: cannot read as audio: {_one_line(exc)}") from exc
+        if data.shape[0] != frames:
+            raise SignalReadError(
+                f"{path}: truncated: the header says {frames} frames but the file holds "
+                f"{data.shape[0]}"
+            )
+        rate, fmt, subtype = f.samplerate, f.format, f.subtype
     form = Form(
         container="file",
-        format=info.format,
-        subtype=info.subtype,
-        bits=_bits(info.subtype),
-        dtype=SUBTYPE_DTYPE.get(info.subtype, "float32"),
+        format=fmt,
+        subtype=subtype,
+        bits=_bits(subtype),
+        dtype=SUBTYPE_DTYPE.get(subtype, "float32"),
     )
     if kind == "array":
         return Signal(data, "array", None, rate=float(rate), source=path, form=form)
     return Signal(data, "audio", 1, rate=float(rate), source=path, form=form)
 
 
-def probe_audio(path: Path) -> dict[str, Any]:
-    """Describe an audio file from its header (:func:`soundfile.info`).
+def probe_audio(path: Path, *, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """Describe an audio file from its header (:func:`open_sound`).
 
     Parameters
     ----------
     path : pathlib.Path
         The file.
+    limits : Limits, optional
+        The budgets: a header that claims more is refused.
 
     Returns
     -------
@@ -124,26 +248,23 @@ def probe_audio(path: Path) -> dict[str, Any]:
     Raises
     ------
     SignalReadError
-        soundfile cannot read it.
+        soundfile cannot read it, or :func:`open_sound` refuses it.
     """
-    import soundfile as sf
-
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:
-        raise SignalReadError(f"{path}: cannot read as audio: {_one_line(exc)}") from exc
+    with open_sound(path, limits) as f:
+        frames, channels = int(f.frames), int(f.channels)
+        rate, fmt, subtype = float(f.samplerate), f.format, f.subtype
     return {
         "kind": "audio",
-        "format": info.format,
+        "format": fmt,
         "container": "file",
-        "shape": [int(info.frames), int(info.channels)],
-        "dtype": load_dtype(info.subtype),
-        "channels": int(info.channels),
-        "subtype": info.subtype,
-        "bits": _bits(info.subtype),
-        "rate": float(info.samplerate),
-        "duration": float(info.duration),
-        "frames": int(info.frames),
+        "shape": [frames, channels],
+        "dtype": load_dtype(subtype),
+        "channels": channels,
+        "subtype": subtype,
+        "bits": _bits(subtype),
+        "rate": rate,
+        "duration": frames / rate,
+        "frames": frames,
     }
 
 
@@ -200,6 +321,22 @@ def _requantize(x: np.ndarray, shift: int, bits: int) -> np.ndarray:
     return (q * step).astype(x.dtype)
 
 
+def _sound_target(fh: IO[bytes]) -> Any:
+    """Return what libsndfile should write to: the open file's name if it has one, else it.
+
+    Given a Python file object, soundfile has libsndfile call back into Python for every
+    write, and an exception raised in such a callback (KeyboardInterrupt from Ctrl-C or
+    SIGTERM) is printed and swallowed by cffi: the interruption would be lost and a traceback
+    printed.  By name, libsndfile writes on its own descriptor, and the interruption comes
+    in Python code between blocks.  (The file is the one the caller opened: the caller's
+    flush and fsync reach the same inode.)
+    """
+    name = getattr(fh, "name", None)
+    if isinstance(name, str) and os.path.isfile(name):
+        return os.fsencode(name)
+    return fh
+
+
 class AudioWriter:
     """Encode audio block by block (the same samples :func:`write_audio` would write).
 
@@ -249,7 +386,12 @@ class AudioWriter:
         if fmt == "WAV" and form.format in _WAV_FORMATS:
             sf_format = str(form.format)
         self._file = sf.SoundFile(
-            fh, "w", samplerate=rate, channels=channels, subtype=self.subtype, format=sf_format
+            _sound_target(fh),
+            "w",
+            samplerate=rate,
+            channels=channels,
+            subtype=self.subtype,
+            format=sf_format,
         )
 
     def write(self, data: np.ndarray) -> None:

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 __all__ = [
+    "open_image",
     "read_image",
     "probe_image",
     "image_to_array",
@@ -398,11 +399,18 @@ def open_image(
                 raise SignalReadError(f"{path}: is {fmt}, not an image")
         before = Image.MAX_IMAGE_PIXELS
         with warnings.catch_warnings():
+            # Pillow's complaints about damaged metadata are not the user's business: the
+            # pixels load or the read fails, in one line.  A bomb warning is an error.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             try:
                 Image.MAX_IMAGE_PIXELS = None  # the header's size is checked below, by us
                 try:
                     im = Image.open(fh, formats=pil_formats(fmt))
+                except Image.UnidentifiedImageError as exc:
+                    raise SignalReadError(
+                        f"{path}: cannot read as {fmt}: a damaged or truncated header"
+                    ) from exc
                 except Exception as exc:
                     raise SignalReadError(
                         f"{path}: cannot read as {fmt}: {_one_line(exc)}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from ..errors import SignalReadError
 from ._formats import FORMAT_EXT, SLICE_READ_EXT, image_format_of
 from ._signal import Form, Signal
 from .image import probe_image, read_image, to_gray
+from .limits import DEFAULT_LIMITS, LimitError, Limits, what_is
 
 __all__ = ["natural_key", "list_slices", "read_folder", "probe_folder", "slice_names"]
 
@@ -54,13 +56,15 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     return tuple(parts)
 
 
-def list_slices(folder: Path) -> list[Path]:
+def list_slices(folder: Path, limits: Limits = DEFAULT_LIMITS) -> list[Path]:
     """Return the image files of a folder in natural order.
 
     Parameters
     ----------
     folder : pathlib.Path
         The folder.
+    limits : Limits, optional
+        ``max_frames`` bounds the number of slices.
 
     Returns
     -------
@@ -70,22 +74,42 @@ def list_slices(folder: Path) -> list[Path]:
     Raises
     ------
     SignalReadError
-        The folder cannot be listed or holds no image.
+        The folder cannot be listed, holds no image, or holds an entry with an image
+        extension that is not a regular file (a FIFO, a device, a socket, a folder, a
+        broken link): every slice is read, so none may block or never end.
+    LimitError
+        More slices than ``limits.max_frames``.
     """
+    names: list[str] = []
     try:
-        entries = [
-            e
-            for e in os.scandir(folder)
-            if not e.name.startswith(".")
-            and Path(e.name).suffix.lower() in SLICE_READ_EXT
-            and e.is_file()
-        ]
+        with os.scandir(folder) as it:
+            for e in it:
+                if e.name.startswith(".") or Path(e.name).suffix.lower() not in SLICE_READ_EXT:
+                    continue
+                try:
+                    mode = e.stat().st_mode  # follows symlinks
+                except OSError as exc:
+                    raise SignalReadError(
+                        f"{folder}: slice {e.name}: cannot read: {exc.strerror}"
+                    ) from None
+                if not stat.S_ISREG(mode):
+                    raise SignalReadError(
+                        f"{folder}: slice {e.name} is {what_is(mode)}, not a regular file"
+                    )
+                names.append(e.name)
+    except SignalReadError:
+        raise
     except OSError as exc:
         raise SignalReadError(f"{folder}: cannot list the folder: {exc.strerror}") from exc
-    if not entries:
+    if not names:
         exts = " ".join(sorted(SLICE_READ_EXT))
         raise SignalReadError(f"{folder}: the folder holds no image slices ({exts})")
-    return [Path(folder, n) for n in sorted((e.name for e in entries), key=natural_key)]
+    if limits.max_frames is not None and len(names) > limits.max_frames:
+        raise LimitError(
+            f"{folder}: {len(names)} slices, more than the limit of {limits.max_frames} "
+            f"(--max-frames)"
+        )
+    return [Path(folder, n) for n in sorted(names, key=natural_key)]
 
 
 def _describe(s: Signal) -> str:
@@ -93,7 +117,7 @@ def _describe(s: Signal) -> str:
     return f"{rows}x{cols} (rows x cols) {s.form.mode} {s.data.dtype}"
 
 
-def read_folder(path: Path, kind: str, gray: bool) -> Signal:
+def read_folder(path: Path, kind: str, gray: bool, *, limits: Limits = DEFAULT_LIMITS) -> Signal:
     """Load a folder of slices as a volume (or its first slice as an image).
 
     Parameters
@@ -104,6 +128,9 @@ def read_folder(path: Path, kind: str, gray: bool) -> Signal:
         ``"auto"``/``"volume"``, ``"image"`` (the first slice) or ``"array"``.
     gray : bool
         Convert to one channel.
+    limits : Limits, optional
+        The budgets: slices (``max_frames``), pixels per slice and of the whole volume,
+        checked from the headers before the slices are decoded.
 
     Returns
     -------
@@ -113,15 +140,20 @@ def read_folder(path: Path, kind: str, gray: bool) -> Signal:
     Raises
     ------
     SignalReadError
-        No slices, an unreadable slice, or a slice whose size or mode differs from the
-        first (the message names it and says how).
+        No slices, an entry that is not a regular file, an unreadable slice, or a slice
+        whose size or mode differs from the first (the message names it and says how).
+    LimitError
+        A volume larger than ``limits`` allows.
     """
-    files = list_slices(path)
+    files = list_slices(path, limits)
     if kind == "image":
-        return read_image(files[0], "image", gray)
+        return read_image(files[0], "image", gray, limits=limits)
+    header = probe_image(files[0], limits=limits)
+    shape = header["shape"][1:] if header["kind"] == "volume" else header["shape"]
+    limits.check_planes(path, len(files), shape[0], shape[1])
     slices: list[Signal] = []
     for f in files:
-        s = read_image(f, "image", False)
+        s = read_image(f, "image", False, limits=limits)
         if slices:
             first = slices[0]
             if s.data.shape != first.data.shape or s.form.mode != first.form.mode:
@@ -150,13 +182,15 @@ def read_folder(path: Path, kind: str, gray: bool) -> Signal:
     return Signal(data, "volume", channel_axis, source=path, form=form)
 
 
-def probe_folder(path: Path) -> dict[str, Any]:
+def probe_folder(path: Path, *, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     """Describe a folder of slices from its first slice's header and the slice count.
 
     Parameters
     ----------
     path : pathlib.Path
         The folder.
+    limits : Limits, optional
+        The budgets, as :func:`read_folder` applies them.
 
     Returns
     -------
@@ -167,10 +201,13 @@ def probe_folder(path: Path) -> dict[str, Any]:
     ------
     SignalReadError
         No slices, or the first cannot be read.
+    LimitError
+        A volume larger than ``limits`` allows.
     """
-    files = list_slices(path)
-    head = probe_image(files[0])
+    files = list_slices(path, limits)
+    head = probe_image(files[0], limits=limits)
     shape = head["shape"][1:] if head["kind"] == "volume" else head["shape"]
+    limits.check_planes(path, len(files), shape[0], shape[1])
     return {
         **head,
         "kind": "volume",

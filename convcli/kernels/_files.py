@@ -13,11 +13,21 @@
 A file with any other extension (reachable only as ``@path``) is read as text.  Every
 kernel must be non-empty and finite; anything else raises :class:`KernelSpecError`
 naming the path.
+
+Limits: only regular files are read (a FIFO or a device is refused, never waited on); a text
+or JSON kernel file holds at most :data:`MAX_TEXT_BYTES` (64 MiB: some 6 million taps; save a
+larger kernel as ``.npy``); a kernel file of any kind holds at most :data:`MAX_FILE_TAPS`
+taps (64 Mi), checked from the ``.npy`` or audio header before anything is read.  The run's
+own ``--max-taps`` (:data:`convcli.run.MAX_TAPS`) is usually lower, and is checked with
+:func:`kernel_file_taps` before the kernel is read.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import stat
 from typing import Any
 
 import numpy as np
@@ -27,6 +37,9 @@ from convcli.errors import KernelSpecError
 from convcli.kernels._numbers import NumberError, row_numbers
 
 __all__ = [
+    "MAX_TEXT_BYTES",
+    "MAX_FILE_TAPS",
+    "kernel_file_taps",
     "TEXT_EXTENSIONS",
     "AUDIO_EXTENSIONS",
     "KERNEL_FILE_EXTENSIONS",
@@ -45,6 +58,103 @@ Kernel = NDArray[np.float64]
 TEXT_EXTENSIONS = (".txt", ".csv")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 KERNEL_FILE_EXTENSIONS = TEXT_EXTENSIONS + (".npy", ".json") + AUDIO_EXTENSIONS
+
+#: Largest text or JSON kernel file read, in bytes.
+MAX_TEXT_BYTES = 64 << 20
+#: Most taps a kernel file may hold.
+MAX_FILE_TAPS = 1 << 26
+
+_LINES = re.compile(r"\r\n|\r|\n")
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _regular(path: str) -> os.stat_result:
+    """Return the status of a kernel file that is a regular file (symlinks followed)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise KernelSpecError(f"kernel file {path!r} does not exist") from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise KernelSpecError(f"{path}: cannot read: {reason}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise KernelSpecError(f"kernel file {path!r} is a directory")
+    if not stat.S_ISREG(st.st_mode):
+        what = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
+        raise KernelSpecError(f"kernel file {path!r} is {what}, not a regular file")
+    return st
+
+
+def _too_many(path: str, taps: int) -> KernelSpecError:
+    return KernelSpecError(
+        f"{path}: {taps} taps, more than the {MAX_FILE_TAPS} a kernel file may hold"
+    )
+
+
+def kernel_file_taps(path: str) -> int | None:
+    """Return the number of taps a kernel file holds, from its header, if it has one.
+
+    Parameters
+    ----------
+    path : str
+        A kernel file.
+
+    Returns
+    -------
+    int or None
+        For ``.npy``: the product of its shape; for audio: frames x channels; None for
+        text and JSON (bounded by :data:`MAX_TEXT_BYTES`) and when the header cannot be
+        read (reading the kernel then says why).
+    """
+    ext = _extension(path)
+    try:
+        if ext == ".npy":
+            _regular(path)
+            with open(path, "rb") as handle:
+                shape, _dtype = _npy_header(handle, path)
+            return math.prod(shape)
+        if ext in AUDIO_EXTENSIONS:
+            import soundfile
+
+            _regular(path)
+            info = soundfile.info(os.fsencode(path))
+            return int(info.frames) * int(info.channels)
+    except (KernelSpecError, OSError, RuntimeError, ValueError, TypeError):
+        return None
+    return None
+
+
+def _npy_header(handle: Any, path: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Read and check a ``.npy`` kernel's header: numeric, within the file and the limit."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(handle)
+        reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _fortran, dtype = reader(handle)
+    except Exception as exc:
+        raise KernelSpecError(f"{path}: not a readable .npy file ({exc})") from None
+    if dtype.hasobject:
+        raise KernelSpecError(
+            f"{path}: holds Python objects (a pickled object array); refused: .npy "
+            "kernels are read with allow_pickle=False"
+        )
+    if any(n < 0 for n in shape):
+        raise KernelSpecError(f"{path}: not a readable .npy file (shape {shape})")
+    taps = math.prod(shape)
+    if taps > MAX_FILE_TAPS:
+        raise _too_many(path, taps)
+    size = os.fstat(handle.fileno()).st_size
+    if handle.tell() + taps * dtype.itemsize > size:
+        raise KernelSpecError(
+            f"{path}: truncated: the header says {taps} values of {dtype} but the file is "
+            f"{size} bytes"
+        )
+    return tuple(int(n) for n in shape), dtype
 
 
 def _extension(path: str) -> str:
@@ -86,10 +196,7 @@ def read_kernel_file(path: str) -> Kernel:
     KernelSpecError
         When the file is missing or unreadable, or does not hold a valid kernel.
     """
-    if not os.path.exists(path):
-        raise KernelSpecError(f"kernel file {path!r} does not exist")
-    if os.path.isdir(path):
-        raise KernelSpecError(f"kernel file {path!r} is a directory")
+    _regular(path)
     ext = _extension(path)
     if ext in TEXT_EXTENSIONS:
         return read_text_kernel(path)
@@ -105,11 +212,21 @@ def read_kernel_file(path: str) -> Kernel:
 
 
 def _read_text(path: str) -> str:
+    size = _regular(path).st_size
+    if size > MAX_TEXT_BYTES:
+        raise KernelSpecError(
+            f"{path}: {size} bytes, more than the {MAX_TEXT_BYTES} a text or JSON kernel file "
+            f"may have; save a large kernel as .npy"
+        )
     try:
         with open(path, "rb") as handle:
-            raw = handle.read()
+            raw = handle.read(MAX_TEXT_BYTES + 1)
     except OSError as exc:
         raise KernelSpecError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_TEXT_BYTES:
+        raise KernelSpecError(
+            f"{path}: more than the {MAX_TEXT_BYTES} bytes a kernel file may have"
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -139,7 +256,7 @@ def read_text_kernel(path: str) -> Kernel:
         or planes; with the path for an empty kernel.
     """
     planes: list[list[tuple[int, int, list[float]]]] = [[]]
-    for line_number, line in enumerate(_read_text(path).splitlines(), start=1):
+    for line_number, line in enumerate(_LINES.split(_read_text(path)), start=1):
         if not line.strip():
             if planes[-1]:
                 planes.append([])
@@ -188,16 +305,19 @@ def read_npy_kernel(path: str) -> Kernel:
     KernelSpecError
         For an object (pickled), complex, string or structured array, NaN, Inf or no values.
     """
+    _regular(path)
     try:
         with open(path, "rb") as handle:
             magic = handle.read(6)
-    except OSError as exc:
-        raise KernelSpecError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if magic != b"\x93NUMPY":
-        what = "an .npz archive" if magic.startswith(b"PK") else "no NUMPY header"
-        raise KernelSpecError(f"{path}: not a readable .npy file ({what})")
-    try:
-        loaded: np.ndarray[Any, Any] = np.load(path, allow_pickle=False)
+            if magic != b"\x93NUMPY":
+                what = "an .npz archive" if magic.startswith(b"PK") else "no NUMPY header"
+                raise KernelSpecError(f"{path}: not a readable .npy file ({what})")
+            handle.seek(0)
+            _npy_header(handle, path)
+            handle.seek(0)
+            loaded: np.ndarray[Any, Any] = np.load(handle, allow_pickle=False)
+    except KernelSpecError:
+        raise
     except ValueError as exc:
         if "allow_pickle" in str(exc):
             raise KernelSpecError(
@@ -233,6 +353,9 @@ def read_json_kernel(path: str) -> Kernel:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise KernelSpecError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:  # an integer of too many digits; deep nesting
+        reason = "lists nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise KernelSpecError(f"{path}: invalid JSON: {reason}") from None
     where = ""
     if isinstance(data, dict):
         if "kernel" not in data:
@@ -294,10 +417,25 @@ def read_impulse_response(path: str) -> Kernel:
     """
     import soundfile
 
+    from convcli.io._content import AUDIO_FORMATS, AUDIO_SUBTYPES
+
+    _regular(path)
     try:
-        data, _rate = soundfile.read(path, dtype="float64", always_2d=True)
+        with soundfile.SoundFile(os.fsencode(path)) as sound:
+            if sound.format not in AUDIO_FORMATS or sound.subtype not in AUDIO_SUBTYPES:
+                raise KernelSpecError(
+                    f"{path}: {sound.format} {sound.subtype} audio is not read; impulse "
+                    f"responses are WAV, FLAC, OGG or AIFF in PCM or float"
+                )
+            taps = int(sound.frames) * int(sound.channels)
+            if taps > MAX_FILE_TAPS:
+                raise _too_many(path, taps)
+            data = sound.read(dtype="float64", always_2d=True)
+    except KernelSpecError:
+        raise
     except (RuntimeError, OSError, ValueError, TypeError) as exc:
-        raise KernelSpecError(f"{path}: cannot read as audio: {exc}") from None
+        text = re.sub(r"^Error opening .*?: (?=[A-Z])", "", " ".join(str(exc).split()))
+        raise KernelSpecError(f"{path}: cannot read as audio: {text}") from None
     if data.shape[0] == 0:
         raise KernelSpecError(f"{path}: the impulse response has no samples")
     kernel = data[:, 0].copy() if data.shape[1] == 1 else np.ascontiguousarray(data.T)
