@@ -598,7 +598,7 @@ def _run_signal(
             plan = make_plan(shape, data.dtype, kk, channel_axis=dry_ch, **geometry)
             plans.append(plan)
             shape = plan.output_shape
-        _plans_to_record(plans, record)
+        _plans_to_record(plans, record, opts)
         record["shape_out"] = list(shape)
         if Path(job.output).exists() and not opts.overwrite:
             raise ArgumentError(f"output {job.output} exists (use --overwrite)")
@@ -615,7 +615,7 @@ def _run_signal(
         y = _filter_with_alpha(data, alpha, ch, kernels, geometry, opts.alpha, plans)
     else:
         y = apply_chain(data, kernels, channel_axis=ch, geometry=geometry, plans=plans)
-    _plans_to_record(plans, record)
+    _plans_to_record(plans, record, opts)
     y = _post(y, opts)
     if opts.rescale:
         y = _rescale(y, out_dtype, sig.kind, subtype)
@@ -765,7 +765,7 @@ def _filter_streamed(
                     )
                 )
                 current = raw
-            _plans_to_record(plans, record)
+            _plans_to_record(plans, record, opts)
             record["streamed"] = True
             last = stages[-1]
             stats = _stats(last, opts) if opts.rescale else None
@@ -884,10 +884,18 @@ def _normalized(k: np.ndarray, *, per_channel: bool) -> np.ndarray:
     return k / total if total != 0.0 else k
 
 
-def _plans_to_record(plans: list[Any], record: dict[str, Any]) -> None:
+def _plans_to_record(plans: list[Any], record: dict[str, Any], opts: FilterOptions) -> None:
     record["methods"] = [p.method for p in plans]
     record["pads"] = [[list(p) for p in plan.pads] for plan in plans]
     record["plans"] = [p.describe() for p in plans]
+    if opts.verbose or opts.dry_run:
+        # The per-axis table `convcli shape` prints, for the job's real geometry.
+        from convcli.arithmetic import format_geometry_table
+
+        names = ("time",) if record.get("kind") == "audio" else None
+        record["tables"] = [
+            format_geometry_table(p.geometry, names=names, explain_sizes=False) for p in plans
+        ]
 
 
 def _filter_with_alpha(

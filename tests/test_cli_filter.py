@@ -1232,3 +1232,27 @@ def test_wrong_output_extension_message_reads_well(tmp_path, make_image):
     src = make_image("L")
     line = assert_one_error_line(invoke("filter", src, "-k", "box:3", "-o", tmp_path / "o.wav"), 1)
     assert "an image cannot be written as WAV audio" in line
+
+
+# ------------------------------------------------------------------ the per-axis geometry table
+
+
+def test_dry_run_and_verbose_print_the_shape_table(tmp_path, make_image):
+    from convcli.arithmetic import format_geometry_table
+    from convcli.geometry import resolve
+
+    src = make_image("L")
+    rows, cols = np.asarray(Image.open(src)).shape
+    expected = format_geometry_table(
+        resolve((rows, cols), (3, 3), stride=2, padding="same"), explain_sizes=False
+    )
+    res = ok(invoke("filter", src, "-k", "box:3", "-s", "2", "-o", tmp_path / "o.png", "--dry-run"))
+    assert [ln.strip() for ln in expected.splitlines()] == [
+        ln.strip() for ln in res.stdout.splitlines()[1:]
+    ]
+    assert not (tmp_path / "o.png").exists()
+    res = ok(invoke("filter", src, "-k", "box:3", "-s", "2", "-o", tmp_path / "o.png", "-v"))
+    err = [ln.strip() for ln in res.stderr.splitlines()]
+    assert all(ln.strip() in err for ln in expected.splitlines())
+    res = ok(invoke("filter", src, "-k", "box:3", "-o", tmp_path / "p.png", "--json", "-v"))
+    assert "tables" not in json.loads(res.stdout)

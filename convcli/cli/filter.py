@@ -47,6 +47,10 @@ Examples:
 """
 
 
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
 class Report:
     """Counts outcomes and prints one line per problem; decides the exit code in one place."""
 
@@ -60,11 +64,14 @@ class Report:
     def record(self, rec: dict[str, Any]) -> None:
         """Print what one input's record says."""
         if self.as_json:
-            out = {k: v for k, v in rec.items() if k != "traceback"}
+            out = {k: v for k, v in rec.items() if k not in ("traceback", "tables")}
             click.echo(json.dumps(out))
+        tables = rec.get("tables") or []
         if self.verbose:
             for i, line in enumerate(rec.get("plans", []), 1):
                 click.echo(f"convcli: {safe_path(rec['input'])}: kernel {i}: {line}", err=True)
+                if i <= len(tables):
+                    click.echo(_indent(tables[i - 1]), err=True)
         if rec["status"] == "error":
             self.failed += 1
             if self.verbose and rec.get("traceback"):
@@ -90,6 +97,8 @@ class Report:
                 f"{safe_path(rec['input'])} -> {safe_path(rec['output'])}: "
                 + "; ".join(rec.get("plans", [])),
             )
+            for table in tables:
+                click.echo(_indent(table))
 
     @property
     def exit_code(self) -> int:
