@@ -239,7 +239,32 @@ class Plan:
         )
 
 
-def _compute_dtype(dtype: np.dtype) -> np.dtype:
+def check_pad_value(pad_value: object) -> float:
+    """Return ``pad_value`` as a finite float, or raise :class:`ArgumentError`."""
+    try:
+        value = float(pad_value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ArgumentError(f"pad_value must be a number, got {pad_value!r}") from None
+    if not math.isfinite(value):
+        raise ArgumentError(f"pad_value must be finite, got {pad_value!r}")
+    return value
+
+
+def check_channel_axis(channel_axis: object, ndim: int) -> int | None:
+    """Return the channel axis as a non-negative index (or None), or raise."""
+    if channel_axis is None:
+        return None
+    if isinstance(channel_axis, bool) or not isinstance(channel_axis, (int, np.integer)):
+        raise ArgumentError(f"channel_axis must be an int or None, got {channel_axis!r}")
+    if not -ndim <= channel_axis < ndim:
+        raise ArgumentError(
+            f"channel_axis {channel_axis} is out of range for an input with {ndim} axes"
+        )
+    return int(channel_axis) % ndim
+
+
+def compute_dtype(dtype: np.dtype) -> np.dtype:
+    """Return the arithmetic dtype for an input dtype: float64 for float64, else float32."""
     if dtype.kind == "c":
         raise ArgumentError(f"x is complex ({dtype}); convolve real and imaginary parts apart")
     if dtype.kind not in "biuf":
@@ -300,26 +325,14 @@ def make_plan(
     ('separable', (512, 512), dtype('float32'))
     """
     shape = tuple(int(n) for n in input_shape)
-    dtype = _compute_dtype(np.dtype(input_dtype))
+    dtype = compute_dtype(np.dtype(input_dtype))
     k = _check_kernel(kernel)
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise ArgumentError(f"method {method!r} is not one of {', '.join(METHODS)}")
     method = method.lower()
     mode = canonical_mode(pad_mode)
-    try:
-        value = float(pad_value)
-    except (TypeError, ValueError):
-        raise ArgumentError(f"pad_value must be a number, got {pad_value!r}") from None
-    if not math.isfinite(value):
-        raise ArgumentError(f"pad_value must be finite, got {pad_value!r}")
-    if channel_axis is not None:
-        if isinstance(channel_axis, bool) or not isinstance(channel_axis, (int, np.integer)):
-            raise ArgumentError(f"channel_axis must be an int or None, got {channel_axis!r}")
-        if not -len(shape) <= channel_axis < len(shape):
-            raise ArgumentError(
-                f"channel_axis {channel_axis} is out of range for an input with {len(shape)} axes"
-            )
-        channel_axis = int(channel_axis) % len(shape)
+    value = check_pad_value(pad_value)
+    channel_axis = check_channel_axis(channel_axis, len(shape))
     spatial_axes = tuple(a for a in range(len(shape)) if a != channel_axis)
     if k.ndim != len(spatial_axes):
         where = f" (channel axis {channel_axis})" if channel_axis is not None else ""

@@ -73,6 +73,7 @@ from typing import Any
 
 import numpy as np
 
+from convcli.engine._plan import check_channel_axis, check_pad_value, compute_dtype
 from convcli.errors import ArgumentError
 from convcli.geometry import AxisGeometry, PaddingArg, resolve
 from convcli.padding import canonical_mode, pad_window
@@ -239,16 +240,6 @@ class BankPlan:
         )
 
 
-def _compute_dtype(dtype: np.dtype) -> np.dtype:
-    if dtype.kind == "c":
-        raise ArgumentError(f"x is complex ({dtype}); correlate real and imaginary parts apart")
-    if dtype.kind not in "biuf":
-        raise ArgumentError(f"x must be a numeric array, got dtype {dtype}")
-    if dtype == np.float64 or (dtype.kind == "f" and dtype.itemsize > 8):
-        return np.dtype(np.float64)
-    return np.dtype(np.float32)
-
-
 def stack_kernels(kernels: Sequence[Any]) -> np.ndarray:
     """Stack kernels of one number of axes into ``(F, *k)``, embedding smaller ones.
 
@@ -370,27 +361,15 @@ def plan_bank(
     'fft'
     """
     shape = tuple(int(n) for n in input_shape)
-    dtype = _compute_dtype(np.dtype(input_dtype))
+    dtype = compute_dtype(np.dtype(input_dtype))
     if not isinstance(method, str) or method.lower() not in BANK_METHODS:
         raise ArgumentError(f"method {method!r} is not one of {', '.join(BANK_METHODS)}")
     method = method.lower()
     if per_channel not in PER_CHANNEL:
         raise ArgumentError(f"per_channel {per_channel!r} is not one of {', '.join(PER_CHANNEL)}")
     mode = canonical_mode(pad_mode)
-    try:
-        value = float(pad_value)
-    except (TypeError, ValueError):
-        raise ArgumentError(f"pad_value must be a number, got {pad_value!r}") from None
-    if not math.isfinite(value):
-        raise ArgumentError(f"pad_value must be finite, got {pad_value!r}")
-    if channel_axis is not None:
-        if isinstance(channel_axis, bool) or not isinstance(channel_axis, (int, np.integer)):
-            raise ArgumentError(f"channel_axis must be an int or None, got {channel_axis!r}")
-        if not -len(shape) <= channel_axis < len(shape):
-            raise ArgumentError(
-                f"channel_axis {channel_axis} is out of range for an input with {len(shape)} axes"
-            )
-        channel_axis = int(channel_axis) % len(shape)
+    value = check_pad_value(pad_value)
+    channel_axis = check_channel_axis(channel_axis, len(shape))
     spatial_axes = tuple(a for a in range(len(shape)) if a != channel_axis)
     nd = len(spatial_axes)
     if nd == 0:
