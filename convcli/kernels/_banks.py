@@ -26,14 +26,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from convcli.errors import KernelSpecError
 from convcli.kernels import _named
-from convcli.kernels._registry import REGISTRY, Param, check_rate
+from convcli.kernels._registry import REGISTRY, Described, Param, check_rate
 
 __all__ = [
     "BankDef",
@@ -72,7 +72,7 @@ _EDGE_SMOOTHING = {
 
 
 @dataclass(frozen=True)
-class BankDef:
+class BankDef(Described):
     """A named bank: its parameters, the dimensionalities it supports and its builder.
 
     Attributes
@@ -93,60 +93,14 @@ class BankDef:
         :class:`~convcli.kernels.KernelDef`).
     """
 
+    _noun: ClassVar[str] = "bank "
+
     name: str
     summary: str
     params: tuple[Param, ...]
     ndims: tuple[int, ...] | None
     builder: BankBuilder = field(repr=False)
     needs_rate: bool = False
-
-    def signature(self) -> str:
-        """Return the spec form with every parameter and its default.
-
-        Examples
-        --------
-        >>> BANKS["edges"].signature()
-        'edges:op=all'
-        """
-        if not self.params:
-            return self.name
-        parts = [p.name if p.required else f"{p.name}={p.default_text()}" for p in self.params]
-        return f"{self.name}:{','.join(parts)}"
-
-    def ndims_text(self) -> str:
-        """Return the supported dimensionalities in words: ``n-D``, ``2-D, 3-D``.
-
-        Examples
-        --------
-        >>> BANKS["edges"].ndims_text(), BANKS["log-scales"].ndims_text()
-        ('2-D, 3-D', 'n-D')
-        """
-        if self.ndims is None:
-            return "n-D"
-        return ", ".join(f"{n}-D" for n in self.ndims)
-
-    def supports(self, ndim: int) -> bool:
-        """Whether the bank is defined for signals with ``ndim`` axes."""
-        return ndim >= 1 and (self.ndims is None or ndim in self.ndims)
-
-    def param(self, name: str) -> Param:
-        """Return the parameter called ``name``.
-
-        Raises
-        ------
-        KernelSpecError
-            When the bank has no such parameter; the message lists the ones it has.
-        """
-        for p in self.params:
-            if p.name == name:
-                return p
-        raise KernelSpecError(f"{self.name}: unknown parameter {name!r}; {self.params_text()}")
-
-    def params_text(self) -> str:
-        """Describe the parameters for an error message."""
-        if not self.params:
-            return f"bank {self.name} takes no parameters"
-        return f"bank {self.name} takes {', '.join(p.name for p in self.params)}"
 
     def build(
         self, ndim: int, rate: float | None = None, params: Mapping[str, Any] | None = None

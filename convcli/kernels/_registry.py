@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -172,32 +172,17 @@ class Param:
         )
 
 
-@dataclass(frozen=True)
-class KernelDef:
-    """A named kernel: its parameters, the dimensionalities it supports and its builder.
+class Described:
+    """What a named kernel and a named bank share: parameters, dimensionalities, messages.
 
-    Attributes
-    ----------
-    name : str
-        The name used in specs.
-    summary : str
-        One line for ``convcli kernels`` and the README.
-    params : tuple of Param
-        The parameters, in positional order.
-    ndims : tuple of int or None
-        The numbers of axes the kernel is defined for; ``None`` means any number >= 1.
-    needs_rate : bool
-        Whether building it needs the sample rate (audio kernels designed in Hz or seconds).
-    builder : callable
-        ``builder(ndim, rate, params) -> ndarray``; ``params`` holds every parameter, checked.
+    A subclass has ``name``, ``params`` and ``ndims`` attributes; ``_noun`` prefixes its name
+    in messages (``"bank "`` for banks).
     """
 
     name: str
-    summary: str
     params: tuple[Param, ...]
     ndims: tuple[int, ...] | None
-    needs_rate: bool
-    builder: Builder
+    _noun: ClassVar[str] = ""
 
     def signature(self) -> str:
         """Return the spec form with every parameter and its default.
@@ -229,7 +214,7 @@ class KernelDef:
         return ", ".join(f"{n}-D" for n in self.ndims)
 
     def supports(self, ndim: int) -> bool:
-        """Whether the kernel is defined for signals with ``ndim`` axes."""
+        """Whether it is defined for signals with ``ndim`` axes."""
         return ndim >= 1 and (self.ndims is None or ndim in self.ndims)
 
     def param(self, name: str) -> Param:
@@ -238,7 +223,7 @@ class KernelDef:
         Raises
         ------
         KernelSpecError
-            When the kernel has no such parameter; the message lists the ones it has.
+            When there is no such parameter; the message lists the ones it has.
         """
         for p in self.params:
             if p.name == name:
@@ -248,8 +233,36 @@ class KernelDef:
     def params_text(self) -> str:
         """Describe the parameters for an error message."""
         if not self.params:
-            return f"{self.name} takes no parameters"
-        return f"{self.name} takes {', '.join(p.name for p in self.params)}"
+            return f"{self._noun}{self.name} takes no parameters"
+        return f"{self._noun}{self.name} takes {', '.join(p.name for p in self.params)}"
+
+
+@dataclass(frozen=True)
+class KernelDef(Described):
+    """A named kernel: its parameters, the dimensionalities it supports and its builder.
+
+    Attributes
+    ----------
+    name : str
+        The name used in specs.
+    summary : str
+        One line for ``convcli kernels`` and the README.
+    params : tuple of Param
+        The parameters, in positional order.
+    ndims : tuple of int or None
+        The numbers of axes the kernel is defined for; ``None`` means any number >= 1.
+    needs_rate : bool
+        Whether building it needs the sample rate (audio kernels designed in Hz or seconds).
+    builder : callable
+        ``builder(ndim, rate, params) -> ndarray``; ``params`` holds every parameter, checked.
+    """
+
+    name: str
+    summary: str
+    params: tuple[Param, ...]
+    ndims: tuple[int, ...] | None
+    needs_rate: bool
+    builder: Builder
 
     def build(
         self, ndim: int, rate: float | None = None, params: Mapping[str, Any] | None = None
