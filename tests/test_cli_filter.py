@@ -951,7 +951,7 @@ def test_dry_run_writes_nothing_and_says_the_plan(tmp_path, make_image):
 def test_verbose_prints_the_plan(tmp_path, make_image):
     src = make_image("L")
     res = ok(invoke("filter", src, "-k", "box:3", "-k", GAUSS, "-o", tmp_path / "o.png", "-v"))
-    lines = [ln for ln in res.stderr.splitlines() if "kernel" in ln]
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("convcli: ") and "kernel" in ln]
     assert len(lines) == 2
     assert "kernel 3x3" in lines[0] and "pads 1:1 1:1 (reflect)" in lines[0]
     assert "kernel 9x9" in lines[1] and "method" in lines[1]
