@@ -17,6 +17,7 @@ stage by stage through raw temporary files beside the output.
 
 from __future__ import annotations
 
+import abc
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -45,7 +46,7 @@ __all__ = [
 SLAB_BYTES = 32 << 20
 
 
-class RowSource:
+class RowSource(abc.ABC):
     """Rows ``[start, stop)`` along axis 0 of a signal, read on demand.
 
     Attributes
@@ -59,11 +60,11 @@ class RowSource:
     shape: tuple[int, ...]
     dtype: np.dtype
 
+    @abc.abstractmethod
     def read(self, start: int, stop: int) -> np.ndarray:
         """Return rows ``start:stop`` (``0 <= start <= stop <= shape[0]``)."""
-        raise NotImplementedError  # pragma: no cover - every source overrides it
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a source without a file has nothing to release
         """Release the file, if any."""
 
     def take(self, index: np.ndarray) -> np.ndarray:
