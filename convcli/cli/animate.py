@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from convcli.cli.options import size_options
+
 EPILOG = """\b
 Examples:
   convcli animate -i 5,5 -k 3,3 -s 2 -p 1 -o padding_strides.gif
@@ -44,28 +46,7 @@ def _values_array(text: str, ndim: int | None, what: str) -> Any:
 
 
 @click.command("animate", epilog=EPILOG)
-@click.option(
-    "--input", "-i", "input_", metavar="N[,N..]", default=None, help="Input size per axis."
-)
-@click.option("--kernel", "-k", metavar="K[,K..]", default=None, help="Kernel size per axis.")
-@click.option("--stride", "-s", metavar="S[,S..]", default="1", show_default=True)
-@click.option(
-    "--padding",
-    "-p",
-    metavar="MODE",
-    default="same",
-    show_default=True,
-    help="valid | same | full | N | N,M,.. | A:B,C:D,..",
-)
-@click.option("--dilation", "-d", metavar="D[,D..]", default="1", show_default=True)
-@click.option(
-    "--output-padding",
-    "-a",
-    metavar="A[,A..]",
-    default="0",
-    show_default=True,
-    help="With --transposed: extra size at the end.",
-)
+@size_options(required=False, output_padding_help="With --transposed: extra size at the end.")
 @click.option("--transposed", is_flag=True, help="Animate the transposed convolution.")
 @click.option(
     "--pad-mode",

@@ -320,3 +320,55 @@ def read_kernel_specs(
         except KernelSpecError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
     return value
+
+
+def size_options(*, required: bool, output_padding_help: str) -> Callable[[F], F]:
+    """Add the geometry options of ``shape`` and ``animate`` (sizes as text, parsed later).
+
+    ``--input``, ``--kernel``, ``--stride``, ``--padding``, ``--dilation`` and
+    ``--output-padding``, defined once for both commands.
+    """
+    opts = (
+        click.option(
+            "--input",
+            "-i",
+            "input_",
+            metavar="N[,N..]",
+            required=required,
+            default=None,
+            help="Input size per axis.",
+        ),
+        click.option(
+            "--kernel",
+            "-k",
+            metavar="K[,K..]",
+            required=required,
+            default=None,
+            help="Kernel size per axis.",
+        ),
+        click.option("--stride", "-s", metavar="S[,S..]", default="1", show_default=True),
+        click.option(
+            "--padding",
+            "-p",
+            metavar="MODE",
+            default="same",
+            show_default=True,
+            help="valid | same | full | N | N,M,.. | A:B,C:D,..",
+        ),
+        click.option("--dilation", "-d", metavar="D[,D..]", default="1", show_default=True),
+        click.option(
+            "--output-padding",
+            "-a",
+            metavar="A[,A..]",
+            default="0",
+            show_default=True,
+            help=output_padding_help,
+        ),
+    )
+
+    def decorate(f: F) -> F:
+        for opt in reversed(opts):
+            f = opt(f)
+        return f
+
+    return decorate

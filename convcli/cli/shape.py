@@ -18,6 +18,7 @@ from convcli.arithmetic import (
     geometry_record,
     solve_geometry,
 )
+from convcli.cli.options import size_options
 from convcli.errors import ArgumentError
 from convcli.geometry import (
     normalize_per_axis,
@@ -71,27 +72,10 @@ def _target_lines(solutions: list[Any], transposed: bool, names: tuple[str, ...]
 
 
 @click.command("shape", epilog=EPILOG)
-@click.option(
-    "--input", "-i", "input_", metavar="N[,N..]", required=True, help="Input size per axis."
-)
-@click.option("--kernel", "-k", metavar="K[,K..]", required=True, help="Kernel size per axis.")
-@click.option("--stride", "-s", metavar="S[,S..]", default="1", show_default=True)
-@click.option(
-    "--padding",
-    "-p",
-    metavar="MODE",
-    default="same",
-    show_default=True,
-    help="valid | same | full | N | N,M,.. | A:B,C:D,..",
-)
-@click.option("--dilation", "-d", metavar="D[,D..]", default="1", show_default=True)
-@click.option(
-    "--output-padding",
-    "-a",
-    metavar="A[,A..]",
-    default="0",
-    show_default=True,
-    help="With --transposed: extra size at the end (0 <= a < max(stride, dilation)).",
+@size_options(
+    required=True,
+    output_padding_help="With --transposed: extra size at the end (0 <= a < max(stride, "
+    "dilation)).",
 )
 @click.option("--transposed", is_flag=True, help="Sizes of the transposed convolution instead.")
 @click.option(
