@@ -414,18 +414,18 @@ def run_job(job: Job, opts: FilterOptions) -> dict[str, Any]:
     try:
         _run(job, opts, record)
     except (ConvcliError, ValueError, OSError, MemoryError) as exc:
-        record["error"] = _message(exc, job.input)
+        record["error"] = error_message(exc, job.input)
         if opts.verbose:
             record["traceback"] = traceback.format_exc()
     except Exception as exc:  # a bug somewhere below: still one line, and the batch goes on
-        record["error"] = f"internal error: {type(exc).__name__}: {_message(exc, job.input)}"
+        record["error"] = f"internal error: {type(exc).__name__}: {error_message(exc, job.input)}"
         if opts.verbose:
             record["traceback"] = traceback.format_exc()
     record["seconds"] = round(time.perf_counter() - t0, 6)
     return record
 
 
-def _message(exc: BaseException, path: str) -> str:
+def error_message(exc: BaseException, path: str) -> str:
     """Return one line for the record's ``error``: the problem, without the input's name.
 
     The CLI prints ``convcli: error: <input>: <problem>``; loaders' messages start with the

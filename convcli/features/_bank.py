@@ -73,7 +73,13 @@ from typing import Any
 
 import numpy as np
 
-from convcli.engine._plan import check_channel_axis, check_pad_value, compute_dtype
+from convcli.engine._plan import (
+    _fast_len_estimate,
+    _log2,
+    check_channel_axis,
+    check_pad_value,
+    compute_dtype,
+)
 from convcli.errors import ArgumentError
 from convcli.geometry import AxisGeometry, PaddingArg, resolve
 from convcli.padding import canonical_mode, pad_window
@@ -296,26 +302,6 @@ def _check_kernel(kernel: Any, what: str) -> np.ndarray:
         word = "NaN" if np.isnan(k[index]) else "Inf"
         raise ArgumentError(f"{what} holds {word} at index {index}; weights must be finite")
     return k
-
-
-def _log2(n: float) -> float:
-    return math.log2(max(n, 2.0))
-
-
-def _fast_len_estimate(n: int) -> int:
-    """Return a 5-smooth length >= n, without importing scipy (planning stays cheap)."""
-    best = 1 << max(0, (n - 1).bit_length())
-    p5 = 1
-    while p5 < 2 * n:
-        p3 = p5
-        while p3 < 2 * n:
-            m = p3
-            while m < n:
-                m *= 2
-            best = min(best, m)
-            p3 *= 3
-        p5 *= 5
-    return best
 
 
 def _ols_block(keff: int) -> int:

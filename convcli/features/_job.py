@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from convcli.errors import ArgumentError, ConvcliError, OutputExistsError, SignalWriteError
+from convcli.run import error_message
 
 __all__ = ["FeaturesOptions", "run_features", "describe_colours"]
 
@@ -78,21 +79,6 @@ class _Stage:
         self.path = path
 
 
-def _message(exc: BaseException, path: str) -> str:
-    """One line: the problem, without the file's name (the CLI puts it first)."""
-    if isinstance(exc, MemoryError):
-        return "not enough memory for this input"
-    if isinstance(exc, OSError) and not isinstance(exc, ConvcliError) and exc.strerror:
-        where = f" ({exc.filename})" if exc.filename else ""
-        return f"{exc.strerror}{where}"
-    text = " ".join(str(exc).split())
-    for spelling in dict.fromkeys((path, str(Path(path)), path.rstrip("/\\"))):
-        if spelling and text.startswith(f"{spelling}: "):
-            text = text[len(spelling) + 2 :]
-            break
-    return text or type(exc).__name__
-
-
 def run_features(
     input_path: str,
     out_dir: str,
@@ -134,7 +120,7 @@ def run_features(
         record.update(_run(input_path, out_dir, opts, stage, log))
         record["status"] = "ok"
     except (ConvcliError, ValueError, OSError, MemoryError) as exc:
-        record["error"] = _message(exc, stage.path)
+        record["error"] = error_message(exc, stage.path)
         record["error_file"] = stage.path
         if opts.verbose:
             record["traceback"] = traceback.format_exc()
