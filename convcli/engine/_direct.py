@@ -78,6 +78,8 @@ __all__ = [
     "interior",
     "border_boxes",
     "fill_border",
+    "long_axis_last",
+    "SHORT_INNER",
     "int16_plan",
     "run_split",
 ]
@@ -866,10 +868,51 @@ def correlate_direct(
     ndarray
         ``out[o] = sum_j kernel[j] * xp[o*stride + j*dilation]``.
     """
+    order = long_axis_last(out_shape)
+    if order is not None:  # a thin slab: make its long axis the inner loop
+        xt = np.ascontiguousarray(xp.transpose(order))
+        res = correlate_direct(
+            xt,
+            kernel.transpose(order),
+            [stride[a] for a in order],
+            [dilation[a] for a in order],
+            [out_shape[a] for a in order],
+            threads=threads,
+        )
+        back = res.transpose(np.argsort(order))
+        if out is None:
+            return np.ascontiguousarray(back)
+        out[...] = back
+        return out
     if out is None:
         out = np.empty(tuple(out_shape), dtype=xp.dtype)
     w = kernel.astype(xp.dtype, copy=False)
     return shift_add(xp, group_taps(w), [0] * xp.ndim, stride, dilation, out, threads=threads)
+
+
+#: An innermost output axis shorter than this makes numpy's inner loops too short to pay.
+SHORT_INNER = 64
+
+
+def long_axis_last(shape: Sequence[int]) -> list[int] | None:
+    """Return an axis order that puts the longest axis innermost, if the innermost is short.
+
+    numpy's ufunc loops run along the innermost axis; a slab of a few columns (the left and
+    right borders of an image) would run thousands of loops a few samples long.
+
+    Examples
+    --------
+    >>> long_axis_last((4096, 2))
+    [1, 0]
+    >>> long_axis_last((2, 4096)) is None
+    True
+    """
+    if len(shape) < 2 or shape[-1] >= SHORT_INNER:
+        return None
+    longest = max(range(len(shape)), key=lambda a: shape[a])
+    if shape[longest] < 4 * shape[-1]:
+        return None
+    return [a for a in range(len(shape)) if a != longest] + [longest]
 
 
 # --------------------------------------------------------------------------- interior/border
