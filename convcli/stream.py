@@ -117,9 +117,11 @@ class AudioFileSource(RowSource):
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Read frames ``start:stop``."""
+        from convcli.io.audio import read_frames
+
         try:
             self._file.seek(start)
-            data = self._file.read(stop - start, dtype=self.dtype.name, always_2d=True)
+            data = read_frames(self._file, stop - start, self.dtype.name)
         except (RuntimeError, OSError, ValueError) as exc:
             raise SignalReadError(f"{self.path}: cannot read as audio: {exc}") from exc
         if data.shape[0] != stop - start:

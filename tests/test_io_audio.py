@@ -266,3 +266,32 @@ def test_probe_audio(tmp_path: Path) -> None:
     assert info["duration"] == pytest.approx(FRAMES / RATE)
     assert info["dtype"] == "float32"
     assert info["planes"] is None
+
+
+@pytest.mark.parametrize("fmt", ["WAV", "FLAC", "AIFF"])
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24"])
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_read_frames_equals_libsndfile_float_read(tmp_path, fmt, subtype, channels):
+    """The integer-then-scale read gives libsndfile's float32 samples bit for bit."""
+    from convcli.io.audio import read_frames
+
+    rng = np.random.default_rng(channels)
+    full = 2**15 if subtype == "PCM_16" else 2**31
+    n = 3 * (1 << 16) + 7  # several blocks and a partial one
+    ints = rng.integers(-full, full, (n, channels), dtype=np.int64)
+    ints[:3], ints[3:6] = -full, full - 1  # the extremes
+    dtype = "int16" if subtype == "PCM_16" else "int32"
+    if dtype == "int32":
+        ints &= ~0xFF  # 24 bits, left-justified
+    path = tmp_path / f"t{EXT[fmt]}"
+    sf.write(path, ints.astype(dtype), RATE, subtype=subtype, format=fmt)
+    with sf.SoundFile(path) as f:
+        want = f.read(dtype="float32", always_2d=True)
+    with sf.SoundFile(path) as f:
+        got = read_frames(f, f.frames, "float32")
+    with sf.SoundFile(path) as f:
+        f.seek(1000)
+        tail = read_frames(f, n, "float32")  # asks for more than is left
+    assert got.dtype == np.float32 and got.shape == (n, channels)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(tail, want[1000:])

@@ -36,6 +36,7 @@ __all__ = [
     "AudioWriter",
     "check_rate",
     "load_dtype",
+    "read_frames",
 ]
 
 _FLOAT_BITS = {"FLOAT": 32, "DOUBLE": 64}
@@ -178,6 +179,38 @@ def load_dtype(subtype: str) -> str:
     return "float64" if subtype in ("DOUBLE", "PCM_32") else "float32"
 
 
+#: Integer subtypes read as integers and scaled here: libsndfile's own float conversion is
+#: the same power-of-two scale of the same integers (exact in float32), at half the speed.
+_SCALED_READS = {"PCM_16": ("int16", 2.0**-15), "PCM_24": ("int32", 2.0**-31)}
+#: Frames per block of a scaled read.
+_READ_BLOCK = 1 << 16
+
+
+def read_frames(f: Any, frames: int, dtype: str) -> np.ndarray:
+    """Read up to ``frames`` frames from an open ``soundfile.SoundFile`` as ``dtype``.
+
+    Returns ``(n, channels)`` with ``n <= frames`` (fewer at the end of the file).  The same
+    samples as ``f.read(frames, dtype=dtype, always_2d=True)``; 16- and 24-bit PCM read as
+    float32 go through integers block by block, which is twice as fast.
+    """
+    scaled = _SCALED_READS.get(f.subtype) if dtype == "float32" else None
+    if scaled is None:
+        return f.read(frames, dtype=dtype, always_2d=True)
+    idt, factor = scaled
+    out = np.empty((frames, f.channels), dtype=np.float32)
+    buf = np.empty((min(frames, _READ_BLOCK), f.channels), dtype=idt)
+    scale = np.float32(factor)
+    done = 0
+    while done < frames:
+        want = min(_READ_BLOCK, frames - done)
+        got = f.read(want, dtype=idt, always_2d=True, out=buf[:want])
+        np.multiply(got, scale, out=out[done : done + len(got)])
+        done += len(got)
+        if len(got) < want:
+            return out[:done]
+    return out
+
+
 def _bits(subtype: str) -> int | None:
     return SUBTYPE_BITS.get(subtype, _FLOAT_BITS.get(subtype))
 
@@ -208,7 +241,7 @@ def read_audio(path: Path, kind: str, *, limits: Limits = DEFAULT_LIMITS) -> Sig
     with open_sound(path, limits) as f:
         try:
             frames = int(f.frames)
-            data = f.read(frames, dtype=load_dtype(f.subtype), always_2d=True)
+            data = read_frames(f, frames, load_dtype(f.subtype))
         except Exception as exc:
             raise SignalReadError(f"{path}: cannot read as audio: {_one_line(exc)}") from exc
         if data.shape[0] != frames:
