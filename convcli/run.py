@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field, replace
@@ -39,6 +40,11 @@ __all__ = [
 #: The in-memory working set (bytes) above which audio files and ``.npy`` arrays are filtered
 #: slab by slab when ``--max-memory`` is not given (given, it is that budget).
 MEMORY_BUDGET = 1 << 30
+
+#: Bytes of input per slab when a streamed input goes to its output in one pass: small
+#: enough for the slab and its result to stay in the processor's caches between the read,
+#: the filtering and the cast.
+ONE_PASS_SLAB_BYTES = 8 << 20
 
 #: The most taps a kernel may have (``--max-taps``): 16 Mi, e.g. a 4095x4095 kernel or a
 #: 6-minute impulse response at 48 kHz.  ``-k gaussian:1000`` on an image (8001x8001, 64 Mi
@@ -479,7 +485,10 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
         if opened is not None:
             source, header = opened
             big = estimate_bytes(source.shape, (), opts.method) > stream_above
-            if opts.dry_run or (big and _alpha_index(header) is None and _streams_to(header, job)):
+            direct = _one_pass(opts) and _streams_to(header, job, ("audio",))
+            if opts.dry_run or (
+                (big or direct) and _alpha_index(header) is None and _streams_to(header, job)
+            ):
                 return header, source
             source.close()
     info = io.probe(job.input, limits=limits)  # headers only: every budget, before decoding
@@ -511,13 +520,23 @@ def _check_memory(info: dict[str, Any], opts: FilterOptions, budget: int) -> Non
         )
 
 
-def _streams_to(header: Any, job: Job) -> bool:
+def _one_pass(opts: FilterOptions) -> bool:
+    """Whether a streamed input goes from its file to the output in one pass, slab by slab.
+
+    One kernel and no ``--rescale`` (which needs the whole result's range first): each slab
+    is filtered, cast and written as it comes.  Audio always streams then: the resident set
+    stays at a few slabs and no array the size of the file is ever made.
+    """
+    return len(opts.kernels) == 1 and not opts.rescale
+
+
+def _streams_to(header: Any, job: Job, families: tuple[str, ...] = ("audio", "npy")) -> bool:
     """Whether the output's format can be written block by block (audio or ``.npy``)."""
     from convcli.errors import UnsupportedError
     from convcli.io._formats import resolve_target
 
     try:
-        return resolve_target(header, job.output).family in ("audio", "npy")
+        return resolve_target(header, job.output).family in families
     except (UnsupportedError, ValueError):
         return False
 
@@ -738,9 +757,31 @@ def _filter_streamed(
     subtype = getattr(sig.form, "subtype", None)
     plans: list[Any] = []
     nonfinite = 0
-    if source.dtype.kind == "f":
+    if source.may_hold_nonfinite:
         nonfinite = sum(count_nonfinite(b) for _, b in _blocks(source, _slab_bytes(opts)))
     record["nonfinite"] = nonfinite
+    record["streamed"] = True
+    if _one_pass(opts) and _streams_to(sig, job, ("audio",)):
+        from convcli.stream import correlate_rows
+
+        sink = _Sink(job, opts, sig, out_dtype, rate_out, subtype, source.shape, nonfinite == 0)
+        with sink:
+            plans.append(
+                correlate_rows(
+                    source,
+                    kernels[0],
+                    sink.put,
+                    channel_axis=sig.channel_axis,
+                    finite=nonfinite == 0,
+                    slab_bytes=min(_slab_bytes(opts), ONE_PASS_SLAB_BYTES),
+                    **geometry,
+                )
+            )
+        _plans_to_record(plans, record, opts)
+        record["clipped"] = sink.clipped
+        record["shape_out"] = [sink.rows, *sink.row_shape]
+        record["status"] = "ok"
+        return
     with hold_signals():  # the folder's clean-up is set up before an interruption can come
         stage_dir = tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.")
     with stage_dir as tmp:
@@ -766,7 +807,6 @@ def _filter_streamed(
                 )
                 current = raw
             _plans_to_record(plans, record, opts)
-            record["streamed"] = True
             last = stages[-1]
             stats = _stats(last, opts) if opts.rescale else None
             record["clipped"] = _write_streamed(
@@ -819,39 +859,171 @@ def _write_streamed(
 
     ``finite`` says the input held no NaN/Inf (then any in a float output is an overflow).
     """
-    from convcli.io._formats import resolve_target
-    from convcli.io.atomic import atomic_file
+    sink = _Sink(job, opts, sig, out_dtype, rate_out, subtype, source.shape, finite, stats)
+    with sink:
+        for start, block in _blocks(source, _slab_bytes(opts)):
+            sink.put(start, block)
+    return sink.clipped
 
-    target = resolve_target(sig, job.output)
-    clipped = 0
-    with atomic_file(job.output, overwrite=opts.overwrite, protect=job.protect) as fh:
-        if target.family == "audio":
-            from convcli.io.audio import AudioWriter, check_rate
 
-            channels = int(source.shape[1])
-            assert target.format is not None
-            writer: Any = AudioWriter(
-                fh,
-                check_rate(rate_out, job.output),
-                channels,
-                out_dtype,
-                target.format,
-                sig.form,
-                job.output,
-            )
-        else:
-            writer = _NpyWriter(fh, tuple(source.shape), out_dtype)
+class _Sink:
+    """Post-process, cast and write blocks of rows in order, atomically, on a thread.
+
+    :meth:`put` hands a block over; its cast and write run on a writer thread while the
+    caller filters the next block (one block waits at most).  The output appears at its name
+    only once every block is written (:func:`convcli.io.atomic.atomic_file`); an error on
+    either side, or an interruption, leaves nothing behind.
+
+    Parameters
+    ----------
+    job, opts, sig, out_dtype, rate_out, subtype
+        The job, its options and input, and the output's dtype, rate and input subtype.
+    shape : tuple of int
+        The output's shape, rows first, when known (a ``.npy`` header needs it); audio takes
+        its channel count from the first block.
+    finite : bool
+        The input held no NaN/Inf.
+    stats : tuple of float, optional
+        The result's range, for ``--rescale``.
+    """
+
+    def __init__(
+        self,
+        job: Job,
+        opts: FilterOptions,
+        sig: Any,
+        out_dtype: np.dtype,
+        rate_out: float | None,
+        subtype: str | None,
+        shape: tuple[int, ...],
+        finite: bool,
+        stats: tuple[float, float, float] | None = None,
+    ) -> None:
+        from convcli.io._formats import resolve_target
+
+        self._job, self._opts, self._sig = job, opts, sig
+        self._dtype, self._rate, self._subtype = out_dtype, rate_out, subtype
+        self._shape, self._finite, self._stats = tuple(shape), finite, stats
+        self._family = resolve_target(sig, job.output).family
+        self._format = resolve_target(sig, job.output).format
+        self._writer: Any = None
+        self._pending: Any = None
+        self.clipped = 0
+        self.rows = 0
+        self.row_shape: tuple[int, ...] = self._shape[1:]
+
+    def __enter__(self) -> _Sink:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from convcli.io.atomic import atomic_file
+
+        self._file_cm = atomic_file(
+            self._job.output, overwrite=self._opts.overwrite, protect=self._job.protect
+        )
+        self._fh = self._file_cm.__enter__()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="convcli-write")
+        return self
+
+    def put(self, start: int, block: np.ndarray) -> None:
+        """Queue rows ``start:start+len(block)`` (in order) for writing."""
+        self._wait()
+        self._pending = self._pool.submit(self._write, block)
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _open_writer(self, channels: int) -> Any:
+        if self._family != "audio":
+            return _NpyWriter(self._fh, self._shape, self._dtype)
+        from convcli.io.audio import AudioWriter, check_rate
+
+        assert self._format is not None
+        return AudioWriter(
+            self._fh,
+            check_rate(self._rate, self._job.output),
+            channels,
+            self._dtype,
+            self._format,
+            self._sig.form,
+            self._job.output,
+        )
+
+    def _write(self, block: np.ndarray) -> None:
+        y = _post(block, self._opts)
+        if self._stats is not None:
+            y = _rescale(y, self._dtype, self._sig.kind, self._subtype, self._stats)
+        cast, n = _cast(y, self._dtype, self._sig.kind, self._subtype, self._finite)
         try:
-            for _, block in _blocks(source, _slab_bytes(opts)):
-                y = _post(block, opts)
-                if stats is not None:
-                    y = _rescale(y, out_dtype, sig.kind, subtype, stats)
-                cast, n = _cast(y, out_dtype, sig.kind, subtype, finite)
-                clipped += int(n)
-                writer.write(cast)
-        finally:
-            writer.close()
-    return clipped
+            if self._writer is None:
+                self._writer = self._open_writer(int(cast.shape[1]) if cast.ndim > 1 else 1)
+            self._writer.write(cast)
+        except (ConvcliError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise self._write_error(exc) from exc
+        self.clipped += int(n)
+        self.rows += int(cast.shape[0])
+        self.row_shape = tuple(cast.shape[1:])
+
+    def __exit__(self, *exc: Any) -> Any:
+        try:
+            if exc[0] is None:
+                self._wait()
+                if self._writer is None:  # no rows at all: still a valid, empty file
+                    self._writer = self._open_writer(int(self._shape[1]))
+            elif self._pending is not None:
+                self._pending.exception()  # let the block in flight finish; its error is moot
+        except BaseException:
+            self._pool.shutdown(wait=True)
+            self._close_quietly()
+            if self._file_cm.__exit__(*sys.exc_info()):
+                return True
+            raise
+        self._pool.shutdown(wait=True)
+        if exc[0] is None:
+            try:
+                try:
+                    self._writer.close()
+                except (ConvcliError, KeyboardInterrupt):
+                    raise
+                except Exception as close_exc:
+                    raise self._write_error(close_exc) from close_exc
+            except BaseException:
+                if self._file_cm.__exit__(*sys.exc_info()):
+                    return True
+                raise
+        else:
+            self._close_quietly()
+        return self._file_cm.__exit__(*exc)
+
+    def _write_error(self, exc: Exception) -> ConvcliError:
+        """One line for a failed write, with the system's reason when libsndfile hid it.
+
+        libsndfile writes on its own descriptor and says only "System error"; writing past
+        the end of the (temporary, doomed) file on ours gives the reason: a full disk, a
+        file size limit.
+        """
+        from convcli.errors import SignalWriteError
+        from convcli.io._api import _write_problem
+
+        cause: BaseException = exc
+        if not isinstance(exc, OSError):
+            try:
+                fd = self._fh.fileno()
+                os.pwrite(fd, bytes(1 << 16), os.fstat(fd).st_size)
+            except OSError as probe:
+                cause = probe
+        fmt = self._format or self._family
+        return SignalWriteError(f"{self._job.output}: cannot write {fmt}: {_write_problem(cause)}")
+
+    def _close_quietly(self) -> None:
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except Exception:  # noqa: BLE001 - the file is being thrown away
+                pass
 
 
 class _NpyWriter:

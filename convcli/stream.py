@@ -67,6 +67,11 @@ class RowSource(abc.ABC):
     def close(self) -> None:  # noqa: B027 - a source without a file has nothing to release
         """Release the file, if any."""
 
+    @property
+    def may_hold_nonfinite(self) -> bool:
+        """Whether rows may hold NaN or Inf (worth counting before filtering)."""
+        return self.dtype.kind in "fc"
+
     def take(self, index: np.ndarray) -> np.ndarray:
         """Return the rows at ``index`` (any order, repeats allowed), reading runs once."""
         index = np.asarray(index, dtype=np.intp)
@@ -130,6 +135,13 @@ class AudioFileSource(RowSource):
                 f"says {self.shape[0]} frames"
             )
         return data
+
+    @property
+    def may_hold_nonfinite(self) -> bool:
+        """Integer PCM cannot hold NaN or Inf, whatever dtype it is read as."""
+        from convcli.io.dtypes import SUBTYPE_BITS
+
+        return self.subtype not in SUBTYPE_BITS
 
     def close(self) -> None:
         """Close the file."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -128,18 +130,25 @@ def _filter(*args):
         ["-k", "[1 -1]", "--abs", "--pad-mode", "circular", "--method", "fft"],
     ],
 )
-def test_streamed_audio_equals_in_memory(tmp_path, extra):
+@pytest.mark.parametrize("budget", [["--max-memory", "1K"], []])
+def test_streamed_audio_equals_in_memory(tmp_path, extra, budget, monkeypatch):
+    import convcli.run as run
+
     rng = np.random.default_rng(4)
     audio = np.clip(rng.standard_normal((6000, 2)) * 0.3, -1, 1)
     src = tmp_path / "in.wav"
     sf.write(src, audio, 16000, subtype="PCM_16")
     whole, slabs = tmp_path / "whole.wav", tmp_path / "slabs.wav"
-    assert _filter(src, *extra, "-o", whole).exit_code == 0
-    res = _filter(src, *extra, "-o", slabs, "--max-memory", "1K", "--json")
+    with monkeypatch.context() as m:  # the reference: the whole file in memory
+        m.setattr(run, "_one_pass", lambda opts: False)
+        rec = _filter(src, *extra, "-o", whole, "--json")
+        assert rec.exit_code == 0 and "streamed" not in json.loads(rec.stdout)
+    # Without a budget, one kernel streams in one pass (many slabs here): file to file.
+    monkeypatch.setattr(run, "ONE_PASS_SLAB_BYTES", 4000)
+    res = _filter(src, *extra, "-o", slabs, *budget, "--json")
     assert res.exit_code == 0, res.output
-    import json
-
-    assert json.loads(res.stdout)["streamed"] is True
+    one_pass = extra.count("-k") == 1 and "--rescale" not in extra
+    assert json.loads(res.stdout).get("streamed", False) is (bool(budget) or one_pass)
     a, ra = sf.read(whole, dtype="int16")
     b, rb = sf.read(slabs, dtype="int16")
     assert ra == rb and a.shape == b.shape
@@ -163,12 +172,16 @@ def test_streamed_npy_volume_equals_in_memory(tmp_path, mode, monkeypatch):
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
 
 
-def test_streamed_stereo_ir_on_mono(tmp_path):
+def test_streamed_stereo_ir_on_mono(tmp_path, monkeypatch):
+    import convcli.run as run
+
     rng = np.random.default_rng(6)
     sf.write(tmp_path / "m.wav", rng.uniform(-0.5, 0.5, 3000), 8000, subtype="FLOAT")
     sf.write(tmp_path / "ir.wav", rng.uniform(-0.2, 0.2, (50, 2)), 8000, subtype="FLOAT")
     args = ["-k", tmp_path / "ir.wav", "--flip", "--padding", "full"]
-    assert _filter(tmp_path / "m.wav", *args, "-o", tmp_path / "a.wav").exit_code == 0
+    with monkeypatch.context() as m:  # the reference: the whole file in memory
+        m.setattr(run, "_one_pass", lambda opts: False)
+        assert _filter(tmp_path / "m.wav", *args, "-o", tmp_path / "a.wav").exit_code == 0
     res = _filter(tmp_path / "m.wav", *args, "-o", tmp_path / "b.wav", "--max-memory", "1")
     assert res.exit_code == 0, res.output
     a, _ = sf.read(tmp_path / "a.wav")
