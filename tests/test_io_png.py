@@ -92,3 +92,55 @@ def test_smaller_or_equal_to_pillow_level_1_on_the_sample_photo():
     png.write_png(ours, a)
     Image.fromarray(a).save(theirs, "PNG", compress_level=1)
     assert len(ours.getvalue()) <= 1.1 * len(theirs.getvalue())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.integers(1, 60),
+    cols=st.integers(1, 30),
+    channels=st.sampled_from([1, 2, 3, 4]),
+    cuts=st.lists(st.integers(0, 60), max_size=6),
+    smooth=st.booleans(),
+    threads=st.sampled_from([1, 2, 3]),
+    seed=st.integers(0, 2**31),
+)
+def test_writer_in_blocks_round_trips(rows, cols, channels, cuts, smooth, threads, seed):
+    """Blocks of any sizes (one row, empty, uneven) give one PNG of exactly the rows."""
+    rng = np.random.default_rng(seed)
+    if smooth:  # gradients: the Up filter wins, also on each block's first row
+        base = np.add.outer(np.arange(rows), np.arange(cols)) * 3
+        a = np.repeat(base[:, :, None], channels, axis=2).astype(np.uint8)
+    else:
+        a = rng.integers(0, 256, (rows, cols, channels), dtype=np.uint8)
+    bounds = sorted({0, rows, *(c for c in cuts if c <= rows)})
+    buf = io.BytesIO()
+    w = png.PngWriter(buf, rows, cols, channels, np.uint8, threads=threads)
+    for lo, hi in zip(bounds, bounds[1:]):
+        w.write(a[lo:hi] if channels > 1 else a[lo:hi, :, 0])
+    w.write(a[:0])  # an empty block changes nothing
+    w.close()
+    got, _ = _read(buf.getvalue())
+    np.testing.assert_array_equal(got.reshape(a.shape), a)
+
+
+def test_writer_in_blocks_16_bit_and_many_pieces(monkeypatch):
+    monkeypatch.setattr(png, "PARALLEL_MIN_BYTES", 500)
+    monkeypatch.setattr(png, "IDAT_BYTES", 1000)
+    a = np.random.default_rng(3).integers(0, 65536, (120, 33), dtype=np.uint16)
+    buf = io.BytesIO()
+    w = png.PngWriter(buf, 120, 33, 1, np.uint16, threads=2)
+    for lo in range(0, 120, 17):
+        w.write(a[lo : lo + 17])
+    w.close()
+    np.testing.assert_array_equal(_read(buf.getvalue())[0], a)
+
+
+def test_writer_refuses_wrong_rows():
+    w = png.PngWriter(io.BytesIO(), 4, 5, 3, np.uint8)
+    with pytest.raises(ValueError, match="rows"):
+        w.write(np.zeros((4, 6, 3), np.uint8))
+    w.write(np.zeros((3, 5, 3), np.uint8))
+    with pytest.raises(ValueError, match="more than"):
+        w.write(np.zeros((2, 5, 3), np.uint8))
+    with pytest.raises(ValueError, match="3 rows written"):
+        w.close()
