@@ -629,6 +629,10 @@ def _run_signal(
         _filter_streamed(job, opts, record, sig, source, kernels, geometry, out_dtype, rate_out)
         return
 
+    if _png_strips(sig, job, opts, kernels, alpha, out_dtype):
+        _filter_to_png(job, opts, record, sig, kernels[0], geometry, out_dtype)
+        return
+
     record["nonfinite"] = count_nonfinite(data)
     if alpha is not None and opts.alpha != "separate":
         y = _filter_with_alpha(data, alpha, ch, kernels, geometry, opts.alpha, plans)
@@ -643,6 +647,76 @@ def _run_signal(
     record["shape_out"] = list(cast.shape)
     out = replace(sig, data=cast, rate=rate_out)
     io.save(out, job.output, overwrite=opts.overwrite, protect=job.protect)
+    record["status"] = "ok"
+
+
+def _png_strips(
+    sig: Any,
+    job: Job,
+    opts: FilterOptions,
+    kernels: list[np.ndarray],
+    alpha: int | None,
+    out_dtype: np.dtype,
+) -> bool:
+    """Whether an image goes to a PNG strip by strip (:func:`_filter_to_png`).
+
+    One kernel, no ``--rescale``, no alpha channel, an 8- or 16-bit PNG output.
+    """
+    from convcli.io._formats import resolve_target
+
+    if sig.kind != "image" or not _one_pass(opts) or alpha is not None:
+        return False
+    if kernels[0].ndim != sig.spatial_ndim or sig.channel_axis not in (None, 2):
+        return False
+    if out_dtype not in (np.uint8, np.uint16):
+        return False
+    try:
+        target = resolve_target(sig, job.output)
+    except (ConvcliError, ValueError):
+        return False
+    return target.family == "image" and target.format == "PNG"
+
+
+def _filter_to_png(
+    job: Job,
+    opts: FilterOptions,
+    record: dict[str, Any],
+    sig: Any,
+    kernel: np.ndarray,
+    geometry: dict[str, Any],
+    out_dtype: np.dtype,
+) -> None:
+    """Filter an image in strips of rows, each cast and deflated while the next is filtered.
+
+    The same pixels as filtering the whole image (each strip reads the rows its outputs
+    need, the pad mode's included: :func:`convcli.stream.correlate_rows`), without a float
+    copy of the whole result, and the PNG's deflate (on every core) overlaps the filtering.
+    """
+    from convcli.engine import make_plan
+    from convcli.stream import ArraySource, correlate_rows
+
+    data = sig.data
+    nonfinite = count_nonfinite(data)
+    record["nonfinite"] = nonfinite
+    finite = nonfinite == 0
+    ch = sig.channel_axis
+    shape = make_plan(data.shape, data.dtype, kernel, channel_axis=ch, finite=finite, **geometry)
+    out = shape.output_shape
+    rows_shape = (out[0], out[1], out[2] if len(out) == 3 else 1)
+    sink = _Sink(job, opts, sig, out_dtype, None, None, rows_shape, finite)
+    with sink:
+        plan = correlate_rows(
+            ArraySource(data),
+            kernel,
+            sink.put,
+            channel_axis=ch,
+            finite=finite,
+            slab_bytes=ONE_PASS_SLAB_BYTES,
+            **geometry,
+        )
+    _plans_to_record([plan], record, opts)
+    record["clipped"] = sink.clipped
+    record["shape_out"] = list(out)
     record["status"] = "ok"
 
 
@@ -935,6 +1009,13 @@ class _Sink:
             pending.result()
 
     def _open_writer(self, channels: int) -> Any:
+        if self._family == "image":
+            from convcli.io.dtypes import check_image
+            from convcli.io.image import png_writer
+
+            assert self._format == "PNG" and len(self._shape) == 3
+            check_image(self._format, self._dtype, self._shape[2], self._job.output)
+            return png_writer(self._fh, self._shape, self._dtype, self._sig.form)
         if self._family != "audio":
             return _NpyWriter(self._fh, self._shape, self._dtype)
         from convcli.io.audio import AudioWriter, check_rate
@@ -972,7 +1053,7 @@ class _Sink:
             if exc[0] is None:
                 self._wait()
                 if self._writer is None:  # no rows at all: still a valid, empty file
-                    self._writer = self._open_writer(int(self._shape[1]))
+                    self._writer = self._open_writer(int(self._shape[-1]))
             elif self._pending is not None:
                 self._pending.exception()  # let the block in flight finish; its error is moot
         except BaseException:

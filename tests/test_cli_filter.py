@@ -1056,32 +1056,47 @@ def test_help_shows_examples_and_imports_nothing_heavy(args):
 # ----------------------------------------------------------------- interruptions and bugs
 
 
-def test_interrupt_while_writing_leaves_no_file(tmp_path, make_image, monkeypatch):
+def _break_writes(monkeypatch, ext: str, error: BaseException) -> None:
+    """Make the writer of ``ext`` write part of a file, then raise ``error``.
+
+    A PNG is written strip by strip (convcli.io.png.PngWriter) while the image is filtered;
+    other formats in one piece (convcli.io.image.write_image).
+    """
     import convcli.io.image as image_io
+    import convcli.io.png as png_io
 
-    def half_then_ctrl_c(fh, *args, **kwargs):
-        fh.write(b"\x89PNG\r\n\x1a\n half a file")
-        raise KeyboardInterrupt
+    if ext == ".png":
 
-    monkeypatch.setattr(image_io, "write_image", half_then_ctrl_c)
+        def half_a_strip(self, block):
+            self._fh.write(b" half a strip")
+            raise error
+
+        monkeypatch.setattr(png_io.PngWriter, "write", half_a_strip)
+    else:
+
+        def half_a_file(fh, *args, **kwargs):
+            fh.write(b"II*\x00 half a file")
+            raise error
+
+        monkeypatch.setattr(image_io, "write_image", half_a_file)
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif"])
+def test_interrupt_while_writing_leaves_no_file(tmp_path, make_image, monkeypatch, ext):
+    _break_writes(monkeypatch, ext, KeyboardInterrupt())
     src = make_image("L")
-    out = tmp_path / "o.png"
+    out = tmp_path / f"o{ext}"
     res = invoke("filter", src, "-k", "box:3", "-o", out)
     assert res.exit_code == 130
     assert res.stderr.splitlines() == ["convcli: interrupted"]
     assert not out.exists() and leftovers(tmp_path) == []
 
 
-def test_a_failed_write_leaves_no_file(tmp_path, make_image, monkeypatch):
-    import convcli.io.image as image_io
-
-    def disk_full(fh, *args, **kwargs):
-        fh.write(b"\x89PNG\r\n\x1a\n")
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(image_io, "write_image", disk_full)
+@pytest.mark.parametrize("ext", [".png", ".tif"])
+def test_a_failed_write_leaves_no_file(tmp_path, make_image, monkeypatch, ext):
+    _break_writes(monkeypatch, ext, OSError(28, "No space left on device"))
     src = make_image("L")
-    out = tmp_path / "o.png"
+    out = tmp_path / f"o{ext}"
     line = assert_one_error_line(invoke("filter", src, "-k", "box:3", "-o", out), 1)
     assert "No space left on device" in line
     assert not out.exists() and leftovers(tmp_path) == []

@@ -196,3 +196,53 @@ def test_max_memory_is_checked_on_the_command_line(tmp_path):
     )
     assert res.exit_code == 2
     assert res.stderr.strip().startswith("convcli: error:") and "512M" in res.stderr
+
+
+@pytest.mark.parametrize("mode", PAD_MODES)
+@pytest.mark.parametrize(
+    "image, extra",
+    [
+        ("RGB", ["-k", "gaussian:sigma=1.5"]),
+        ("RGB", ["-k", "[1 2 1; 2 4 2; 1 2 1]/16", "--stride", "2"]),
+        ("L", ["-k", "sobel", "--abs", "--dilation", "2"]),
+        ("L", ["-k", "laplacian", "--scale", "3", "--bias", "128", "--padding", "valid"]),
+        ("I;16", ["-k", "box:5", "--method", "fft"]),
+    ],
+)
+def test_png_strips_equal_the_whole_image(tmp_path, monkeypatch, mode, image, extra):
+    """An image filtered strip by strip into a PNG has the in-memory result's pixels."""
+    from PIL import Image
+
+    import convcli.run as run
+
+    rng = np.random.default_rng(8)
+    if image == "I;16":
+        pixels = rng.integers(0, 65536, (61, 47), dtype=np.uint16)
+    else:
+        pixels = rng.integers(0, 256, (61, 47, 3) if image == "RGB" else (61, 47), dtype=np.uint8)
+    src = tmp_path / "in.png"
+    Image.fromarray(pixels).save(src)
+    args = [src, *extra, "--pad-mode", mode, "--json"]
+    with monkeypatch.context() as m:  # the reference: the whole image in memory
+        m.setattr(run, "_png_strips", lambda *a: False)
+        assert _filter(*args, "-o", tmp_path / "whole.png").exit_code == 0
+    monkeypatch.setattr(run, "ONE_PASS_SLAB_BYTES", 3000)  # strips of a few rows
+    import convcli.io.png as png_io
+
+    blocks = []
+    original = png_io.PngWriter.write
+    monkeypatch.setattr(
+        png_io.PngWriter, "write", lambda self, b: blocks.append(len(b)) or original(self, b)
+    )
+    res = _filter(*args, "-o", tmp_path / "strips.png")
+    assert res.exit_code == 0, res.output
+    assert len(blocks) > 3  # written strip by strip
+    whole = np.asarray(Image.open(tmp_path / "whole.png"))
+    strips = np.asarray(Image.open(tmp_path / "strips.png"))
+    assert whole.shape == strips.shape
+    if "fft" in extra:  # transform lengths differ between a strip and the whole
+        assert np.abs(whole.astype(int) - strips).max() <= 1
+    else:
+        np.testing.assert_array_equal(whole, strips)
+    rec = json.loads(res.stdout)
+    assert rec["shape_out"] == list(strips.shape) and "streamed" not in rec

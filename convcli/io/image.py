@@ -50,7 +50,10 @@ from .limits import DEFAULT_LIMITS, LimitError, Limits, open_regular
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
+    from .png import PngWriter
+
 __all__ = [
+    "png_writer",
     "open_image",
     "read_image",
     "probe_image",
@@ -734,19 +737,34 @@ def write_image(fh: IO[bytes], arr: np.ndarray, fmt: str, form: Form) -> None:
     """
     kw = _save_kwargs(fmt, form, _channels(arr))
     if fmt == "PNG" and arr.dtype in (np.uint8, np.uint16):
-        from .png import write_png  # deflate on every core: see convcli.io.png
-
-        write_png(
-            fh,
-            arr,
-            level=kw["compress_level"],
-            dpi=kw.get("dpi"),
-            icc_profile=kw.get("icc_profile"),
-            exif=kw.get("exif"),
-        )
+        writer = png_writer(fh, (arr.shape[0], arr.shape[1], _channels(arr)), arr.dtype, form)
+        writer.write(arr)
+        writer.close()
         return
     im = to_pil(arr, fmt, form)
     im.save(fh, format=_PIL_FORMAT.get(fmt, fmt), **kw)
+
+
+def png_writer(
+    fh: IO[bytes], shape: tuple[int, int, int], dtype: np.dtype, form: Form
+) -> PngWriter:
+    """Start a PNG of ``(rows, cols, channels)`` uint8/uint16, rows to come block by block.
+
+    The PNG that :func:`write_image` writes (deflate on every core, the input's metadata);
+    write every row with :meth:`convcli.io.png.PngWriter.write`, then ``close`` it.
+    """
+    from .png import PngWriter  # deflate on every core: see convcli.io.png
+
+    kw = _save_kwargs("PNG", form, shape[2])
+    return PngWriter(
+        fh,
+        *shape,
+        dtype,
+        level=kw["compress_level"],
+        dpi=kw.get("dpi"),
+        icc_profile=kw.get("icc_profile"),
+        exif=kw.get("exif"),
+    )
 
 
 def frame_durations(form: Form, count: int) -> list[float]:
