@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -82,8 +85,16 @@ def _try_import(name: str) -> Any:
         return None
 
 
+#: Where the PyTorch contenders run.  Importing torch (MKL, its OpenMP runtime) slows
+#: numpy's work on two threads in the same process by about a third (measured: a 3x3 on
+#: 4096² float32 went from 16 to 24 ms with OpenCV unchanged), which would bias every other
+#: contender; so by default ("child") they run in a child process of this script ("only"),
+#: and their medians join the table.  "here" runs them in this process.
+TORCH_MODE = os.environ.get("CONVCLI_BENCH_TORCH", "child")
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+
 cv2 = _try_import("cv2")
-torch = _try_import("torch")
+torch = _try_import("torch") if TORCH_MODE in ("here", "only") else None
 ndimage = _try_import("scipy.ndimage")
 signal = _try_import("scipy.signal")
 
@@ -381,8 +392,12 @@ class Row:
         return statistics.median(self.times[name])
 
 
-def run_workload(wl: Workload, repeat: int, memory: bool, slow_s: float = SLOW_S) -> Row:
+def run_workload(
+    wl: Workload, repeat: int, memory: bool, slow_s: float = SLOW_S, time_convcli: bool = True
+) -> Row:
     contenders: dict[str, Callable[[], Array]] = {"convcli": wl.run_convcli, **wl.peers}
+    if not time_convcli:  # its result is still the reference every peer is checked against
+        del contenders["convcli"]
     times: dict[str, list[float]] = {}
     checks: dict[str, str] = {}
     slow: set[str] = set()
@@ -407,7 +422,9 @@ def run_workload(wl: Workload, repeat: int, memory: bool, slow_s: float = SLOW_S
             slow.add(name)
     del ref64
     active = [n for n in contenders if n not in slow and not checks[n].startswith("failed")]
-    for r in range(repeat):
+    if not time_convcli:
+        del checks["convcli"]
+    for r in range(repeat if active else 0):
         shift = r % len(active)
         for name in active[shift:] + active[:shift]:
             dt, y = _timed(contenders[name])
@@ -478,23 +495,55 @@ def main(argv: list[str] | None = None) -> int:
     versions = [f"numpy {np.__version__}"]
     for name, mod in (("scipy", _try_import("scipy")), ("opencv", cv2), ("torch", torch)):
         versions.append(f"{name} {mod.__version__}" if mod is not None else f"{name} -")
+    if torch is None and HAVE_TORCH:
+        versions[-1] = "torch (in a child process)"
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fh:
             cpu = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
     except (OSError, StopIteration):
         pass
+    slow_s = QUICK_SLOW_S if args.quick else SLOW_S
+    if TORCH_MODE == "only":  # the child: time the PyTorch contenders, print them as JSON
+        found = {}
+        for wl in build(args.quick):
+            wl.peers = {n: f for n, f in wl.peers.items() if n.startswith("torch")}
+            if (only and wl.key not in only) or not wl.peers:
+                continue
+            print(f"  running {wl.key} {wl.title} (PyTorch) ...", file=sys.stderr, flush=True)
+            row = run_workload(wl, repeat, False, slow_s, time_convcli=False)
+            found[wl.key] = {"times": row.times, "checks": row.checks, "slow": sorted(row.slow)}
+        print(json.dumps(found))
+        return 0
     print(f"convcli {convcli.__version__}; {', '.join(versions)}; Python {sys.version.split()[0]}")
     print(f"{cpu}, {os.cpu_count()} CPUs; median of {repeat}, contenders interleaved")
     if torch is not None:
         print(f"torch threads: {torch.get_num_threads()}")
     print()
+    from_child: dict[str, Any] = {}
+    if TORCH_MODE == "child" and HAVE_TORCH:
+        print("  PyTorch contenders: in a child process ...", file=sys.stderr, flush=True)
+        env = {**os.environ, "CONVCLI_BENCH_TORCH": "only"}
+        argv = sys.argv[1:] if argv is None else argv
+        child = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), *argv],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+            check=True,
+        )
+        from_child = json.loads(child.stdout.strip().splitlines()[-1])
     workloads = [w for w in build(args.quick) if not only or w.key in only]
     rows = []
     for wl in workloads:
         print(f"  running {wl.key} {wl.title} ...", file=sys.stderr, flush=True)
-        slow_s = QUICK_SLOW_S if args.quick else SLOW_S
-        rows.append(run_workload(wl, repeat, not args.no_memory, slow_s))
+        row = run_workload(wl, repeat, not args.no_memory, slow_s)
+        extra = from_child.get(wl.key)
+        if extra:
+            row.times.update(extra["times"])
+            row.checks.update(extra["checks"])
+            row.slow.update(extra["slow"])
+        rows.append(row)
     print_table(rows, not args.no_memory)
     print_details(rows)
     return 0

@@ -700,8 +700,8 @@ def _filter_to_png(
     record["nonfinite"] = nonfinite
     finite = nonfinite == 0
     ch = sig.channel_axis
-    shape = make_plan(data.shape, data.dtype, kernel, channel_axis=ch, finite=finite, **geometry)
-    out = shape.output_shape
+    whole = make_plan(data.shape, data.dtype, kernel, channel_axis=ch, finite=finite, **geometry)
+    out = whole.output_shape
     rows_shape = (out[0], out[1], out[2] if len(out) == 3 else 1)
     sink = _Sink(job, opts, sig, out_dtype, None, None, rows_shape, finite)
     with sink:
@@ -978,8 +978,8 @@ class _Sink:
         self._job, self._opts, self._sig = job, opts, sig
         self._dtype, self._rate, self._subtype = out_dtype, rate_out, subtype
         self._shape, self._finite, self._stats = tuple(shape), finite, stats
-        self._family = resolve_target(sig, job.output).family
-        self._format = resolve_target(sig, job.output).format
+        target = resolve_target(sig, job.output)
+        self._family, self._format = target.family, target.format
         self._writer: Any = None
         self._pending: Any = None
         self.clipped = 0
