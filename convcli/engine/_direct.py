@@ -206,13 +206,17 @@ def _accumulate(
     tmp: np.ndarray,
     groups: Sequence[tuple[Any, Sequence[np.ndarray]]],
     init: bool = True,
+    final: np.ndarray | None = None,
 ) -> None:
     """``acc (+)= sum_g w_g * sum(sources of g)`` with as few ufunc calls as possible.
 
     With ``init`` the first group overwrites ``acc``; otherwise everything is added to it.
     Starting with a group of another weight than +-1 (or of several +1 taps) saves one call;
-    -1 and single +1 taps are cheapest later, as plain subtracts and adds.
+    -1 and single +1 taps are cheapest later, as plain subtracts and adds.  With ``final``
+    (an array of ``acc``'s shape, any dtype) the last call writes its result there instead
+    of into ``acc``: int16 sums go to a float32 output without a conversion pass.
     """
+    ops: list[tuple[Any, np.ndarray, Any, np.ndarray]] = []  # (ufunc, a, b, out)
     if init:
         for i, (wv, srcs) in enumerate(groups):
             if (wv != 1 and wv != -1) or (wv == 1 and len(srcs) > 1):
@@ -222,30 +226,34 @@ def _accumulate(
     for wv, srcs in groups:
         if not first and (wv == 1 or wv == -1):
             op = np.add if wv == 1 else np.subtract
-            for s in srcs:
-                op(acc, s, out=acc)
+            ops.extend((op, acc, s, acc) for s in srcs)
             continue
         if first and wv == 1 and len(srcs) > 1:
-            np.add(srcs[0], srcs[1], out=acc)
-            for s in srcs[2:]:
-                np.add(acc, s, out=acc)
+            ops.append((np.add, srcs[0], srcs[1], acc))
+            ops.extend((np.add, acc, s, acc) for s in srcs[2:])
             first = False
             continue
         if len(srcs) == 1:
             g = srcs[0]
         else:
-            np.add(srcs[0], srcs[1], out=tmp)
-            for s in srcs[2:]:
-                np.add(tmp, s, out=tmp)
+            ops.append((np.add, srcs[0], srcs[1], tmp))
+            ops.extend((np.add, tmp, s, tmp) for s in srcs[2:])
             g = tmp
         if first:
-            np.multiply(g, wv, out=acc)
+            ops.append((np.multiply, g, wv, acc))
             first = False
         else:
-            np.multiply(g, wv, out=tmp)
-            np.add(acc, tmp, out=acc)
+            ops.append((np.multiply, g, wv, tmp))
+            ops.append((np.add, acc, tmp, acc))
+    if final is not None and ops and ops[-1][3] is acc:
+        fn, a, b, _ = ops[-1]
+        ops[-1] = (fn, a, b, final)
+    elif final is not None:  # nothing summed (no taps), or a plain accumulate: copy at the end
+        ops.append((np.add, acc, acc.dtype.type(0), final))
+    for fn, a, b, out in ops:
+        fn(a, b, out=out)
     if first:
-        acc[...] = 0
+        (acc if final is None else final)[...] = 0
 
 
 # --------------------------------------------------------------------------- flat path
@@ -512,6 +520,14 @@ def flat_passes(
     chunk = min(chunk, max(4096, -(-(f1 - f0) // MIN_CHUNKS)))
     convert = sflat.dtype != wdt
     direct_out = wdt == out.dtype and (scale is None or scale == 1.0)
+    # Unscaled sums in another dtype (int16 for 8-bit input): the last shift-add writes the
+    # output itself, converting as it goes, instead of a separate conversion pass.
+    fused_out = (
+        not direct_out
+        and (scale is None or scale == 1.0)
+        and not accumulate
+        and isinstance(stages[-1], TapStage)
+    )
 
     def run(starts: Iterable[int]) -> None:
         size = chunk + halo
@@ -551,9 +567,10 @@ def flat_passes(
                     groups = [
                         (w, [arr[start + o : start + o + n] for o in offs]) for w, offs in st.groups
                     ]
-                    _accumulate(dst, tmp[:n], groups, init)
+                    final = oflat[c0:c1] if last and fused_out else None
+                    _accumulate(dst, tmp[:n], groups, init, final)
                 arr, base = dst, lo[p]
-            if not direct_out:
+            if not direct_out and not fused_out:
                 res = fin[: c1 - c0]  # type: ignore[index]
                 target = oflat[c0:c1]
                 if accumulate:  # (not used by the engine's own paths: no fast path needed)
