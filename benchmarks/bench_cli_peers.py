@@ -177,20 +177,14 @@ def image_jobs(
     out = {name: folder / f"out_{name}.png" for name in ("convcli", "convert", "vips")}
 
     # image, 3x3 binomial blur
-    jobs: dict[str, list[str]] = {
-        "convcli": [
-            convcli,
-            "filter",
-            str(png),
-            "-k",
-            "[1 2 1; 2 4 2; 1 2 1]/16",
-            "--pad-mode",
-            "replicate",
+    def job(kernel: str) -> list[str]:
+        return [convcli, "filter", str(png), "-k", kernel, "--pad-mode", "replicate"] + [
             "-o",
             str(out["convcli"]),
             "--overwrite",
-        ],
-    }
+        ]
+
+    jobs: dict[str, list[str]] = {"convcli": job("[1 2 1; 2 4 2; 1 2 1]/16")}
     if have["convert"]:
         jobs["convert"] = [
             have["convert"],
@@ -219,20 +213,7 @@ def image_jobs(
     report(f"image {side}x{side} RGB PNG, 3x3 binomial blur", medians, diffs)
 
     # image, 15x15 gaussian
-    jobs = {
-        "convcli": [
-            convcli,
-            "filter",
-            str(png),
-            "-k",
-            "gaussian:sigma=2.5,size=15",
-            "--pad-mode",
-            "replicate",
-            "-o",
-            str(out["convcli"]),
-            "--overwrite",
-        ],
-    }
+    jobs = {"convcli": job("gaussian:sigma=2.5,size=15")}
     if have["convert"]:
         jobs["convert"] = [
             have["convert"],

@@ -883,9 +883,12 @@ def _filter_streamed(
             _plans_to_record(plans, record, opts)
             last = stages[-1]
             stats = _stats(last, opts) if opts.rescale else None
-            record["clipped"] = _write_streamed(
-                last, job, opts, sig, out_dtype, rate_out, subtype, stats, nonfinite == 0
-            )
+            finite = nonfinite == 0
+            sink = _Sink(job, opts, sig, out_dtype, rate_out, subtype, last.shape, finite, stats)
+            with sink:
+                for start, block in _blocks(last, _slab_bytes(opts)):
+                    sink.put(start, block)
+            record["clipped"] = sink.clipped
             record["shape_out"] = list(last.shape)
         finally:
             for raw in stages:
@@ -916,28 +919,6 @@ def _stats(source: Any, opts: FilterOptions) -> tuple[float, float, float]:
         b_lo, b_hi, b_peak = _finite_range(_post(block, opts))
         lo, hi, peak = min(lo, b_lo), max(hi, b_hi), max(peak, b_peak)
     return lo, hi, peak
-
-
-def _write_streamed(
-    source: Any,
-    job: Job,
-    opts: FilterOptions,
-    sig: Any,
-    out_dtype: np.dtype,
-    rate_out: float | None,
-    subtype: str | None,
-    stats: tuple[float, float, float] | None,
-    finite: bool = True,
-) -> int:
-    """Post-process, cast and write a row source block by block, atomically; return clipped.
-
-    ``finite`` says the input held no NaN/Inf (then any in a float output is an overflow).
-    """
-    sink = _Sink(job, opts, sig, out_dtype, rate_out, subtype, source.shape, finite, stats)
-    with sink:
-        for start, block in _blocks(source, _slab_bytes(opts)):
-            sink.put(start, block)
-    return sink.clipped
 
 
 class _Sink:
