@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 import traceback
 from dataclasses import dataclass, field, replace
@@ -981,8 +980,11 @@ class _Sink:
 
     def put(self, start: int, block: np.ndarray) -> None:
         """Queue rows ``start:start+len(block)`` (in order) for writing."""
-        self._wait()
-        self._pending = self._pool.submit(self._write, block)
+        from convcli.io.atomic import hold_signals
+
+        with hold_signals():  # the block in flight is always the one ``_pending`` knows
+            self._wait()
+            self._pending = self._pool.submit(self._write, block)
 
     def _wait(self) -> None:
         pending, self._pending = self._pending, None
@@ -1030,34 +1032,36 @@ class _Sink:
         self.row_shape = tuple(cast.shape[1:])
 
     def __exit__(self, *exc: Any) -> Any:
-        try:
-            if exc[0] is None:
+        from convcli.io.atomic import hold_signals
+
+        with hold_signals():  # the clean-up runs whole; an interruption is raised after it
+            return self._finish(*exc)
+
+    def _finish(self, *exc: Any) -> Any:
+        """Wait for the writer thread, close the writer, then commit or drop the file."""
+        error: BaseException | None = None
+        if exc[0] is None:
+            try:
                 self._wait()
                 if self._writer is None:  # no rows at all: still a valid, empty file
                     self._writer = self._open_writer(int(self._shape[-1]))
-            elif self._pending is not None:
-                self._pending.exception()  # let the block in flight finish; its error is moot
-        except BaseException:
-            self._pool.shutdown(wait=True)
-            self._close_quietly()
-            if self._file_cm.__exit__(*sys.exc_info()):
-                return True
-            raise
-        self._pool.shutdown(wait=True)
-        if exc[0] is None:
+            except BaseException as failure:  # noqa: BLE001 - raised below, after clean-up
+                error = failure
+        self._pool.shutdown(wait=True)  # a block in flight finishes (moot if we failed)
+        if exc[0] is None and error is None:
             try:
-                try:
-                    self._writer.close()
-                except (ConvcliError, KeyboardInterrupt):
-                    raise
-                except Exception as close_exc:
-                    raise self._write_error(close_exc) from close_exc
-            except BaseException:
-                if self._file_cm.__exit__(*sys.exc_info()):
-                    return True
-                raise
+                self._writer.close()
+            except (ConvcliError, KeyboardInterrupt) as failure:
+                error = failure
+            except Exception as failure:  # noqa: BLE001 - said in one line below
+                error = self._write_error(failure)
+                error.__cause__ = failure
         else:
             self._close_quietly()
+        if error is not None:
+            if self._file_cm.__exit__(type(error), error, error.__traceback__):
+                return True
+            raise error
         return self._file_cm.__exit__(*exc)
 
     def _write_error(self, exc: Exception) -> ConvcliError:

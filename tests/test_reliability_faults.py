@@ -153,8 +153,17 @@ def _check_outputs_whole(root: Path, out: Path, names: list[str]) -> int:
         ("2", signal.SIGTERM, "parent"),  # the workers are not signalled: the parent stops them
         ("2", signal.SIGTERM, "group"),  # kill -TERM -PGID, systemd: the fork server dies too
         ("1", signal.SIGHUP, "group"),
+        ("2", signal.SIGHUP, "group"),  # a closed terminal: resource tracker and fork server too
     ],
-    ids=["int-j1", "term-j1", "int-j2-group", "term-j2-parent-only", "term-j2-group", "hup-j1"],
+    ids=[
+        "int-j1",
+        "term-j1",
+        "int-j2-group",
+        "term-j2-parent-only",
+        "term-j2-group",
+        "hup-j1",
+        "hup-j2-group",
+    ],
 )
 def test_a_signal_mid_batch_leaves_whole_outputs_and_no_temporary_file(
     slow_batch, tmp_path, jobs, sig, target
