@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from convcli.errors import ArgumentError, ConvcliError, OutputExistsError, SignalWriteError
-from convcli.run import error_message
+from convcli.run import _padding_for, _per_axis, error_message
 
 __all__ = ["FeaturesOptions", "run_features", "describe_colours"]
 
@@ -148,27 +148,6 @@ def _check_dir(out_dir: str, input_path: str, overwrite: bool) -> None:
             raise OutputExistsError(
                 f"{d}: exists and is not empty; use --overwrite to write into it"
             )
-
-
-def _per_axis(values: tuple[int, ...] | None, ndim: int, name: str) -> int | tuple[int, ...]:
-    if values is None:
-        return 1
-    if len(values) == 1:
-        return values[0]
-    if len(values) != ndim:
-        raise ArgumentError(
-            f"--{name} has {len(values)} values but the signal has {ndim} spatial axes: give "
-            "one value, or one per axis"
-        )
-    return values
-
-
-def _padding_for(padding: Any, ndim: int) -> Any:
-    if isinstance(padding, list) and len(padding) not in (1, ndim):
-        raise ArgumentError(
-            f"--padding has {len(padding)} values but the signal has {ndim} spatial axes"
-        )
-    return padding
 
 
 def _safe(text: str) -> str:
