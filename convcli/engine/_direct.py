@@ -682,17 +682,34 @@ def shift_add(
         acc_flat = np.empty(BLOCK_ELEMENTS, dtype=wdt) if separate else None
         for blk in block_list:
             dst = out[blk]
-            tmp = tmp_flat[: dst.size].reshape(dst.shape)
-            acc = dst if acc_flat is None else acc_flat[: dst.size].reshape(dst.shape)
-            _accumulate(acc, tmp, [(wv, [v[blk] for v in vs]) for wv, vs in views])
-            if acc_flat is not None:
-                if scale is None or scale == 1.0:
-                    np.copyto(dst, acc, casting="unsafe")
-                else:
-                    np.multiply(acc, out.dtype.type(scale), out=dst, casting="unsafe")
+            block_groups = [(wv, [v[blk] for v in vs]) for wv, vs in views]
+            _sum_block(dst, tmp_flat, acc_flat, block_groups, scale)
 
     run_split(blocks, run, threads and out.size >= THREAD_MIN_ELEMENTS)
     return out
+
+
+def _sum_block(
+    dst: np.ndarray,
+    tmp_flat: np.ndarray,
+    acc_flat: np.ndarray | None,
+    groups: Sequence[tuple[Any, Sequence[np.ndarray]]],
+    scale: float | None,
+) -> None:
+    """Sum one block into ``dst``: directly, or in ``acc_flat`` (another dtype), then scaled.
+
+    Unscaled sums in another dtype reach ``dst`` in :func:`_accumulate`'s last call.
+    """
+    tmp = tmp_flat[: dst.size].reshape(dst.shape)
+    if acc_flat is None:
+        _accumulate(dst, tmp, groups)
+        return
+    acc = acc_flat[: dst.size].reshape(dst.shape)
+    if scale is None or scale == 1.0:
+        _accumulate(acc, tmp, groups, final=dst)
+        return
+    _accumulate(acc, tmp, groups)
+    np.multiply(acc, dst.dtype.type(scale), out=dst, casting="unsafe")
 
 
 def phased_shift_add(
@@ -784,14 +801,7 @@ def phased_shift_add(
                             sl.append(slice(q, q + (cnt[a] - 1) * stride[a] + 1, stride[a]))
                     vs.append(phases[(j[ax] * dilation[ax]) % s_ax][tuple(sl)])
                 views.append((wv, vs))
-            tmp = tmp_flat[: dst.size].reshape(dst.shape)
-            acc = dst if acc_flat is None else acc_flat[: dst.size].reshape(dst.shape)
-            _accumulate(acc, tmp, views)
-            if acc_flat is not None:
-                if scale is None or scale == 1.0:
-                    np.copyto(dst, acc, casting="unsafe")
-                else:
-                    np.multiply(acc, out.dtype.type(scale), out=dst, casting="unsafe")
+            _sum_block(dst, tmp_flat, acc_flat, views, scale)
 
     run_split(blocks, run, threads and out.size >= THREAD_MIN_ELEMENTS)
     return out
