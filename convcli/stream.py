@@ -401,7 +401,8 @@ def correlate_rows(
         The input, read in rows along axis 0 (which must be spatial: ``channel_axis != 0``).
     kernel : ndarray
         As for :func:`convcli.convolve`; or one more leading axis with one kernel per
-        channel (a multi-channel impulse response), as :func:`convcli.run.apply_chain` takes.
+        channel (a multi-channel impulse response), as
+        :func:`convcli.engine.chain.apply_chain` takes.
     write : callable
         ``write(first_output_row, block)``, called in order.
     stride, padding, pad_mode, pad_value, dilation, flip, method, channel_axis
@@ -421,8 +422,8 @@ def correlate_rows(
         The whole signal's plan (geometry, method, output shape).
     """
     from convcli.engine import make_plan
+    from convcli.engine.chain import apply_chain
     from convcli.padding import canonical_mode
-    from convcli.run import apply_chain
 
     if channel_axis == 0:
         raise ValueError("correlate_rows needs axis 0 to be spatial")

@@ -1105,9 +1105,9 @@ def test_a_failed_write_leaves_no_file(tmp_path, make_image, monkeypatch, ext):
 def test_an_unexpected_exception_is_one_line_and_the_batch_goes_on(
     tmp_path, make_image, monkeypatch
 ):
-    import convcli.run
+    import convcli.engine.chain
 
-    real = convcli.run.apply_chain
+    real = convcli.engine.chain.apply_chain
     calls = []
 
     def broken_once(*args, **kwargs):
@@ -1116,7 +1116,7 @@ def test_an_unexpected_exception_is_one_line_and_the_batch_goes_on(
             raise RuntimeError("boom")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(convcli.run, "apply_chain", broken_once)
+    monkeypatch.setattr(convcli.engine.chain, "apply_chain", broken_once)
     a, b = make_image("L", name="a.png"), make_image("L", name="b.png")
     res = invoke("filter", a, b, "-k", "box:3", "--out-dir", tmp_path / "o")
     assert res.exit_code == 1 and "Traceback" not in res.output
