@@ -262,7 +262,7 @@ def _work(job: Any, opts: Any) -> dict[str, Any] | None:
     global _BUSY
     from dataclasses import replace
 
-    from convcli.run import run_job
+    from convcli.jobs.job import run_job
 
     _BUSY = True
     try:
@@ -374,7 +374,7 @@ def _run_all(jobs: list[Any], opts: Any, workers: int, fail_fast: bool) -> Itera
     KeyboardInterrupt) stops the workers before it goes on: every job running is
     interrupted and cleans up after itself, no queued job starts.
     """
-    from convcli.run import run_job
+    from convcli.jobs.job import run_job
 
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
@@ -567,7 +567,7 @@ def command(
     The geometry options apply to every kernel of the chain.  Outputs keep the input's kind,
     format and sample type unless the output's extension or --dtype says otherwise.
     """
-    from convcli.run import FilterOptions, Job
+    from convcli.jobs.job import FilterOptions, Job
 
     pairs = _plan_outputs(inputs, output, out_dir)
     if out_dir is not None and not dry_run:

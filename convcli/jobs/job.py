@@ -395,7 +395,7 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
     """Return ``(signal, source)``: the loaded signal, or a header and a row source.
 
     An audio file or ``.npy`` is read slab by slab (``source`` is a
-    :class:`convcli.stream.RowSource` and ``signal.data`` holds no rows) when its in-memory
+    :class:`convcli.jobs.stream.RowSource` and ``signal.data`` holds no rows) when its in-memory
     working set would pass ``opts.max_memory`` (1 GiB when not given), and for ``--dry-run``
     (planning needs only the header).  Everything else is loaded whole, once its header has
     been checked against the budgets: the :class:`convcli.io.Limits` and the working set
@@ -408,7 +408,7 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
         The input would need more memory than the budget and cannot be streamed.
     """
     from convcli import io
-    from convcli.stream import estimate_bytes, open_stream
+    from convcli.jobs.stream import estimate_bytes, open_stream
 
     limits = _limits(opts)
     budget = opts.max_memory
@@ -624,11 +624,11 @@ def _filter_to_png(
     """Filter an image in strips of rows, each cast and deflated while the next is filtered.
 
     The same pixels as filtering the whole image (each strip reads the rows its outputs
-    need, the pad mode's included: :func:`convcli.stream.correlate_rows`), without a float
+    need, the pad mode's included: :func:`convcli.jobs.stream.correlate_rows`), without a float
     copy of the whole result, and the PNG's deflate (on every core) overlaps the filtering.
     """
     from convcli.engine import make_plan
-    from convcli.stream import ArraySource, correlate_rows
+    from convcli.jobs.stream import ArraySource, correlate_rows
 
     data = sig.data
     nonfinite = count_nonfinite(data)
@@ -753,14 +753,14 @@ def _filter_streamed(
 ) -> None:
     """Filter slab by slab: each kernel through a raw temporary file, then cast and write.
 
-    Peak memory is a few slabs (a slab is :func:`convcli.stream.slab_bytes_for` the budget),
+    Peak memory is a few slabs (a slab is :func:`convcli.jobs.stream.slab_bytes_for` the budget),
     whatever the input's length; the temporary files live in a hidden folder beside the
     output and go with it.
     """
     import tempfile
 
     from convcli.io.atomic import hold_signals
-    from convcli.stream import RawFile, correlate_rows
+    from convcli.jobs.stream import RawFile, correlate_rows
 
     target = Path(job.output)
     subtype = getattr(sig.form, "subtype", None)
@@ -771,7 +771,7 @@ def _filter_streamed(
     record["nonfinite"] = nonfinite
     record["streamed"] = True
     if _one_pass(opts) and _streams_to(sig, job, ("audio",)):
-        from convcli.stream import correlate_rows
+        from convcli.jobs.stream import correlate_rows
 
         sink = _Sink(job, opts, sig, out_dtype, rate_out, subtype, source.shape, nonfinite == 0)
         with sink:
@@ -832,14 +832,14 @@ def _filter_streamed(
 
 
 def _slab_bytes(opts: FilterOptions) -> int:
-    from convcli.stream import slab_bytes_for
+    from convcli.jobs.stream import slab_bytes_for
 
     return slab_bytes_for(opts.max_memory)
 
 
 def _blocks(source: Any, slab_bytes: int) -> Any:
     """Yield ``(start, rows)`` blocks of a row source, a slab at a time."""
-    from convcli.stream import slab_rows
+    from convcli.jobs.stream import slab_rows
 
     n = source.shape[0]
     step = slab_rows(int(np.prod(source.shape[1:], dtype=np.int64)) or 1, slab_bytes)

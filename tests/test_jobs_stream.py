@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convcli
+from convcli.jobs.stream import ArraySource, AudioFileSource, NpyFileSource, RawFile, correlate_rows
 from convcli.padding import PAD_MODES
-from convcli.stream import ArraySource, AudioFileSource, NpyFileSource, RawFile, correlate_rows
 
 
 def _run(source, kernel, rows, **kw):
@@ -132,7 +132,7 @@ def _filter(*args):
 )
 @pytest.mark.parametrize("budget", [["--max-memory", "1K"], []])
 def test_streamed_audio_equals_in_memory(tmp_path, extra, budget, monkeypatch):
-    import convcli.run as run
+    import convcli.jobs.job as run
 
     rng = np.random.default_rng(4)
     audio = np.clip(rng.standard_normal((6000, 2)) * 0.3, -1, 1)
@@ -159,7 +159,7 @@ def test_streamed_audio_equals_in_memory(tmp_path, extra, budget, monkeypatch):
 
 @pytest.mark.parametrize("mode", PAD_MODES)
 def test_streamed_npy_volume_equals_in_memory(tmp_path, mode, monkeypatch):
-    import convcli.stream as stream
+    import convcli.jobs.stream as stream
 
     monkeypatch.setattr(stream, "SLAB_BYTES", 200)  # many slabs even for a small volume
     rng = np.random.default_rng(5)
@@ -173,7 +173,7 @@ def test_streamed_npy_volume_equals_in_memory(tmp_path, mode, monkeypatch):
 
 
 def test_streamed_stereo_ir_on_mono(tmp_path, monkeypatch):
-    import convcli.run as run
+    import convcli.jobs.job as run
 
     rng = np.random.default_rng(6)
     sf.write(tmp_path / "m.wav", rng.uniform(-0.5, 0.5, 3000), 8000, subtype="FLOAT")
@@ -213,7 +213,7 @@ def test_png_strips_equal_the_whole_image(tmp_path, monkeypatch, mode, image, ex
     """An image filtered strip by strip into a PNG has the in-memory result's pixels."""
     from PIL import Image
 
-    import convcli.run as run
+    import convcli.jobs.job as run
 
     rng = np.random.default_rng(8)
     if image == "I;16":
