@@ -1,0 +1,34 @@
+"""The modules that moved keep their old names for one release, with a warning."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def moved_rows() -> list[tuple[str, str]]:
+    text = README.read_text(encoding="utf-8")
+    table = text.split("<!-- moved:start -->")[1].split("<!-- moved:end -->")[0]
+    return re.findall(r"^\| `([\w.]+)` \| `([\w.]+)` \|", table, flags=re.M)
+
+
+def test_the_readme_lists_the_moves():
+    assert ("convcli.run", "convcli.jobs.job") in moved_rows()
+
+
+@pytest.mark.parametrize(("old", "new"), moved_rows())
+def test_an_old_module_gives_the_new_names_with_a_warning(old, new):
+    module = importlib.import_module(old)
+    home = importlib.import_module(new)
+    names = [n for n in getattr(home, "__all__", ()) if hasattr(home, n)]
+    assert names
+    for name in names:
+        with pytest.warns(DeprecationWarning, match=re.escape(f"{old}.{name} has moved")):
+            assert getattr(module, name) is getattr(home, name)
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        module.no_such_name  # noqa: B018
