@@ -36,7 +36,7 @@ def test_cli_geometry_defaults_equal_the_api_defaults():
     assert params["stride"].default is None and api["stride"].default == 1  # None means 1
     assert params["dilation"].default is None and api["dilation"].default == 1
     # --pad-mode defaults by kind (reflect for images/volumes); the API's is zero, as for arrays
-    from convcli.jobs.job import default_pad_mode
+    from convcli.jobs.options import default_pad_mode
 
     assert default_pad_mode("array") == api["pad_mode"].default == "zero"
     assert default_pad_mode("audio") == "zero"

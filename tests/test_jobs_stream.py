@@ -132,6 +132,7 @@ def _filter(*args):
 )
 @pytest.mark.parametrize("budget", [["--max-memory", "1K"], []])
 def test_streamed_audio_equals_in_memory(tmp_path, extra, budget, monkeypatch):
+    import convcli.jobs.blocks as blocks
     import convcli.jobs.job as run
 
     rng = np.random.default_rng(4)
@@ -144,7 +145,7 @@ def test_streamed_audio_equals_in_memory(tmp_path, extra, budget, monkeypatch):
         rec = _filter(src, *extra, "-o", whole, "--json")
         assert rec.exit_code == 0 and "streamed" not in json.loads(rec.stdout)
     # Without a budget, one kernel streams in one pass (many slabs here): file to file.
-    monkeypatch.setattr(run, "ONE_PASS_SLAB_BYTES", 4000)
+    monkeypatch.setattr(blocks, "ONE_PASS_SLAB_BYTES", 4000)
     res = _filter(src, *extra, "-o", slabs, *budget, "--json")
     assert res.exit_code == 0, res.output
     one_pass = extra.count("-k") == 1 and "--rescale" not in extra
@@ -213,6 +214,7 @@ def test_png_strips_equal_the_whole_image(tmp_path, monkeypatch, mode, image, ex
     """An image filtered strip by strip into a PNG has the in-memory result's pixels."""
     from PIL import Image
 
+    import convcli.jobs.blocks as blocks
     import convcli.jobs.job as run
 
     rng = np.random.default_rng(8)
@@ -226,7 +228,7 @@ def test_png_strips_equal_the_whole_image(tmp_path, monkeypatch, mode, image, ex
     with monkeypatch.context() as m:  # the reference: the whole image in memory
         m.setattr(run, "_png_strips", lambda *a: False)
         assert _filter(*args, "-o", tmp_path / "whole.png").exit_code == 0
-    monkeypatch.setattr(run, "ONE_PASS_SLAB_BYTES", 3000)  # strips of a few rows
+    monkeypatch.setattr(blocks, "ONE_PASS_SLAB_BYTES", 3000)  # strips of a few rows
     import convcli.io.png as png_io
 
     blocks = []

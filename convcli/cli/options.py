@@ -209,7 +209,7 @@ def _count_option(name: str, default: int, what: str) -> Callable[[F], F]:
     )
 
 
-# The defaults of convcli.io.limits and convcli.jobs.job.MAX_TAPS, written out so that `--help`
+# The defaults of convcli.io.limits and convcli.jobs.budget.MAX_TAPS, written out so that `--help`
 # imports no numpy (tests/test_reliability_corpus.py checks that they agree).
 _PIXELS, _VOXELS, _FRAMES, _CHANNELS, _SAMPLES, _TAPS = (
     1 << 26,

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from convcli.errors import ArgumentError, ConvcliError, OutputExistsError, SignalWriteError
-from convcli.jobs.job import _padding_for, _per_axis, error_message
+from convcli.jobs.options import _padding_for, _per_axis
+from convcli.jobs.record import error_message
 
 __all__ = ["FeaturesOptions", "run_features", "describe_colours"]
 
@@ -209,7 +210,7 @@ def _run(
     from convcli import io
     from convcli.features._bank import add_bias, execute_bank, plan_bank
     from convcli.features._layer import activate, parse_pool, pool
-    from convcli.jobs.job import default_pad_mode
+    from convcli.jobs.options import default_pad_mode
 
     stage.path = out_dir
     _check_dir(out_dir, input_path, opts.overwrite)

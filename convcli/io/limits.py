@@ -25,7 +25,7 @@ limit              default             what it bounds
 Pillow's :class:`~PIL.Image.DecompressionBombWarning` is an error here.  Every limit may be
 ``None`` (no limit).  The defaults never bother a real job: a 64-megapixel photo, a 65536-
 slice stack, 24 hours of 96 kHz stereo.  The working-set budget (``--max-memory``) is
-checked by :mod:`convcli.jobs.job`, which knows the kernels and the method.
+checked by :mod:`convcli.jobs.budget`, which knows the kernels and the method.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ Limits: only regular files are read (a FIFO or a device is refused, never waited
 or JSON kernel file holds at most :data:`MAX_TEXT_BYTES` (64 MiB: some 6 million taps; save a
 larger kernel as ``.npy``); a kernel file of any kind holds at most :data:`MAX_FILE_TAPS`
 taps (64 Mi), checked from the ``.npy`` or audio header before anything is read.  The run's
-own ``--max-taps`` (:data:`convcli.jobs.job.MAX_TAPS`) is usually lower, and is checked with
+own ``--max-taps`` (:data:`convcli.jobs.budget.MAX_TAPS`) is usually lower, and is checked with
 :func:`kernel_file_taps` before the kernel is read.
 """
 

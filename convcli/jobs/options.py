@@ -1,0 +1,94 @@
+"""What a ``convcli filter`` run was told, and the per-axis checks against each input.
+
+:class:`FilterOptions` and :class:`Job` are frozen and picklable: a batch sends them to its
+worker processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from convcli.errors import ArgumentError
+from convcli.jobs.budget import MAX_TAPS
+
+__all__ = ["FilterOptions", "Job", "default_pad_mode"]
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    """Everything ``convcli filter`` was told, once per run (picklable for ``--jobs``)."""
+
+    kernels: tuple[str, ...]
+    stride: tuple[int, ...] | None = None
+    padding: Any = "same"
+    pad_mode: str | None = None
+    pad_value: float = 0.0
+    dilation: tuple[int, ...] | None = None
+    flip: bool = False
+    method: str = "auto"
+    normalize: bool = False
+    scale: float = 1.0
+    bias: float = 0.0
+    abs: bool = False
+    rescale: bool = False
+    dtype: str = "auto"
+    kind: str = "auto"
+    alpha: str = "premultiply"
+    gray: bool = False
+    overwrite: bool = False
+    dry_run: bool = False
+    verbose: bool = False
+    max_memory: int | None = None
+    max_taps: int | None = MAX_TAPS
+    limits: Any = None
+    jobs: int = 1
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input and where its output goes; ``protect`` lists every input of the run."""
+
+    input: str
+    output: str
+    protect: tuple[str, ...] = field(default_factory=tuple)
+
+
+def default_pad_mode(kind: str) -> str:
+    """Return the pad mode used when ``--pad-mode`` is not given.
+
+    It is reflect for images and volumes, zero for audio and arrays.
+    """
+    return "reflect" if kind in ("image", "volume") else "zero"
+
+
+def _axes(ndim: int) -> str:
+    return f"{ndim} spatial axis" if ndim == 1 else f"{ndim} spatial axes"
+
+
+def _per_axis(values: tuple[int, ...] | None, ndim: int, name: str) -> int | tuple[int, ...]:
+    if values is None:
+        return 1
+    if len(values) == 1:
+        return values[0]
+    if len(values) != ndim:
+        raise ArgumentError(
+            f"--{name} has {len(values)} values but the signal has {_axes(ndim)}: give one "
+            f"value, or one per axis"
+        )
+    return values
+
+
+def _padding_for(padding: Any, ndim: int) -> Any:
+    if isinstance(padding, list) and len(padding) not in (1, ndim):
+        raise ArgumentError(
+            f"--padding has {len(padding)} values but the signal has {_axes(ndim)}: give one "
+            f"value, or one per axis"
+        )
+    return padding
+
+
+def _limits(opts: FilterOptions) -> Any:
+    from convcli.io import DEFAULT_LIMITS
+
+    return DEFAULT_LIMITS if opts.limits is None else opts.limits
