@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from convcli.errors import ArgumentError, ConvcliError, OutputExistsError, SignalWriteError
-from convcli.jobs.options import _padding_for, _per_axis
+from convcli.jobs.options import padding_for, per_axis
 from convcli.jobs.record import error_message
 
 __all__ = ["FeaturesOptions", "run_features", "describe_colours"]
@@ -245,9 +245,9 @@ def _run(
         source["bias"] = "file"
 
     pad_mode = opts.pad_mode or default_pad_mode(sig.kind)
-    stride = _per_axis(opts.stride, ndim, "stride")
-    dilation = _per_axis(opts.dilation, ndim, "dilation")
-    padding = _padding_for(opts.padding, ndim)
+    stride = per_axis(opts.stride, ndim, "stride")
+    dilation = per_axis(opts.dilation, ndim, "dilation")
+    padding = padding_for(opts.padding, ndim)
     pooling = parse_pool(opts.pool) if opts.pool else None
     finite = not (data.dtype.kind == "f" and not np.all(np.isfinite(data)))
     plan = plan_bank(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,7 +13,7 @@ from ..errors import ArgumentError, ConvcliError, SignalReadError, SignalWriteEr
 from ._content import check_content
 from ._formats import resolve_target
 from ._signal import KINDS, Signal
-from .atomic import atomic_file, atomic_folder, write_new
+from .atomic import atomic_file, atomic_folder, write_new, write_problem
 from .dtypes import check_image, slice_format
 from .limits import DEFAULT_LIMITS, Limits, read_head
 
@@ -387,18 +386,8 @@ def save(
     except (ConvcliError, KeyboardInterrupt):
         raise
     except Exception as exc:
-        raise SignalWriteError(f"{out}: cannot write {fmt}: {_write_problem(exc)}") from exc
+        raise SignalWriteError(f"{out}: cannot write {fmt}: {write_problem(exc)}") from exc
     return out
-
-
-def _write_problem(exc: BaseException) -> str:
-    """Say in a few words why a write failed (a full disk, a file size limit...)."""
-    if isinstance(exc, OSError) and exc.strerror:
-        text = exc.strerror
-        if exc.errno == errno.EFBIG:
-            text += " (a file size limit: ulimit -f)"
-        return text
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _save_folder(

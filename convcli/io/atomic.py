@@ -46,6 +46,7 @@ __all__ = [
     "interruption_held",
     "defer_interruption",
     "remove_temporaries",
+    "write_problem",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -485,3 +486,26 @@ def _write_new(path: Path) -> Iterator[BinaryIO]:
         yield fh
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def write_problem(exc: BaseException) -> str:
+    """Say in a few words why a write failed: the system's reason, or the exception's text.
+
+    A full disk, a read-only folder, a file size limit (``ulimit -f``, named as such) come
+    from the ``OSError``'s ``strerror``; anything else is the exception's message on one
+    line.  Writers put it after ``<path>: cannot write <format>: ``.
+
+    Examples
+    --------
+    >>> import errno
+    >>> write_problem(OSError(errno.EFBIG, "File too large"))
+    'File too large (a file size limit: ulimit -f)'
+    >>> write_problem(ValueError("cannot write mode F as PNG"))
+    'cannot write mode F as PNG'
+    """
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+        if exc.errno == errno.EFBIG:
+            text += " (a file size limit: ulimit -f)"
+        return text
+    return " ".join(str(exc).split()) or type(exc).__name__

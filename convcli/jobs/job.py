@@ -33,9 +33,9 @@ from convcli.jobs.options import (
     FilterOptions,
     Job,
     _limits,
-    _padding_for,
-    _per_axis,
     default_pad_mode,
+    padding_for,
+    per_axis,
 )
 from convcli.jobs.post import _cast, _post, _rescale, count_nonfinite
 from convcli.jobs.record import _plans_to_record, error_message
@@ -160,9 +160,9 @@ def _run_signal(
     )
     ndim = sig.spatial_ndim
     geometry = {
-        "stride": _per_axis(opts.stride, ndim, "stride"),
-        "dilation": _per_axis(opts.dilation, ndim, "dilation"),
-        "padding": _padding_for(opts.padding, ndim),
+        "stride": per_axis(opts.stride, ndim, "stride"),
+        "dilation": per_axis(opts.dilation, ndim, "dilation"),
+        "padding": padding_for(opts.padding, ndim),
         "pad_mode": opts.pad_mode or default_pad_mode(sig.kind),
         "pad_value": opts.pad_value,
         "flip": opts.flip,

@@ -12,7 +12,7 @@ from typing import Any
 from convcli.errors import ArgumentError
 from convcli.jobs.budget import MAX_TAPS
 
-__all__ = ["FilterOptions", "Job", "default_pad_mode"]
+__all__ = ["FilterOptions", "Job", "default_pad_mode", "per_axis", "padding_for"]
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,33 @@ def _axes(ndim: int) -> str:
     return f"{ndim} spatial axis" if ndim == 1 else f"{ndim} spatial axes"
 
 
-def _per_axis(values: tuple[int, ...] | None, ndim: int, name: str) -> int | tuple[int, ...]:
+def per_axis(values: tuple[int, ...] | None, ndim: int, name: str) -> int | tuple[int, ...]:
+    """Check an option's per-axis values (``stride``, ``dilation``) against a signal.
+
+    Parameters
+    ----------
+    values : tuple of int or None
+        The values given: None (the default, 1), one value for every axis, or one per axis.
+    ndim : int
+        The signal's number of spatial axes.
+    name : str
+        The option's name, for the message.
+
+    Returns
+    -------
+    int or tuple of int
+        What :func:`convcli.convolve` takes.
+
+    Raises
+    ------
+    ArgumentError
+        More than one value, but not one per axis.
+
+    Examples
+    --------
+    >>> per_axis(None, 2, "stride"), per_axis((2,), 2, "stride"), per_axis((1, 2), 2, "stride")
+    (1, 2, (1, 2))
+    """
     if values is None:
         return 1
     if len(values) == 1:
@@ -79,7 +105,26 @@ def _per_axis(values: tuple[int, ...] | None, ndim: int, name: str) -> int | tup
     return values
 
 
-def _padding_for(padding: Any, ndim: int) -> Any:
+def padding_for(padding: Any, ndim: int) -> Any:
+    """Check a parsed ``padding`` against a signal: a list has one entry, or one per axis.
+
+    Parameters
+    ----------
+    padding : str, int or list
+        As :func:`convcli.geometry.parse_padding` gives it.
+    ndim : int
+        The signal's number of spatial axes.
+
+    Returns
+    -------
+    str, int or list
+        ``padding`` itself.
+
+    Raises
+    ------
+    ArgumentError
+        A list of more than one entry, but not one per axis.
+    """
     if isinstance(padding, list) and len(padding) not in (1, ndim):
         raise ArgumentError(
             f"--padding has {len(padding)} values but the signal has {_axes(ndim)}: give one "

@@ -168,7 +168,7 @@ class _Sink:
         file size limit.
         """
         from convcli.errors import SignalWriteError
-        from convcli.io._api import _write_problem
+        from convcli.io.atomic import write_problem
 
         cause: BaseException = exc
         if not isinstance(exc, OSError):
@@ -178,7 +178,7 @@ class _Sink:
             except OSError as probe:
                 cause = probe
         fmt = self._format or self._family
-        return SignalWriteError(f"{self._job.output}: cannot write {fmt}: {_write_problem(cause)}")
+        return SignalWriteError(f"{self._job.output}: cannot write {fmt}: {write_problem(cause)}")
 
     def _close_quietly(self) -> None:
         if self._writer is not None:
