@@ -33,9 +33,7 @@ from convcli.jobs.options import (
     FilterOptions,
     Job,
     _limits,
-    default_pad_mode,
-    padding_for,
-    per_axis,
+    geometry_for,
 )
 from convcli.jobs.post import _cast, _post, _rescale, count_nonfinite
 from convcli.jobs.record import _plans_to_record, error_message
@@ -148,26 +146,31 @@ def _run(job: Job, opts: FilterOptions, record: dict[str, Any]) -> None:
 def _run_signal(
     job: Job, opts: FilterOptions, record: dict[str, Any], sig: Any, source: Any
 ) -> None:
+    """Plan the job for the opened input, then filter it by the route that fits."""
     from convcli import io
 
-    data = sig.data
-    shape_in = tuple(source.shape) if source is not None else data.shape
-    record.update(
-        kind=sig.kind,
-        shape_in=list(shape_in),
-        dtype_in=str(data.dtype),
-        rate=sig.rate,
-    )
+    shape_in = tuple(source.shape) if source is not None else sig.data.shape
+    record.update(kind=sig.kind, shape_in=list(shape_in), dtype_in=str(sig.data.dtype))
+    record["rate"] = sig.rate
+    geometry = geometry_for(opts, sig.spatial_ndim, sig.kind)
+    kernels = _kernels(opts, sig, record)
+    rate_out = _rate_out(sig, geometry, len(kernels))
+    record["rate_out"] = rate_out
+    out_dtype = np.dtype(io.output_dtype(sig, job.output, opts.dtype))
+    record["dtype"] = str(out_dtype)
+    if opts.dry_run:
+        _dry_run(job, opts, record, sig, shape_in, kernels, geometry)
+    elif source is not None:
+        _filter_streamed(job, opts, record, sig, source, kernels, geometry, out_dtype, rate_out)
+    elif _png_strips(sig, job, opts, kernels, _alpha_index(sig), out_dtype):
+        _filter_to_png(job, opts, record, sig, kernels[0], geometry, out_dtype)
+    else:
+        _filter_in_memory(job, opts, record, sig, kernels, geometry, out_dtype, rate_out)
+
+
+def _kernels(opts: FilterOptions, sig: Any, record: dict[str, Any]) -> list[np.ndarray]:
+    """Build every kernel of the chain for the signal (within ``max_taps``), normalised if asked."""
     ndim = sig.spatial_ndim
-    geometry = {
-        "stride": per_axis(opts.stride, ndim, "stride"),
-        "dilation": per_axis(opts.dilation, ndim, "dilation"),
-        "padding": padding_for(opts.padding, ndim),
-        "pad_mode": opts.pad_mode or default_pad_mode(sig.kind),
-        "pad_value": opts.pad_value,
-        "flip": opts.flip,
-        "method": opts.method,
-    }
     kernels = []
     for spec in opts.kernels:
         k = _make_kernel(spec, ndim, sig.rate, opts.max_taps)
@@ -175,65 +178,89 @@ def _run_signal(
             k = _normalized(k, per_channel=k.ndim == ndim + 1)
         kernels.append(k)
         record["kernels"].append(list(k.shape))
+    return kernels
 
-    # The output rate of audio: every kernel's stride divides it.
-    rate_out = sig.rate
-    if sig.kind == "audio" and sig.rate is not None:
-        strides = geometry["stride"]
-        s = strides if isinstance(strides, int) else strides[0]
-        total_stride = s ** len(kernels)
-        rate_out = sig.rate / total_stride
-        if total_stride > 1 and not float(rate_out).is_integer():
-            raise ArgumentError(
-                f"stride {total_stride} does not divide the sample rate {sig.rate:g} Hz "
-                f"(the output rate would be {rate_out:.4f} Hz)"
-            )
-    record["rate_out"] = rate_out
 
-    out_dtype = np.dtype(io.output_dtype(sig, job.output, opts.dtype))
-    record["dtype"] = str(out_dtype)
+def _rate_out(sig: Any, geometry: dict[str, Any], count: int) -> float | None:
+    """Return the output's sample rate: audio's rate over every kernel's stride, which divides it.
 
+    Raises
+    ------
+    ArgumentError
+        The strides do not divide the rate (an audio file stores whole Hz).
+    """
+    if sig.kind != "audio" or sig.rate is None:
+        return sig.rate
+    strides = geometry["stride"]
+    s = strides if isinstance(strides, int) else strides[0]
+    total_stride = s**count
+    rate_out = sig.rate / total_stride
+    if total_stride > 1 and not float(rate_out).is_integer():
+        raise ArgumentError(
+            f"stride {total_stride} does not divide the sample rate {sig.rate:g} Hz "
+            f"(the output rate would be {rate_out:.4f} Hz)"
+        )
+    return float(rate_out)
+
+
+def _dry_run(
+    job: Job,
+    opts: FilterOptions,
+    record: dict[str, Any],
+    sig: Any,
+    shape_in: tuple[int, ...],
+    kernels: list[np.ndarray],
+    geometry: dict[str, Any],
+) -> None:
+    """Plan every kernel from the shapes alone (``--dry-run``): nothing is filtered or written."""
+    from convcli.engine import make_plan
+
+    ndim = sig.spatial_ndim
+    shape = tuple(shape_in)
+    ch = sig.channel_axis
+    plans = []
+    for k in kernels:
+        kk = k
+        if k.ndim == ndim + 1:  # one kernel per channel: a mono input is spread to them
+            kk = k[0]
+            if ch is None:
+                shape, ch = (*shape, 1), len(shape)
+            if shape[ch] == 1:
+                shape = (*shape[:ch], int(k.shape[0]), *shape[ch + 1 :])
+        plan = make_plan(shape, sig.data.dtype, kk, channel_axis=ch, **geometry)
+        plans.append(plan)
+        shape = plan.output_shape
+    _plans_to_record(plans, record, opts)
+    record["shape_out"] = list(shape)
+    if Path(job.output).exists() and not opts.overwrite:
+        raise ArgumentError(f"output {job.output} exists (use --overwrite)")
+    record["status"] = "planned"
+
+
+def _filter_in_memory(
+    job: Job,
+    opts: FilterOptions,
+    record: dict[str, Any],
+    sig: Any,
+    kernels: list[np.ndarray],
+    geometry: dict[str, Any],
+    out_dtype: np.dtype,
+    rate_out: float | None,
+) -> None:
+    """Filter the whole signal at once, post-process, cast, and save it."""
+    from convcli import io
+
+    data = sig.data
     alpha = _alpha_index(sig)
     ch = sig.channel_axis
     plans: list[Any] = []
-    if opts.dry_run:
-        from convcli.engine import make_plan
-
-        shape: tuple[int, ...] = tuple(shape_in)
-        dry_ch = ch
-        for k in kernels:
-            kk = k
-            if k.ndim == ndim + 1:  # one kernel per channel: a mono input is spread to them
-                kk = k[0]
-                if dry_ch is None:
-                    shape, dry_ch = (*shape, 1), len(shape)
-                if shape[dry_ch] == 1:
-                    shape = (*shape[:dry_ch], int(k.shape[0]), *shape[dry_ch + 1 :])
-            plan = make_plan(shape, data.dtype, kk, channel_axis=dry_ch, **geometry)
-            plans.append(plan)
-            shape = plan.output_shape
-        _plans_to_record(plans, record, opts)
-        record["shape_out"] = list(shape)
-        if Path(job.output).exists() and not opts.overwrite:
-            raise ArgumentError(f"output {job.output} exists (use --overwrite)")
-        record["status"] = "planned"
-        return
-
-    subtype = getattr(sig.form, "subtype", None)
-    if source is not None:
-        _filter_streamed(job, opts, record, sig, source, kernels, geometry, out_dtype, rate_out)
-        return
-
-    if _png_strips(sig, job, opts, kernels, alpha, out_dtype):
-        _filter_to_png(job, opts, record, sig, kernels[0], geometry, out_dtype)
-        return
-
     record["nonfinite"] = count_nonfinite(data)
     if alpha is not None and opts.alpha != "separate":
         y = _filter_with_alpha(data, alpha, ch, kernels, geometry, opts.alpha, plans)
     else:
         y = apply_chain(data, kernels, channel_axis=ch, geometry=geometry, plans=plans)
     _plans_to_record(plans, record, opts)
+    subtype = getattr(sig.form, "subtype", None)
     y = _post(y, opts)
     if opts.rescale:
         y = _rescale(y, out_dtype, sig.kind, subtype)

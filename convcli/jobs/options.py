@@ -12,7 +12,7 @@ from typing import Any
 from convcli.errors import ArgumentError
 from convcli.jobs.budget import MAX_TAPS
 
-__all__ = ["FilterOptions", "Job", "default_pad_mode", "per_axis", "padding_for"]
+__all__ = ["FilterOptions", "Job", "default_pad_mode", "per_axis", "padding_for", "geometry_for"]
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,41 @@ def padding_for(padding: Any, ndim: int) -> Any:
             f"value, or one per axis"
         )
     return padding
+
+
+def geometry_for(opts: Any, ndim: int, kind: str) -> dict[str, Any]:
+    """Return the geometry arguments of :func:`convcli.convolve` that ``opts`` give a signal.
+
+    Parameters
+    ----------
+    opts : FilterOptions or FeaturesOptions
+        Options with ``stride``, ``dilation``, ``padding``, ``pad_mode``, ``pad_value``,
+        ``flip`` and ``method``.
+    ndim : int
+        The signal's number of spatial axes (the per-axis values are checked against it).
+    kind : str
+        The signal's kind: the pad mode when none was given (:func:`default_pad_mode`).
+
+    Returns
+    -------
+    dict
+        ``stride``, ``dilation``, ``padding``, ``pad_mode``, ``pad_value``, ``flip``,
+        ``method``.
+
+    Raises
+    ------
+    ArgumentError
+        A per-axis value that is neither one value nor one per axis.
+    """
+    return {
+        "stride": per_axis(opts.stride, ndim, "stride"),
+        "dilation": per_axis(opts.dilation, ndim, "dilation"),
+        "padding": padding_for(opts.padding, ndim),
+        "pad_mode": opts.pad_mode or default_pad_mode(kind),
+        "pad_value": opts.pad_value,
+        "flip": opts.flip,
+        "method": opts.method,
+    }
 
 
 def _limits(opts: FilterOptions) -> Any:
