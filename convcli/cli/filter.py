@@ -14,14 +14,7 @@ from typing import Any
 
 import click
 
-from convcli.cli import (
-    catch_lost_interruptions,
-    error_line,
-    interrupt_now,
-    quiet_warnings,
-    safe_path,
-    signal_caught,
-)
+from convcli.cli import error_line, safe_path
 from convcli.cli.options import (
     geometry_options,
     limits_options,
@@ -29,6 +22,12 @@ from convcli.cli.options import (
     max_memory_opt,
     max_taps_opt,
     read_kernel_specs,
+)
+from convcli.jobs.process import (
+    catch_lost_interruptions,
+    interrupt_now,
+    quiet_warnings,
+    signal_caught,
 )
 
 DTYPES = ("auto", "uint8", "uint16", "int16", "int32", "float32", "float64")
