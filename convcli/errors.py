@@ -16,6 +16,7 @@ __all__ = [
     "SignalWriteError",
     "OutputExistsError",
     "UnsupportedError",
+    "BatchError",
 ]
 
 
@@ -45,3 +46,7 @@ class OutputExistsError(ConvcliError, FileExistsError):
 
 class UnsupportedError(ConvcliError, ValueError):
     """A result the requested output format cannot hold (float RGB in PNG, say)."""
+
+
+class BatchError(ConvcliError, RuntimeError):
+    """A batch that cannot go on: a worker process ended unexpectedly (killed from outside)."""
