@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from convcli.errors import ArgumentError, ConvcliError, OutputExistsError, SignalWriteError
-from convcli.jobs.options import padding_for, per_axis
+from convcli.jobs.options import geometry_for
 from convcli.jobs.record import error_message
 
 __all__ = ["FeaturesOptions", "run_features", "describe_colours"]
@@ -207,87 +207,124 @@ def _run(
     stage: _Stage,
     log: Callable[[str], None] | None,
 ) -> dict[str, Any]:
-    from convcli import io
-    from convcli.features._bank import add_bias, execute_bank, plan_bank
-    from convcli.features._layer import activate, parse_pool, pool
-    from convcli.jobs.options import default_pad_mode
+    """Check DIR, load, build the bank, compute every map, write the folder; describe it."""
+    from convcli.features._bank import plan_bank
+    from convcli.features._layer import parse_pool
 
     stage.path = out_dir
     _check_dir(out_dir, input_path, opts.overwrite)
     stage.path = input_path
+    sig, data, alpha_dropped = _load(input_path, opts)
+    ch = sig.channel_axis
+    channels = int(data.shape[ch]) if ch is not None else 1
+    ndim = sig.spatial_ndim
+    weights, labels, shapes, file_bias, source = _build_bank(opts, ndim, sig.rate, channels, stage)
+    bias = _bias(opts, file_bias, len(labels), source)
+    geometry = geometry_for(opts, ndim, sig.kind)
+    pooling = parse_pool(opts.pool) if opts.pool else None
+    finite = not (data.dtype.kind == "f" and not np.all(np.isfinite(data)))
+    plan = plan_bank(data.shape, data.dtype, weights, channel_axis=ch, finite=finite, **geometry)
+    if log is not None:
+        log(plan.describe())
+    rate_out = _rate_out(sig, plan.geometry[0].stride * (pooling.stride if pooling else 1))
+    maps = _compute(plan, data, bias, opts.activation, pooling)
+    description: dict[str, Any] = {
+        "kind": sig.kind,
+        "input_shape": list(sig.data.shape),
+        "channels": channels,
+        "alpha_dropped": alpha_dropped,
+        "channel_use": _channel_use(plan.shared, channels),
+        "rate": sig.rate,
+        "rate_out": rate_out,
+        "source": source,
+        "geometry": _geometry_record(plan, opts),
+        "bias": None if bias is None else [float(b) for b in bias],
+        "activation": opts.activation,
+        "pool": None
+        if pooling is None
+        else {"mode": pooling.mode, "size": pooling.size, "stride": pooling.stride},
+        "shape": list(maps.shape),
+        "dtype": "float32",
+    }
+    stage.path = out_dir
+    width = max(2, len(str(len(labels) - 1)))
+    stems = [f"{i:0{width}d}-{label}" for i, label in enumerate(labels)]
+    written = _write_outputs(
+        Path(out_dir), maps, stems, labels, shapes, bias, sig, rate_out, opts, input_path
+    )
+    description.update(written)
+    description["colours"] = describe_colours()
+    with _atomic(Path(out_dir) / "maps.json", opts, input_path) as fh:
+        fh.write(json.dumps(description, indent=2).encode("utf-8") + b"\n")
+    return description
+
+
+def _load(input_path: str, opts: FeaturesOptions) -> tuple[Any, np.ndarray, bool]:
+    """Load the input; drop the alpha channel of an RGBA or LA image or volume (not a .npy)."""
+    from convcli import io
+
     sig = io.load(input_path, kind=opts.kind, gray=opts.gray)
     data = sig.data
     ch = sig.channel_axis
-    alpha_dropped = False
     if (
         sig.kind in ("image", "volume")
         and ch is not None
         and sig.form.container != "npy"
         and data.shape[ch] in _ALPHA_CHANNELS
     ):
-        data = np.delete(data, data.shape[ch] - 1, axis=ch)
-        alpha_dropped = True
-    ndim = sig.spatial_ndim
-    channels = int(data.shape[ch]) if ch is not None else 1
+        return sig, np.delete(data, data.shape[ch] - 1, axis=ch), True
+    return sig, data, False
 
-    weights, labels, shapes, file_bias, source = _build_bank(opts, ndim, sig.rate, channels, stage)
-    nmaps = len(labels)
-    bias: np.ndarray | None = file_bias
+
+def _bias(
+    opts: FeaturesOptions, file_bias: np.ndarray | None, nmaps: int, source: dict[str, Any]
+) -> np.ndarray | None:
+    """Return each map's bias: ``--bias`` (one value, or one per map), else the file's."""
     if opts.bias is not None:
         if len(opts.bias) not in (1, nmaps):
             raise ArgumentError(
                 f"--bias has {len(opts.bias)} values but the bank has {nmaps} maps: give one "
                 "value, or one per map"
             )
-        bias = np.broadcast_to(np.asarray(opts.bias, dtype=np.float64), (nmaps,)).copy()
         source["bias"] = "--bias"
-    elif file_bias is not None:
+        return np.broadcast_to(np.asarray(opts.bias, dtype=np.float64), (nmaps,)).copy()
+    if file_bias is not None:
         source["bias"] = "file"
+    return file_bias
 
-    pad_mode = opts.pad_mode or default_pad_mode(sig.kind)
-    stride = per_axis(opts.stride, ndim, "stride")
-    dilation = per_axis(opts.dilation, ndim, "dilation")
-    padding = padding_for(opts.padding, ndim)
-    pooling = parse_pool(opts.pool) if opts.pool else None
-    finite = not (data.dtype.kind == "f" and not np.all(np.isfinite(data)))
-    plan = plan_bank(
-        data.shape,
-        data.dtype,
-        weights,
-        stride=stride,
-        padding=padding,
-        pad_mode=pad_mode,
-        pad_value=opts.pad_value,
-        dilation=dilation,
-        flip=opts.flip,
-        channel_axis=ch,
-        method=opts.method,
-        finite=finite,
-    )
-    if log is not None:
-        log(plan.describe())
 
-    rate_out = None
-    if sig.kind == "audio" and sig.rate is not None:
-        step = plan.geometry[0].stride * (pooling.stride if pooling else 1)
-        rate_out = sig.rate / step
-        if not float(rate_out).is_integer():
-            raise ArgumentError(
-                f"stride x pool stride {step} does not divide the sample rate {sig.rate:g} Hz "
-                f"(the maps' rate would be {rate_out:.4f} Hz, and WAV files hold whole Hz)"
-            )
+def _rate_out(sig: Any, step: int) -> float | None:
+    """Return the maps' sample rate (audio): the input's over the stride times the pool stride."""
+    if sig.kind != "audio" or sig.rate is None:
+        return None
+    rate_out = sig.rate / step
+    if not float(rate_out).is_integer():
+        raise ArgumentError(
+            f"stride x pool stride {step} does not divide the sample rate {sig.rate:g} Hz "
+            f"(the maps' rate would be {rate_out:.4f} Hz, and WAV files hold whole Hz)"
+        )
+    return rate_out
+
+
+def _compute(
+    plan: Any, data: np.ndarray, bias: np.ndarray | None, activation: str, pooling: Any
+) -> np.ndarray:
+    """Compute every map in one pass, then the bias, the activation and the pooling."""
+    from convcli.features._bank import add_bias, execute_bank
+    from convcli.features._layer import activate, pool
 
     maps = execute_bank(plan, data)
     if bias is not None:
         add_bias(maps, bias)
-    activate(maps, opts.activation)
+    activate(maps, activation)
     if pooling is not None:
         maps = pool(maps, pooling.mode, pooling.size, pooling.stride)
-    maps = np.ascontiguousarray(maps, dtype=np.float32)
+    return np.ascontiguousarray(maps, dtype=np.float32)
 
-    width = max(2, len(str(nmaps - 1)))
-    stems = [f"{i:0{width}d}-{label}" for i, label in enumerate(labels)]
-    geometry = {
+
+def _geometry_record(plan: Any, opts: FeaturesOptions) -> dict[str, Any]:
+    """Describe the geometry every map was computed with (``maps.json``)."""
+    return {
         "stride": [g.stride for g in plan.geometry],
         "dilation": [g.dilation for g in plan.geometry],
         "padding": [[g.pad_lo, g.pad_hi] for g in plan.geometry],
@@ -298,34 +335,6 @@ def _run(
         "kernel_shape": list(plan.kernel_shape),
         "method": plan.method,
     }
-    description: dict[str, Any] = {
-        "kind": sig.kind,
-        "input_shape": list(sig.data.shape),
-        "channels": channels,
-        "alpha_dropped": alpha_dropped,
-        "channel_use": _channel_use(plan.shared, channels),
-        "rate": sig.rate,
-        "rate_out": rate_out,
-        "source": source,
-        "geometry": geometry,
-        "bias": None if bias is None else [float(b) for b in bias],
-        "activation": opts.activation,
-        "pool": None
-        if pooling is None
-        else {"mode": pooling.mode, "size": pooling.size, "stride": pooling.stride},
-        "shape": list(maps.shape),
-        "dtype": "float32",
-    }
-
-    stage.path = out_dir
-    written = _write_outputs(
-        Path(out_dir), maps, stems, labels, shapes, bias, sig, rate_out, opts, input_path
-    )
-    description.update(written)
-    description["colours"] = describe_colours()
-    with _atomic(Path(out_dir) / "maps.json", opts, input_path) as fh:
-        fh.write(json.dumps(description, indent=2).encode("utf-8") + b"\n")
-    return description
 
 
 def _channel_use(shared: bool, channels: int) -> str:
