@@ -8,11 +8,16 @@ import click
 
 from convcli.cli import safe_path
 from convcli.cli.options import (
+    fail_fast_opt,
     geometry_options,
+    jobs_opt,
+    json_opt,
     limits_options,
     make_limits,
     max_memory_opt,
     max_taps_opt,
+    progress_opt,
+    quiet_opt,
     read_kernel_specs,
 )
 from convcli.cli.outputs import make_out_dir, plan_outputs
@@ -137,17 +142,10 @@ class FilterReport(Report):
 )
 @click.option("--gray", is_flag=True, help="Convert images and volumes to one grey channel first.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (never an input).")
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="Worker processes for a batch; 0 = all cores.",
-)
-@click.option("--fail-fast", is_flag=True, help="Stop at the first input that fails.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per input on stdout.")
-@click.option("-q", "--quiet", is_flag=True, help="No warnings and no progress bar.")
+@jobs_opt
+@fail_fast_opt
+@json_opt
+@quiet_opt
 @click.option(
     "-v",
     "--verbose",
@@ -158,11 +156,7 @@ class FilterReport(Report):
 @limits_options
 @max_taps_opt
 @click.option("--dry-run", is_flag=True, help="Plan every input and print it; write nothing.")
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Show a progress bar on stderr.  [default: on a terminal, unless -q]",
-)
+@progress_opt
 def command(
     inputs: tuple[str, ...],
     kernels: tuple[str, ...],

@@ -121,6 +121,28 @@ method_opt = click.option(
 )
 
 
+jobs_opt = click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Worker processes for a batch; 0 = all cores.",
+)
+fail_fast_opt = click.option(
+    "--fail-fast", is_flag=True, help="Stop at the first input that fails."
+)
+json_opt = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object per input on stdout."
+)
+quiet_opt = click.option("-q", "--quiet", is_flag=True, help="No warnings and no progress bar.")
+progress_opt = click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar on stderr.  [default: on a terminal, unless -q]",
+)
+
+
 def parse_size(text: str) -> int:
     """Parse a size in bytes: ``1000``, ``512K``, ``256M``, ``2G``, ``1.5GiB`` (powers of 1024).
 

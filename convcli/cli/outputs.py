@@ -46,6 +46,7 @@ def plan_outputs(
     *,
     stem: bool = False,
     what: str = "PATH",
+    refuse_inputs: bool = True,
 ) -> list[tuple[str, str]]:
     """Pair every input with its output: ``-o`` for one input, or ``--out-dir`` for any number.
 
@@ -61,6 +62,9 @@ def plan_outputs(
         Name each output after its input's stem (``features``: a folder per input).
     what : str, optional
         What ``-o`` takes, for messages (``PATH``, ``DIR``).
+    refuse_inputs : bool, optional
+        Refuse an output that is an input here; without, the job refuses it (``features``
+        refuses to write into an input folder, in its own words).
 
     Returns
     -------
@@ -99,8 +103,8 @@ def plan_outputs(
                 f"{safe_path(seen[key])} and {safe_path(inp)} would both write {safe_path(out)}"
             )
         seen[key] = inp
-        other = reals.get(key)
-        if other is None:
+        other = reals.get(key) if refuse_inputs else None
+        if other is None and refuse_inputs:
             try:
                 st = os.stat(out)
                 other = inodes.get((st.st_dev, st.st_ino))

@@ -21,7 +21,7 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from convcli.errors import ArgumentError, ConvcliError, OutputExistsError, Signa
 from convcli.jobs.options import geometry_for
 from convcli.jobs.record import error_message
 
-__all__ = ["FeaturesOptions", "run_features", "describe_colours"]
+__all__ = ["FeaturesOptions", "FeaturesJob", "run_features", "features_job", "describe_colours"]
 
 #: Channel counts of images and volumes whose last channel is alpha (LA, RGBA).
 _ALPHA_CHANNELS = (2, 4)
@@ -86,6 +86,7 @@ def run_features(
     opts: FeaturesOptions,
     *,
     log: Callable[[str], None] | None = None,
+    protect: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """Compute the feature maps of one input and write them to ``out_dir``.
 
@@ -100,13 +101,17 @@ def run_features(
     opts : FeaturesOptions
         The bank and everything else.
     log : callable, optional
-        Receives ``-v`` lines (the plan) as they are known.
+        Receives ``-v`` lines (the plan) as they are known; they are also the record's
+        ``log``.
+    protect : tuple of str, optional
+        Paths never to write (every input of a batch); default ``(input_path,)``.
 
     Returns
     -------
     dict
         ``status`` (``"ok"`` or ``"error"``), ``error``, ``error_file``, ``input``,
-        ``output``, ``seconds``, and on success everything ``maps.json`` holds.
+        ``output``, ``seconds``, and on success everything ``maps.json`` holds; ``log`` and
+        (with ``opts.verbose``, on failure) ``traceback`` are for the CLI's report.
     """
     t0 = time.perf_counter()
     record: dict[str, Any] = {
@@ -116,17 +121,55 @@ def run_features(
         "error": None,
         "error_file": None,
     }
+    lines: list[str] = []
+
+    def note(line: str) -> None:
+        lines.append(line)
+        if log is not None:
+            log(line)
+
     stage = _Stage(out_dir)
     try:
-        record.update(_run(input_path, out_dir, opts, stage, log))
+        protect = (input_path,) if protect is None else protect
+        record.update(_run(input_path, out_dir, opts, stage, note, protect))
         record["status"] = "ok"
     except (ConvcliError, ValueError, OSError, MemoryError) as exc:
         record["error"] = error_message(exc, stage.path)
         record["error_file"] = stage.path
         if opts.verbose:
             record["traceback"] = traceback.format_exc()
+    except Exception as exc:  # a bug somewhere below: still one line, and the batch goes on
+        problem = error_message(exc, stage.path)
+        record["error"] = f"internal error: {type(exc).__name__}: {problem}"
+        record["error_file"] = stage.path
+        if opts.verbose:
+            record["traceback"] = traceback.format_exc()
     record["seconds"] = round(time.perf_counter() - t0, 6)
+    record["log"] = lines
     return record
+
+
+@dataclass(frozen=True)
+class FeaturesJob:
+    """One input of a ``features`` batch and the folder its maps go to.
+
+    ``protect`` lists every input of the run: no output may replace one.
+    """
+
+    input: str
+    output: str
+    protect: tuple[str, ...] = field(default_factory=tuple)
+
+
+def features_job(job: FeaturesJob, opts: FeaturesOptions) -> dict[str, Any]:
+    """Run one job of a ``features`` batch (:class:`convcli.jobs.batch.Batch`'s ``work``).
+
+    Returns
+    -------
+    dict
+        The record of :func:`run_features`.
+    """
+    return run_features(job.input, job.output, opts, protect=job.protect or None)
 
 
 def _check_dir(out_dir: str, input_path: str, overwrite: bool) -> None:
@@ -205,7 +248,8 @@ def _run(
     out_dir: str,
     opts: FeaturesOptions,
     stage: _Stage,
-    log: Callable[[str], None] | None,
+    log: Callable[[str], None],
+    protect: tuple[str, ...],
 ) -> dict[str, Any]:
     """Check DIR, load, build the bank, compute every map, write the folder; describe it."""
     from convcli.features._bank import plan_bank
@@ -224,8 +268,7 @@ def _run(
     pooling = parse_pool(opts.pool) if opts.pool else None
     finite = not (data.dtype.kind == "f" and not np.all(np.isfinite(data)))
     plan = plan_bank(data.shape, data.dtype, weights, channel_axis=ch, finite=finite, **geometry)
-    if log is not None:
-        log(plan.describe())
+    log(plan.describe())
     rate_out = _rate_out(sig, plan.geometry[0].stride * (pooling.stride if pooling else 1))
     maps = _compute(plan, data, bias, opts.activation, pooling)
     description: dict[str, Any] = {
@@ -250,11 +293,11 @@ def _run(
     width = max(2, len(str(len(labels) - 1)))
     stems = [f"{i:0{width}d}-{label}" for i, label in enumerate(labels)]
     written = _write_outputs(
-        Path(out_dir), maps, stems, labels, shapes, bias, sig, rate_out, opts, input_path
+        Path(out_dir), maps, stems, labels, shapes, bias, sig, rate_out, opts, protect
     )
     description.update(written)
     description["colours"] = describe_colours()
-    with _atomic(Path(out_dir) / "maps.json", opts, input_path) as fh:
+    with _atomic(Path(out_dir) / "maps.json", opts, protect) as fh:
         fh.write(json.dumps(description, indent=2).encode("utf-8") + b"\n")
     return description
 
@@ -345,10 +388,10 @@ def _channel_use(shared: bool, channels: int) -> str:
     return "one channel"
 
 
-def _atomic(path: Path, opts: FeaturesOptions, input_path: str) -> Any:
+def _atomic(path: Path, opts: FeaturesOptions, protect: tuple[str, ...]) -> Any:
     from convcli.io.atomic import atomic_file
 
-    return atomic_file(path, overwrite=opts.overwrite, protect=(input_path,))
+    return atomic_file(path, overwrite=opts.overwrite, protect=protect)
 
 
 def _stats(m: np.ndarray) -> dict[str, Any]:
@@ -377,20 +420,20 @@ def _write_outputs(
     sig: Any,
     rate_out: float | None,
     opts: FeaturesOptions,
-    input_path: str,
+    protect: tuple[str, ...],
 ) -> dict[str, Any]:
     """Write maps.npy, the viewable files and the montage; describe them."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SignalWriteError(f"{folder}: cannot create the folder: {exc.strerror}") from exc
-    with _atomic(folder / "maps.npy", opts, input_path) as fh:
+    with _atomic(folder / "maps.npy", opts, protect) as fh:
         np.save(fh, maps, allow_pickle=False)
     nd = maps.ndim - 1
     audio = nd == 1 and sig.kind == "audio" and rate_out is not None
 
     def one(i: int) -> tuple[dict[str, Any], np.ndarray | None, str]:
-        return _write_view(folder, maps[i], stems[i], nd, audio, rate_out, opts, input_path)
+        return _write_view(folder, maps[i], stems[i], nd, audio, rate_out, opts, protect)
 
     workers = min(2, os.cpu_count() or 1)
     if workers > 1 and len(stems) > 1:
@@ -425,7 +468,7 @@ def _write_outputs(
         )
         from convcli.io.png import write_png
 
-        with _atomic(folder / "montage.png", opts, input_path) as fh:
+        with _atomic(folder / "montage.png", opts, protect) as fh:
             write_png(fh, np.asarray(image))
         montage = "montage.png"
     return {"files": {"maps": "maps.npy", "montage": montage}, "maps": entries}
@@ -439,7 +482,7 @@ def _write_view(
     audio: bool,
     rate_out: float | None,
     opts: FeaturesOptions,
-    input_path: str,
+    protect: tuple[str, ...],
 ) -> tuple[dict[str, Any], np.ndarray | None, str]:
     """Write one map's viewable file; return its entry, its montage tile and how it is drawn."""
     from convcli.features._display import display, display_range, peak_normalise, waveform
@@ -452,16 +495,16 @@ def _write_view(
 
             assert rate_out is not None
             name = f"{stem}.wav"
-            with _atomic(folder / name, opts, input_path) as fh:
+            with _atomic(folder / name, opts, protect) as fh:
                 sf.write(fh, peak_normalise(m), int(rate_out), subtype="PCM_16", format="WAV")
         else:
             name = f"{stem}.png"
-            _save_png(folder / name, waveform(m, 1024, 128), opts, input_path)
+            _save_png(folder / name, waveform(m, 1024, 128), opts, protect)
         return {"file": name}, tile, how
     if nd == 2:
         levels, how = display(m)
         name = f"{stem}.png"
-        with _atomic(folder / name, opts, input_path) as fh:
+        with _atomic(folder / name, opts, protect) as fh:
             _write_levels(fh, levels, how)
         return {"file": name}, _tile(levels, how), how
     if nd == 3:
@@ -470,7 +513,7 @@ def _write_view(
         levels, how = display(m)
         name = stem
         digits = max(3, len(str(len(levels) - 1)))
-        with atomic_folder(folder / name, overwrite=opts.overwrite, protect=(input_path,)) as tmp:
+        with atomic_folder(folder / name, overwrite=opts.overwrite, protect=protect) as tmp:
             for z, plane in enumerate(levels):
                 with write_new(tmp / f"{z:0{digits}d}.png") as fh:
                     _write_levels(fh, plane, how)
@@ -506,9 +549,11 @@ def _write_levels(fh: Any, levels: np.ndarray, how: str) -> None:
         write_png(fh, levels, threads=1)
 
 
-def _save_png(path: Path, picture: np.ndarray, opts: FeaturesOptions, input_path: str) -> None:
+def _save_png(
+    path: Path, picture: np.ndarray, opts: FeaturesOptions, protect: tuple[str, ...]
+) -> None:
     """Write a PNG atomically (one deflate thread: maps go two at a time)."""
     from convcli.io.png import write_png
 
-    with _atomic(path, opts, input_path) as fh:
+    with _atomic(path, opts, protect) as fh:
         write_png(fh, picture, threads=1)
