@@ -1253,7 +1253,7 @@ def test_wrong_output_extension_message_reads_well(tmp_path, make_image):
 
 
 def test_dry_run_and_verbose_print_the_shape_table(tmp_path, make_image):
-    from convcli.arithmetic import format_geometry_table
+    from convcli.explain.arithmetic import format_geometry_table
     from convcli.geometry import resolve
 
     src = make_image("L")

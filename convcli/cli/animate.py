@@ -124,8 +124,8 @@ def command(
     kernel positions and never-read samples, the output grid; with --values, the numbers and
     each frame's dot product.  1-D and 2-D geometries, any that `convcli shape` accepts.
     """
-    from convcli.animate import output_kind, plan_animation, save_animation
     from convcli.errors import ArgumentError, ConvcliError, KernelSpecError
+    from convcli.explain.animate import output_kind, plan_animation, save_animation
     from convcli.geometry import normalize_per_axis, parse_ints, parse_padding
 
     if not math.isfinite(pad_value):

@@ -148,7 +148,12 @@ def _check_plot_path(path: str, overwrite: bool) -> None:
 
 def _response(spec: str, kernel: Any, rate: float | None, path: str, overwrite: bool) -> None:
     from convcli.errors import ArgumentError, ConvcliError
-    from convcli.response import format_properties, kernel_properties, plot_response, save_response
+    from convcli.explain.response import (
+        format_properties,
+        kernel_properties,
+        plot_response,
+        save_response,
+    )
 
     hz = rate if kernel.ndim == 1 else None
     shape = "x".join(map(str, kernel.shape))

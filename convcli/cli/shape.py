@@ -10,7 +10,9 @@ from typing import Any
 
 import click
 
-from convcli.arithmetic import (
+from convcli.cli.options import size_options
+from convcli.errors import ArgumentError
+from convcli.explain.arithmetic import (
     NoSolutionError,
     PaddingSolution,
     TransposedSolution,
@@ -18,8 +20,6 @@ from convcli.arithmetic import (
     geometry_record,
     solve_geometry,
 )
-from convcli.cli.options import size_options
-from convcli.errors import ArgumentError
 from convcli.geometry import (
     normalize_per_axis,
     parse_ints,
@@ -172,7 +172,7 @@ def command(
     if as_json:
         click.echo(json.dumps(record))
         return 0
-    from convcli.arithmetic import axis_names
+    from convcli.explain.arithmetic import axis_names
 
     names = axis_names(ndim)
     if target is not None:

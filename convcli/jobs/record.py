@@ -38,7 +38,7 @@ def _plans_to_record(plans: list[Any], record: dict[str, Any], opts: FilterOptio
     record["plans"] = [p.describe() for p in plans]
     if opts.verbose or opts.dry_run:
         # The per-axis table `convcli shape` prints, for the job's real geometry.
-        from convcli.arithmetic import format_geometry_table
+        from convcli.explain.arithmetic import format_geometry_table
 
         names = ("time",) if record.get("kind") == "audio" else None
         record["tables"] = [

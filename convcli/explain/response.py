@@ -314,7 +314,7 @@ def format_properties(
     -3 dB: 1456.2 Hz
     -6 dB: 2000.0 Hz
     """
-    from convcli.arithmetic import axis_names
+    from convcli.explain.arithmetic import axis_names
 
     nd = len(props.shape)
     names = tuple(names) if names is not None else axis_names(nd)

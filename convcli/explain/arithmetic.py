@@ -751,7 +751,7 @@ def solve_padding(
     >>> solve_padding(10, 3, 2)
     Traceback (most recent call last):
     ...
-    convcli.arithmetic.NoSolutionError: no padding gives 2 output samples: without padding there are already 8 (i=10, k'=3, s=1)
+    convcli.explain.arithmetic.NoSolutionError: no padding gives 2 output samples: without padding there are already 8 (i=10, k'=3, s=1)
     """  # noqa: E501
     for value, name in ((size, "input size"), (kernel, "kernel size"), (target, "target")):
         _check_positive(value, name)
@@ -822,7 +822,7 @@ def solve_transposed(
     >>> solve_transposed(3, 3, 9, stride=2, padding=(0, 0))
     Traceback (most recent call last):
     ...
-    convcli.arithmetic.NoSolutionError: no output padding gives 9 output samples with padding 0:0: that needs a = 2, and a must be 0 <= a < max(s, d) = 2
+    convcli.explain.arithmetic.NoSolutionError: no output padding gives 9 output samples with padding 0:0: that needs a = 2, and a must be 0 <= a < max(s, d) = 2
     """  # noqa: E501
     for value, name in ((size, "input size"), (kernel, "kernel size"), (target, "target")):
         _check_positive(value, name)

@@ -46,8 +46,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from convcli.arithmetic import axis_names, relationship_for
 from convcli.errors import ArgumentError
+from convcli.explain.arithmetic import axis_names, relationship_for
 from convcli.geometry import PaddingArg, resolve, resolve_transposed
 from convcli.padding import canonical_mode, source_index
 
