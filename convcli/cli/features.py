@@ -9,19 +9,19 @@ import click
 
 from convcli.cli import safe_path
 from convcli.cli.options import (
+    ACTIVATION_CHOICES,
     check_kernel_specs,
     fail_fast_opt,
     geometry_options,
+    gray_opt,
     jobs_opt,
     json_opt,
+    kind_opt,
     progress_opt,
     quiet_opt,
 )
 from convcli.cli.outputs import make_out_dir, plan_outputs
 from convcli.cli.report import Report, run_and_report
-
-KINDS = ("auto", "image", "audio", "volume", "array")
-ACTIVATIONS = ("none", "relu", "abs", "tanh", "sigmoid")
 
 EPILOG = """\b
 Examples:
@@ -193,7 +193,7 @@ class FeaturesReport(Report):
 )
 @click.option(
     "--activation",
-    type=click.Choice(ACTIVATIONS, case_sensitive=False),
+    type=click.Choice(ACTIVATION_CHOICES, case_sensitive=False),
     default="none",
     show_default=True,
     help="Applied after the bias.",
@@ -206,15 +206,8 @@ class FeaturesReport(Report):
     help="Pool after the activation: max:N or avg:N, windows N wide, S apart "
     "(default N); out = floor((in - N) / S) + 1.",
 )
-@click.option(
-    "--as",
-    "kind",
-    type=click.Choice(KINDS),
-    default="auto",
-    show_default=True,
-    help="Read the input as this kind of signal.",
-)
-@click.option("--gray", is_flag=True, help="Convert images and volumes to one grey channel first.")
+@kind_opt
+@gray_opt
 @click.option(
     "--overwrite",
     is_flag=True,

@@ -8,10 +8,14 @@ import click
 
 from convcli.cli import safe_path
 from convcli.cli.options import (
+    ALPHA_CHOICES,
+    DTYPE_CHOICES,
     fail_fast_opt,
     geometry_options,
+    gray_opt,
     jobs_opt,
     json_opt,
+    kind_opt,
     limits_options,
     make_limits,
     max_memory_opt,
@@ -22,9 +26,6 @@ from convcli.cli.options import (
 )
 from convcli.cli.outputs import make_out_dir, plan_outputs
 from convcli.cli.report import Report, indent, run_and_report
-
-DTYPES = ("auto", "uint8", "uint16", "int16", "int32", "float32", "float64")
-KINDS = ("auto", "image", "audio", "volume", "array")
 
 EPILOG = """\b
 Examples:
@@ -120,27 +121,20 @@ class FilterReport(Report):
 )
 @click.option(
     "--dtype",
-    type=click.Choice(DTYPES),
+    type=click.Choice(DTYPE_CHOICES),
     default="auto",
     show_default=True,
     help="Output sample type; auto keeps the input's.",
 )
-@click.option(
-    "--as",
-    "kind",
-    type=click.Choice(KINDS),
-    default="auto",
-    show_default=True,
-    help="Read the input as this kind of signal.",
-)
+@kind_opt
 @click.option(
     "--alpha",
-    type=click.Choice(("premultiply", "separate", "keep")),
+    type=click.Choice(ALPHA_CHOICES),
     default="premultiply",
     show_default=True,
     help="RGBA/LA images: premultiply (no dark halos), filter separately, or keep alpha.",
 )
-@click.option("--gray", is_flag=True, help="Convert images and volumes to one grey channel first.")
+@gray_opt
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (never an input).")
 @jobs_opt
 @fail_fast_opt

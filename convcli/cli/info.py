@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from convcli.cli import error_line, safe_path
-from convcli.cli.options import limits_options, make_limits
+from convcli.cli.options import kind_opt, limits_options, make_limits
 
 
 def _fmt(value: Any) -> str:
@@ -29,14 +29,7 @@ def _fmt(value: Any) -> str:
     "  convcli info *.wav --json",
 )
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option(
-    "--as",
-    "kind",
-    type=click.Choice(("auto", "image", "audio", "volume", "array")),
-    default="auto",
-    show_default=True,
-    help="Read the input as this kind of signal.",
-)
+@kind_opt
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per input.")
 @limits_options
 def command(

@@ -16,7 +16,22 @@ from convcli.errors import ArgumentError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Every choice list of the CLI, written out here so that `--help` imports no numpy; each is
+# tested against its one source in the library (tests/test_contract.py).
+#: ``--method``: :data:`convcli.engine.METHODS`.
 METHOD_CHOICES = ("auto", "direct", "separable", "fft")
+#: ``--as``: ``auto`` and :data:`convcli.io.KINDS`.
+KIND_CHOICES = ("auto", "image", "audio", "volume", "array")
+#: ``--dtype``: :data:`convcli.io.DTYPE_CHOICES`.
+DTYPE_CHOICES = ("auto", "uint8", "uint16", "int16", "int32", "float32", "float64")
+#: ``--alpha``: :data:`convcli.jobs.alpha.ALPHA_MODES`.
+ALPHA_CHOICES = ("premultiply", "separate", "keep")
+#: ``--activation``: :data:`convcli.features.ACTIVATIONS`.
+ACTIVATION_CHOICES = ("none", "relu", "abs", "tanh", "sigmoid")
+#: ``--pad-mode``: :data:`convcli.padding.PAD_MODES`, and the aliases of
+#: :data:`convcli.padding.ALIASES`.
+PAD_MODE_CHOICES = ("zero", "constant", "reflect", "symmetric", "replicate", "circular")
+PAD_MODE_ALIASES = ("zeros", "reflect101", "edge", "nearest", "clamp", "wrap")
 
 
 def _ints(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
@@ -85,9 +100,8 @@ pad_mode_opt = click.option(
     metavar="NAME",
     default=None,
     callback=_pad_mode,
-    help="zero | constant | reflect | symmetric | replicate | circular (aliases: zeros, "
-    "reflect101, edge, nearest, clamp, wrap).  [default: reflect for images and volumes, "
-    "zero for audio and arrays]",
+    help=f"{' | '.join(PAD_MODE_CHOICES)} (aliases: {', '.join(PAD_MODE_ALIASES)}).  "
+    "[default: reflect for images and volumes, zero for audio and arrays]",
 )
 pad_value_opt = click.option(
     "--pad-value",
@@ -121,6 +135,17 @@ method_opt = click.option(
 )
 
 
+kind_opt = click.option(
+    "--as",
+    "kind",
+    type=click.Choice(KIND_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Read the input as this kind of signal.",
+)
+gray_opt = click.option(
+    "--gray", is_flag=True, help="Convert images and volumes to one grey channel first."
+)
 jobs_opt = click.option(
     "-j",
     "--jobs",

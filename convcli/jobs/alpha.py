@@ -8,7 +8,11 @@ import numpy as np
 
 from convcli.engine.chain import apply_chain
 
-__all__ = []
+__all__ = ["ALPHA_MODES"]
+
+#: How an alpha channel is filtered (``--alpha``): premultiplied (the default), with the other
+#: channels as they are, or kept as it was.
+ALPHA_MODES = ("premultiply", "separate", "keep")
 
 
 def _alpha_index(signal: Any) -> int | None:
