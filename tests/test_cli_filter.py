@@ -900,6 +900,7 @@ def test_fail_fast_with_jobs(tmp_path, make_image):
         (["-k", "box:3", "--dtype", "complex64", "-o", "o.png"], ["complex64"]),
         (["-k", "box:3", "--pad-value", "nan", "-o", "o.png"], ["finite"]),
         (["-k", "box:3", "-j", "-1", "-o", "o.png"], ["jobs"]),
+        (["-k", "0,25 0,5 0,25", "-o", "o.png"], ["'0,25'", "decimal point (0.25)"]),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(tmp_path, make_image, monkeypatch, args, words):

@@ -96,6 +96,8 @@ def test_text_column_file_is_taps_for_audio(tmp_path: Path) -> None:
         ("1 2,\n", "1:4", "trailing ','"),
         ("a,b,c\n1,2,3\n", "1:1", "'a' is not a number"),
         ("\ufeff1 2\n3 y\n", "2:3", "'y'"),
+        ("0,25 0,5 0,25\n", "1:1", "decimal point (0.25)"),
+        ("1 2 1\n2 4,5 2\n", "2:3", "'4,5' could be two numbers"),
     ],
 )
 def test_text_errors_give_line_and_column(
