@@ -1303,3 +1303,19 @@ def test_wide_integer_files_are_filtered_exactly(tmp_path, suffix):
     exact = sum(int(w[i, j]) * xp[i : i + 12, j : j + 10] for i in range(3) for j in range(3))
     info = np.iinfo(np.int32)
     np.testing.assert_array_equal(got, np.clip(exact, info.min, info.max))
+
+
+def test_an_impulse_response_at_another_rate_is_an_error_for_that_input(tmp_path):
+    ir = tmp_path / "hall.wav"
+    sf.write(ir, np.array([1.0, 0.5, 0.25]), 44100, subtype="FLOAT")
+    same = tmp_path / "at44k.wav"
+    other = tmp_path / "at22k.wav"
+    sf.write(same, np.linspace(-0.5, 0.5, 300), 44100, subtype="FLOAT")
+    sf.write(other, np.linspace(-0.5, 0.5, 300), 22050, subtype="FLOAT")
+    out = tmp_path / "out"
+    res = invoke("filter", str(same), str(other), "-k", str(ir), "--out-dir", str(out))
+    assert res.exit_code == 1
+    lines = error_lines(res)
+    assert len(lines) == 1, lines
+    assert str(other) in lines[0] and "44100 Hz" in lines[0] and "22050 Hz" in lines[0]
+    assert sorted(os.listdir(out)) == ["at44k.wav"]

@@ -284,6 +284,24 @@ def test_audio_nan_refused(tmp_path: Path) -> None:
     assert "NaN at index (1,)" in error_of(str(path))
 
 
+def test_audio_at_the_signals_rate_is_used(tmp_path: Path) -> None:
+    path = tmp_path / "ir.wav"
+    soundfile.write(path, np.array([0.5, 0.25]), 22050, subtype="DOUBLE")
+    np.testing.assert_array_equal(make_kernel(str(path), 1, rate=22050), [0.5, 0.25])
+    np.testing.assert_array_equal(make_kernel(str(path), 1, rate=22050.0), [0.5, 0.25])
+
+
+def test_audio_at_another_rate_is_refused_naming_both(tmp_path: Path) -> None:
+    path = tmp_path / "hall.wav"
+    soundfile.write(path, np.array([0.5, 0.25]), 44100, subtype="DOUBLE")
+    with pytest.raises(KernelSpecError) as info:
+        make_kernel(str(path), 1, rate=22050)
+    message = str(info.value)
+    assert str(path) in message
+    assert "44100 Hz" in message and "22050 Hz" in message and "2 times as long" in message
+    assert make_kernel(str(path), 2).shape == (1, 2)  # no rate (an image): no check
+
+
 # --- missing and odd paths ---------------------------------------------------------------
 
 
