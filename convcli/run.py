@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from convcli.engine import compute_dtype
 from convcli.errors import ArgumentError, ConvcliError, KernelSpecError
 
 __all__ = [
@@ -504,7 +505,7 @@ def _check_memory(info: dict[str, Any], opts: FilterOptions, budget: int) -> Non
     dtype = np.dtype(info["dtype"])
     if info["kind"] == "audio" and info.get("subtype"):
         dtype = np.dtype(load_dtype(str(info["subtype"])))
-    work = 8 if dtype == np.float64 else 4
+    work = compute_dtype(dtype).itemsize
     alpha = info["kind"] in ("image", "volume") and info.get("channels") in (2, 4)
     alpha = alpha and opts.alpha == "premultiply" and not opts.gray
     need = working_set(math.prod(shape), dtype.itemsize, work, opts.method, alpha)
@@ -864,7 +865,7 @@ def _filter_streamed(
             for i, k in enumerate(kernels):
                 raw = RawFile(
                     Path(tmp) / f"stage{i}.raw",
-                    np.dtype(np.float64 if sig.data.dtype == np.float64 else np.float32),
+                    compute_dtype(sig.data.dtype),
                 )
                 stages.append(raw)
                 plans.append(
@@ -1148,9 +1149,7 @@ def _filter_with_alpha(
     """Filter colour and alpha: ``premultiply`` (no dark halos) or ``keep`` (alpha as is)."""
     assert ch is not None
     unit = _unit_max(data.dtype)
-    a = np.take(data, [alpha], axis=ch).astype(
-        np.float32 if data.dtype != np.float64 else np.float64
-    )
+    a = np.take(data, [alpha], axis=ch).astype(compute_dtype(data.dtype))
     color = np.delete(data, alpha, axis=ch)
     if mode == "keep":
         out_color = apply_chain(color, kernels, channel_axis=ch, geometry=geometry, plans=plans)

@@ -51,6 +51,7 @@ __all__ = [
     "read_npy_kernel",
     "read_json_kernel",
     "read_impulse_response",
+    "impulse_response_rate",
 ]
 
 Kernel = NDArray[np.float64]
@@ -440,3 +441,21 @@ def read_impulse_response(path: str) -> Kernel:
         raise KernelSpecError(f"{path}: the impulse response has no samples")
     kernel = data[:, 0].copy() if data.shape[1] == 1 else np.ascontiguousarray(data.T)
     return _check_finite(kernel, path)
+
+
+def impulse_response_rate(path: str) -> int:
+    """Return the sample rate, in Hz, an audio impulse response file was recorded at.
+
+    Raises
+    ------
+    KernelSpecError
+        When soundfile cannot read the file's header.
+    """
+    import soundfile
+
+    _regular(path)
+    try:
+        return int(soundfile.info(os.fsencode(path)).samplerate)
+    except (RuntimeError, OSError, ValueError, TypeError) as exc:
+        text = re.sub(r"^Error opening .*?: (?=[A-Z])", "", " ".join(str(exc).split()))
+        raise KernelSpecError(f"{path}: cannot read as audio: {text}") from None

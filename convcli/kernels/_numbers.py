@@ -4,6 +4,11 @@ A number is an optional sign, digits with an optional decimal point (``1``, ``1.
 ``1.5``) and an optional exponent (``1e-3``).  Numbers in a row are split by spaces, tabs or
 single commas.  NaN and infinities are refused: a kernel with one would poison every output
 sample it touches.
+
+A row that separates some numbers by spaces alone and joins others by a bare comma between
+digits (``0,25 0,5 0,25``) could be read two ways: six numbers, or three written with
+decimal commas.  Such a row is an error that suggests the decimal point, never a guess;
+``1 2 1``, ``1,2,1`` and ``1, 2, 1`` are read as three numbers.
 """
 
 from __future__ import annotations
@@ -57,19 +62,48 @@ def row_numbers(text: str) -> list[float]:
     values: list[float] = []
     previous = ""
     column = 0
+    last_end = 0
+    spaced = False  # two numbers separated by white space alone
+    bare: int | None = None  # index of the first comma with a digit right before and after
     for match in _TOKEN.finditer(text):
         token = match.group()
         column = match.start() + 1
         if token == ",":
             if previous != "number":
                 raise NumberError("unexpected ','", column)
+            if match.start() == last_end and text[match.end() : match.end() + 1].isdigit():
+                if text[last_end - 1 : last_end].isdigit() and bare is None:
+                    bare = match.start()
             previous = ","
             continue
         try:
             values.append(to_float(token))
         except NumberError as exc:
             raise NumberError(exc.reason, column) from None
+        if previous == "number":
+            spaced = True
         previous = "number"
+        last_end = match.end()
     if previous == ",":
         raise NumberError("trailing ','", column)
+    if spaced and bare is not None:
+        raise _decimal_comma(text, bare)
     return values
+
+
+def _decimal_comma(text: str, comma: int) -> NumberError:
+    """Build the error for a row that mixes space separators with a bare comma in a number."""
+    start = comma
+    while start > 0 and not text[start - 1].isspace() and text[start - 1] != ",":
+        start -= 1
+    end = comma + 1
+    while end < len(text) and not text[end].isspace() and text[end] != ",":
+        end += 1
+    written = text[start:end]
+    point = written.replace(",", ".", 1)
+    return NumberError(
+        f"{written!r} could be two numbers or one with a decimal comma: this row separates "
+        f"other numbers by spaces alone; write a decimal point ({point}), or separate every "
+        f"number the same way",
+        start + 1,
+    )
