@@ -1,14 +1,18 @@
 """Damaged data is an error, never silent pixels (issue 15).
 
 A decode that fails is one error line naming the file (exit 1) and no output; never what was
-left in a half-filled buffer.
+left in a half-filled buffer.  A decode that succeeds only by repairing the file (a Pillow
+warning, a libtiff error line) is an error too, and what libtiff prints on its own is folded
+into convcli's one line, never left on the process's stderr.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,3 +106,229 @@ def test_a_damaged_png_with_exif_after_the_pixels_is_an_error(tmp_path):
     path.write_bytes(bytes(bad))
     res = invoke("filter", path, "-k", "box:3", "-o", tmp_path / "out.png")
     _one_line(res, 1, f"convcli: error: {path}: ")
+
+
+# ------------------------------------------------------------- how damage is heard
+
+
+def _deflate_tiff_with_damaged_strip(path: Path) -> None:
+    from PIL import Image
+
+    arr = np.random.default_rng(3).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="TIFF", compression="tiff_adobe_deflate")
+    data = bytearray(buf.getvalue())
+    with Image.open(io.BytesIO(bytes(data))) as im:
+        start = im.tag_v2[273][0]
+        size = im.tag_v2[279][0]
+    data[start + size // 2] ^= 0x55
+    path.write_bytes(bytes(data))
+
+
+def test_what_libtiff_prints_is_folded_into_the_one_line(tmp_path, capfd):
+    path = tmp_path / "damaged-deflate.tif"
+    _deflate_tiff_with_damaged_strip(path)
+    capfd.readouterr()
+    res = invoke("filter", path, "-k", "box:3", "-o", tmp_path / "out.tif")
+    assert capfd.readouterr().err == ""  # nothing on the process's own stderr
+    line = _one_line(res, 1, f"convcli: error: {path}: ")
+    assert "libtiff: ZIPDecode: Decoding error" in line, line
+
+
+def test_a_fax_strip_that_libtiff_decodes_with_errors_is_refused(tmp_path, capfd):
+    """libtiff fills what it could not decode and Pillow returns pixels: still an error."""
+    from PIL import Image
+
+    bits = np.random.default_rng(4).random((40, 48)) > 0.5
+    buf = io.BytesIO()
+    Image.fromarray(bits).save(buf, format="TIFF", compression="group4")
+    data = bytearray(buf.getvalue())
+    with Image.open(io.BytesIO(bytes(data))) as im:
+        start, size = im.tag_v2[273][0], im.tag_v2[279][0]
+    path = tmp_path / "fax.tif"
+    for offset in range(start + 2, start + size - 2):
+        damaged = bytearray(data)
+        damaged[offset] ^= 0x10
+        path.write_bytes(bytes(damaged))
+        with Image.open(path) as im:
+            try:
+                im.load()  # Pillow itself: does it hand back pixels?
+            except OSError:
+                continue
+        break
+    else:
+        pytest.skip("no flip that Pillow decodes with libtiff errors")
+    capfd.readouterr()
+    res = invoke("filter", path, "-k", "box:3", "-o", tmp_path / "out.tif")
+    assert capfd.readouterr().err == ""
+    line = _one_line(res, 1, f"convcli: error: {path}: ")
+    assert "damaged TIFF" in line and "Fax4Decode" in line, line
+
+
+def test_load_truncated_images_set_by_a_caller_is_not_obeyed(tmp_path):
+    from PIL import ImageFile
+
+    from convcli import io as cio
+    from convcli.errors import SignalReadError
+
+    data, _ = _png_with_damaged_idat()
+    path = tmp_path / "cut.png"
+    path.write_bytes(data[: len(data) // 2])
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    try:
+        with pytest.raises(SignalReadError, match="truncated"):
+            cio.load(path)
+        assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # the caller's setting is put back
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+
+def test_an_apng_whose_animation_control_is_damaged_is_an_error(tmp_path):
+    """Pillow warns "Invalid APNG" and reads the default image: a repair, so an error."""
+    from PIL import Image
+
+    frames = [Image.fromarray(np.full((8, 9), 40 * i, np.uint8)) for i in range(3)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="PNG", save_all=True, append_images=frames[1:])
+    data = buf.getvalue()
+    at = data.find(b"acTL") - 4
+    length = struct.unpack(">I", data[at : at + 4])[0]
+    body = struct.pack(">II", 0, 0)  # zero frames: invalid
+    data = data[:at] + _png_chunk(b"acTL", body) + data[at + 12 + length :]
+    path = tmp_path / "anim.png"
+    path.write_bytes(data)
+    res = invoke("filter", path, "-k", "box:3", "-o", tmp_path / "out.png")
+    line = _one_line(res, 1, f"convcli: error: {path}: ")
+    assert "damaged PNG: Invalid APNG" in line, line
+
+
+def test_a_jpeg_with_a_malformed_mpo_index_is_an_error(tmp_path):
+    from PIL import Image
+
+    arr = np.random.default_rng(5).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="JPEG")
+    jpg = buf.getvalue()
+    body = b"MPF\x00" + b"not a TIFF header"
+    app2 = b"\xff\xe2" + struct.pack(">H", len(body) + 2) + body
+    path = tmp_path / "bad-mpo.jpg"
+    path.write_bytes(jpg[:2] + app2 + jpg[2:])
+    res = invoke("filter", path, "-k", "box:3", "-o", tmp_path / "out.jpg")
+    line = _one_line(res, 1, f"convcli: error: {path}: ")
+    assert "malformed MPO" in line, line
+
+
+def test_complaints_pillow_logs_are_an_error_not_a_stray_line(tmp_path):
+    import logging
+
+    from convcli.errors import SignalReadError
+    from convcli.io._watch import watched
+
+    with pytest.raises(SignalReadError, match="x.tif: damaged TIFF: More samples per pixel"):
+        with watched(tmp_path / "x.tif", "TIFF"):
+            logging.getLogger("PIL.TiffImagePlugin").error("More samples per pixel: %s", 11)
+
+
+def test_damaged_exif_is_dropped_without_an_error(tmp_path):
+    """EXIF is parsed from bytes already read: a damaged block is metadata, dropped."""
+    from PIL import Image
+
+    from convcli import io as cio
+
+    arr = np.random.default_rng(6).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "a camera maker"
+    raw = bytearray(exif.tobytes())
+    raw[-6:] = b"\xff" * 6  # the maker's string cut short / overwritten
+    raw[18:22] = struct.pack("<I", 0x7FFFFFF0)  # an entry's offset far past the block
+    for fmt, ext in (("PNG", ".png"), ("WEBP", ".webp")):
+        path = tmp_path / f"exif{ext}"
+        Image.fromarray(arr).save(path, format=fmt, exif=bytes(raw), lossless=True)
+        assert cio.load(path).data.shape[2] == 3
+
+
+# ------------------------------------------------------------- capturing descriptor 2
+
+
+def test_captured_stderr_takes_what_is_written_to_descriptor_2(capfd):
+    from convcli.io._capture import captured_stderr
+
+    capfd.readouterr()
+    with captured_stderr() as outer:
+        os.write(2, b"outer 1\n")
+        with captured_stderr() as inner:
+            os.write(2, b"inner\n")
+        os.write(2, b"outer 2\n")
+    os.write(2, b"after\n")
+    assert inner.text == "inner\n"
+    assert outer.text == "outer 1\nouter 2\n"
+    assert capfd.readouterr().err == "after\n"  # descriptor 2 is back where it was
+    with captured_stderr(enabled=False) as off:
+        os.write(2, b"shown\n")
+    assert off.text == "" and capfd.readouterr().err == "shown\n"
+
+
+def test_captured_stderr_from_two_threads_keeps_each_text_apart():
+    import threading
+
+    from convcli.io._capture import captured_stderr
+
+    texts: dict[str, str] = {}
+
+    def work(tag: str) -> None:
+        for _ in range(20):
+            with captured_stderr() as err:
+                os.write(2, tag.encode() * 3)
+            texts.setdefault(tag, "")
+            texts[tag] += err.text
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert texts == {"a": "aaa" * 20, "b": "bbb" * 20}
+
+
+def test_captured_stderr_with_descriptor_2_closed_captures_nothing_and_fails_nothing():
+    import subprocess
+    import sys
+
+    code = (
+        "import os\n"
+        "os.close(2)\n"
+        "from convcli.io._capture import captured_stderr\n"
+        "with captured_stderr() as e:\n"
+        "    pass\n"
+        "print(repr(e.text))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "''", out
+
+
+def test_a_valid_compressed_tiff_with_private_tags_is_read(tmp_path, capfd):
+    """Tags libtiff does not know (GeoTIFF's, private ones) are metadata: no error."""
+    from PIL import Image, TiffImagePlugin
+
+    from convcli import io as cio
+
+    arr = np.random.default_rng(7).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[50000] = "private"
+    tags.tagtype[50000] = 2
+    tags[33550] = (0.5, 0.5, 0.0)  # GeoTIFF ModelPixelScale
+    tags.tagtype[33550] = 12
+    for compression in ("tiff_adobe_deflate", "tiff_lzw", "packbits", "jpeg"):
+        path = tmp_path / f"tags-{compression}.tif"
+        Image.fromarray(arr).save(path, compression=compression, tiffinfo=tags)
+        capfd.readouterr()
+        got = cio.load(path).data
+        assert capfd.readouterr().err == ""
+        with Image.open(path) as im:
+            assert np.array_equal(got, np.array(im))
