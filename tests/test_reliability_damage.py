@@ -332,3 +332,110 @@ def test_a_valid_compressed_tiff_with_private_tags_is_read(tmp_path, capfd):
         assert capfd.readouterr().err == ""
         with Image.open(path) as im:
             assert np.array_equal(got, np.array(im))
+
+
+# ------------------------------------------------------------- issue 15, item 3
+
+
+def _rgb_tiff(planes: np.ndarray) -> bytes:
+    """A valid multi-page RGB TIFF of ``(pages, rows, cols, 3)`` in ``planes``' own dtype.
+
+    Written byte by byte, as a float64 stack like scikit-image's ``multipage_rgb.tif`` must
+    be (Pillow writes none): little-endian, uncompressed, one strip per page, chunky RGB,
+    BitsPerSample the dtype's bits three times, SampleFormat 3 (IEEE float) or 1 (unsigned)
+    three times, SamplesPerPixel 3; every tag as the TIFF 6.0 spec writes it.
+    """
+    _, rows, cols, channels = planes.shape
+    bits = planes.dtype.itemsize * 8
+    sample_format = 3 if planes.dtype.kind == "f" else 1
+    out = bytearray(b"II*\x00" + struct.pack("<I", 0))
+    first_ifd_at = 4
+    for plane in planes.astype(planes.dtype.newbyteorder("<")):
+        pixels = plane.tobytes()
+        strip_at = len(out)
+        out += pixels
+        bps_at = len(out)
+        out += struct.pack("<3H", bits, bits, bits)
+        fmt_at = len(out)
+        out += struct.pack("<3H", sample_format, sample_format, sample_format)
+        if len(out) % 2:
+            out += b"\x00"
+        ifd_at = len(out)
+        struct.pack_into("<I", out, first_ifd_at, ifd_at)
+        tags = [
+            (256, 4, 1, struct.pack("<I", cols)),
+            (257, 4, 1, struct.pack("<I", rows)),
+            (258, 3, 3, struct.pack("<I", bps_at)),
+            (259, 3, 1, struct.pack("<H", 1)),
+            (262, 3, 1, struct.pack("<H", 2)),
+            (273, 4, 1, struct.pack("<I", strip_at)),
+            (277, 3, 1, struct.pack("<H", channels)),
+            (278, 4, 1, struct.pack("<I", rows)),
+            (279, 4, 1, struct.pack("<I", len(pixels))),
+            (284, 3, 1, struct.pack("<H", 1)),
+            (339, 3, 3, struct.pack("<I", fmt_at)),
+        ]
+        out += struct.pack("<H", len(tags))
+        for tag, kind, n, value in tags:
+            out += struct.pack("<HHI", tag, kind, n) + value.ljust(4, b"\x00")
+        first_ifd_at = len(out)
+        out += struct.pack("<I", 0)  # the next IFD's offset, patched by the next page
+    return bytes(out)
+
+
+def test_the_tiff_writer_here_writes_tiffs_pillow_reads(tmp_path):
+    from convcli import io as cio
+
+    planes = np.random.default_rng(2).integers(0, 256, (2, 6, 7, 3), dtype=np.uint8)
+    path = tmp_path / "multipage_rgb8.tif"
+    path.write_bytes(_rgb_tiff(planes))
+    assert np.array_equal(cio.load(path).data, planes)
+
+
+def test_a_float64_rgb_multipage_tiff_is_unsupported_not_damaged(tmp_path):
+    planes = np.random.default_rng(2).normal(size=(2, 6, 7, 3))
+    path = tmp_path / "multipage_rgb.tif"
+    path.write_bytes(_rgb_tiff(planes))
+    res = invoke("filter", path, "-k", "box:3", "-o", tmp_path / "out.tif")
+    line = _one_line(res, 1, f"convcli: error: {path}: ")
+    assert "TIFF with 3 float64 samples per pixel is not read" in line, line
+    assert "convert it to .npy" in line, line
+    assert "damaged" not in line and "truncated" not in line, line
+    res = invoke("info", path)
+    line = _one_line(res, 1, str(path))
+    assert "3 float64 samples per pixel is not read" in line, line
+
+
+@pytest.mark.parametrize(
+    ("dtype", "words"),
+    [
+        (np.float32, "TIFF with 3 float32 samples per pixel is not read"),
+        (np.uint32, "TIFF with 3 uint32 samples per pixel is not read"),
+    ],
+)
+def test_other_rgb_layouts_pillow_does_not_read_say_what_they_hold(tmp_path, dtype, words):
+    planes = (np.random.default_rng(3).random((1, 4, 5, 3)) * 1000).astype(dtype)
+    path = tmp_path / "rgb.tif"
+    path.write_bytes(_rgb_tiff(planes))
+    line = _one_line(invoke("filter", path, "-k", "box:3", "-o", tmp_path / "o.tif"), 1, "")
+    assert words in line, line
+
+
+def test_a_tiff_of_another_compression_says_which(tmp_path):
+    planes = np.zeros((1, 4, 5, 3), np.uint8)
+    data = bytearray(_rgb_tiff(planes))
+    at = data.find(struct.pack("<HHIH", 259, 3, 1, 1))
+    data[at + 8 : at + 10] = struct.pack("<H", 34712)
+    path = tmp_path / "j2k.tif"
+    path.write_bytes(bytes(data))
+    line = _one_line(invoke("info", path), 1, str(path))
+    assert "TIFF with compression 34712 (JPEG 2000) is not read" in line, line
+
+
+def test_a_damaged_tiff_directory_is_still_called_damaged(tmp_path):
+    planes = np.random.default_rng(4).normal(size=(1, 4, 5, 3))
+    data = _rgb_tiff(planes)
+    path = tmp_path / "cut.tif"
+    path.write_bytes(data[: len(data) - 40])  # the directory, at the end, is cut
+    line = _one_line(invoke("info", path), 1, str(path))
+    assert "a damaged or truncated header" in line and "is not read" not in line, line

@@ -55,6 +55,7 @@ HARMLESS_LIBTIFF = (
 )
 
 _MODULE = re.compile(r"^tempfile\.tif: ")  # Pillow names the file it hands libtiff so
+_REFUSAL = re.compile(r"^[A-Z0-9]+ opening failed\. (.+)$")  # Image.WARN_POSSIBLE_FORMATS
 _SHOWN = 2
 
 
@@ -88,6 +89,8 @@ class Watch:
         out = []
         for w in self.caught:
             text = " ".join(str(w.message).split())
+            if _REFUSAL.match(text):  # why a plugin refused the file: see refusals()
+                continue
             if patterns is None:
                 if w.category is UserWarning:
                     out.append(text)
@@ -104,10 +107,9 @@ class Watch:
         """
         why = []
         for w in self.caught:
-            text = " ".join(str(w.message).split())
-            name, sep, reason = text.partition(" opening failed. ")
-            if sep and name.isupper() and reason:
-                why.append(reason)
+            found = _REFUSAL.match(" ".join(str(w.message).split()))
+            if found:
+                why.append(found.group(1))
         return list(dict.fromkeys(self.notes() + why))
 
     def notes(self) -> list[str]:

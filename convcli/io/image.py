@@ -24,7 +24,9 @@ strips with orientation 5 to 8, so such a file is read through libtiff.
 Damaged files: the pixels are loaded before anything else asks for them (the EXIF
 orientation of a PNG may sit after its pixels), and every step that opens or decodes is
 watched (:mod:`convcli.io._watch`): a failed decode, a warning that Pillow repaired the file,
-and what libtiff prints on its own are one error naming the file, never pixels.
+and what libtiff prints on its own are one error naming the file, never pixels.  A TIFF
+Pillow does not identify is told apart: a layout it does not read, or damage
+(:mod:`convcli.io._tiff`).
 
 Writing: PNG with ``compress_level=1``.  Measured here with Pillow 13 on a 1536x1024
 photo-like RGB image: level 1 takes 0.14 s for 2.85 MB, the default level 6 takes 0.38 s
@@ -407,8 +409,9 @@ def open_image(
     ------
     SignalReadError
         Not a regular file, not an image format convcli reads, a content that does not
-        match the extension, a header Pillow cannot read, a header Pillow read only by
-        repairing it (:mod:`convcli.io._watch`).
+        match the extension, a header Pillow cannot read (a TIFF of a layout Pillow does not
+        read says so, apart from a damaged one: :mod:`convcli.io._tiff`), a header Pillow
+        read only by repairing it (:mod:`convcli.io._watch`).
     LimitError
         More pixels than ``limits.max_pixels``.
     """
@@ -438,7 +441,7 @@ def open_image(
                     try:
                         im = Image.open(fh, formats=pil_formats(fmt))
                     except Image.UnidentifiedImageError:
-                        raise _unidentified(path, fmt, watch.refusals()) from None
+                        raise _unidentified(path, fh, fmt, watch.refusals()) from None
                 with im:
                     cols, rows = im.size
                     limits.check_pixels(path, rows, cols)
@@ -452,9 +455,16 @@ def open_image(
                 ) = before
 
 
-def _unidentified(path: Path, fmt: str, notes: list[str]) -> SignalReadError:
-    """Say why Pillow could not identify a file, with the reasons Pillow gave."""
+def _unidentified(path: Path, fh: IO[bytes], fmt: str, notes: list[str]) -> SignalReadError:
+    """Say why Pillow could not identify a file: a layout it does not read, or damage."""
     why = "; ".join(notes[:2])
+    if fmt == "TIFF":
+        from ._tiff import diagnose
+
+        verdict, text = diagnose(fh, os.fstat(fh.fileno()).st_size)
+        if verdict == "unsupported":
+            return SignalReadError(f"{path}: {text}")
+        why = text or why
     detail = f" ({why})" if why else ""
     return SignalReadError(f"{path}: cannot read as {fmt}: a damaged or truncated header{detail}")
 
