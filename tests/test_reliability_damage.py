@@ -439,3 +439,28 @@ def test_a_damaged_tiff_directory_is_still_called_damaged(tmp_path):
     path.write_bytes(data[: len(data) - 40])  # the directory, at the end, is cut
     line = _one_line(invoke("info", path), 1, str(path))
     assert "a damaged or truncated header" in line and "is not read" not in line, line
+
+
+# ------------------------------------------------------------- audio and impulse responses
+
+
+def _sound(tmp_path: Path, name: str, fmt: str, subtype: str, channels: int = 1) -> Path:
+    import soundfile as sf
+
+    t = np.arange(4000) / 8000.0
+    data = np.stack([0.5 * np.sin(2 * np.pi * 440 * (i + 1) * t) for i in range(channels)], 1)
+    path = tmp_path / name
+    sf.write(path, data, 8000, format=fmt, subtype=subtype)
+    return path
+
+
+def test_a_cut_impulse_response_is_a_usage_error_not_a_shorter_kernel(tmp_path):
+    """libsndfile reads what is left of a cut WAV; an input so cut is refused, so is a kernel."""
+    ir = _sound(tmp_path, "ir.wav", "WAV", "PCM_16")
+    data = ir.read_bytes()
+    ir.write_bytes(data[: len(data) - 1001])
+    signal = _sound(tmp_path, "in.wav", "WAV", "PCM_16")
+    res = invoke("filter", signal, "-k", ir, "-o", tmp_path / "out.wav")
+    line = _one_line(res, 2, "ir.wav")
+    assert "truncated: the header says 4000 frames but the file holds 3499" in line, line
+    assert not (tmp_path / "out.wav").exists()
