@@ -464,3 +464,12 @@ def test_a_cut_impulse_response_is_a_usage_error_not_a_shorter_kernel(tmp_path):
     line = _one_line(res, 2, "ir.wav")
     assert "truncated: the header says 4000 frames but the file holds 3499" in line, line
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_an_ogg_with_a_cut_last_page_says_it_may_be_damaged(tmp_path):
+    path = _sound(tmp_path, "in.ogg", "OGG", "VORBIS")
+    data = path.read_bytes()
+    path.write_bytes(data[:-3])
+    res = invoke("filter", path, "-k", "box:3", "-o", tmp_path / "out.ogg")
+    line = _one_line(res, 1, f"convcli: error: {path}: ")
+    assert "a page is damaged or cut off" in line, line
