@@ -473,3 +473,63 @@ def test_an_ogg_with_a_cut_last_page_says_it_may_be_damaged(tmp_path):
     res = invoke("filter", path, "-k", "box:3", "-o", tmp_path / "out.ogg")
     line = _one_line(res, 1, f"convcli: error: {path}: ")
     assert "a page is damaged or cut off" in line, line
+
+
+# ------------------------------------------------------------- layer weights (features)
+
+
+def _weights_files(tmp_path: Path) -> dict[str, bytes]:
+    weight = np.random.default_rng(8).normal(size=(4, 3, 3)).astype(np.float32)
+    out = {}
+    for name, save in (("w.npz", np.savez), ("wz.npz", np.savez_compressed)):
+        buf = io.BytesIO()
+        save(buf, weight=weight, bias=np.arange(4.0))
+        out[name] = buf.getvalue()
+    buf = io.BytesIO()
+    np.save(buf, weight)
+    out["w.npy"] = buf.getvalue()
+    return out
+
+
+def _member_data(data: bytes, name: str) -> int:
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        info = archive.getinfo(name)
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26 :][:4])
+    return info.header_offset + 30 + name_len + extra_len
+
+
+def _damaged_weights(tmp_path: Path) -> list[tuple[str, bytes, str]]:
+    files = _weights_files(tmp_path)
+    npz, npzc, npy = files["w.npz"], files["wz.npz"], files["w.npy"]
+    crc = bytearray(npz)
+    crc[_member_data(npz, "weight.npy") + 100] ^= 0x40  # a value: only the CRC-32 tells
+    deflate = bytearray(npzc)
+    deflate[_member_data(npzc, "weight.npy") + 10] ^= 0x10
+    method = bytearray(npz)
+    method[npz.find(b"PK\x01\x02") + 10] = 99  # the central directory's method: unknown
+    header = bytearray(npy)
+    header[97] = ord("(")  # an unclosed bracket in the padding: a tokenize error
+    return [
+        ("crc.npz", bytes(crc), "Bad CRC-32"),
+        ("deflate.npz", bytes(deflate), "cannot read an array"),
+        ("method.npz", bytes(method), "compression method"),
+        ("cut.npy", npy[:-9], "is truncated: the header says 4x3x3 float32"),
+        ("header.npy", bytes(header), "is not a readable .npy array"),
+    ]
+
+
+def test_damaged_weights_are_one_line_never_a_traceback(tmp_path):
+    from PIL import Image
+
+    image = tmp_path / "in.png"
+    Image.fromarray(np.zeros((12, 10), np.uint8)).save(image)
+    for name, data, words in _damaged_weights(tmp_path):
+        path = tmp_path / name
+        path.write_bytes(data)
+        res = invoke("features", image, "--weights", path, "-o", tmp_path / f"maps-{name}")
+        assert res.exception is None or isinstance(res.exception, SystemExit), (name, res)
+        line = _one_line(res, 1, f"convcli: error: {path}: ")
+        assert words in line, (name, line)
+        assert not (tmp_path / f"maps-{name}").exists()
