@@ -1,9 +1,26 @@
-"""Damaged data is an error, never silent pixels (issue 15).
+"""Damaged files of every format through ``convcli filter``: an error line, or the true pixels.
 
-A decode that fails is one error line naming the file (exit 1) and no output; never what was
-left in a half-filled buffer.  A decode that succeeds only by repairing the file (a Pillow
-warning, a libtiff error line) is an error too, and what libtiff prints on its own is folded
-into convcli's one line, never left on the process's stderr.
+Every case of ``tests/damage.py`` (format x damage point: cuts in the header, in the first
+and the last data block and of the final bytes; bit flips in the header and the data) runs
+through the real CLI, ``convcli filter FILE -k box:3 -o OUT``, and must end one of two ways:
+
+- exit 1, exactly one stderr line ``convcli: error: FILE: ...``, no output and no temporary
+  file (for a kernel file: exit 2, read before any input, and the line names the kernel);
+- exit 0, where the format cannot tell the damage (raw samples, an uncompressed raster, a
+  flip in entropy-coded data that the decoder takes), and then what ``convcli.io.load``
+  gives is exactly what the trusted decoder gives for that damaged file (Pillow's own
+  ``open`` and ``load``, ``soundfile.read``, ``numpy.load``; for kernels numpy, ``json``
+  and soundfile).  When the trusted decoder raises, convcli must fail.
+
+Nothing else reaches the process's stderr (libtiff's own lines are folded into convcli's).
+Layer weights (``.npy``, ``.npz``) go through ``convcli features --weights`` the same way.
+``convcli info`` on the same file may succeed (a header can be whole over a damaged body) but
+never prints a traceback.  After the corpus: the bugs of issue 15 (items 1 and 3) and the
+ways damage is heard, each with a test of its own.
+
+The default run tries the fixed points; ``CONVCLI_DAMAGE_LONG=200 pytest
+tests/test_reliability_damage.py`` adds 200 seeded random cuts and 200 random bit flips per
+format (``CONVCLI_DAMAGE_SEED`` picks another seed).
 """
 
 from __future__ import annotations
@@ -12,11 +29,44 @@ import io
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import invoke
+from damage import ORIGINALS, TRUSTED, Damage, damages, rgb_tiff
+
+from convcli.cli import safe_path
+
+#: Random damage points per format (cuts, and as many bit flips) on top of the fixed ones.
+EXTRA = int(os.environ.get("CONVCLI_DAMAGE_LONG", "0"))
+SEED = int(os.environ.get("CONVCLI_DAMAGE_SEED", "0"))
+
+CASES = [d for original in ORIGINALS for d in damages(original, EXTRA, SEED)]
+
+#: Output extension per input extension (a filtered GIF is written as PNG: GIF is 8-bit
+#: palette only, and the damage, not the GIF writer, is under test).
+_OUT_EXT = {".gif": ".png"}
+
+
+def _clean_inputs(folder: Path) -> dict[str, Path]:
+    """A clean 2-D image and a clean mono WAV to apply damaged kernel files to."""
+    import soundfile as sf
+    from PIL import Image
+
+    image = folder / "clean.png"
+    rng = np.random.default_rng(11)
+    Image.fromarray(rng.integers(0, 256, (20, 24), dtype=np.uint8)).save(image)
+    sound = folder / "clean.wav"
+    sf.write(sound, rng.uniform(-0.5, 0.5, (500, 1)), 8000, subtype="PCM_16")
+    return {"image": image, "audio": sound}
+
+
+def _assert_same(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    assert got.dtype == want.dtype, (what, got.dtype, want.dtype)
+    assert got.shape == want.shape, (what, got.shape, want.shape)
+    assert np.array_equal(got, want, equal_nan=want.dtype.kind == "f"), what
 
 
 def _one_line(res, code: int, names: str) -> str:
@@ -26,6 +76,175 @@ def _one_line(res, code: int, names: str) -> str:
     assert lines[0].startswith("convcli: error: "), lines[0]
     assert names in lines[0], (names, lines[0])
     return lines[0]
+
+
+def _trusted(damage: Damage, path: Path) -> tuple[np.ndarray | None, str | None]:
+    try:
+        return TRUSTED[damage.original.family](path), None
+    except Exception as exc:  # noqa: BLE001 - whatever the trusted decoder raises
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def run_case(damage: Damage, folder: Path, after_cli: Callable[[], None] = lambda: None) -> str:
+    """Run one damaged file through the CLI, assert the contract, say how it ended.
+
+    ``after_cli`` runs right after the CLI, before the trusted decoder (which may print).
+    """
+    from convcli import io as cio
+
+    original = damage.original
+    path = folder / damage.name
+    path.write_bytes(damage.apply())
+    if original.family == "kernel":
+        clean = _clean_inputs(folder)["audio" if original.ext == ".wav" else "image"]
+        out = folder / f"out{clean.suffix}"
+        res = invoke("filter", clean, "-k", f"@{path}", "-o", out)
+        after_cli()
+        trusted, refused = _trusted(damage, path)
+        verdict = "trusted decoder refuses it" if refused else "trusted decoder accepts it"
+        assert "Traceback" not in res.output, res.output
+        if res.exit_code == 2:
+            line = _one_line(res, 2, path.name)
+            assert not out.exists()
+            return f"usage error ({verdict}): {line.split(': ', 2)[-1].replace(f'{folder}/', '')}"
+        from convcli.kernels import read_kernel_file
+
+        assert refused is None, (res.exit_code, res.stderr, refused)
+        _assert_same(read_kernel_file(str(path)), trusted, "kernel")
+        if res.exit_code == 1:  # the kernel read as written; what it makes fails (NaN...)
+            line = _one_line(res, 1, f"convcli: error: {safe_path(str(clean))}: ")
+            return f"identical kernel, then: {line.split(': ', 3)[-1]}"
+        assert res.exit_code == 0, (res.exit_code, res.stderr)
+        return "identical kernel"
+    if original.family == "weights":
+        return _run_weights(damage, path, folder, after_cli)
+    out = folder / f"out{_OUT_EXT.get(original.ext, original.ext)}"
+    res = invoke("filter", path, "-k", "box:3", "-o", out)
+    info = invoke("info", path)
+    after_cli()
+    trusted, refused = _trusted(damage, path)
+    verdict = "trusted decoder refuses it" if refused else "trusted decoder accepts it"
+    assert "Traceback" not in res.output, res.output
+    assert "Traceback" not in info.output, info.output
+    assert info.exit_code in (0, 1), (info.exit_code, info.output)
+    if info.exit_code == 1:
+        _one_line(info, 1, safe_path(str(path)))
+    if res.exit_code != 0 or refused is not None:
+        line = _one_line(res, 1, f"convcli: error: {safe_path(str(path))}: ")
+        assert not out.exists()
+        assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []
+        return f"error ({verdict}): {line.split(': ', 3)[-1]}"
+    assert out.exists()
+    assert trusted is not None
+    _assert_same(cio.load(path).data, trusted, "convcli.io.load")
+    if original.family == "audio":
+        from convcli.stream import AudioFileSource
+
+        source = AudioFileSource(path)
+        try:
+            _assert_same(source.read(0, source.shape[0]), trusted, "AudioFileSource")
+        finally:
+            source.close()
+    return "identical to the trusted decoder"
+
+
+def _run_weights(damage: Damage, path: Path, folder: Path, after_cli: Callable[[], None]) -> str:
+    """``convcli features CLEAN --weights DAMAGED``: exit 1 naming the file, or the same weights."""
+    from convcli.features import load_weights
+
+    clean = _clean_inputs(folder)["image"]
+    out = folder / "maps"
+    res = invoke("features", clean, "--weights", path, "-o", out)
+    after_cli()
+    trusted, refused = _trusted(damage, path)
+    verdict = "trusted decoder refuses it" if refused else "trusted decoder accepts it"
+    assert "Traceback" not in res.output, res.output
+    if res.exit_code != 0 or refused is not None:
+        line = _one_line(res, 1, f"convcli: error: {safe_path(str(path))}: ")
+        assert not out.exists()
+        return f"error ({verdict}): {line.split(': ', 3)[-1]}"
+    layer = load_weights(path)
+    parts = [layer.weight.ravel()] + ([layer.bias.ravel()] if layer.bias is not None else [])
+    assert trusted is not None
+    _assert_same(np.concatenate(parts), trusted, "load_weights")
+    return "identical weights"
+
+
+@pytest.mark.parametrize("damage", CASES, ids=[d.id for d in CASES])
+def test_damaged_file(damage: Damage, tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    def nothing_printed_beside() -> None:
+        # what a C library writes to the process's stderr on its own (libtiff) is folded
+        # into convcli's one line, never left beside it
+        assert capfd.readouterr().err == ""
+
+    capfd.readouterr()
+    run_case(damage, tmp_path, nothing_printed_beside)
+
+
+def test_the_corpus_covers_every_format_and_point():
+    keys = {o.key for o in ORIGINALS}
+    for key in [
+        "png",
+        "apng",
+        "jpeg",
+        "jpeg-progressive",
+        "tiff-raw",
+        "tiff-packbits",
+        "tiff-lzw",
+        "tiff-deflate",
+        "tiff-adobe_deflate",
+        "tiff-jpeg",
+        "tiff-group4",
+        "tiff-tiles-raw",
+        "tiff-tiles-deflate",
+        "bmp",
+        "webp-lossy",
+        "webp-lossless",
+        "gif",
+        "gif-animated",
+        "ppm",
+        "pgm",
+        "wav-pcm16",
+        "wav-pcm24",
+        "wav-float",
+        "flac",
+        "ogg-vorbis",
+        "aiff",
+        "npy",
+        "kernel-txt",
+        "kernel-csv",
+        "kernel-json",
+        "kernel-npy",
+        "kernel-wav",
+        "weights-npy",
+        "weights-npz",
+        "weights-npz-deflate",
+    ]:
+        assert key in keys, key
+    for original in ORIGINALS:
+        assert len(original.blocks) >= 1 and original.header[1] > original.header[0], original.key
+        points = {d.point for d in damages(original)}
+        assert {"cut-header", "cut-first", "cut-last", "flip-first", "flip-last"} <= points
+
+
+def test_the_originals_load_as_the_trusted_decoder_gives_them(tmp_path):
+    from convcli import io as cio
+    from convcli.features import load_weights
+    from convcli.kernels import read_kernel_file
+
+    for original in ORIGINALS:
+        path = tmp_path / f"{original.key}{original.ext}"
+        path.write_bytes(original.data)
+        want = TRUSTED[original.family](path)
+        if original.family == "kernel":
+            got = read_kernel_file(str(path))
+        elif original.family == "weights":
+            layer = load_weights(path)
+            bias = [layer.bias] if layer.bias is not None else []
+            got = np.concatenate([a.ravel() for a in [layer.weight, *bias]])
+        else:
+            got = cio.load(path).data
+        _assert_same(got, want, original.key)
 
 
 # ------------------------------------------------------------- the bugs of issue 15, item 1
@@ -337,65 +556,19 @@ def test_a_valid_compressed_tiff_with_private_tags_is_read(tmp_path, capfd):
 # ------------------------------------------------------------- issue 15, item 3
 
 
-def _rgb_tiff(planes: np.ndarray) -> bytes:
-    """A valid multi-page RGB TIFF of ``(pages, rows, cols, 3)`` in ``planes``' own dtype.
-
-    Written byte by byte, as a float64 stack like scikit-image's ``multipage_rgb.tif`` must
-    be (Pillow writes none): little-endian, uncompressed, one strip per page, chunky RGB,
-    BitsPerSample the dtype's bits three times, SampleFormat 3 (IEEE float) or 1 (unsigned)
-    three times, SamplesPerPixel 3; every tag as the TIFF 6.0 spec writes it.
-    """
-    _, rows, cols, channels = planes.shape
-    bits = planes.dtype.itemsize * 8
-    sample_format = 3 if planes.dtype.kind == "f" else 1
-    out = bytearray(b"II*\x00" + struct.pack("<I", 0))
-    first_ifd_at = 4
-    for plane in planes.astype(planes.dtype.newbyteorder("<")):
-        pixels = plane.tobytes()
-        strip_at = len(out)
-        out += pixels
-        bps_at = len(out)
-        out += struct.pack("<3H", bits, bits, bits)
-        fmt_at = len(out)
-        out += struct.pack("<3H", sample_format, sample_format, sample_format)
-        if len(out) % 2:
-            out += b"\x00"
-        ifd_at = len(out)
-        struct.pack_into("<I", out, first_ifd_at, ifd_at)
-        tags = [
-            (256, 4, 1, struct.pack("<I", cols)),
-            (257, 4, 1, struct.pack("<I", rows)),
-            (258, 3, 3, struct.pack("<I", bps_at)),
-            (259, 3, 1, struct.pack("<H", 1)),
-            (262, 3, 1, struct.pack("<H", 2)),
-            (273, 4, 1, struct.pack("<I", strip_at)),
-            (277, 3, 1, struct.pack("<H", channels)),
-            (278, 4, 1, struct.pack("<I", rows)),
-            (279, 4, 1, struct.pack("<I", len(pixels))),
-            (284, 3, 1, struct.pack("<H", 1)),
-            (339, 3, 3, struct.pack("<I", fmt_at)),
-        ]
-        out += struct.pack("<H", len(tags))
-        for tag, kind, n, value in tags:
-            out += struct.pack("<HHI", tag, kind, n) + value.ljust(4, b"\x00")
-        first_ifd_at = len(out)
-        out += struct.pack("<I", 0)  # the next IFD's offset, patched by the next page
-    return bytes(out)
-
-
 def test_the_tiff_writer_here_writes_tiffs_pillow_reads(tmp_path):
     from convcli import io as cio
 
     planes = np.random.default_rng(2).integers(0, 256, (2, 6, 7, 3), dtype=np.uint8)
     path = tmp_path / "multipage_rgb8.tif"
-    path.write_bytes(_rgb_tiff(planes))
+    path.write_bytes(rgb_tiff(planes))
     assert np.array_equal(cio.load(path).data, planes)
 
 
 def test_a_float64_rgb_multipage_tiff_is_unsupported_not_damaged(tmp_path):
     planes = np.random.default_rng(2).normal(size=(2, 6, 7, 3))
     path = tmp_path / "multipage_rgb.tif"
-    path.write_bytes(_rgb_tiff(planes))
+    path.write_bytes(rgb_tiff(planes))
     res = invoke("filter", path, "-k", "box:3", "-o", tmp_path / "out.tif")
     line = _one_line(res, 1, f"convcli: error: {path}: ")
     assert "TIFF with 3 float64 samples per pixel is not read" in line, line
@@ -416,14 +589,14 @@ def test_a_float64_rgb_multipage_tiff_is_unsupported_not_damaged(tmp_path):
 def test_other_rgb_layouts_pillow_does_not_read_say_what_they_hold(tmp_path, dtype, words):
     planes = (np.random.default_rng(3).random((1, 4, 5, 3)) * 1000).astype(dtype)
     path = tmp_path / "rgb.tif"
-    path.write_bytes(_rgb_tiff(planes))
+    path.write_bytes(rgb_tiff(planes))
     line = _one_line(invoke("filter", path, "-k", "box:3", "-o", tmp_path / "o.tif"), 1, "")
     assert words in line, line
 
 
 def test_a_tiff_of_another_compression_says_which(tmp_path):
     planes = np.zeros((1, 4, 5, 3), np.uint8)
-    data = bytearray(_rgb_tiff(planes))
+    data = bytearray(rgb_tiff(planes))
     at = data.find(struct.pack("<HHIH", 259, 3, 1, 1))
     data[at + 8 : at + 10] = struct.pack("<H", 34712)
     path = tmp_path / "j2k.tif"
@@ -434,7 +607,7 @@ def test_a_tiff_of_another_compression_says_which(tmp_path):
 
 def test_a_damaged_tiff_directory_is_still_called_damaged(tmp_path):
     planes = np.random.default_rng(4).normal(size=(1, 4, 5, 3))
-    data = _rgb_tiff(planes)
+    data = rgb_tiff(planes)
     path = tmp_path / "cut.tif"
     path.write_bytes(data[: len(data) - 40])  # the directory, at the end, is cut
     line = _one_line(invoke("info", path), 1, str(path))
