@@ -419,6 +419,7 @@ def read_impulse_response(path: str) -> Kernel:
     import soundfile
 
     from convcli.io._content import AUDIO_FORMATS, AUDIO_SUBTYPES
+    from convcli.io.audio import claimed_frames
 
     _regular(path)
     try:
@@ -428,10 +429,20 @@ def read_impulse_response(path: str) -> Kernel:
                     f"{path}: {sound.format} {sound.subtype} audio is not read; impulse "
                     f"responses are WAV, FLAC, OGG or AIFF in PCM or float"
                 )
-            taps = int(sound.frames) * int(sound.channels)
+            frames = int(sound.frames)
+            taps = frames * int(sound.channels)
             if taps > MAX_FILE_TAPS:
                 raise _too_many(path, taps)
+            # libsndfile reads what is there of a WAV or AIFF shorter than its header says:
+            # a cut impulse response is refused, as a cut input is (convcli.io.audio)
+            claim = claimed_frames(path)
             data = sound.read(dtype="float64", always_2d=True)
+            held = int(data.shape[0])
+            if (claim is not None and claim > frames) or held < frames:
+                raise KernelSpecError(
+                    f"{path}: truncated: the header says {max(claim or 0, frames)} frames but "
+                    f"the file holds {min(held, frames)}"
+                )
     except KernelSpecError:
         raise
     except (RuntimeError, OSError, ValueError, TypeError) as exc:
