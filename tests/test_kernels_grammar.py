@@ -128,6 +128,9 @@ def test_inline_column_kernel() -> None:
         ("1_000", ["column 1", "'1_000'"]),
         ("0x10", ["column 1", "'0x10'"]),
         ("0,25 0,5 0,25", ["column 1", "'0,25'", "decimal comma", "0.25"]),
+        ("1 \u0663 1", ["column 3", "not a number"]),  # ARABIC-INDIC DIGIT THREE
+        ("1\x0c2", ["column 1", "not a number"]),
+        ("1\u20032", ["column 1", "not a number"]),  # EM SPACE
         ("1 0,5 1", ["column 3", "'0,5'", "decimal point (0.5)"]),
         ("[1 2 1; 2 -0,5 2]/8", ["column 11", "'-0,5'", "(-0.5)"]),
         ("1,5 2", ["column 1", "'1,5'"]),
