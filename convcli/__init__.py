@@ -12,8 +12,8 @@ Examples
 >>> import convcli
 >>> convcli.output_shape((5, 5), (3, 3), stride=2, padding=1)
 (3, 3)
->>> convcli.convolve([1, 2, 3], [1, 1], padding="valid")
-array([3., 5.], dtype=float32)
+>>> convcli.convolve([1, 2, 3], [1, 1], padding="valid")  # int64: float64 arithmetic
+array([3., 5.])
 """
 
 from __future__ import annotations

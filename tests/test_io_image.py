@@ -423,3 +423,15 @@ def test_image_forced_as_array_and_volume(tmp_path: Path) -> None:
     assert v.kind == "volume" and v.data.shape == (1, ROWS, COLS, 3) and v.channel_axis == 3
     with pytest.raises(SignalReadError, match="cannot be read as audio"):
         load(path, "audio")
+
+
+def test_a_jpeg_whose_header_pillow_refuses_is_named_not_a_keyerror(tmp_path: Path) -> None:
+    """Pillow opens an MPO with its JPEG plugin; naming "MPO" as a plugin too made every
+    JPEG whose header Pillow refused fail with a bare KeyError: "cannot read as JPEG: 'MPO'".
+    """
+    path = tmp_path / "bad.jpg"
+    path.write_bytes(b"\xff\xd8\xff\xe0\x00\x02" + b"\x00" * 40)
+    with pytest.raises(SignalReadError) as caught:
+        load(path)
+    assert "'MPO'" not in str(caught.value)
+    assert "bad.jpg: cannot read as JPEG: a damaged or truncated header" in str(caught.value)

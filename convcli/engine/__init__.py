@@ -10,10 +10,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from convcli.engine._direct import correlate_unpadded
-from convcli.engine._plan import METHODS, Plan, direct_variant, make_plan
+from convcli.engine._plan import METHODS, Plan, compute_dtype, direct_variant, make_plan
 from convcli.geometry import PaddingArg
 
-__all__ = ["convolve", "make_plan", "execute", "Plan", "METHODS"]
+__all__ = ["convolve", "make_plan", "execute", "compute_dtype", "Plan", "METHODS"]
 
 
 def convolve(
@@ -42,7 +42,8 @@ def convolve(
     x : array_like
         The signal: one axis per kernel axis, plus one channel axis if ``channel_axis`` names
         it (the kernel is then applied to each channel).  Integers and bools are fine: the
-        arithmetic is float32 (float64 for a float64 input), so integers never wrap.
+        arithmetic is float32 (float64 for float64 and for integers wider than 16 bits,
+        :func:`compute_dtype`), so integers never wrap.
     kernel : array_like
         The kernel (weights), one axis per spatial axis of ``x``; NaN and Inf are refused.
     stride : int or sequence of int, optional
@@ -85,8 +86,8 @@ def convolve(
     Returns
     -------
     ndarray
-        float32 (float64 for float64 input), shape :func:`convcli.output_shape` on the spatial
-        axes and the channel axis unchanged.
+        In :func:`compute_dtype` of ``x``'s dtype (float32 or float64); its shape is
+        :func:`convcli.output_shape` on the spatial axes, the channel axis unchanged.
 
     Raises
     ------
@@ -95,9 +96,9 @@ def convolve(
 
     Examples
     --------
-    >>> convolve([0, 0, 1, 0, 0], [1, 2, 3])
-    array([0., 3., 2., 1., 0.], dtype=float32)
-    >>> convolve([0, 0, 1, 0, 0], [1, 2, 3], flip=True)
+    >>> convolve([0, 0, 1, 0, 0], [1, 2, 3])  # Python ints are int64: float64 arithmetic
+    array([0., 3., 2., 1., 0.])
+    >>> convolve(np.array([0, 0, 1, 0, 0], np.uint8), [1, 2, 3], flip=True)
     array([0., 1., 2., 3., 0.], dtype=float32)
     >>> convolve(np.arange(6.0), [1.0, 1.0], padding="valid", stride=2)
     array([1., 5., 9.])

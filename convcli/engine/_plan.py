@@ -266,12 +266,39 @@ def check_channel_axis(channel_axis: object, ndim: int) -> int | None:
 
 
 def compute_dtype(dtype: np.dtype) -> np.dtype:
-    """Return the arithmetic dtype for an input dtype: float64 for float64, else float32."""
+    """Return the arithmetic dtype for an input dtype.
+
+    float32 for float32 (and narrower floats) and for integers of up to 16 bits, which it
+    holds exactly; float64 for float64 and for integers wider than 16 bits (int32, uint32,
+    int64, uint64), which float32 cannot hold exactly above 2**24.
+
+    Parameters
+    ----------
+    dtype : numpy.dtype
+        The input's dtype.
+
+    Returns
+    -------
+    numpy.dtype
+        float32 or float64.
+
+    Raises
+    ------
+    ArgumentError
+        A complex or non-numeric dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> [compute_dtype(np.dtype(t)).name for t in ("uint8", "uint16", "int32", "float64")]
+    ['float32', 'float32', 'float64', 'float64']
+    """
+    dtype = np.dtype(dtype)
     if dtype.kind == "c":
         raise ArgumentError(f"x is complex ({dtype}); convolve real and imaginary parts apart")
     if dtype.kind not in "biuf":
         raise ArgumentError(f"x must be a numeric array, got dtype {dtype}")
-    if dtype == np.float64 or (dtype.kind == "f" and dtype.itemsize > 8):
+    if dtype.itemsize > (4 if dtype.kind == "f" else 2):
         return np.dtype(np.float64)
     return np.dtype(np.float32)
 

@@ -166,7 +166,7 @@ class BankPlan:
     pad_value : float
         Fill value of ``constant`` (per input channel).
     dtype : numpy.dtype
-        The arithmetic (and result) dtype: float32, float64 for float64 input.
+        The arithmetic (and result) dtype (:func:`convcli.engine.compute_dtype`).
     method : str
         ``direct``, ``fft`` or ``engine``.
     requested : str
@@ -793,7 +793,7 @@ def correlate_bank(
     ----------
     x : array_like
         The signal: one axis per kernel axis, plus one channel axis if ``channel_axis`` names
-        it.  Integers are fine (the arithmetic is float32, float64 for float64 input).
+        it.  Integers are fine (the arithmetic is :func:`convcli.engine.compute_dtype`'s).
     weights : array_like or sequence of array_like
         ``(F, *k)``: ``F`` kernels shared by every channel, each applied per channel and the
         results summed (``per_channel="sum"``) or kept apart (``"separate"``).

@@ -252,7 +252,7 @@ def feature_maps(
     Returns
     -------
     ndarray
-        ``(F, *out)``: float32 (float64 for float64 input).
+        ``(F, *out)``: float32 (float64 where :func:`convcli.engine.compute_dtype` says).
 
     Examples
     --------

@@ -104,25 +104,53 @@ def _numeric(arr: Any, what: str) -> np.ndarray:
     return out
 
 
+def _unreadable(exc: BaseException, what: str) -> KernelSpecError:
+    """Say in one line why numpy or zipfile could not read a weights file.
+
+    A damaged file makes them raise many things: ValueError and EOFError (a cut array),
+    tokenize.TokenError (a mangled version-1 ``.npy`` header), zipfile.BadZipFile (a member
+    whose CRC-32 does not match), zlib.error (a broken deflate stream), NotImplementedError
+    (a member's compression method flipped to an unknown one).  Every one is this error.
+    """
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, ValueError) and "pickle" in text.lower():
+        return KernelSpecError(
+            "holds Python objects (a pickled array); convcli reads numeric arrays only "
+            f"and never unpickles: {_SAVE_HINT}"
+        )
+    return KernelSpecError(f"{what}: {text}")
+
+
 def _load_npy(path: Path) -> np.ndarray:
     try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "pickle" in str(exc).lower():
-            raise KernelSpecError(
-                "holds Python objects (a pickled array); convcli reads numeric arrays only "
-                f"and never unpickles: {_SAVE_HINT}"
-            ) from None
-        raise KernelSpecError(
-            f"is not a readable .npy array: {' '.join(str(exc).split())}"
-        ) from None
+        with open(path, "rb") as fh:
+            fmt = np.lib.format
+            version = fmt.read_magic(fh)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _fortran, dtype = read(fh)
+            claimed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            held = os.fstat(fh.fileno()).st_size - fh.tell()
+            if not dtype.hasobject and claimed > held:  # before anything is allocated
+                raise KernelSpecError(
+                    f"is truncated: the header says {_shape(tuple(shape))} {dtype} "
+                    f"({claimed} bytes of data) but the file holds {max(held, 0)}"
+                )
+            fh.seek(0)
+            return np.load(fh, allow_pickle=False)
+    except (KernelSpecError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - said, never swallowed (see _unreadable)
+        raise _unreadable(exc, "is not a readable .npy array") from None
 
 
 def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     try:
-        names = zipfile.ZipFile(path).namelist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise KernelSpecError(f"is not a readable .npz archive: {exc}") from None
+        with zipfile.ZipFile(path) as archive_file:
+            names = archive_file.namelist()
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - said, never swallowed (see _unreadable)
+        raise _unreadable(exc, "is not a readable .npz archive") from None
     if any(n.endswith("data.pkl") for n in names):
         raise KernelSpecError(
             "is a PyTorch checkpoint (torch.save), which holds pickles convcli never loads: "
@@ -130,8 +158,10 @@ def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         )
     try:
         archive = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise KernelSpecError(f"is not a readable .npz archive: {exc}") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - said, never swallowed (see _unreadable)
+        raise _unreadable(exc, "is not a readable .npz archive") from None
     with archive:
         keys = list(archive.files)
         if "weight" not in keys:
@@ -143,13 +173,10 @@ def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         try:
             weight = archive["weight"]
             bias = archive["bias"] if "bias" in keys else None
-        except ValueError as exc:
-            if "pickle" in str(exc).lower():
-                raise KernelSpecError(
-                    "holds Python objects (a pickled array); convcli reads numeric arrays only "
-                    f"and never unpickles: {_SAVE_HINT}"
-                ) from None
-            raise KernelSpecError(f"cannot read an array: {' '.join(str(exc).split())}") from None
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - read in full, so a member's CRC-32 is checked
+            raise _unreadable(exc, "cannot read an array") from None
     return weight, bias
 
 

@@ -48,10 +48,12 @@ __all__ = [
     "pil_formats",
 ]
 
-#: Image formats read (Pillow's names), and the Pillow plugins each may be opened with.
+#: Image formats read (Pillow's names), and the Pillow plugins each may be opened with.  An
+#: MPO is opened by the JPEG plugin (Pillow registers no opener under "MPO": naming it made
+#: every JPEG whose header Pillow refused fail with a bare KeyError, "'MPO'").
 IMAGE_FORMATS: dict[str, tuple[str, ...]] = {
     "PNG": ("PNG",),
-    "JPEG": ("JPEG", "MPO"),
+    "JPEG": ("JPEG",),
     "TIFF": ("TIFF",),
     "BMP": ("BMP",),
     "WEBP": ("WEBP",),
@@ -269,6 +271,6 @@ def pil_formats(fmt: str) -> list[str]:
     Examples
     --------
     >>> pil_formats("JPEG")
-    ['JPEG', 'MPO']
+    ['JPEG']
     """
     return list(IMAGE_FORMATS[fmt])

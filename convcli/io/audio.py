@@ -147,6 +147,11 @@ def open_sound(path: os.PathLike[str] | str, limits: Limits = DEFAULT_LIMITS) ->
         frames, channels = int(f.frames), int(f.channels)
         limits.check_samples(path, frames, channels)
         if frames < 1:
+            if f.format == "OGG":  # libsndfile counts an Ogg stream by its pages' positions
+                raise SignalReadError(
+                    f"{path}: holds no samples libsndfile can count (0 frames): the stream "
+                    f"is empty, or a page is damaged or cut off"
+                )
             raise SignalReadError(f"{path}: holds no samples (0 frames)")
         if claim is not None and claim > frames:
             raise SignalReadError(

@@ -21,6 +21,13 @@ dropped from the EXIF carried to the output, so that viewers do not turn the ima
 Pillow 13 turns a TIFF itself; its own (non-libtiff) reader garbles single-band uncompressed
 strips with orientation 5 to 8, so such a file is read through libtiff.
 
+Damaged files: the pixels are loaded before anything else asks for them (the EXIF
+orientation of a PNG may sit after its pixels), and every step that opens or decodes is
+watched (:mod:`convcli.io._watch`): a failed decode, a warning that Pillow repaired the file,
+and what libtiff prints on its own are one error naming the file, never pixels.  A TIFF
+Pillow does not identify is told apart: a layout it does not read, or damage
+(:mod:`convcli.io._tiff`).
+
 Writing: PNG with ``compress_level=1``.  Measured here with Pillow 13 on a 1536x1024
 photo-like RGB image: level 1 takes 0.14 s for 2.85 MB, the default level 6 takes 0.38 s
 (2.7x as long) for 2.47 MB (13 % smaller); for a CLI that filters in tens of milliseconds
@@ -45,6 +52,7 @@ import numpy as np
 from ..errors import SignalReadError, UnsupportedError
 from ._content import check_content, pil_formats
 from ._signal import Form, Signal
+from ._watch import one_line, watched
 from .limits import DEFAULT_LIMITS, LimitError, Limits, open_regular
 
 if TYPE_CHECKING:
@@ -71,11 +79,6 @@ MULTIFRAME_READ = {"TIFF": "multipage", "GIF": "animated", "PNG": "animated", "W
 _PIL_FORMAT = {"PGM": "PPM"}
 _TIFF_COMPRESSIONS = ("tiff_lzw", "tiff_adobe_deflate", "tiff_deflate", "packbits")
 _ORIENTATION = 0x0112
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
 
 
 def _bits_of(mode: str, dtype: np.dtype) -> int:
@@ -253,15 +256,17 @@ def _exif_without_orientation(im: PILImage.Image) -> bytes | None:
     raw = im.info.get("exif")
     if not raw:
         return None
-    try:
-        exif = _pil().Exif()
-        exif.load(raw)
-        exif.pop(_ORIENTATION, None)
-        if not len(exif) and not exif.get_ifd(0x8769):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Possibly corrupt EXIF data": dropped below
+        try:
+            exif = _pil().Exif()
+            exif.load(raw)
+            exif.pop(_ORIENTATION, None)
+            if not len(exif) and not exif.get_ifd(0x8769):
+                return None
+            out: bytes = exif.tobytes()
+        except Exception:  # a damaged EXIF block (bytes, not pixels) is dropped, not fatal
             return None
-        out: bytes = exif.tobytes()
-    except Exception:  # a damaged EXIF block is dropped, not fatal
-        return None
     return out
 
 
@@ -298,7 +303,7 @@ def form_info(im: PILImage.Image, fmt: str) -> dict[str, Any]:
 
         try:
             sampling = JpegImagePlugin.get_sampling(im)
-        except Exception:
+        except Exception:  # the frame header's layers, read at open: nothing is decoded
             sampling = -1
         if sampling in (0, 1, 2):
             info["subsampling"] = sampling
@@ -306,10 +311,25 @@ def form_info(im: PILImage.Image, fmt: str) -> dict[str, Any]:
 
 
 def _orientation(im: PILImage.Image) -> int:
-    try:
-        value = im.getexif().get(_ORIENTATION, 1)
-    except Exception:
+    """Return the EXIF orientation, 1 to 8 (1 when there is none or it cannot be read).
+
+    Never decodes a pixel.  Pillow's PNG reader answers ``getexif()`` on an image not yet
+    loaded by decoding every pixel, to look for an eXIf chunk after the image data; a
+    failure there must not be swallowed here (it once left a damaged PNG as black pixels),
+    so a PNG whose pixels are still to load and whose EXIF, if any, comes after them says
+    1: :func:`_read_open` loads the pixels first (and a failure is an error there), and
+    :func:`probe_image` reads headers only.  What is left to fail here is parsing the
+    EXIF block itself, from bytes already read: a damaged block is dropped, as
+    :func:`_exif_without_orientation` drops it.
+    """
+    if im.format == "PNG" and "exif" not in im.info and getattr(im, "tile", None):
         return 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Possibly corrupt EXIF data": metadata only
+        try:
+            value = im.getexif().get(_ORIENTATION, 1)
+        except Exception:  # a damaged EXIF block, parsed from bytes already read
+            return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
@@ -389,50 +409,72 @@ def open_image(
     ------
     SignalReadError
         Not a regular file, not an image format convcli reads, a content that does not
-        match the extension, a header Pillow cannot read.
+        match the extension, a header Pillow cannot read (a TIFF of a layout Pillow does not
+        read says so, apart from a damaged one: :mod:`convcli.io._tiff`), a header Pillow
+        read only by repairing it (:mod:`convcli.io._watch`).
     LimitError
         More pixels than ``limits.max_pixels``.
     """
-    Image = _pil()
+    from PIL import Image, ImageFile
+
     with open_regular(path) as fh:
         if fmt is None:
             family, fmt = check_content(path, fh.read(64))
             fh.seek(0)
             if family != "image":
                 raise SignalReadError(f"{path}: is {fmt}, not an image")
-        before = Image.MAX_IMAGE_PIXELS
+        before = (
+            Image.MAX_IMAGE_PIXELS,
+            ImageFile.LOAD_TRUNCATED_IMAGES,
+            getattr(Image, "WARN_POSSIBLE_FORMATS", False),
+        )
         with warnings.catch_warnings():
-            # Pillow's complaints about damaged metadata are not the user's business: the
-            # pixels load or the read fails, in one line.  A bomb warning is an error.
+            # Pillow's other complaints (about metadata, or a palette) are not the user's
+            # business; the decoding steps are watched (_watch.watched), and a bomb is an error.
             warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             try:
                 Image.MAX_IMAGE_PIXELS = None  # the header's size is checked below, by us
-                try:
-                    im = Image.open(fh, formats=pil_formats(fmt))
-                except Image.UnidentifiedImageError as exc:
-                    raise SignalReadError(
-                        f"{path}: cannot read as {fmt}: a damaged or truncated header"
-                    ) from exc
-                except Exception as exc:
-                    raise SignalReadError(
-                        f"{path}: cannot read as {fmt}: {_one_line(exc)}"
-                    ) from exc
+                ImageFile.LOAD_TRUNCATED_IMAGES = False  # whatever a library user set
+                Image.WARN_POSSIBLE_FORMATS = True  # why a plugin refused: for the message
+                with watched(path, fmt, what=f"cannot read as {fmt}") as watch:
+                    try:
+                        im = Image.open(fh, formats=pil_formats(fmt))
+                    except Image.UnidentifiedImageError:
+                        raise _unidentified(path, fh, fmt, watch.refusals()) from None
                 with im:
                     cols, rows = im.size
                     limits.check_pixels(path, rows, cols)
                     Image.MAX_IMAGE_PIXELS = limits.max_pixels
                     yield im
             finally:
-                Image.MAX_IMAGE_PIXELS = before
+                (
+                    Image.MAX_IMAGE_PIXELS,
+                    ImageFile.LOAD_TRUNCATED_IMAGES,
+                    Image.WARN_POSSIBLE_FORMATS,
+                ) = before
+
+
+def _unidentified(path: Path, fh: IO[bytes], fmt: str, notes: list[str]) -> SignalReadError:
+    """Say why Pillow could not identify a file: a layout it does not read, or damage."""
+    why = "; ".join(notes[:2])
+    if fmt == "TIFF":
+        from ._tiff import diagnose
+
+        verdict, text = diagnose(fh, os.fstat(fh.fileno()).st_size)
+        if verdict == "unsupported":
+            return SignalReadError(f"{path}: {text}")
+        why = text or why
+    detail = f" ({why})" if why else ""
+    return SignalReadError(f"{path}: cannot read as {fmt}: a damaged or truncated header{detail}")
 
 
 def _read_failed(path: Path, exc: Exception) -> SignalReadError:
     from PIL import Image
 
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-        return LimitError(f"{path}: {_one_line(exc)} (--max-pixels)")
-    return SignalReadError(f"{path}: cannot read image: {_one_line(exc)}")
+        return LimitError(f"{path}: {one_line(exc)} (--max-pixels)")
+    return SignalReadError(f"{path}: cannot read image: {one_line(exc)}")
 
 
 def read_image(
@@ -508,29 +550,36 @@ def _read_with_libtiff(path: Path, kind: str, gray: bool, limits: Limits) -> Sig
 def _read_open(im: PILImage.Image, path: Path, kind: str, gray: bool, limits: Limits) -> Signal:
     fmt = "JPEG" if im.format == "MPO" else str(im.format)
     _check_16bit_colour(im, path)  # before anything loads the pixels and drops the tile
-    frames = int(getattr(im, "n_frames", 1)) if fmt in MULTIFRAME_READ else 1
-    volume = kind == "volume" or (kind in ("auto", "array") and frames > 1)
-    count = frames if volume else 1
-    if volume:
-        limits.check_planes(path, count, im.size[1], im.size[0])
-    # Pillow 13 turns a TIFF by its orientation tag itself (size at open, pixels at load)
-    orientation = 1 if fmt == "TIFF" else _orientation(im)
-    info = form_info(im, fmt)
     loaded_mode = im.mode
     arrays: list[np.ndarray] = []
     modes: list[str] = []
     durations: list[float] = []
-    for i in range(count):
-        if i:
-            im.seek(i)
-            limits.check_pixels(path, im.size[1], im.size[0], what=f"frame {i + 1}: ")
-            _check_16bit_colour(im, path)
-        arr, mode = image_to_array(im, path)
-        arrays.append(orient(arr, orientation))
-        modes.append(mode)
-        if "duration" in im.info:
-            durations.append(float(im.info["duration"]))
-    loop = im.info.get("loop") if frames > 1 else None
+    # Every step that may decode (counting frames walks a TIFF's directories; seeking an
+    # animation decodes the frame before; load decodes) is watched: a failure, a warning
+    # that Pillow repaired something, or what libtiff prints is one error, never pixels.
+    with watched(path, fmt, libtiff=fmt == "TIFF"):
+        frames = int(getattr(im, "n_frames", 1)) if fmt in MULTIFRAME_READ else 1
+        volume = kind == "volume" or (kind in ("auto", "array") and frames > 1)
+        count = frames if volume else 1
+        if volume:
+            limits.check_planes(path, count, im.size[1], im.size[0])
+        for i in range(count):
+            if i:
+                im.seek(i)
+                limits.check_pixels(path, im.size[1], im.size[0], what=f"frame {i + 1}: ")
+                _check_16bit_colour(im, path)
+            im.load()
+            if not i:  # loaded: reading the EXIF (even a PNG's, after the pixels) decodes nothing
+                # Pillow 13 turns a TIFF by its orientation tag itself (size at open, pixels
+                # at load)
+                orientation = 1 if fmt == "TIFF" else _orientation(im)
+                info = form_info(im, fmt)
+            arr, mode = image_to_array(im, path)
+            arrays.append(orient(arr, orientation))
+            modes.append(mode)
+            if "duration" in im.info:
+                durations.append(float(im.info["duration"]))
+        loop = im.info.get("loop") if frames > 1 else None
     if volume:
         data = _unify(arrays, modes, path, MULTIFRAME_READ.get(fmt) == "animated")
         channel_axis: int | None = 3 if data.ndim == 4 else None
@@ -584,7 +633,7 @@ _MODE_LAYOUT: dict[str, tuple[int, str]] = {
 def probe_image(
     path: Path, *, limits: Limits = DEFAULT_LIMITS, fmt: str | None = None
 ) -> dict[str, Any]:
-    """Describe an image file from its header (no pixel is decoded, except a PNG's EXIF).
+    """Describe an image file from its headers (no pixel is decoded).
 
     Parameters
     ----------
@@ -614,7 +663,8 @@ def probe_image(
             mode = im.mode
             _check_16bit_colour(im, path)
             cols, rows = im.size
-            frames = int(getattr(im, "n_frames", 1)) if fmt in MULTIFRAME_READ else 1
+            with watched(path, fmt):  # counting a TIFF's pages reads every directory
+                frames = int(getattr(im, "n_frames", 1)) if fmt in MULTIFRAME_READ else 1
             if frames > 1:
                 limits.check_planes(path, frames, rows, cols)
             if mode == "P":
@@ -625,10 +675,9 @@ def probe_image(
                 channels, dtype = _MODE_LAYOUT[mode]
             else:
                 raise SignalReadError(f"{path}: Pillow mode {mode!r} is not supported")
-            if fmt == "TIFF" or (fmt == "PNG" and "exif" not in im.info):
-                orientation = 1  # TIFF: Pillow reports the turned size already
-            else:
-                orientation = _orientation(im)
+            # TIFF: Pillow reports the turned size already; a PNG's EXIF after the pixels is
+            # not looked for (that would decode them)
+            orientation = 1 if fmt == "TIFF" else _orientation(im)
     except (SignalReadError, MemoryError):
         raise
     except Exception as exc:

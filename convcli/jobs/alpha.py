@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from convcli.engine import compute_dtype
 from convcli.engine.chain import apply_chain
 
 __all__ = ["ALPHA_MODES"]
@@ -58,9 +59,7 @@ def _filter_with_alpha(
     """Filter colour and alpha: ``premultiply`` (no dark halos) or ``keep`` (alpha as is)."""
     assert ch is not None
     unit = _unit_max(data.dtype)
-    a = np.take(data, [alpha], axis=ch).astype(
-        np.float32 if data.dtype != np.float64 else np.float64
-    )
+    a = np.take(data, [alpha], axis=ch).astype(compute_dtype(data.dtype))
     color = np.delete(data, alpha, axis=ch)
     if mode == "keep":
         out_color = apply_chain(color, kernels, channel_axis=ch, geometry=geometry, plans=plans)

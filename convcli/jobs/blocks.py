@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from convcli.engine import compute_dtype
 from convcli.errors import ConvcliError
 from convcli.jobs.post import _finite_range, _post, count_nonfinite
 from convcli.jobs.record import _plans_to_record
@@ -179,7 +180,7 @@ def _filter_streamed(
             for i, k in enumerate(kernels):
                 raw = RawFile(
                     Path(tmp) / f"stage{i}.raw",
-                    np.dtype(np.float64 if sig.data.dtype == np.float64 else np.float32),
+                    compute_dtype(sig.data.dtype),
                 )
                 stages.append(raw)
                 plans.append(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from convcli.engine import compute_dtype
 from convcli.errors import KernelSpecError
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ def _check_memory(info: dict[str, Any], opts: FilterOptions, budget: int) -> Non
     dtype = np.dtype(info["dtype"])
     if info["kind"] == "audio" and info.get("subtype"):
         dtype = np.dtype(load_dtype(str(info["subtype"])))
-    work = 8 if dtype == np.float64 else 4
+    work = compute_dtype(dtype).itemsize
     alpha = info["kind"] in ("image", "volume") and info.get("channels") in (2, 4)
     alpha = alpha and opts.alpha == "premultiply" and not opts.gray
     need = working_set(math.prod(shape), dtype.itemsize, work, opts.method, alpha)

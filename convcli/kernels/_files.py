@@ -51,6 +51,7 @@ __all__ = [
     "read_npy_kernel",
     "read_json_kernel",
     "read_impulse_response",
+    "impulse_response_rate",
 ]
 
 Kernel = NDArray[np.float64]
@@ -418,6 +419,7 @@ def read_impulse_response(path: str) -> Kernel:
     import soundfile
 
     from convcli.io._content import AUDIO_FORMATS, AUDIO_SUBTYPES
+    from convcli.io.audio import claimed_frames
 
     _regular(path)
     try:
@@ -427,10 +429,20 @@ def read_impulse_response(path: str) -> Kernel:
                     f"{path}: {sound.format} {sound.subtype} audio is not read; impulse "
                     f"responses are WAV, FLAC, OGG or AIFF in PCM or float"
                 )
-            taps = int(sound.frames) * int(sound.channels)
+            frames = int(sound.frames)
+            taps = frames * int(sound.channels)
             if taps > MAX_FILE_TAPS:
                 raise _too_many(path, taps)
+            # libsndfile reads what is there of a WAV or AIFF shorter than its header says:
+            # a cut impulse response is refused, as a cut input is (convcli.io.audio)
+            claim = claimed_frames(path)
             data = sound.read(dtype="float64", always_2d=True)
+            held = int(data.shape[0])
+            if (claim is not None and claim > frames) or held < frames:
+                raise KernelSpecError(
+                    f"{path}: truncated: the header says {max(claim or 0, frames)} frames but "
+                    f"the file holds {min(held, frames)}"
+                )
     except KernelSpecError:
         raise
     except (RuntimeError, OSError, ValueError, TypeError) as exc:
@@ -440,3 +452,21 @@ def read_impulse_response(path: str) -> Kernel:
         raise KernelSpecError(f"{path}: the impulse response has no samples")
     kernel = data[:, 0].copy() if data.shape[1] == 1 else np.ascontiguousarray(data.T)
     return _check_finite(kernel, path)
+
+
+def impulse_response_rate(path: str) -> int:
+    """Return the sample rate, in Hz, an audio impulse response file was recorded at.
+
+    Raises
+    ------
+    KernelSpecError
+        When soundfile cannot read the file's header.
+    """
+    import soundfile
+
+    _regular(path)
+    try:
+        return int(soundfile.info(os.fsencode(path)).samplerate)
+    except (RuntimeError, OSError, ValueError, TypeError) as exc:
+        text = re.sub(r"^Error opening .*?: (?=[A-Z])", "", " ".join(str(exc).split()))
+        raise KernelSpecError(f"{path}: cannot read as audio: {text}") from None
