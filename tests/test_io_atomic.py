@@ -80,7 +80,7 @@ def test_permissions_follow_the_umask(tmp_path: Path) -> None:
 def test_existing_output_needs_overwrite(tmp_path: Path) -> None:
     target = tmp_path / "a.png"
     target.write_bytes(b"precious")
-    with pytest.raises(OutputExistsError, match="exists; use --overwrite"):
+    with pytest.raises(OutputExistsError, match="exists; use overwrite=True"):
         save(gray(), target)
     assert target.read_bytes() == b"precious"
     save(gray(9), target, overwrite=True)

@@ -149,15 +149,15 @@ def test_output_dtype(signal: Signal, path: str, requested: str, expected: str) 
             "o.png",
             "auto",
             r"o.png: PNG cannot hold 32-bit float RGB: PNG holds 8-bit gray, gray\+alpha, RGB "
-            r"or RGBA and 16-bit gray; use .tif for one channel \(--gray\) or .npy, "
-            r"or --dtype uint8",
+            r"or RGBA and 16-bit gray; use .tif for one channel \(gray=True\) or .npy, "
+            r"or dtype='uint8'",
         ),
         (
             sig("image", "uint16", 3),
             "o.png",
             "auto",
-            r"PNG cannot hold 16-bit RGB.*use .tif for one channel \(--gray\) or .npy, "
-            r"or --dtype uint8",
+            r"PNG cannot hold 16-bit RGB.*use .tif for one channel \(gray=True\) or .npy, "
+            r"or dtype='uint8'",
         ),
         (sig("image", "uint16", 3), "o.tif", "auto", r"TIFF cannot hold 16-bit RGB.*\.npy"),
         (sig("image", "uint16"), "o.jpg", "auto", r"JPEG cannot hold 16-bit gray.*\.png.*\.tif"),

@@ -19,11 +19,13 @@ import importlib
 import os
 import signal
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import click
 
 from convcli import __version__
+from convcli.errors import ConvcliError, Param, join_words, spell
 from convcli.jobs.process import (
     STOP_SIGNALS,
     catch_lost_interruptions,
@@ -54,6 +56,37 @@ Examples:
   convcli shape --input 5,5 --kernel 3,3 --stride 2 --padding 1
   convcli kernels
 """
+
+
+#: The library parameters whose option is not ``--`` and the name with dashes.
+OPTION_NAMES = {"kind": "--as", "kernels": "-k"}
+
+
+def option_for(param: Param) -> str:
+    """Spell a parameter a library message names as the option that sets it.
+
+    Examples
+    --------
+    >>> option_for(Param("max_pixels")), option_for(Param("kind", "image"))
+    ('--max-pixels', '--as image')
+    >>> option_for(Param("overwrite", True)), option_for(Param("dtype", "uint8", "uint16"))
+    ('--overwrite', '--dtype uint8 or uint16')
+    """
+    option = OPTION_NAMES.get(param.name, "--" + param.name.replace("_", "-"))
+    values = [str(v) for v in param.values if v is not True]
+    return f"{option} {join_words(values)}" if values else option
+
+
+def problem(exc: BaseException) -> str:
+    """Return an exception's message as the CLI says it: options for the parameters it names."""
+    if isinstance(exc, ConvcliError):
+        return exc.spelled(option_for)
+    return str(exc)
+
+
+def spelled(message: str, params: Iterable[Param]) -> str:
+    """Return a record's error message with options for the parameters it names."""
+    return spell(message, params, option_for)
 
 
 def error_line(message: str, path: object = None) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from convcli.cli import safe_path
+from convcli.cli import problem, safe_path
 from convcli.cli.options import (
     ACTIVATION_CHOICES,
     check_kernel_specs,
@@ -61,7 +61,7 @@ def _bank(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
     try:
         parse_bank(value)
     except KernelSpecError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+        raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
     return value
 
 
@@ -105,13 +105,13 @@ def _pool(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
     try:
         return parse_pool(value).text()
     except ArgumentError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+        raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
 
 
 class FeaturesReport(Report):
     """What a ``features`` record adds: the plan, the alpha and bias warnings, maps written."""
 
-    hidden = ("traceback", "log")
+    hidden = ("traceback", "log", "params")
 
     def plan_lines(self, rec: dict[str, Any]) -> list[str]:
         """Return the bank's plan (kernels, channels, pads, shapes, method)."""

@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from convcli.cli import problem
+
 EPILOG = """\b
 Examples:
   convcli kernels
@@ -108,7 +110,7 @@ def command(
         if ndim is None:  # a file: show it as stored
             kernel = np.squeeze(kernel) if kernel.ndim > 1 else kernel
     except KernelSpecError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(problem(exc)) from None
     if response is not None:
         if kernel.ndim == 0:
             kernel = kernel.reshape(1)
@@ -143,7 +145,7 @@ def _check_plot_path(path: str, overwrite: bool) -> None:
     try:
         check_output(path, overwrite=overwrite)
     except ConvcliError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(problem(exc)) from None
 
 
 def _response(spec: str, kernel: Any, rate: float | None, path: str, overwrite: bool) -> None:
@@ -162,9 +164,9 @@ def _response(spec: str, kernel: Any, rate: float | None, path: str, overwrite: 
         click.echo(format_properties(kernel_properties(kernel), rate=hz))
         image = plot_response(kernel, rate=hz, title=title)
     except ArgumentError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(problem(exc)) from None
     try:
         save_response(image, path, overwrite=overwrite)
     except ConvcliError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(problem(exc)) from None
     click.echo(f"response: {path} ({image.width}x{image.height})")

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from convcli.cli import problem
 from convcli.errors import ArgumentError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,7 +44,7 @@ def _ints(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
         values = parse_ints(value, param.name or "value")
         normalize_per_axis(values, len(values), param.name or "value")
     except ArgumentError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+        raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
     return values
 
 
@@ -55,7 +56,7 @@ def _padding(ctx: click.Context, param: click.Parameter, value: str) -> Any:
         if not isinstance(parsed, str):
             normalize_padding(parsed, len(parsed) if isinstance(parsed, list) else 1)
     except ArgumentError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+        raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
     return parsed
 
 
@@ -67,7 +68,7 @@ def _pad_mode(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     try:
         return canonical_mode(value)
     except ArgumentError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+        raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
 
 
 def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
@@ -194,7 +195,7 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
     try:
         return parse_size(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+        raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
 
 
 max_memory_opt = click.option(
@@ -245,7 +246,7 @@ def _count_option(name: str, default: int, what: str) -> Callable[[F], F]:
         try:
             return parse_count(value)
         except ValueError as exc:
-            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+            raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
 
     return click.option(
         name,
@@ -338,7 +339,7 @@ def check_kernel_specs(
         try:
             parsed = parse_spec(spec)
         except KernelSpecError as exc:
-            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+            raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
         if parsed.kind == "file" and parsed.path is not None and not Path(parsed.path).is_file():
             what = "is not a regular file" if Path(parsed.path).exists() else "does not exist"
             raise click.BadParameter(f"kernel file {parsed.path} {what}", ctx=ctx, param=param)
@@ -365,7 +366,7 @@ def read_kernel_specs(
         try:
             read_kernel_file(parsed.path)
         except KernelSpecError as exc:
-            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+            raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
     return value
 
 

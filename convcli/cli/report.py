@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from convcli.cli import error_line
+from convcli.cli import error_line, problem, spelled
 from convcli.jobs.batch import Batch, Tally, run_batch
 
 __all__ = ["Report", "run_and_report", "indent"]
@@ -41,7 +41,7 @@ class Report:
     """
 
     #: Record keys that are for this report only, never printed as JSON.
-    hidden: tuple[str, ...] = ("traceback", "tables")
+    hidden: tuple[str, ...] = ("traceback", "tables", "params")
 
     def __init__(self, *, quiet: bool, verbose: bool, as_json: bool) -> None:
         self.quiet = quiet
@@ -51,6 +51,8 @@ class Report:
 
     def record(self, rec: dict[str, Any]) -> None:
         """Print what one input's record says."""
+        if rec.get("error") and rec.get("params"):
+            rec = {**rec, "error": spelled(rec["error"], rec["params"])}
         if self.as_json:
             click.echo(json.dumps({k: v for k, v in rec.items() if k not in self.hidden}))
         if self.verbose:
@@ -155,7 +157,7 @@ def run_and_report(
     try:
         _show(run_batch(batch, workers=workers, fail_fast=fail_fast), report, total, show, label)
     except BatchError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(problem(exc)) from None
     if not report.quiet and total > 1 and not report.as_json:
         click.echo(f"convcli: {report.tally.summary(total, verb)}", err=True)
     return report.exit_code

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from convcli.cli import problem
 from convcli.cli.options import size_options
 from convcli.errors import ArgumentError
 from convcli.explain.arithmetic import (
@@ -156,10 +157,10 @@ def command(
             )
         else:
             axes = resolve(sizes_n, ksizes_n, stride=strides, padding=pad, dilation=dilations)
-    except NoSolutionError as exc:
-        raise click.ClickException(str(exc)) from None  # exit status 1: a valid question, no answer
+    except NoSolutionError as exc:  # exit status 1: a valid question, no answer
+        raise click.ClickException(problem(exc)) from None
     except ArgumentError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(problem(exc)) from None
     record = geometry_record(axes)
     if target is not None:
         record["target"] = list(targets)

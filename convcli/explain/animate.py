@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from convcli.errors import ArgumentError
+from convcli.errors import ArgumentError, Param
 from convcli.explain.arithmetic import axis_names, relationship_for
 from convcli.geometry import PaddingArg, resolve, resolve_transposed
 from convcli.padding import canonical_mode, source_index
@@ -375,9 +375,11 @@ def plan_animation(
     title += f" ({word} {', '.join(map(str, rels))})"
     count = math.prod(a.output for a in layouts)
     if count > max_frames:
+        param = Param("max_frames")
         raise ArgumentError(
             f"the output has {count} samples, so the animation would have {count} frames; the "
-            f"limit is {max_frames} (raise it with --max-frames, or animate a smaller geometry)"
+            f"limit is {max_frames} (raise it with {param}, or animate a smaller geometry)",
+            params=[param],
         )
     kshape = tuple(a.kernel for a in layouts)
     ishape = tuple(a.size for a in layouts)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,9 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from convcli.errors import ArgumentError, ConvcliError, OutputExistsError, SignalWriteError
+from convcli.errors import (
+    ArgumentError,
+    OutputExistsError,
+    Param,
+    SignalWriteError,
+)
 from convcli.jobs.options import geometry_for
-from convcli.jobs.record import error_message
+from convcli.jobs.record import record_failure
 
 __all__ = ["FeaturesOptions", "FeaturesJob", "run_features", "features_job", "describe_colours"]
 
@@ -133,17 +137,9 @@ def run_features(
         protect = (input_path,) if protect is None else protect
         record.update(_run(input_path, out_dir, opts, stage, note, protect))
         record["status"] = "ok"
-    except (ConvcliError, ValueError, OSError, MemoryError) as exc:
-        record["error"] = error_message(exc, stage.path)
+    except Exception as exc:  # a bug below too: still one line, and the batch goes on
+        record_failure(record, exc, stage.path, opts.verbose)
         record["error_file"] = stage.path
-        if opts.verbose:
-            record["traceback"] = traceback.format_exc()
-    except Exception as exc:  # a bug somewhere below: still one line, and the batch goes on
-        problem = error_message(exc, stage.path)
-        record["error"] = f"internal error: {type(exc).__name__}: {problem}"
-        record["error_file"] = stage.path
-        if opts.verbose:
-            record["traceback"] = traceback.format_exc()
     record["seconds"] = round(time.perf_counter() - t0, 6)
     record["log"] = lines
     return record
@@ -189,8 +185,9 @@ def _check_dir(out_dir: str, input_path: str, overwrite: bool) -> None:
         with os.scandir(d) as it:
             empty = next(it, None) is None
         if not empty and not overwrite:
+            param = Param("overwrite", True)
             raise OutputExistsError(
-                f"{d}: exists and is not empty; use --overwrite to write into it"
+                f"{d}: exists and is not empty; use {param} to write into it", params=[param]
             )
 
 
@@ -231,10 +228,12 @@ def _build_bank(
         for spec in opts.kernels:
             k = make_kernel(spec, ndim, rate=rate)
             if k.ndim != ndim:
+                each, weights = Param("kernels"), Param("weights")
                 raise ArgumentError(
                     f"kernel {spec!r} holds {k.shape[0]} per-channel kernels (shape "
-                    f"{'x'.join(map(str, k.shape))}); features takes one kernel per -k "
-                    "(use --weights for per-channel weights)"
+                    f"{'x'.join(map(str, k.shape))}); features takes one kernel per {each} "
+                    f"spec (use {weights} for per-channel weights)",
+                    params=[each, weights],
                 )
             pairs.append((kernel_label(spec), k))
         source = {"kernels": list(opts.kernels)}
@@ -326,8 +325,9 @@ def _bias(
     if opts.bias is not None:
         if len(opts.bias) not in (1, nmaps):
             raise ArgumentError(
-                f"--bias has {len(opts.bias)} values but the bank has {nmaps} maps: give one "
-                "value, or one per map"
+                f"bias has {len(opts.bias)} values but the bank has {nmaps} maps: give one "
+                "value, or one per map",
+                params=[Param("bias")],
             )
         source["bias"] = "--bias"
         return np.broadcast_to(np.asarray(opts.bias, dtype=np.float64), (nmaps,)).copy()

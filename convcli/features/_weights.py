@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from convcli.errors import KernelSpecError, SignalReadError
+from convcli.errors import KernelSpecError, Param, SignalReadError
 
 __all__ = ["LayerWeights", "load_weights", "check_weights", "WEIGHT_KEYS"]
 
@@ -280,9 +280,12 @@ def check_weights(layer: LayerWeights, spatial_ndim: int, channels: int) -> str:
     if w.ndim == nd + 2:
         if w.shape[1] != channels:
             hint = ""
+            params: list[Param] = []
             if w.shape[1] == 1 and channels > 1:
+                gray = Param("gray", True)
+                params.append(gray)
                 hint = (
-                    "; use --gray for one channel, or save the weights as (F, *k) to apply "
+                    f"; use {gray} for one channel, or save the weights as (F, *k) to apply "
                     "them to each channel and sum"
                 )
             elif w.shape[1] == 3 and channels == 1:
@@ -291,7 +294,8 @@ def check_weights(layer: LayerWeights, spatial_ndim: int, channels: int) -> str:
                 hint = "; drop the alpha channel first"
             raise KernelSpecError(
                 f"the weights have {_count(w.shape[1], 'input channel')} (shape "
-                f"{_shape(w.shape)}) but the input has {_count(channels, 'channel')}{hint}"
+                f"{_shape(w.shape)}) but the input has {_count(channels, 'channel')}{hint}",
+                params=params,
             )
         return "full"
     raise KernelSpecError(

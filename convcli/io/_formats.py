@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SignalWriteError, UnsupportedError
+from ..errors import Param, SignalWriteError, UnsupportedError
 from ._signal import Signal
 
 __all__ = [
@@ -165,11 +165,13 @@ def resolve_target(signal: Signal, path: str | os.PathLike[str]) -> Target:
     if ext in AUDIO_EXT:
         if kind == "audio":
             return Target(p, "audio", AUDIO_EXT[ext])
-        hint = " (read it with --as audio)" if kind == "array" and signal.data.ndim <= 2 else ""
+        audio = Param("kind", "audio")
+        hint = f" (read it with {audio})" if kind == "array" and signal.data.ndim <= 2 else ""
         raise UnsupportedError(
             f"{p}: {'an' if kind[0] in 'aeiou' else 'a'} {kind} cannot be written as "
             f"{AUDIO_EXT[ext]} audio{hint}; "
-            f"use an image extension or .npy"
+            f"use an image extension or .npy",
+            params=[audio] if hint else [],
         )
     if ext in IMAGE_EXT:
         fmt = IMAGE_EXT[ext]
@@ -188,9 +190,11 @@ def resolve_target(signal: Signal, path: str | os.PathLike[str]) -> Target:
                 f"(a path with no extension) or .npy"
             )
         if kind == "array" and signal.data.ndim != 2:
+            image, volume = Param("kind", "image"), Param("kind", "volume")
             raise UnsupportedError(
-                f"{p}: a {signal.data.ndim}-D array is not an image; read it with --as image "
-                f"(channels last) or --as volume, or write .npy"
+                f"{p}: a {signal.data.ndim}-D array is not an image; read it with {image} "
+                f"(channels last) or {volume}, or write .npy",
+                params=[image, volume],
             )
         return Target(p, "image", fmt)
     raise UnsupportedError(f"{p}: unknown output extension {ext!r}; use one of {_known()}")

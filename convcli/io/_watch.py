@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ..errors import ConvcliError, SignalReadError
 from ._capture import captured_stderr
-from .limits import LimitError
+from .limits import over_limit
 
 __all__ = ["Watch", "watched", "one_line"]
 
@@ -189,7 +189,7 @@ def watched(
     printed = _libtiff_lines(err.text)
     if failure is not None:
         if isinstance(failure, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-            raise LimitError(f"{path}: {one_line(failure)} (--max-pixels)") from failure
+            raise over_limit(f"{path}: {one_line(failure)}", "max_pixels") from failure
         detail = printed + watch.notes()
         text = f"{path}: {what}: {one_line(failure)}"
         if detail:

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import OutputExistsError, SignalWriteError
+from ..errors import OutputExistsError, Param, SignalWriteError
 
 __all__ = [
     "same_file",
@@ -72,6 +72,12 @@ def _umask() -> int:
         os.umask(mask)
         _UMASK = mask
     return _UMASK
+
+
+def _exists(path: PathLike) -> OutputExistsError:
+    """Return the error of an output that exists (``overwrite`` not given)."""
+    overwrite = Param("overwrite", True)
+    return OutputExistsError(f"{path}: exists; use {overwrite} to replace it", params=[overwrite])
 
 
 def same_file(a: PathLike, b: PathLike) -> bool:
@@ -211,7 +217,7 @@ def check_output(
     if folder and _is_empty_dir(path):
         return
     if not overwrite:
-        raise OutputExistsError(f"{path}: exists; use --overwrite to replace it")
+        raise _exists(path)
 
 
 _held = 0  # depth of hold_signals() blocks in progress
@@ -295,12 +301,12 @@ def _commit_file(tmp: str, target: Path, overwrite: bool) -> None:
     try:
         os.link(tmp, target)
     except FileExistsError:
-        raise OutputExistsError(f"{target}: exists; use --overwrite to replace it") from None
+        raise _exists(target) from None
     except OSError as exc:
         if exc.errno not in _NO_LINK:
             raise
         if os.path.lexists(target):
-            raise OutputExistsError(f"{target}: exists; use --overwrite to replace it") from None
+            raise _exists(target) from None
         os.rename(tmp, target)
         return
     os.unlink(tmp)
@@ -390,7 +396,7 @@ def _commit_folder(tmp: str, target: Path, overwrite: bool) -> None:
         os.rmdir(target)
     elif os.path.lexists(target):
         if not overwrite:
-            raise OutputExistsError(f"{target}: exists; use --overwrite to replace it")
+            raise _exists(target)
         aside = target.parent / f".{target.name}.{secrets.token_hex(6)}.old"
         os.rename(target, aside)
         try:
@@ -404,7 +410,7 @@ def _commit_folder(tmp: str, target: Path, overwrite: bool) -> None:
         os.rename(tmp, target)
     except OSError as exc:
         if os.path.lexists(target):
-            raise OutputExistsError(f"{target}: exists; use --overwrite to replace it") from exc
+            raise _exists(target) from exc
         raise
 
 

@@ -67,7 +67,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..errors import ArgumentError, UnsupportedError
+from ..errors import ArgumentError, Param, UnsupportedError
 from ._formats import FORMAT_EXT, resolve_target
 from ._signal import Signal
 
@@ -248,6 +248,7 @@ def check_image(
         return
     what = f"{'animated ' if animated else ''}{fmt}"
     hints: list[str] = []
+    params: list[Param] = []
     others = [
         FORMAT_EXT[f]
         for f in IMAGE_DTYPES
@@ -263,13 +264,17 @@ def check_image(
     if channels > 1 and not volume:
         one = [FORMAT_EXT[f] for f in ("TIFF", "PNG") if name in IMAGE_DTYPES[f][1]]
         if one:
-            hints.append(f"{one[0]} for one channel (--gray)")
+            params.append(Param("gray", True))
+            hints.append(f"{one[0]} for one channel ({params[-1]})")
     hints.append(".npy")
     fits = image_dtypes(fmt, channels, animated=animated)
-    tail = f", or --dtype {_join(list(fits))}" if fits else ""
+    if fits:
+        params.append(Param("dtype", *fits))
+    tail = f", or {params[-1]}" if fits else ""
     raise UnsupportedError(
         f"{path}: {what} cannot hold {_depth(name)} {_layout(channels)}: {what} holds "
-        f"{_describe_holds(fmt, animated)}; use {_join(hints)}{tail}"
+        f"{_describe_holds(fmt, animated)}; use {_join(hints)}{tail}",
+        params=params,
     )
 
 
@@ -296,9 +301,11 @@ def check_audio(fmt: str, dtype: np.dtype, path: os.PathLike[str] | str) -> None
         return
     others = [FORMAT_EXT[f] for f, dts in AUDIO_DTYPES.items() if f != fmt and name in dts]
     use = _join([*others, ".npy"])
+    dtype_param = Param("dtype", *holds)
     raise UnsupportedError(
         f"{path}: {fmt} cannot hold {name} samples: {fmt} holds {_join(list(holds))}; "
-        f"use {use}, or --dtype {_join(list(holds))}"
+        f"use {use}, or {dtype_param}",
+        params=[dtype_param],
     )
 
 

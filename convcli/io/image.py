@@ -53,7 +53,7 @@ from ..errors import SignalReadError, UnsupportedError
 from ._content import check_content, pil_formats
 from ._signal import Form, Signal
 from ._watch import one_line, watched
-from .limits import DEFAULT_LIMITS, LimitError, Limits, open_regular
+from .limits import DEFAULT_LIMITS, Limits, open_regular, over_limit
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -473,7 +473,7 @@ def _read_failed(path: Path, exc: Exception) -> SignalReadError:
     from PIL import Image
 
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-        return LimitError(f"{path}: {one_line(exc)} (--max-pixels)")
+        return over_limit(f"{path}: {one_line(exc)}", "max_pixels")
     return SignalReadError(f"{path}: cannot read image: {one_line(exc)}")
 
 

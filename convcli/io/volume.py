@@ -21,7 +21,7 @@ from ..errors import SignalReadError
 from ._formats import FORMAT_EXT, SLICE_READ_EXT, image_format_of
 from ._signal import Form, Signal
 from .image import probe_image, read_image, to_gray
-from .limits import DEFAULT_LIMITS, LimitError, Limits, what_is
+from .limits import DEFAULT_LIMITS, Limits, over_limit, what_is
 
 __all__ = ["natural_key", "list_slices", "read_folder", "probe_folder", "slice_names"]
 
@@ -105,9 +105,9 @@ def list_slices(folder: Path, limits: Limits = DEFAULT_LIMITS) -> list[Path]:
         exts = " ".join(sorted(SLICE_READ_EXT))
         raise SignalReadError(f"{folder}: the folder holds no image slices ({exts})")
     if limits.max_frames is not None and len(names) > limits.max_frames:
-        raise LimitError(
-            f"{folder}: {len(names)} slices, more than the limit of {limits.max_frames} "
-            f"(--max-frames)"
+        raise over_limit(
+            f"{folder}: {len(names)} slices, more than the limit of {limits.max_frames}",
+            "max_frames",
         )
     return [Path(folder, n) for n in sorted(names, key=natural_key)]
 

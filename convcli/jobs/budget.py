@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from convcli.engine import compute_dtype
-from convcli.errors import KernelSpecError
+from convcli.errors import KernelSpecError, Param
 
 if TYPE_CHECKING:
     from convcli.jobs.options import FilterOptions
@@ -135,19 +135,23 @@ def _check_memory(info: dict[str, Any], opts: FilterOptions, budget: int) -> Non
     if need > budget:
         dims = "x".join(map(str, shape))
         kind = info["kind"] if opts.kind == "auto" else opts.kind
+        max_memory = Param("max_memory")
         raise LimitError(
             f"{info['path']}: filtering this {dims} {dtype.name} {kind} in memory "
-            f"needs about {_bytes(need)}, more than the --max-memory budget of {_bytes(budget)} "
+            f"needs about {_bytes(need)}, more than the {max_memory} budget of {_bytes(budget)} "
             f"({need} > {budget} bytes); only audio and .npy written to audio or .npy are "
-            f"filtered slab by slab"
+            f"filtered slab by slab",
+            limit="max_memory",
         )
 
 
 def _too_many_taps(spec: str, shape: tuple[int, ...], ndim: int, max_taps: int) -> KernelSpecError:
     dims = "x".join(map(str, shape))
+    param = Param("max_taps")
     return KernelSpecError(
         f"kernel {spec}: {dims} = {math.prod(shape)} taps for a {ndim}-D signal, more than the "
-        f"limit of {max_taps} (--max-taps)"
+        f"limit of {max_taps} ({param})",
+        params=[param],
     )
 
 
@@ -177,9 +181,11 @@ def _make_kernel(spec: str, ndim: int, rate: float | None, max_taps: int | None)
     elif parsed.kind == "file" and parsed.path is not None:
         taps = kernel_file_taps(parsed.path)
         if taps is not None and taps > max_taps:
+            param = Param("max_taps")
             raise KernelSpecError(
                 f"kernel file {parsed.path}: {taps} taps, more than the limit of {max_taps} "
-                f"(--max-taps)"
+                f"({param})",
+                params=[param],
             )
     k = make_kernel(parsed, ndim, rate=rate)
     if k.size > max_taps:

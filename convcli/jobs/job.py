@@ -11,7 +11,6 @@ record that ``--json`` prints) whose ``status`` is ``"ok"``, ``"planned"`` (``--
 from __future__ import annotations
 
 import time
-import traceback
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from convcli.engine.chain import apply_chain
-from convcli.errors import ArgumentError, ConvcliError
+from convcli.errors import ArgumentError, Param
 from convcli.jobs.alpha import _alpha_index, _filter_with_alpha
 from convcli.jobs.blocks import (
     _filter_streamed,
@@ -36,7 +35,7 @@ from convcli.jobs.options import (
     geometry_for,
 )
 from convcli.jobs.post import _cast, _post, _rescale, count_nonfinite
-from convcli.jobs.record import _plans_to_record, error_message
+from convcli.jobs.record import _plans_to_record, record_failure
 
 __all__ = ["run_job", "FilterOptions", "Job"]
 
@@ -82,14 +81,8 @@ def run_job(job: Job, opts: FilterOptions) -> dict[str, Any]:
     }
     try:
         _run(job, opts, record)
-    except (ConvcliError, ValueError, OSError, MemoryError) as exc:
-        record["error"] = error_message(exc, job.input)
-        if opts.verbose:
-            record["traceback"] = traceback.format_exc()
-    except Exception as exc:  # a bug somewhere below: still one line, and the batch goes on
-        record["error"] = f"internal error: {type(exc).__name__}: {error_message(exc, job.input)}"
-        if opts.verbose:
-            record["traceback"] = traceback.format_exc()
+    except Exception as exc:  # a bug below too: still one line, and the batch goes on
+        record_failure(record, exc, job.input, opts.verbose)
     record["seconds"] = round(time.perf_counter() - t0, 6)
     return record
 
@@ -233,7 +226,8 @@ def _dry_run(
     _plans_to_record(plans, record, opts)
     record["shape_out"] = list(shape)
     if Path(job.output).exists() and not opts.overwrite:
-        raise ArgumentError(f"output {job.output} exists (use --overwrite)")
+        overwrite = Param("overwrite", True)
+        raise ArgumentError(f"output {job.output} exists (use {overwrite})", params=[overwrite])
     record["status"] = "planned"
 
 

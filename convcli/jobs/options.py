@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from convcli.errors import ArgumentError
+from convcli.errors import ArgumentError, Param
 from convcli.jobs.budget import MAX_TAPS
 
 __all__ = ["FilterOptions", "Job", "default_pad_mode", "per_axis", "padding_for", "geometry_for"]
@@ -99,8 +99,9 @@ def per_axis(values: tuple[int, ...] | None, ndim: int, name: str) -> int | tupl
         return values[0]
     if len(values) != ndim:
         raise ArgumentError(
-            f"--{name} has {len(values)} values but the signal has {_axes(ndim)}: give one "
-            f"value, or one per axis"
+            f"{name} has {len(values)} values but the signal has {_axes(ndim)}: give one "
+            f"value, or one per axis",
+            params=[Param(name)],
         )
     return values
 
@@ -127,8 +128,9 @@ def padding_for(padding: Any, ndim: int) -> Any:
     """
     if isinstance(padding, list) and len(padding) not in (1, ndim):
         raise ArgumentError(
-            f"--padding has {len(padding)} values but the signal has {_axes(ndim)}: give one "
-            f"value, or one per axis"
+            f"padding has {len(padding)} values but the signal has {_axes(ndim)}: give one "
+            f"value, or one per axis",
+            params=[Param("padding")],
         )
     return padding
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from convcli.errors import ArgumentError
+from convcli.errors import ArgumentError, Param
 
 if TYPE_CHECKING:
     from convcli.jobs.options import FilterOptions
@@ -120,9 +120,11 @@ def _cast(
         if not (np.isfinite(np.min(y)) and np.isfinite(np.max(y))):
             nonfinite = int(np.count_nonzero(~np.isfinite(y)))
     if nonfinite:
+        float32 = Param("dtype", "float32")
         raise ArgumentError(
             f"the result holds {nonfinite} NaN/Inf samples, which {out_dtype} cannot hold; "
-            f"write a float output (--dtype float32 to .npy, or .tif for one channel)"
+            f"write a float output ({float32} to .npy, or .tif for one channel)",
+            params=[float32],
         )
     out, clipped = io.cast(y, out_dtype, audio_subtype=subtype if kind == "audio" else None)
     if out.dtype.kind == "f" and input_finite:

@@ -10,7 +10,10 @@ from convcli.errors import ConvcliError
 if TYPE_CHECKING:
     from convcli.jobs.options import FilterOptions
 
-__all__ = ["error_message"]
+__all__ = ["error_message", "record_failure", "EXPECTED"]
+
+#: What a job turns into a one-line error; anything else is an ``internal error`` (a bug).
+EXPECTED = (ConvcliError, ValueError, OSError, MemoryError)
 
 
 def error_message(exc: BaseException, path: str) -> str:
@@ -30,6 +33,27 @@ def error_message(exc: BaseException, path: str) -> str:
             text = text[len(spelling) + 2 :]
             break
     return text or type(exc).__name__
+
+
+def record_failure(
+    record: dict[str, Any], exc: BaseException, path: str, verbose: bool = False
+) -> None:
+    """Put a job's failure in its record: ``error`` (one line), ``params``, ``traceback``.
+
+    ``params`` are the parameters the message names (:class:`convcli.errors.Param`), so that
+    the CLI can name its options; an exception outside :data:`EXPECTED` is a bug, said as
+    ``internal error: <type>: <message>``.  Call it inside the ``except`` block (the
+    traceback is the one being handled).
+    """
+    import traceback
+
+    text = error_message(exc, path)
+    if not isinstance(exc, EXPECTED):
+        text = f"internal error: {type(exc).__name__}: {text}"
+    record["error"] = text
+    record["params"] = list(getattr(exc, "params", ()))
+    if verbose:
+        record["traceback"] = traceback.format_exc()
 
 
 def _plans_to_record(plans: list[Any], record: dict[str, Any], opts: FilterOptions) -> None:
