@@ -11,10 +11,11 @@ import numpy as np
 
 from convcli.engine._direct import correlate_unpadded
 from convcli.engine._plan import METHODS, Plan, direct_variant, make_plan
+from convcli.engine._transposed import conv_transpose
 from convcli.errors import ArgumentError
 from convcli.geometry import PaddingArg
 
-__all__ = ["convolve", "make_plan", "execute", "Plan", "METHODS"]
+__all__ = ["convolve", "conv_transpose", "make_plan", "execute", "Plan", "METHODS"]
 
 
 def convolve(
