@@ -514,7 +514,7 @@ def test_registry_listing() -> None:
     assert {
         "identity", "box", "gaussian", "laplacian", "log", "dog", "sharpen", "unsharp", "sobel",
         "disk", "prewitt", "scharr", "emboss", "outline", "motion", "gabor", "lowpass",
-        "highpass", "bandpass", "bandstop", "echo",
+        "highpass", "bandpass", "bandstop", "echo", "bilinear", "bicubic", "lanczos",
     } == set(names)  # fmt: skip
     for k in kernels:
         assert isinstance(k, KernelDef)

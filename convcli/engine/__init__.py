@@ -11,9 +11,19 @@ import numpy as np
 
 from convcli.engine._direct import correlate_unpadded
 from convcli.engine._plan import METHODS, Plan, compute_dtype, direct_variant, make_plan
+from convcli.engine._transposed import conv_transpose
+from convcli.errors import ArgumentError
 from convcli.geometry import PaddingArg
 
-__all__ = ["convolve", "make_plan", "execute", "compute_dtype", "Plan", "METHODS"]
+__all__ = [
+    "convolve",
+    "conv_transpose",
+    "make_plan",
+    "execute",
+    "compute_dtype",
+    "Plan",
+    "METHODS",
+]
 
 
 def convolve(
@@ -28,6 +38,8 @@ def convolve(
     flip: bool = False,
     method: str = "auto",
     channel_axis: int | None = None,
+    normalized: bool = False,
+    mask: object | None = None,
 ) -> np.ndarray:
     """Correlate (or, with ``flip``, convolve) an N-D signal with a kernel.
 
@@ -82,6 +94,27 @@ def convolve(
         ``ValueError`` for a kernel that cannot be split exactly.
     channel_axis : int, optional
         The axis of ``x`` that holds channels.
+    normalized : bool, optional
+        Normalized convolution: ``y = (x·m ⋆ w) / (m ⋆ w)``, where ``m`` (the certainty) is 0
+        on NaN samples, where ``mask`` is 0, and on padding outside the signal, so missing
+        samples are left out and the kernel is renormalised by the weight it kept (borders do
+        not darken, NaN holes are filled from their neighbours; astropy's ``convolve`` with
+        ``nan_treatment='interpolate'`` and ``normalize_kernel=True``).  With pad mode
+        ``zero`` or ``constant`` the padding is outside the signal (certainty 0, whatever its
+        value); ``reflect``, ``symmetric``, ``replicate`` and ``circular`` make copies of
+        samples, and each copy keeps its sample's certainty (astropy's ``boundary='extend'``
+        is ``replicate``, ``'wrap'`` is ``circular``).  ±Inf is a value, not a missing sample.
+        The output is NaN where ``|m ⋆ w| <= rtol * sum(|w|)`` (``rtol`` 1e-5 for float32
+        arithmetic, 1e-10 for float64: above every method's rounding, so every method masks
+        the same samples).  A kernel whose sum is within that bound of 0 (a derivative, a
+        Laplacian) is refused with ``ValueError``, as astropy refuses it.  With weights of
+        mixed sign, ``m ⋆ w`` can be small where much of the kernel is left out: the output
+        is then what the definition says, large, and NaN below the bound.  Where nothing is
+        left out, the result is the convolution with the kernel divided by its sum.
+    mask : array_like, optional
+        With ``normalized``: the certainty of each sample, bool or weights in [0, 1] (1 =
+        keep, 0 = missing; the opposite of numpy.ma's and astropy's ``mask``), of ``x``'s
+        spatial shape and shared by its channels (an alpha channel, say).
 
     Returns
     -------
@@ -104,7 +137,29 @@ def convolve(
     array([1., 5., 9.])
     >>> convolve(np.ones((4, 4, 3), np.uint8), np.ones((3, 3)), channel_axis=-1).shape
     (4, 4, 3)
+    >>> convolve([1.0, 2.0, np.nan, 4.0], [1, 1, 1], normalized=True)
+    array([1.5, 1.5, 3. , 4. ])
     """
+    if normalized or mask is not None:
+        if not normalized:
+            raise ArgumentError(
+                "mask is the certainty of normalized convolution: pass normalized=True"
+            )
+        from convcli.engine._normalized import normalized_convolve
+
+        return normalized_convolve(
+            x,
+            kernel,
+            mask,
+            stride=stride,
+            padding=padding,
+            pad_mode=pad_mode,
+            pad_value=pad_value,
+            dilation=dilation,
+            flip=flip,
+            method=method,
+            channel_axis=channel_axis,
+        )
     arr = np.asarray(x)
     args = dict(
         stride=stride,

@@ -6,6 +6,9 @@
   ``path:line:column``.
 - ``.npy``: loaded with ``allow_pickle=False``; bool, integer and float arrays only.
 - ``.json``: a nested list of numbers, or an object ``{"kernel": nested list}``.
+- ``.mat``: a libvips matrix file (:func:`read_vips_matrix`): a header line ``W H [scale
+  [offset]]``, then ``H`` rows of ``W`` numbers; the values are divided by ``scale``; a
+  non-zero ``offset`` (which libvips adds to the result) is refused here, naming ``--bias``.
 - Audio (``.wav .flac .ogg .aiff .aif``): an impulse response, read with soundfile as float64
   (integer samples scaled to [-1, 1) as soundfile does, otherwise used exactly as stored, never
   normalised): shape ``(taps,)`` for mono, ``(channels, taps)`` for several channels.
@@ -28,7 +31,7 @@ import math
 import os
 import re
 import stat
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -51,6 +54,8 @@ __all__ = [
     "read_npy_kernel",
     "read_json_kernel",
     "read_impulse_response",
+    "VipsMatrix",
+    "read_vips_matrix",
     "impulse_response_rate",
 ]
 
@@ -58,7 +63,7 @@ Kernel = NDArray[np.float64]
 
 TEXT_EXTENSIONS = (".txt", ".csv")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
-KERNEL_FILE_EXTENSIONS = TEXT_EXTENSIONS + (".npy", ".json") + AUDIO_EXTENSIONS
+KERNEL_FILE_EXTENSIONS = TEXT_EXTENSIONS + (".npy", ".json", ".mat") + AUDIO_EXTENSIONS
 
 #: Largest text or JSON kernel file read, in bytes.
 MAX_TEXT_BYTES = 64 << 20
@@ -207,6 +212,8 @@ def read_kernel_file(path: str) -> Kernel:
         return read_json_kernel(path)
     if ext in AUDIO_EXTENSIONS:
         return read_impulse_response(path)
+    if ext == ".mat":
+        return _vips_kernel(path)
     if ext == ".npz":
         raise KernelSpecError(f"{path}: an .npz archive is not a kernel file; save one .npy")
     return read_text_kernel(path)
@@ -452,6 +459,132 @@ def read_impulse_response(path: str) -> Kernel:
         raise KernelSpecError(f"{path}: the impulse response has no samples")
     kernel = data[:, 0].copy() if data.shape[1] == 1 else np.ascontiguousarray(data.T)
     return _check_finite(kernel, path)
+
+
+class VipsMatrix(NamedTuple):
+    """A libvips matrix file: the values as stored, their ``scale`` and ``offset``.
+
+    libvips convolves with ``values`` and computes ``sum / scale + offset``.
+    """
+
+    values: Kernel
+    scale: float
+    offset: float
+
+    def kernel(self) -> Kernel:
+        """Return ``values / scale``, placed as libvips places it (see :func:`read_vips_matrix`)."""
+        from convcli.kernels._origin import centre_origin
+
+        rows, cols = self.values.shape
+        return centre_origin(self.values / self.scale, (rows // 2, cols // 2))
+
+
+_VIPS_TOKEN = re.compile(r'[^ \t\r\n,"]+')
+
+
+def _vips_numbers(line: str, path: str, line_number: int) -> list[tuple[float, int]]:
+    """Split a libvips matrix line (spaces, tabs, commas, quotes) into numbers and columns."""
+    from convcli.kernels._numbers import NumberError, to_float
+
+    out = []
+    for match in _VIPS_TOKEN.finditer(line):
+        try:
+            out.append((to_float(match.group()), match.start() + 1))
+        except NumberError as exc:
+            raise KernelSpecError(
+                f"{path}:{line_number}:{match.start() + 1}: {exc.reason}"
+            ) from None
+    return out
+
+
+def read_vips_matrix(path: str) -> VipsMatrix:
+    r"""Read a libvips matrix file (``vips_matrixload``'s ``.mat``).
+
+    The first line holds ``width height [scale [offset]]`` (scale 1 and offset 0 when
+    omitted; scale must not be 0); then ``height`` lines of ``width`` numbers, split by any
+    mix of spaces, tabs, commas and double quotes, ``.`` as the decimal point.  Blank lines
+    are skipped.  Stricter than libvips, which ignores what follows: a row with more numbers
+    than the width, or a line after the last row, is an error.
+
+    libvips correlates (``sum(pixel[i] * mask[i]) / scale + offset``) with tap
+    ``(width // 2, height // 2)`` on each pixel and pads by copying the edge (convcli's
+    ``replicate``).  :meth:`VipsMatrix.kernel` places an even-sized matrix so that the same
+    tap sits on each sample under ``padding="same"`` (a zero row or column after it).
+
+    Raises
+    ------
+    KernelSpecError
+        With ``path:line:column``: a bad header, a token that is not a number, a row of the
+        wrong length, too few or too many rows.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "blur.mat")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("3 3 16 0\n1 2 1\n2 4 2\n1 2 1\n")
+    >>> m = read_vips_matrix(path)
+    >>> m.scale, m.offset, m.kernel()[1].tolist()
+    (16.0, 0.0, [0.125, 0.25, 0.125])
+    """
+    _regular(path)
+    with open(path, "rb") as handle:
+        if handle.read(19) == b"MATLAB 5.0 MAT-file":
+            raise KernelSpecError(
+                f"{path}: a MATLAB .mat file, not a libvips matrix; save the kernel as .npy or text"
+            )
+    lines = [(n, line) for n, line in enumerate(_LINES.split(_read_text(path)), 1) if line.strip()]
+    if not lines:
+        raise KernelSpecError(f"{path}: empty: a libvips matrix starts with 'width height'")
+    number, header = lines[0]
+    head = _vips_numbers(header, path, number)
+    if not 2 <= len(head) <= 4:
+        raise KernelSpecError(
+            f"{path}:{number}:1: the header is 'width height [scale [offset]]', "
+            f"got {len(head)} numbers"
+        )
+    (width, wcol), (height, hcol) = head[0], head[1]
+    for value, column, name in ((width, wcol, "width"), (height, hcol, "height")):
+        if value != math.floor(value) or value < 1:
+            raise KernelSpecError(
+                f"{path}:{number}:{column}: {name} {value:g} is not a positive integer"
+            )
+    scale = head[2][0] if len(head) > 2 else 1.0
+    offset = head[3][0] if len(head) > 3 else 0.0
+    if scale == 0:
+        raise KernelSpecError(f"{path}:{number}:{head[2][1]}: scale is 0; it divides the sum")
+    cols, rows = int(width), int(height)
+    if rows * cols > MAX_FILE_TAPS:
+        raise _too_many(path, rows * cols)
+    body = lines[1:]
+    if len(body) < rows:
+        where = f"{path}:{body[-1][0] if body else number}"
+        raise KernelSpecError(f"{where}: the header says {rows} rows, the file has {len(body)}")
+    if len(body) > rows:
+        raise KernelSpecError(
+            f"{path}:{body[rows][0]}:1: a line after the {rows} rows the header announces"
+        )
+    values = []
+    for line_number, line in body:
+        row = _vips_numbers(line, path, line_number)
+        if len(row) != cols:
+            column = row[cols][1] if len(row) > cols else len(line.rstrip()) + 1
+            raise KernelSpecError(
+                f"{path}:{line_number}:{column}: row has {len(row)} numbers but the header "
+                f"says width {cols}"
+            )
+        values.append([v for v, _ in row])
+    return VipsMatrix(np.array(values, dtype=np.float64), float(scale), float(offset))
+
+
+def _vips_kernel(path: str) -> Kernel:
+    matrix = read_vips_matrix(path)
+    if matrix.offset != 0:
+        raise KernelSpecError(
+            f"{path}: offset {matrix.offset:g}, which libvips adds to the result; a convcli "
+            f"kernel has no offset: set it to 0 in the file and give --bias {matrix.offset:g}"
+        )
+    return matrix.kernel()
 
 
 def impulse_response_rate(path: str) -> int:
