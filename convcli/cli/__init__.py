@@ -71,9 +71,11 @@ def option_for(param: Param) -> str:
     ('--max-pixels', '--as image')
     >>> option_for(Param("overwrite", True)), option_for(Param("dtype", "uint8", "uint16"))
     ('--overwrite', '--dtype uint8 or uint16')
+    >>> option_for(Param("bias", 2.0))
+    '--bias 2'
     """
     option = OPTION_NAMES.get(param.name, "--" + param.name.replace("_", "-"))
-    values = [str(v) for v in param.values if v is not True]
+    values = [f"{v:g}" if isinstance(v, float) else str(v) for v in param.values if v is not True]
     return f"{option} {join_words(values)}" if values else option
 
 

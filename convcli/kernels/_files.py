@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from convcli.errors import KernelSpecError
+from convcli.errors import KernelSpecError, Param
 from convcli.kernels._numbers import NumberError, row_numbers
 
 __all__ = [
@@ -580,9 +580,11 @@ def read_vips_matrix(path: str) -> VipsMatrix:
 def _vips_kernel(path: str) -> Kernel:
     matrix = read_vips_matrix(path)
     if matrix.offset != 0:
+        bias = Param("bias", float(matrix.offset))
         raise KernelSpecError(
             f"{path}: offset {matrix.offset:g}, which libvips adds to the result; a convcli "
-            f"kernel has no offset: set it to 0 in the file and give --bias {matrix.offset:g}"
+            f"kernel has no offset: set it to 0 in the file and give {bias}",
+            params=[bias],
         )
     return matrix.kernel()
 
