@@ -1061,9 +1061,9 @@ def _break_writes(monkeypatch, ext: str, error: BaseException) -> None:
     """Make the writer of ``ext`` write part of a file, then raise ``error``.
 
     A PNG is written strip by strip (convcli.io.png.PngWriter) while the image is filtered;
-    other formats in one piece (convcli.io.image.write_image).
+    other formats in one piece (convcli.io.pillow_image.write_image).
     """
-    import convcli.io.image as image_io
+    import convcli.io.pillow_image as image_io
     import convcli.io.png as png_io
 
     if ext == ".png":

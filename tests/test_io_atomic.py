@@ -11,7 +11,7 @@ import pytest
 
 from convcli.errors import OutputExistsError, SignalWriteError
 from convcli.io import Signal, load, same_file, save
-from convcli.io import image as image_module
+from convcli.io import pillow_image as image_module
 from convcli.io.atomic import atomic_file, atomic_folder
 
 

@@ -368,7 +368,7 @@ def test_the_decompression_bomb_warning_is_an_error(tmp_path):
     from PIL import Image
 
     from convcli.io import Limits
-    from convcli.io.image import open_image
+    from convcli.io.pillow_image import open_image
 
     Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "a.png")
     with open_image(tmp_path / "a.png", Limits(max_pixels=500)) as im:

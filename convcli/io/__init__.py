@@ -10,7 +10,7 @@ slices, multi-page TIFF, animated GIF/PNG/WebP, 3-D ``.npy``) and raw ``.npy`` a
   never over an input (``protect``, compared with :func:`same_file`);
 - :class:`Limits` holds the budgets every loader checks from the header before it decodes
   anything (:mod:`convcli.io.limits`); only regular files are read, and only the formats
-  listed in :mod:`convcli.io._content`, identified by their content.
+  listed in :mod:`convcli.io.content`, identified by their content.
 
 Pillow and soundfile are imported only when a file is read or written.
 """

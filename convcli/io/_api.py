@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError, ConvcliError, SignalReadError, SignalWriteError
-from ._content import check_content
 from ._formats import resolve_target
 from ._signal import KINDS, Signal
 from .atomic import atomic_file, atomic_folder, write_new, write_problem
+from .content import check_content
 from .dtypes import check_image, slice_format
 from .limits import DEFAULT_LIMITS, Limits, read_head
 
@@ -34,7 +34,7 @@ def identify_file(path: PathLike) -> tuple[str, str]:
     -------
     tuple of str
         ``family`` is ``"image"``, ``"audio"`` or ``"npy"``; ``format`` the format the
-        content is (``"PNG"``, ``"WAV"``, ``"NPY"``...; see :mod:`convcli.io._content`).
+        content is (``"PNG"``, ``"WAV"``, ``"NPY"``...; see :mod:`convcli.io.content`).
 
     Raises
     ------
@@ -83,7 +83,7 @@ def load(
     """Load an image, audio file, volume or ``.npy`` array.
 
     Only regular files (and folders of them) are read, and only the formats listed in
-    :mod:`convcli.io._content`, identified by their content; every size a header claims is
+    :mod:`convcli.io.content`, identified by their content; every size a header claims is
     checked against ``limits`` before anything is decoded (:mod:`convcli.io.limits`).
 
     Parameters
@@ -96,10 +96,10 @@ def load(
         is an array (every axis spatial); any other image is an image.
         ``"image"``, ``"audio"``, ``"volume"`` or ``"array"`` force a reading: an image of
         a multi-frame file or folder is its first frame; a volume of one image has one
-        plane; a ``.npy`` takes the shapes described in :mod:`convcli.io.array`.
+        plane; a ``.npy`` takes the shapes described in :mod:`convcli.io.npy`.
     gray : bool, optional
         Images and volumes: convert to one channel (ITU-R 601-2 luma, alpha dropped, bit
-        depth kept; :func:`convcli.io.image.to_gray`).  Ignored for audio and arrays.
+        depth kept; :func:`convcli.io.pillow_image.to_gray`).  Ignored for audio and arrays.
     limits : Limits, optional
         The budgets (pixels, voxels, planes, channels, samples); default
         :data:`convcli.io.limits.DEFAULT_LIMITS`.
@@ -136,24 +136,24 @@ def load(
     if family == "folder":
         if kind == "audio":
             raise SignalReadError(f"{p}: a folder of slices cannot be read as audio")
-        from .volume import read_folder
+        from .slices import read_folder
 
         return read_folder(p, kind, gray, limits=limits)
     if family == "npy":
-        from .array import read_npy
+        from .npy import read_npy
 
         return read_npy(p, kind, gray, limits=limits)
     if family == "audio":
         if kind in ("image", "volume"):
             raise SignalReadError(f"{p}: is audio; it cannot be read as {kind}")
-        from .audio import read_audio
+        from .sndfile_audio import read_audio
 
         return read_audio(p, kind, limits=limits)
     if kind == "audio":
         raise SignalReadError(
             f"{p}: is not an audio file (WAV, FLAC, OGG, AIFF); it cannot be read as audio"
         )
-    from .image import read_image
+    from .pillow_image import read_image
 
     return read_image(p, kind, gray, limits=limits, fmt=fmt)
 
@@ -222,19 +222,19 @@ def probe(path: PathLike, kind: str = "auto", *, limits: Limits | None = None) -
     p = Path(path)
     family, fmt = _where(p)
     if family == "folder":
-        from .volume import probe_folder
+        from .slices import probe_folder
 
         found = probe_folder(p, limits=limits)
     elif family == "npy":
-        from .array import probe_npy
+        from .npy import probe_npy
 
         found = probe_npy(p)
     elif family == "audio":
-        from .audio import probe_audio
+        from .sndfile_audio import probe_audio
 
         found = probe_audio(p, limits=limits)
     else:
-        from .image import probe_image
+        from .pillow_image import probe_image
 
         found = probe_image(p, limits=limits, fmt=fmt)
     if kind not in ("auto", found["kind"]):
@@ -350,13 +350,13 @@ def save(
     fmt = target.format or "folder"
     try:
         if target.family == "npy":
-            from .array import write_npy
+            from .npy import write_npy
 
             with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
                 write_npy(fh, np.asarray(signal.data))
         elif target.family == "audio":
-            from .audio import check_rate, write_audio
             from .dtypes import check_audio
+            from .sndfile_audio import check_rate, write_audio
 
             assert target.format is not None
             rate = check_rate(signal.rate, out)
@@ -364,7 +364,7 @@ def save(
             with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
                 write_audio(fh, data, rate, target.format, signal.form, out)
         elif target.family == "image":
-            from .image import write_image
+            from .pillow_image import write_image
 
             assert target.format is not None
             image = data[0] if signal.kind == "volume" else data
@@ -373,7 +373,7 @@ def save(
             with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
                 write_image(fh, image, target.format, signal.form)
         elif target.family == "frames":
-            from .image import write_frames
+            from .pillow_image import write_frames
 
             assert target.format is not None
             channels = 1 if data.ndim == 3 else int(data.shape[3])
@@ -393,8 +393,8 @@ def save(
 def _save_folder(
     signal: Signal, data: np.ndarray, out: Path, overwrite: bool, protect: tuple[PathLike, ...]
 ) -> None:
-    from .image import write_image
-    from .volume import slice_names
+    from .pillow_image import write_image
+    from .slices import slice_names
 
     fmt = slice_format(signal, data.dtype, out)
     channels = 1 if data.ndim == 3 else int(data.shape[3])

@@ -122,7 +122,7 @@ def _bytes(n: int) -> str:
 def _check_memory(info: dict[str, Any], opts: FilterOptions, budget: int) -> None:
     """Refuse an input whose in-memory filtering would need more than ``budget`` bytes."""
     from convcli.io import LimitError
-    from convcli.io.audio import load_dtype
+    from convcli.io.sndfile_audio import load_dtype
 
     shape = [int(n) for n in info["shape"]]
     dtype = np.dtype(info["dtype"])

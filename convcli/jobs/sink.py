@@ -90,14 +90,14 @@ class _Sink:
     def _open_writer(self, channels: int) -> Any:
         if self._family == "image":
             from convcli.io.dtypes import check_image
-            from convcli.io.image import png_writer
+            from convcli.io.pillow_image import png_writer
 
             assert self._format == "PNG" and len(self._shape) == 3
             check_image(self._format, self._dtype, self._shape[2], self._job.output)
             return png_writer(self._fh, self._shape, self._dtype, self._sig.form)
         if self._family != "audio":
             return _NpyWriter(self._fh, self._shape, self._dtype)
-        from convcli.io.audio import AudioWriter, check_rate
+        from convcli.io.sndfile_audio import AudioWriter, check_rate
 
         assert self._format is not None
         return AudioWriter(

@@ -104,13 +104,14 @@ class ArraySource(RowSource):
 class AudioFileSource(RowSource):
     """Frames of an audio file: ``(frames, C)`` in ``[-1, 1]`` units, as ``load`` reads them.
 
-    The file is opened as :func:`convcli.io.load` opens it (:func:`convcli.io.audio.open_sound`):
-    a regular file, an allowed format and subtype, within ``limits``, not truncated.
+    The file is opened as :func:`convcli.io.load` opens it
+    (:func:`convcli.io.sndfile_audio.open_sound`): a regular file, an allowed format and
+    subtype, within ``limits``, not truncated.
     """
 
     def __init__(self, path: str | os.PathLike[str], limits: Any = None) -> None:
-        from convcli.io.audio import load_dtype, open_sound
         from convcli.io.limits import DEFAULT_LIMITS
+        from convcli.io.sndfile_audio import load_dtype, open_sound
 
         self.path = Path(path)
         self._file = open_sound(path, DEFAULT_LIMITS if limits is None else limits)
@@ -122,7 +123,7 @@ class AudioFileSource(RowSource):
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Read frames ``start:stop``."""
-        from convcli.io.audio import read_frames
+        from convcli.io.sndfile_audio import read_frames
 
         try:
             self._file.seek(start)
@@ -152,12 +153,12 @@ class NpyFileSource(RowSource):
     """Rows of a C-ordered ``.npy`` file, read by seeking (never a memory map).
 
     The header is checked as :func:`convcli.io.load` checks it
-    (:func:`convcli.io.array.read_npy_header`): numeric, and no longer than the file.
+    (:func:`convcli.io.npy.read_npy_header`): numeric, and no longer than the file.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        from convcli.io.array import read_npy_header
         from convcli.io.limits import open_regular
+        from convcli.io.npy import read_npy_header
 
         self.path = Path(path)
         self._fh: IO[bytes] = open_regular(path)
@@ -259,7 +260,7 @@ def open_stream(
     Raises
     ------
     SignalReadError
-        An audio file that :func:`convcli.io.audio.open_sound` refuses.
+        An audio file that :func:`convcli.io.sndfile_audio.open_sound` refuses.
     """
     from convcli.io import Form, Signal, identify_file
 
@@ -285,8 +286,8 @@ def open_stream(
         empty = np.empty((0, audio.shape[1]), dtype=audio.dtype)
         return audio, Signal(empty, "audio", 1, rate=audio.rate, source=p, form=form)
     if family == "npy" and kind in ("auto", "array", "volume"):
-        from convcli.io.array import check_npy_limits, mode_of
         from convcli.io.limits import DEFAULT_LIMITS
+        from convcli.io.npy import check_npy_limits, mode_of
 
         try:
             npy = NpyFileSource(p)

@@ -425,8 +425,8 @@ def read_impulse_response(path: str) -> Kernel:
     """
     import soundfile
 
-    from convcli.io._content import AUDIO_FORMATS, AUDIO_SUBTYPES
-    from convcli.io.audio import claimed_frames
+    from convcli.io.content import AUDIO_FORMATS, AUDIO_SUBTYPES
+    from convcli.io.sndfile_audio import claimed_frames
 
     _regular(path)
     try:
@@ -441,7 +441,7 @@ def read_impulse_response(path: str) -> Kernel:
             if taps > MAX_FILE_TAPS:
                 raise _too_many(path, taps)
             # libsndfile reads what is there of a WAV or AIFF shorter than its header says:
-            # a cut impulse response is refused, as a cut input is (convcli.io.audio)
+            # a cut impulse response is refused, as a cut input is (convcli.io.sndfile_audio)
             claim = claimed_frames(path)
             data = sound.read(dtype="float64", always_2d=True)
             held = int(data.shape[0])

@@ -22,8 +22,8 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import SignalReadError, UnsupportedError
-from ._content import AUDIO_FORMATS, AUDIO_SUBTYPES
 from ._signal import Form, Signal
+from .content import AUDIO_FORMATS, AUDIO_SUBTYPES
 from .dtypes import SUBTYPE_BITS, SUBTYPE_DTYPE, audio_subtype, check_audio
 from .limits import DEFAULT_LIMITS, Limits, open_regular
 
@@ -106,7 +106,7 @@ def open_sound(path: os.PathLike[str] | str, limits: Limits = DEFAULT_LIMITS) ->
     """Open an audio file with soundfile, checked: the one way every audio read starts.
 
     The path must be a regular file; soundfile's format and subtype must be in the
-    allowlist (:data:`convcli.io._content.AUDIO_FORMATS`, ``AUDIO_SUBTYPES``); the header
+    allowlist (:data:`convcli.io.content.AUDIO_FORMATS`, ``AUDIO_SUBTYPES``); the header
     must claim at least one frame, no more than ``limits`` allows, and no more than the file
     holds (a truncated WAV or AIFF is refused, where libsndfile would quietly read less).
 

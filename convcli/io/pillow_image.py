@@ -50,9 +50,9 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import SignalReadError, UnsupportedError
-from ._content import check_content, pil_formats
 from ._signal import Form, Signal
 from ._watch import one_line, watched
+from .content import check_content, pil_formats
 from .limits import DEFAULT_LIMITS, Limits, open_regular, over_limit
 
 if TYPE_CHECKING:
@@ -385,7 +385,7 @@ def open_image(
     """Open an image with Pillow, safely: the one context every image read goes through.
 
     The path must be a regular file (never a FIFO or a device); its content must be one of
-    the image formats convcli reads (:mod:`convcli.io._content`), and Pillow is told to try
+    the image formats convcli reads (:mod:`convcli.io.content`), and Pillow is told to try
     that plugin only (``formats=[...]``), so EPS, PDF and the rest are never reached.  The
     size in the header is checked against ``limits.max_pixels`` before any pixel is
     decoded; while the image is open, Pillow's decompression-bomb limit is

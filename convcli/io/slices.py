@@ -1,4 +1,4 @@
-"""Volumes stored as a folder of image slices (multi-frame files are in :mod:`.image`).
+"""Volumes stored as a folder of image slices (multi-frame files are in :mod:`.pillow_image`).
 
 A folder's slices are its image files (by extension; hidden files are skipped) in natural
 order: ``s2.png`` before ``s10.png``.  Every slice must have the same size and mode.
@@ -20,8 +20,8 @@ import numpy as np
 from ..errors import SignalReadError
 from ._formats import FORMAT_EXT, SLICE_READ_EXT, image_format_of
 from ._signal import Form, Signal
-from .image import probe_image, read_image, to_gray
 from .limits import DEFAULT_LIMITS, Limits, over_limit, what_is
+from .pillow_image import probe_image, read_image, to_gray
 
 __all__ = ["natural_key", "list_slices", "read_folder", "probe_folder", "slice_names"]
 

@@ -24,8 +24,8 @@ import numpy as np
 from ..errors import SignalReadError
 from ._signal import Form, Signal
 from .dtypes import SUBTYPE_DTYPE
-from .image import to_gray
 from .limits import DEFAULT_LIMITS, Limits, open_regular
+from .pillow_image import to_gray
 
 __all__ = [
     "read_npy",
