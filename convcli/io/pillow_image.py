@@ -50,9 +50,10 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import SignalReadError, UnsupportedError
+from . import registry
 from ._signal import Form, Signal
 from ._watch import one_line, watched
-from .content import check_content, pil_formats
+from .content import check_content
 from .limits import DEFAULT_LIMITS, Limits, open_regular, over_limit
 
 if TYPE_CHECKING:
@@ -73,12 +74,24 @@ __all__ = [
     "form_info",
 ]
 
-#: Formats whose frames make a volume (others, such as MPO, load their first frame).
-MULTIFRAME_READ = {"TIFF": "multipage", "GIF": "animated", "PNG": "animated", "WEBP": "animated"}
+#: Formats whose frames make a volume (others, such as MPO, load their first frame): the
+#: image row's formats that hold frames, and how (``"multipage"``, ``"animated"``).
+MULTIFRAME_READ = {f.name: f.frames for f in registry.family("image").writes if f.frames}
 
 _PIL_FORMAT = {"PGM": "PPM"}
 _TIFF_COMPRESSIONS = ("tiff_lzw", "tiff_adobe_deflate", "tiff_deflate", "packbits")
 _ORIENTATION = 0x0112
+
+
+def plugins(fmt: str) -> list[str]:
+    """Return the Pillow plugins a file of image format ``fmt`` may be opened with.
+
+    Examples
+    --------
+    >>> plugins("JPEG")
+    ['JPEG']
+    """
+    return list(registry.family("image").read_format(fmt).decoders)
 
 
 def _bits_of(mode: str, dtype: np.dtype) -> int:
@@ -439,7 +452,7 @@ def open_image(
                 Image.WARN_POSSIBLE_FORMATS = True  # why a plugin refused: for the message
                 with watched(path, fmt, what=f"cannot read as {fmt}") as watch:
                     try:
-                        im = Image.open(fh, formats=pil_formats(fmt))
+                        im = Image.open(fh, formats=plugins(fmt))
                     except Image.UnidentifiedImageError:
                         raise _unidentified(path, fh, fmt, watch.refusals()) from None
                 with im:

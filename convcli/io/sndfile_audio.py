@@ -22,8 +22,8 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import SignalReadError, UnsupportedError
+from . import registry
 from ._signal import Form, Signal
-from .content import AUDIO_FORMATS, AUDIO_SUBTYPES
 from .dtypes import SUBTYPE_BITS, SUBTYPE_DTYPE, audio_subtype, check_audio
 from .limits import DEFAULT_LIMITS, Limits, open_regular
 
@@ -52,6 +52,19 @@ def _one_line(exc: BaseException) -> str:
 
 _UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # a WAV written to a pipe: "until the end of the file"
 _MAX_CHUNKS = 4096
+
+
+def readable() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return what is read: libsndfile's formats and subtypes (the audio row's allowlist).
+
+    Examples
+    --------
+    >>> formats, subtypes = readable()
+    >>> "RF64" in formats, "GSM610" in subtypes
+    (True, False)
+    """
+    row = registry.family("audio")
+    return tuple(d for fmt in row.reads for d in fmt.decoders), row.encodings
 
 
 def claimed_frames(path: os.PathLike[str] | str) -> int | None:
@@ -106,7 +119,7 @@ def open_sound(path: os.PathLike[str] | str, limits: Limits = DEFAULT_LIMITS) ->
     """Open an audio file with soundfile, checked: the one way every audio read starts.
 
     The path must be a regular file; soundfile's format and subtype must be in the
-    allowlist (:data:`convcli.io.content.AUDIO_FORMATS`, ``AUDIO_SUBTYPES``); the header
+    allowlist (:func:`readable`: the audio row of :mod:`convcli.io.registry`); the header
     must claim at least one frame, no more than ``limits`` allows, and no more than the file
     holds (a truncated WAV or AIFF is refused, where libsndfile would quietly read less).
 
@@ -135,14 +148,15 @@ def open_sound(path: os.PathLike[str] | str, limits: Limits = DEFAULT_LIMITS) ->
     except Exception as exc:
         raise SignalReadError(f"{path}: cannot read as audio: {_one_line(exc)}") from exc
     try:
-        if f.format not in AUDIO_FORMATS:
+        formats, subtypes = readable()
+        if f.format not in formats:
             raise SignalReadError(
                 f"{path}: {f.format} audio is not read; convcli reads WAV, FLAC, OGG and AIFF"
             )
-        if f.subtype not in AUDIO_SUBTYPES:
+        if f.subtype not in subtypes:
             raise SignalReadError(
                 f"{path}: {f.format} with {f.subtype} samples is not read; convcli reads "
-                f"{', '.join(AUDIO_SUBTYPES)}"
+                f"{', '.join(subtypes)}"
             )
         frames, channels = int(f.frames), int(f.channels)
         limits.check_samples(path, frames, channels)

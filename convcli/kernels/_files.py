@@ -425,13 +425,13 @@ def read_impulse_response(path: str) -> Kernel:
     """
     import soundfile
 
-    from convcli.io.content import AUDIO_FORMATS, AUDIO_SUBTYPES
-    from convcli.io.sndfile_audio import claimed_frames
+    from convcli.io.sndfile_audio import claimed_frames, readable
 
     _regular(path)
     try:
         with soundfile.SoundFile(os.fsencode(path)) as sound:
-            if sound.format not in AUDIO_FORMATS or sound.subtype not in AUDIO_SUBTYPES:
+            formats, subtypes = readable()
+            if sound.format not in formats or sound.subtype not in subtypes:
                 raise KernelSpecError(
                     f"{path}: {sound.format} {sound.subtype} audio is not read; impulse "
                     f"responses are WAV, FLAC, OGG or AIFF in PCM or float"
