@@ -35,7 +35,7 @@ def test_no_temp_left_when_the_writer_fails(tmp_path: Path, error: BaseException
 def test_no_temp_left_when_an_encoder_fails_inside_save(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(fh, arr, fmt, form):  # type: ignore[no-untyped-def]
+    def broken(fh, arr, fmt, form, **kw):  # type: ignore[no-untyped-def]
         fh.write(b"\x89PNG partial")
         raise OSError("disk on fire")
 
@@ -48,7 +48,7 @@ def test_no_temp_left_when_an_encoder_fails_inside_save(
 def test_interrupt_inside_save_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupted(fh, arr, fmt, form):  # type: ignore[no-untyped-def]
+    def interrupted(fh, arr, fmt, form, **kw):  # type: ignore[no-untyped-def]
         fh.write(b"partial")
         raise KeyboardInterrupt
 

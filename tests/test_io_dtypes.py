@@ -15,7 +15,10 @@ from PIL import Image
 
 from convcli.errors import ArgumentError, UnsupportedError
 from convcli.io import Form, Signal, cast, load, output_dtype, save
-from convcli.io.dtypes import IMAGE_DTYPES, image_dtypes
+from convcli.io.pillow_image import image_dtypes
+from convcli.io.registry import family
+
+IMAGE_FORMATS = [f.name for f in family("image").writes]
 
 EXT = {
     "PNG": ".png",
@@ -45,7 +48,7 @@ def sample(dtype: str, channels: int, seed: int = 0, few: bool = False) -> np.nd
 
 
 MATRIX = [
-    (fmt, channels, dtype) for fmt in IMAGE_DTYPES for channels in (1, 2, 3, 4) for dtype in DTYPES
+    (fmt, channels, dtype) for fmt in IMAGE_FORMATS for channels in (1, 2, 3, 4) for dtype in DTYPES
 ]
 
 

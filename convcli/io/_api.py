@@ -9,12 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentError, ConvcliError, SignalReadError, SignalWriteError
-from ._formats import resolve_target
+from ..errors import ArgumentError, ConvcliError, SignalWriteError
+from . import registry
 from ._signal import KINDS, Signal
-from .atomic import atomic_file, atomic_folder, write_new, write_problem
+from .atomic import write_problem
 from .content import check_content
-from .dtypes import check_image, slice_format
 from .limits import DEFAULT_LIMITS, Limits, read_head
 
 __all__ = ["load", "probe", "save", "sniff", "identify_file"]
@@ -70,11 +69,19 @@ def sniff(path: PathLike) -> str:
     return identify_file(p)[0]
 
 
-def _where(path: PathLike) -> tuple[str, str | None]:
-    p = Path(path)
-    if p.is_dir():
-        return "folder", None
-    return identify_file(p)
+def _where(path: Path) -> tuple[registry.Family, str | None]:
+    """Return the family that reads ``path`` (its content says which), and the format."""
+    if path.is_dir():
+        return registry.folder_family(), None
+    family, fmt = identify_file(path)
+    return registry.family(family), fmt
+
+
+def _function(row: registry.Family, name: str, path: Path) -> Any:
+    fn = row.function(name, path)
+    if fn is None:
+        raise ArgumentError(f"{path}: the {row.name} family has no {name} function")
+    return fn
 
 
 def load(
@@ -132,30 +139,8 @@ def load(
         raise ArgumentError(f"kind {kind!r} is not one of auto, {', '.join(KINDS)}")
     limits = DEFAULT_LIMITS if limits is None else limits
     p = Path(path)
-    family, fmt = _where(p)
-    if family == "folder":
-        if kind == "audio":
-            raise SignalReadError(f"{p}: a folder of slices cannot be read as audio")
-        from .slices import read_folder
-
-        return read_folder(p, kind, gray, limits=limits)
-    if family == "npy":
-        from .npy import read_npy
-
-        return read_npy(p, kind, gray, limits=limits)
-    if family == "audio":
-        if kind in ("image", "volume"):
-            raise SignalReadError(f"{p}: is audio; it cannot be read as {kind}")
-        from .sndfile_audio import read_audio
-
-        return read_audio(p, kind, limits=limits)
-    if kind == "audio":
-        raise SignalReadError(
-            f"{p}: is not an audio file (WAV, FLAC, OGG, AIFF); it cannot be read as audio"
-        )
-    from .pillow_image import read_image
-
-    return read_image(p, kind, gray, limits=limits, fmt=fmt)
+    row, fmt = _where(p)
+    return _function(row, "load", p)(p, fmt, kind, gray, limits)
 
 
 _PROBE_KEYS = (
@@ -220,23 +205,8 @@ def probe(path: PathLike, kind: str = "auto", *, limits: Limits | None = None) -
         raise ArgumentError(f"kind {kind!r} is not one of auto, {', '.join(KINDS)}")
     limits = DEFAULT_LIMITS if limits is None else limits
     p = Path(path)
-    family, fmt = _where(p)
-    if family == "folder":
-        from .slices import probe_folder
-
-        found = probe_folder(p, limits=limits)
-    elif family == "npy":
-        from .npy import probe_npy
-
-        found = probe_npy(p)
-    elif family == "audio":
-        from .sndfile_audio import probe_audio
-
-        found = probe_audio(p, limits=limits)
-    else:
-        from .pillow_image import probe_image
-
-        found = probe_image(p, limits=limits, fmt=fmt)
+    row, fmt = _where(p)
+    found = _function(row, "probe", p)(p, fmt, limits)
     if kind not in ("auto", found["kind"]):
         found = {**found, **_describe(load(p, kind, limits=limits))}
     record: dict[str, Any] = dict.fromkeys(_PROBE_KEYS)
@@ -295,6 +265,7 @@ def save(
     *,
     overwrite: bool = False,
     protect: Iterable[PathLike] = (),
+    threads: int | None = None,
 ) -> Path:
     """Write a signal in the form its path says, atomically.
 
@@ -318,6 +289,10 @@ def save(
     protect : iterable of str or os.PathLike, optional
         Paths that must never be written, whatever ``overwrite`` says (the inputs): compared
         by real path and by ``(st_dev, st_ino)``.
+    threads : int, optional
+        Threads an encoder may use (PNG deflates on every core by default; a caller that
+        writes several files at once gives 1).  The bytes written are the same either way
+        for one piece of work, but a PNG cut into more pieces deflates differently.
 
     Returns
     -------
@@ -343,64 +318,16 @@ def save(
     ...     load(out).data.tolist()
     [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
     """
-    target = resolve_target(signal, path)
+    target = registry.target_for(signal, path)
     out = target.path
     data = _normalised(signal)
     protect = tuple(protect)
-    fmt = target.format or "folder"
+    write = _function(registry.family(target.family), "save", out)
     try:
-        if target.family == "npy":
-            from .npy import write_npy
-
-            with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
-                write_npy(fh, np.asarray(signal.data))
-        elif target.family == "audio":
-            from .dtypes import check_audio
-            from .sndfile_audio import check_rate, write_audio
-
-            assert target.format is not None
-            rate = check_rate(signal.rate, out)
-            check_audio(target.format, data.dtype, out)
-            with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
-                write_audio(fh, data, rate, target.format, signal.form, out)
-        elif target.family == "image":
-            from .pillow_image import write_image
-
-            assert target.format is not None
-            image = data[0] if signal.kind == "volume" else data
-            channels = 1 if image.ndim == 2 else int(image.shape[2])
-            check_image(target.format, image.dtype, channels, out)
-            with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
-                write_image(fh, image, target.format, signal.form)
-        elif target.family == "frames":
-            from .pillow_image import write_frames
-
-            assert target.format is not None
-            channels = 1 if data.ndim == 3 else int(data.shape[3])
-            animated = target.format != "TIFF"
-            check_image(target.format, data.dtype, channels, out, animated=animated, volume=True)
-            with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
-                write_frames(fh, data, target.format, signal.form, out)
-        else:
-            _save_folder(signal, data, out, overwrite, protect)
+        write(signal, data, target, overwrite=overwrite, protect=protect, threads=threads)
     except (ConvcliError, KeyboardInterrupt):
         raise
     except Exception as exc:
+        fmt = target.format or target.family
         raise SignalWriteError(f"{out}: cannot write {fmt}: {write_problem(exc)}") from exc
     return out
-
-
-def _save_folder(
-    signal: Signal, data: np.ndarray, out: Path, overwrite: bool, protect: tuple[PathLike, ...]
-) -> None:
-    from .pillow_image import write_image
-    from .slices import slice_names
-
-    fmt = slice_format(signal, data.dtype, out)
-    channels = 1 if data.ndim == 3 else int(data.shape[3])
-    check_image(fmt, data.dtype, channels, out)
-    names = slice_names(signal.form, len(data), fmt)
-    with atomic_folder(out, overwrite=overwrite, protect=protect) as tmp:
-        for name, plane in zip(names, data):
-            with write_new(tmp / name) as fh:
-                write_image(fh, plane, fmt, signal.form)

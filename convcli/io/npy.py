@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import SignalReadError
 from ._signal import Form, Signal
+from .atomic import atomic_file
 from .dtypes import SUBTYPE_DTYPE
 from .limits import DEFAULT_LIMITS, Limits, open_regular
 from .pillow_image import to_gray
@@ -344,3 +345,30 @@ def write_npy(fh: IO[bytes], data: np.ndarray) -> None:
         The array, as it is.
     """
     np.save(fh, data, allow_pickle=False)
+
+
+# ----------------------------------------------------------------------------- the registry's
+
+
+def load(path: Path, fmt: str, kind: str, gray: bool, limits: Limits) -> Signal:
+    """Load a ``.npy`` file as ``kind`` (:func:`read_npy`)."""
+    return read_npy(path, kind, gray, limits=limits)
+
+
+def probe(path: Path, fmt: str, limits: Limits) -> dict[str, Any]:
+    """Describe a ``.npy`` file from its header (:func:`probe_npy`)."""
+    return probe_npy(path)
+
+
+def save(
+    signal: Signal,
+    data: np.ndarray,
+    target: Any,
+    *,
+    overwrite: bool,
+    protect: tuple[Any, ...],
+    threads: int | None = None,
+) -> None:
+    """Write the signal's data as it is (any shape, any numeric dtype), atomically."""
+    with atomic_file(target.path, overwrite=overwrite, protect=protect) as fh:
+        write_npy(fh, np.asarray(signal.data))

@@ -35,7 +35,50 @@ the encoder is the largest cost, so level 1 it is.  JPEG with quality 95 and the
 chroma subsampling where known; WebP lossless (``exact=True``); TIFF with the input's
 compression when it was LZW, Deflate or PackBits, else uncompressed.  dpi, the ICC profile
 (when its colour space matches the output's channels) and EXIF are carried where the format
-holds them.  What each format holds is in :mod:`convcli.io.dtypes`.
+holds them.
+
+What each output format holds
+-----------------------------
+Found by writing every Pillow mode to every format with Pillow 13 and reading it back
+(``tests/test_io_dtypes.py`` keeps the findings honest; the table is the image row's
+``holds`` in :mod:`convcli.io.registry`).  "1" is gray, "2" gray+alpha (LA), "3" RGB,
+"4" RGBA; "no" is a combination Pillow refuses or does not give back.
+
+============  ===================================  ======  ======  ======
+format        1 channel                            LA      RGB     RGBA
+============  ===================================  ======  ======  ======
+PNG           uint8, uint16                        uint8   uint8   uint8
+TIFF          uint8, uint16, int32, float32        uint8   uint8   uint8
+BMP           uint8                                no      uint8   no
+WebP          uint8 (stored as RGB)                uint8   uint8   uint8
+GIF           uint8 (gray palette, exact)          uint8   uint8   uint8
+PPM / PNM     uint8, uint16 (written as PGM)       no      uint8   no
+PGM           uint8, uint16                        no      no      no
+JPEG          uint8 (lossy)                        no      uint8   no
+NPY           any numeric dtype, any shape
+============  ===================================  ======  ======  ======
+
+What Pillow 13 does with the rest, and why they are refused rather than converted:
+
+- PNG: Pillow has no mode for 16-bit LA/RGB/RGBA (it reads a 48-bit PNG as 8-bit RGB, so
+  convcli refuses such an input rather than drop its low byte); "cannot write mode I/F".
+- TIFF: 16-bit, int32 and float32 exist only as one-channel modes; no float64 mode anywhere.
+- BMP: RGBA is written but read back as RGB (the alpha is lost); no LA, no 16-bit.
+- WebP: always stored as RGB(A), 8-bit; written lossless (``exact=True``, so colours under
+  alpha 0 survive).  Gray and LA are stored as RGB and RGBA.
+- GIF: a 256-colour palette.  Gray is exact; RGB with more than 256 colours is quantised
+  and alpha becomes 1-bit (lossy, like JPEG).  LA is written as RGBA.
+- PPM/PGM: Pillow writes int32 as 16-bit PGM (clipping) and float32 as PFM inside a
+  ``.pgm`` file: both refused.  16-bit PGM is read back by Pillow as mode "I" and loaded as
+  uint16.
+- JPEG: 8-bit gray and RGB only (CMYK is written but convcli loads CMYK as RGB).
+- Animated PNG: 8-bit only.  Pillow 13 compares frames in 8-bit RGBA and merges 16-bit
+  frames that differ, so a 16-bit volume goes to multi-page TIFF, a folder or ``.npy``.
+- Animated WebP: lossless, but Pillow 13 has no ``exact`` for animations, so colours under
+  alpha 0 are lost; libwebp decodes every animation as RGBA (an opaque one loads as RGB).
+- GIF, animated PNG and animated WebP all merge identical consecutive frames (adding their
+  durations).  That is harmless for an animation but loses planes of a volume, so a volume
+  that did not come as an animation and has two identical consecutive planes is refused.
 """
 
 from __future__ import annotations
@@ -49,11 +92,13 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import SignalReadError, UnsupportedError
+from ..errors import Param, SignalReadError, UnsupportedError, join_words
 from . import registry
 from ._signal import Form, Signal
 from ._watch import one_line, watched
+from .atomic import atomic_file
 from .content import check_content
+from .dtypes import stored_dtype
 from .limits import DEFAULT_LIMITS, Limits, open_regular, over_limit
 
 if TYPE_CHECKING:
@@ -782,7 +827,9 @@ def to_pil(arr: np.ndarray, fmt: str, form: Form) -> PILImage.Image:
     return Image.fromarray(arr)
 
 
-def write_image(fh: IO[bytes], arr: np.ndarray, fmt: str, form: Form) -> None:
+def write_image(
+    fh: IO[bytes], arr: np.ndarray, fmt: str, form: Form, *, threads: int | None = None
+) -> None:
     """Encode one image to an open file.
 
     Parameters
@@ -791,15 +838,18 @@ def write_image(fh: IO[bytes], arr: np.ndarray, fmt: str, form: Form) -> None:
         Where to write.
     arr : numpy.ndarray
         ``(rows, cols)`` or ``(rows, cols, C)``, in a dtype the format holds (checked by
-        the caller with :func:`convcli.io.dtypes.check_image`).
+        the caller with :func:`check_image`).
     fmt : str
         The output format.
     form : Form
         The input's form: metadata to carry.
+    threads : int, optional
+        Deflate threads of a PNG (default: every core).
     """
     kw = _save_kwargs(fmt, form, _channels(arr))
     if fmt == "PNG" and arr.dtype in (np.uint8, np.uint16):
-        writer = png_writer(fh, (arr.shape[0], arr.shape[1], _channels(arr)), arr.dtype, form)
+        shape = (arr.shape[0], arr.shape[1], _channels(arr))
+        writer = png_writer(fh, shape, arr.dtype, form, threads=threads)
         writer.write(arr)
         writer.close()
         return
@@ -808,7 +858,12 @@ def write_image(fh: IO[bytes], arr: np.ndarray, fmt: str, form: Form) -> None:
 
 
 def png_writer(
-    fh: IO[bytes], shape: tuple[int, int, int], dtype: np.dtype, form: Form
+    fh: IO[bytes],
+    shape: tuple[int, int, int],
+    dtype: np.dtype,
+    form: Form,
+    *,
+    threads: int | None = None,
 ) -> PngWriter:
     """Start a PNG of ``(rows, cols, channels)`` uint8/uint16, rows to come block by block.
 
@@ -826,6 +881,7 @@ def png_writer(
         dpi=kw.get("dpi"),
         icc_profile=kw.get("icc_profile"),
         exif=kw.get("exif"),
+        threads=threads,
     )
 
 
@@ -909,3 +965,239 @@ def _refuse_duplicates(planes: np.ndarray, fmt: str, path: os.PathLike[str] | st
                 f"merges identical consecutive frames, which would lose a plane; use .tif, "
                 f"a folder of slices or .npy"
             )
+
+
+# ----------------------------------------------------------------------------- what it holds
+
+_LAYOUT = {1: "gray", 2: "gray+alpha", 3: "RGB", 4: "RGBA"}
+
+
+_DEPTH = {
+    "uint8": "8-bit",
+    "uint16": "16-bit",
+    "int16": "16-bit signed",
+    "int32": "32-bit integer",
+    "float32": "32-bit float",
+    "float64": "64-bit float",
+}
+
+
+def layout_name(channels: int) -> str:
+    """Name a channel layout: ``gray``, ``gray+alpha``, ``RGB``, ``RGBA``, ``5-channel``."""
+    return _LAYOUT.get(channels, f"{channels}-channel")
+
+
+def depth_name(dtype: str) -> str:
+    """Name a sample type: ``8-bit``, ``16-bit``, ``32-bit float``..."""
+    return _DEPTH.get(dtype, dtype)
+
+
+def _write_format(fmt: str) -> registry.WriteFormat:
+    return registry.family("image").write_format(fmt)
+
+
+def image_dtypes(fmt: str, channels: int, *, animated: bool = False) -> tuple[str, ...]:
+    """Return the dtypes an image format holds for a number of channels.
+
+    Parameters
+    ----------
+    fmt : str
+        ``"PNG"``, ``"TIFF"``, ``"BMP"``, ``"WEBP"``, ``"GIF"``, ``"PPM"``, ``"PGM"``,
+        ``"JPEG"``.
+    channels : int
+        1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA).
+    animated : bool, optional
+        For PNG: an animated PNG (8-bit only).
+
+    Returns
+    -------
+    tuple of str
+        Dtype names; empty when the format cannot hold that many channels.
+
+    Examples
+    --------
+    >>> image_dtypes("PNG", 1), image_dtypes("PNG", 3), image_dtypes("JPEG", 4)
+    (('uint8', 'uint16'), ('uint8',), ())
+    """
+    holds = _write_format(fmt).dtypes(channels, frames=animated)
+    return () if holds is None else holds
+
+
+def describe_holds(fmt: str, animated: bool = False) -> str:
+    """Say what an image format holds: ``8-bit gray, RGB or RGBA and 16-bit gray``."""
+    wf = _write_format(fmt)
+    table = wf.frames_holds if animated and wf.frames_holds is not None else wf.holds
+    assert isinstance(table, dict)
+    by_dtype: dict[str, list[str]] = {}
+    for channels, dtypes in table.items():
+        for dt in dtypes:
+            by_dtype.setdefault(dt, []).append(layout_name(channels))
+    parts = [f"{depth_name(dt)} {join_words(layouts)}" for dt, layouts in by_dtype.items()]
+    return join_words(parts, "and")
+
+
+def check_image(
+    fmt: str,
+    dtype: np.dtype,
+    channels: int,
+    path: os.PathLike[str] | str,
+    *,
+    animated: bool = False,
+    volume: bool = False,
+) -> None:
+    """Raise :class:`UnsupportedError` unless ``fmt`` holds ``dtype`` with ``channels``.
+
+    Parameters
+    ----------
+    fmt : str
+        Image format name.
+    dtype : numpy.dtype
+        The output dtype.
+    channels : int
+        Number of channels.
+    path : str or os.PathLike
+        The output, named in the message.
+    animated : bool, optional
+        The output is an animation (animated PNG holds 8-bit only).
+    volume : bool, optional
+        The output holds a volume (multi-page or animated): suggest only what holds one.
+
+    Raises
+    ------
+    UnsupportedError
+        With a message that says what the format holds and what to use instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_image("PNG", np.dtype("float32"), 3, "out.png")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.UnsupportedError: out.png: PNG cannot hold 32-bit float RGB: PNG holds ...
+    """
+    name = np.dtype(dtype).name
+    if name in image_dtypes(fmt, channels, animated=animated):
+        return
+    what = f"{'animated ' if animated else ''}{fmt}"
+    hints: list[str] = []
+    params: list[Param] = []
+    others = [  # lossless formats first; .pgm is .ppm's gray, suggested as .ppm
+        wf.extensions[0]
+        for wf in sorted(registry.family("image").writes, key=lambda wf: wf.lossy)
+        if wf.name not in (fmt, "PGM") and name in image_dtypes(wf.name, channels)
+    ]
+    if volume:
+        if fmt != "TIFF" and name in image_dtypes("TIFF", channels):
+            hints.append(".tif (multi-page)")
+        if any(name in image_dtypes(f, channels) for f in ("PNG", "TIFF")):
+            hints.append("a folder of slices (a path with no extension)")
+    elif others:
+        hints.append(join_words(sorted(set(others), key=others.index)))
+    if channels > 1 and not volume:
+        one = [
+            _write_format(f).extensions[0] for f in ("TIFF", "PNG") if name in image_dtypes(f, 1)
+        ]
+        if one:
+            params.append(Param("gray", True))
+            hints.append(f"{one[0]} for one channel ({params[-1]})")
+    hints.append(".npy")
+    fits = image_dtypes(fmt, channels, animated=animated)
+    if fits:
+        params.append(Param("dtype", *fits))
+    tail = f", or {params[-1]}" if fits else ""
+    raise UnsupportedError(
+        f"{path}: {what} cannot hold {depth_name(name)} {layout_name(channels)}: {what} holds "
+        f"{describe_holds(fmt, animated)}; use {join_words(hints)}{tail}",
+        params=params,
+    )
+
+
+# ----------------------------------------------------------------------------- the registry's
+
+
+def load(path: Path, fmt: str, kind: str, gray: bool, limits: Limits) -> Signal:
+    """Load an image file as ``kind`` (:func:`read_image`); it is never audio."""
+    if kind == "audio":
+        audio = ", ".join(f.label for f in registry.family("audio").reads)
+        raise SignalReadError(f"{path}: is not an audio file ({audio}); it cannot be read as audio")
+    return read_image(path, kind, gray, limits=limits, fmt=fmt)
+
+
+def probe(path: Path, fmt: str, limits: Limits) -> dict[str, Any]:
+    """Describe an image file from its header (:func:`probe_image`)."""
+    return probe_image(path, limits=limits, fmt=fmt)
+
+
+def target(signal: Signal, path: Path, fmt: registry.WriteFormat) -> registry.Target:
+    """Write an image, a 2-D array, or a volume: its planes as frames, or its one plane.
+
+    Raises
+    ------
+    UnsupportedError
+        Audio; a volume of several planes to a format of one image; an array that is not 2-D.
+    """
+    kind = signal.kind
+    if kind == "audio":
+        use = [w.extensions[0] for w in registry.family("audio").writes] + [".npy"]
+        raise UnsupportedError(
+            f"{path}: audio cannot be written as {fmt.name}; use {join_words(use)}"
+        )
+    if kind == "volume":
+        if fmt.frames:
+            return registry.Target(path, "image", fmt.name, frames=True)
+        if signal.data.shape[0] == 1:
+            return registry.Target(path, "image", fmt.name)
+        raise UnsupportedError(
+            f"{path}: {fmt.name} holds one image, not a volume of {signal.data.shape[0]} "
+            f"planes; use .tif (multi-page), .gif, .png or .webp (animated), a folder of "
+            f"slices (a path with no extension) or .npy"
+        )
+    if kind == "array" and signal.data.ndim != 2:
+        image, volume = Param("kind", "image"), Param("kind", "volume")
+        raise UnsupportedError(
+            f"{path}: a {signal.data.ndim}-D array is not an image; read it with {image} "
+            f"(channels last) or {volume}, or write .npy",
+            params=[image, volume],
+        )
+    return registry.Target(path, "image", fmt.name)
+
+
+def output_dtype(signal: Signal, target: registry.Target, want: np.dtype | None) -> np.dtype:
+    """Keep the stored dtype (or ``want``) if the format holds it; never change depth."""
+    dtype = want if want is not None else stored_dtype(signal)
+    assert target.format is not None
+    check_image(
+        target.format,
+        dtype,
+        signal.channels,
+        target.path,
+        animated=target.frames and target.format != "TIFF",
+        volume=target.frames,
+    )
+    return dtype
+
+
+def save(
+    signal: Signal,
+    data: np.ndarray,
+    target: registry.Target,
+    *,
+    overwrite: bool,
+    protect: tuple[Any, ...],
+    threads: int | None = None,
+) -> None:
+    """Write one image (a volume's one plane), or a volume's planes as frames, atomically."""
+    fmt, out = target.format, target.path
+    assert fmt is not None
+    if target.frames:
+        channels = 1 if data.ndim == 3 else int(data.shape[3])
+        animated = fmt != "TIFF"
+        check_image(fmt, data.dtype, channels, out, animated=animated, volume=True)
+        with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
+            write_frames(fh, data, fmt, signal.form, out)
+        return
+    image = data[0] if signal.kind == "volume" else data
+    channels = 1 if image.ndim == 2 else int(image.shape[2])
+    check_image(fmt, image.dtype, channels, out)
+    with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
+        write_image(fh, image, fmt, signal.form, threads=threads)

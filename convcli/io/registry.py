@@ -38,8 +38,10 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -60,6 +62,7 @@ __all__ = [
     "claimed",
     "writes",
     "folder_family",
+    "target_for",
     "write_extensions",
     "reads_summary",
     "module_of",
@@ -553,6 +556,50 @@ def module_of(row: Family, path: object = None) -> ModuleType:
             f"not installed): pip install 'convcli[{row.extra}]'"
         )
     return importlib.import_module(row.module)
+
+
+def target_for(signal: Any, path: str | os.PathLike[str]) -> Target:
+    """Decide which family writes ``signal`` to ``path``, and as what format.
+
+    The output's extension names the format (:func:`writes`); a path with no extension, or
+    an existing folder, is a folder of slices (:func:`folder_family`).  The family's
+    ``target`` refuses a kind of signal its formats cannot hold.
+
+    Parameters
+    ----------
+    signal : Signal
+        The signal to write (its kind, shape and form).
+    path : str or os.PathLike
+        The output path.
+
+    Returns
+    -------
+    Target
+        The family and format.
+
+    Raises
+    ------
+    UnsupportedError
+        The extension is unknown or names a format that cannot hold this kind of signal.
+    SignalWriteError
+        The path is an existing directory and the signal is not a volume.
+    """
+    p = Path(path)
+    ext = p.suffix.lower()
+    if p.is_dir() or ext == "":
+        row = folder_family()
+        fn = row.function("target", p)
+        assert fn is not None
+        return fn(signal, p, None)
+    found = writes(ext)
+    if found is None:
+        known = " ".join(write_extensions())
+        raise UnsupportedError(f"{p}: unknown output extension {ext!r}; use one of {known}")
+    row, fmt = found
+    fn = row.function("target", p)
+    if fn is None:
+        return default_target(row, signal, p, fmt)
+    return fn(signal, p, fmt)
 
 
 def default_target(row: Family, signal: Any, path: Any, fmt: WriteFormat) -> Target:

@@ -17,15 +17,43 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SignalReadError
-from ._formats import FORMAT_EXT, SLICE_READ_EXT, image_format_of
+from ..errors import SignalReadError, SignalWriteError, UnsupportedError
+from . import pillow_image, registry
 from ._signal import Form, Signal
+from .atomic import atomic_folder, write_new
+from .dtypes import stored_dtype
 from .limits import DEFAULT_LIMITS, Limits, over_limit, what_is
-from .pillow_image import probe_image, read_image, to_gray
+from .pillow_image import (
+    check_image,
+    depth_name,
+    describe_holds,
+    image_dtypes,
+    layout_name,
+    probe_image,
+    read_image,
+    to_gray,
+)
 
 __all__ = ["natural_key", "list_slices", "read_folder", "probe_folder", "slice_names"]
 
 _DIGITS = re.compile(r"(\d+)")
+
+#: Files a folder of slices may hold: the image extensions written here, and ``.pbm``.
+SLICE_READ_EXT = frozenset(
+    [*(e for f in registry.family("image").writes for e in f.extensions), ".pbm"]
+)
+
+
+def image_format_of(path: str | os.PathLike[str]) -> str | None:
+    """Return the image format a file name's extension names, or None.
+
+    Examples
+    --------
+    >>> image_format_of("a/b.JPG"), image_format_of("x.wav")
+    ('JPEG', None)
+    """
+    found = registry.writes(Path(path).suffix)
+    return found[1].name if found is not None and found[0].name == "image" else None
 
 
 def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
@@ -244,7 +272,7 @@ def slice_names(form: Form, count: int, fmt: str) -> list[str]:
     ['a_01.png', 'a_02.png']
     """
     names = form.slice_names if form.container == "folder" else []
-    ext = FORMAT_EXT[fmt]
+    ext = registry.family("image").write_format(fmt).extensions[0]
     if names and image_format_of(names[0]) == fmt:
         ext = Path(names[0]).suffix
     out: list[str] = []
@@ -264,3 +292,111 @@ def slice_names(form: Form, count: int, fmt: str) -> list[str]:
         width = max(4, len(str(count - 1)))
         out = [f"slice_{i:0{width}d}{ext}" for i in range(count)]
     return out
+
+
+def slice_format(signal: Signal, dtype: np.dtype, path: os.PathLike[str] | str) -> str:
+    """Return the image format of the slices of a folder output.
+
+    The input's slice format when the volume came as a folder and that format holds the
+    dtype; else PNG when it holds it; else TIFF.
+
+    Parameters
+    ----------
+    signal : Signal
+        The volume.
+    dtype : numpy.dtype
+        The output dtype.
+    path : str or os.PathLike
+        The output folder, named in a message.
+
+    Returns
+    -------
+    str
+        An image format name.
+
+    Raises
+    ------
+    UnsupportedError
+        No slice format holds the dtype with that many channels.
+    """
+    name = np.dtype(dtype).name
+    channels = signal.channels
+    candidates = ["PNG", "TIFF"]
+    if signal.form.container == "folder" and signal.form.slice_names:
+        first = image_format_of(signal.form.slice_names[0])
+        if first is not None:
+            candidates.insert(0, first)
+    for fmt in candidates:
+        if name in image_dtypes(fmt, channels):
+            return fmt
+    raise UnsupportedError(
+        f"{path}: no slice format holds {depth_name(name)} {layout_name(channels)} (PNG holds "
+        f"{describe_holds('PNG', False)}; TIFF holds {describe_holds('TIFF', False)}); "
+        f"write .npy"
+    )
+
+
+# ----------------------------------------------------------------------------- the registry's
+
+
+def load(path: Path, fmt: str | None, kind: str, gray: bool, limits: Limits) -> Signal:
+    """Load a folder of slices as a volume, an image (its first slice) or an array."""
+    if kind == "audio":
+        raise SignalReadError(f"{path}: a folder of slices cannot be read as audio")
+    return read_folder(path, kind, gray, limits=limits)
+
+
+def probe(path: Path, fmt: str | None, limits: Limits) -> dict[str, Any]:
+    """Describe a folder of slices (:func:`probe_folder`)."""
+    return probe_folder(path, limits=limits)
+
+
+def target(signal: Signal, path: Path, fmt: Any = None) -> registry.Target:
+    """Write a volume to a folder of slices (a path with no extension, or a folder).
+
+    Raises
+    ------
+    SignalWriteError
+        The path is a folder and the signal is not a volume.
+    UnsupportedError
+        The path has no extension and the signal is not a volume.
+    """
+    kind = signal.kind
+    if kind == "volume":
+        return registry.Target(path, "folder", None)
+    if path.is_dir():
+        raise SignalWriteError(
+            f"{path}: is a directory; a {kind} is written to a file: give a file name"
+        )
+    raise UnsupportedError(
+        f"{path}: has no extension, so its format is unknown; only a volume is written to a "
+        f"folder of slices; add one of {' '.join(registry.write_extensions())}"
+    )
+
+
+def output_dtype(signal: Signal, target: registry.Target, want: np.dtype | None) -> np.dtype:
+    """Keep the stored dtype (or ``want``) if a slice format holds it."""
+    dtype = want if want is not None else stored_dtype(signal)
+    slice_format(signal, dtype, target.path)
+    return dtype
+
+
+def save(
+    signal: Signal,
+    data: np.ndarray,
+    target: registry.Target,
+    *,
+    overwrite: bool,
+    protect: tuple[Any, ...],
+    threads: int | None = None,
+) -> None:
+    """Write a volume's planes as image files in a new folder, renamed into place."""
+    out = target.path
+    fmt = slice_format(signal, data.dtype, out)
+    channels = 1 if data.ndim == 3 else int(data.shape[3])
+    check_image(fmt, data.dtype, channels, out)
+    names = slice_names(signal.form, len(data), fmt)
+    with atomic_folder(out, overwrite=overwrite, protect=protect) as tmp:
+        for name, plane in zip(names, data):
+            with write_new(tmp / name) as fh:
+                pillow_image.write_image(fh, plane, fmt, signal.form, threads=threads)

@@ -9,6 +9,19 @@ with :func:`write_audio` has the same samples.
 Writing takes integer samples as soundfile reads them (see :mod:`convcli.io.dtypes`) and
 never hands floats to a PCM subtype: libsndfile's float-to-integer conversion scales by
 ``2**(n-1) - 1`` (not the ``2**(n-1)`` it reads with) and wraps unless told to clip.
+
+What each output format holds (the audio row's ``holds`` and ``encodings`` in
+:mod:`convcli.io.registry`), as audio (soundfile / libsndfile 1.2):
+
+======  =====================================================================
+format  dtypes (subtype written)
+======  =====================================================================
+WAV     uint8 (PCM_U8), int16 (PCM_16), int32 (PCM_24 or PCM_32), float32
+        (FLOAT), float64 (DOUBLE)
+AIFF    as WAV, and int16 also as PCM_S8
+FLAC    int16 (PCM_S8 or PCM_16), int32 (PCM_24): no 32-bit, no float
+OGG     float32 (VORBIS, or OPUS when the input was Opus)
+======  =====================================================================
 """
 
 from __future__ import annotations
@@ -16,15 +29,17 @@ from __future__ import annotations
 import os
 import re
 import struct
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from ..errors import SignalReadError, UnsupportedError
+from ..errors import Param, SignalReadError, UnsupportedError, join_words
 from . import registry
 from ._signal import Form, Signal
-from .dtypes import SUBTYPE_BITS, SUBTYPE_DTYPE, audio_subtype, check_audio
+from .atomic import atomic_file
+from .dtypes import SUBTYPE_BITS, SUBTYPE_DTYPE, stored_dtype
 from .limits import DEFAULT_LIMITS, Limits, open_regular
 
 __all__ = [
@@ -500,3 +515,179 @@ def write_audio(
     finally:
         writer.close()
     return writer.subtype
+
+
+# ----------------------------------------------------------------------------- what it holds
+
+_DEFAULT_SUBTYPE = {
+    "uint8": "PCM_U8",
+    "int16": "PCM_16",
+    "int32": "PCM_32",
+    "float32": "FLOAT",
+    "float64": "DOUBLE",
+}
+
+
+def check_audio(fmt: str, dtype: np.dtype, path: os.PathLike[str] | str) -> None:
+    """Raise :class:`UnsupportedError` unless audio format ``fmt`` holds ``dtype``.
+
+    Parameters
+    ----------
+    fmt : str
+        ``"WAV"``, ``"AIFF"``, ``"FLAC"`` or ``"OGG"``.
+    dtype : numpy.dtype
+        The output dtype.
+    path : str or os.PathLike
+        The output, named in the message.
+
+    Raises
+    ------
+    UnsupportedError
+        With a message that says what the format holds.
+    """
+    name = np.dtype(dtype).name
+    holds = _holds(fmt)
+    if name in holds:
+        return
+    others = [  # the formats that hold the most first
+        w.extensions[0]
+        for w in sorted(registry.family("audio").writes, key=lambda w: -len(_holds(w.name)))
+        if w.name != fmt and name in _holds(w.name)
+    ]
+    use = join_words([*others, ".npy"])
+    dtype_param = Param("dtype", *holds)
+    raise UnsupportedError(
+        f"{path}: {fmt} cannot hold {name} samples: {fmt} holds {join_words(list(holds))}; "
+        f"use {use}, or {dtype_param}",
+        params=[dtype_param],
+    )
+
+
+def audio_subtype(dtype: np.dtype, hint: str | None, fmt: str | None = None) -> str:
+    """Return the soundfile subtype that holds ``dtype``, keeping ``hint`` where it can.
+
+    Parameters
+    ----------
+    dtype : numpy.dtype
+        The dtype of the samples to write.
+    hint : str or None
+        The input's subtype.  Kept when its dtype (:data:`SUBTYPE_DTYPE`) is ``dtype`` and
+        ``fmt`` (when given) has it.
+    fmt : str or None, optional
+        The output format (``"WAV"``, ``"FLAC"``, ``"OGG"``, ``"AIFF"``).
+
+    Returns
+    -------
+    str
+        A subtype name.
+
+    Raises
+    ------
+    UnsupportedError
+        No subtype holds ``dtype``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> audio_subtype(np.dtype("int32"), "PCM_24"), audio_subtype(np.dtype("int32"), None)
+    ('PCM_24', 'PCM_32')
+    >>> audio_subtype(np.dtype("int32"), None, "FLAC")
+    'PCM_24'
+    """
+    name = np.dtype(dtype).name
+    available = _available_subtypes(fmt)
+    if hint is not None and SUBTYPE_DTYPE.get(hint, "float32") == name:
+        if available is None or hint in available:
+            return hint
+    if fmt == "FLAC":
+        choice = {"int16": "PCM_16", "int32": "PCM_24"}.get(name)
+    elif fmt == "OGG":
+        choice = "VORBIS" if name == "float32" else None
+    else:
+        choice = _DEFAULT_SUBTYPE.get(name)
+    if choice is None:
+        raise UnsupportedError(f"no {fmt or 'audio'} subtype holds {name} samples")
+    return choice
+
+
+def _available_subtypes(fmt: str | None) -> Iterable[str] | None:
+    if fmt is None:
+        return None
+    found = [w.encodings for w in registry.family("audio").writes if w.name == fmt]
+    return found[0] if found else ()
+
+
+def _holds(fmt: str) -> tuple[str, ...]:
+    """Return the dtypes an audio format holds (its row's ``holds``)."""
+    holds = registry.family("audio").write_format(fmt).holds
+    assert isinstance(holds, tuple)
+    return holds
+
+
+# ----------------------------------------------------------------------------- the registry's
+
+
+def load(path: Path, fmt: str, kind: str, gray: bool, limits: Limits) -> Signal:
+    """Load an audio file as audio or as an array (:func:`read_audio`)."""
+    if kind in ("image", "volume"):
+        raise SignalReadError(f"{path}: is audio; it cannot be read as {kind}")
+    return read_audio(path, kind, limits=limits)
+
+
+def probe(path: Path, fmt: str, limits: Limits) -> dict[str, Any]:
+    """Describe an audio file from its header (:func:`probe_audio`)."""
+    return probe_audio(path, limits=limits)
+
+
+def target(signal: Signal, path: Path, fmt: registry.WriteFormat) -> registry.Target:
+    """Write audio, and only audio.
+
+    Raises
+    ------
+    UnsupportedError
+        Another kind (an array of one or two axes is told to be read as audio).
+    """
+    kind = signal.kind
+    if kind == "audio":
+        return registry.Target(path, "audio", fmt.name)
+    audio = Param("kind", "audio")
+    hint = f" (read it with {audio})" if kind == "array" and signal.data.ndim <= 2 else ""
+    raise UnsupportedError(
+        f"{path}: {'an' if kind[0] in 'aeiou' else 'a'} {kind} cannot be written as "
+        f"{fmt.name} audio{hint}; "
+        f"use an image extension or .npy",
+        params=[audio] if hint else [],
+    )
+
+
+def output_dtype(signal: Signal, target: registry.Target, want: np.dtype | None) -> np.dtype:
+    """Keep the stored dtype where the format holds it; FLAC takes integers, OGG float32."""
+    fmt = target.format
+    assert fmt is not None
+    if want is None:
+        want = stored_dtype(signal)
+        if want.name not in _holds(fmt):
+            if fmt == "OGG":
+                want = np.dtype("float32")
+            elif fmt == "FLAC":
+                want = np.dtype("int16" if want.itemsize == 1 else "int32")
+    check_audio(fmt, want, target.path)
+    return want
+
+
+def save(
+    signal: Signal,
+    data: np.ndarray,
+    target: registry.Target,
+    *,
+    overwrite: bool,
+    protect: tuple[Any, ...],
+    threads: int | None = None,
+) -> None:
+    """Write ``(frames, C)`` samples at the signal's rate, atomically."""
+    fmt, out = target.format, target.path
+    assert fmt is not None
+    rate = check_rate(signal.rate, out)
+    check_audio(fmt, data.dtype, out)
+    with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
+        write_audio(fh, data, rate, fmt, signal.form, out)

@@ -42,10 +42,10 @@ def _one_pass(opts: FilterOptions) -> bool:
 def _streams_to(header: Any, job: Job, families: tuple[str, ...] = ("audio", "npy")) -> bool:
     """Whether the output's format can be written block by block (audio or ``.npy``)."""
     from convcli.errors import UnsupportedError
-    from convcli.io._formats import resolve_target
+    from convcli.io.registry import target_for
 
     try:
-        return resolve_target(header, job.output).family in families
+        return target_for(header, job.output).family in families
     except (UnsupportedError, ValueError):
         return False
 
@@ -62,7 +62,7 @@ def _png_strips(
 
     One kernel, no ``--rescale``, no alpha channel, an 8- or 16-bit PNG output.
     """
-    from convcli.io._formats import resolve_target
+    from convcli.io.registry import target_for
 
     if sig.kind != "image" or not _one_pass(opts) or alpha is not None:
         return False
@@ -71,7 +71,7 @@ def _png_strips(
     if out_dtype not in (np.uint8, np.uint16):
         return False
     try:
-        target = resolve_target(sig, job.output)
+        target = target_for(sig, job.output)
     except (ConvcliError, ValueError):
         return False
     return target.family == "image" and target.format == "PNG"

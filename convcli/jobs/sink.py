@@ -49,12 +49,12 @@ class _Sink:
         finite: bool,
         stats: tuple[float, float, float] | None = None,
     ) -> None:
-        from convcli.io._formats import resolve_target
+        from convcli.io.registry import target_for
 
         self._job, self._opts, self._sig = job, opts, sig
         self._dtype, self._rate, self._subtype = out_dtype, rate_out, subtype
         self._shape, self._finite, self._stats = tuple(shape), finite, stats
-        target = resolve_target(sig, job.output)
+        target = target_for(sig, job.output)
         self._family, self._format = target.family, target.format
         self._writer: Any = None
         self._pending: Any = None
@@ -89,8 +89,7 @@ class _Sink:
 
     def _open_writer(self, channels: int) -> Any:
         if self._family == "image":
-            from convcli.io.dtypes import check_image
-            from convcli.io.pillow_image import png_writer
+            from convcli.io.pillow_image import check_image, png_writer
 
             assert self._format == "PNG" and len(self._shape) == 3
             check_image(self._format, self._dtype, self._shape[2], self._job.output)
