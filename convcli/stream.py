@@ -17,4 +17,14 @@ __all__ = [
     "MIN_SLAB_BYTES",
 ]
 
-__getattr__ = moved(__name__, "convcli.jobs.stream")
+__getattr__ = moved(
+    __name__,
+    "convcli.jobs.stream",
+    {
+        "RowSource": "convcli.io.rows",
+        "ArraySource": "convcli.io.rows",
+        "AudioFileSource": "convcli.io.sndfile_audio",
+        "NpyFileSource": "convcli.io.npy",
+        "RawFile": "convcli.io.raw",
+    },
+)

@@ -11,7 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convcli
-from convcli.jobs.stream import ArraySource, AudioFileSource, NpyFileSource, RawFile, correlate_rows
+from convcli.io.npy import NpyFileSource
+from convcli.io.raw import RawFile
+from convcli.io.rows import ArraySource
+from convcli.io.sndfile_audio import AudioFileSource
+from convcli.jobs.stream import correlate_rows
 from convcli.padding import PAD_MODES
 
 

@@ -27,6 +27,7 @@ from .atomic import atomic_file
 from .dtypes import SUBTYPE_DTYPE
 from .limits import DEFAULT_LIMITS, Limits, open_regular
 from .pillow_image import to_gray
+from .rows import RowSource
 
 __all__ = [
     "read_npy",
@@ -372,3 +373,42 @@ def save(
     """Write the signal's data as it is (any shape, any numeric dtype), atomically."""
     with atomic_file(target.path, overwrite=overwrite, protect=protect) as fh:
         write_npy(fh, np.asarray(signal.data))
+
+
+# ----------------------------------------------------------------------------- rows
+
+
+class NpyFileSource(RowSource):
+    """Rows of a C-ordered ``.npy`` file, read by seeking (never a memory map).
+
+    The header is checked as :func:`convcli.io.load` checks it
+    (:func:`read_npy_header`): numeric, and no longer than the file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._fh: IO[bytes] = open_regular(path)
+        try:
+            header = read_npy_header(self._fh, path)
+            if header.fortran or len(header.shape) == 0:
+                raise SignalReadError(f"{path}: not a C-ordered array; cannot stream it")
+        except BaseException:
+            self._fh.close()
+            raise
+        self.shape = header.shape
+        self.dtype = header.dtype
+        self._offset = header.offset
+        self._row = int(np.prod(self.shape[1:], dtype=np.int64))
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Read rows ``start:stop``."""
+        self._fh.seek(self._offset + start * self._row * self.dtype.itemsize)
+        count = (stop - start) * self._row
+        data = np.fromfile(self._fh, dtype=self.dtype, count=count)
+        if data.size != count:
+            raise SignalReadError(f"{self.path}: the file ended while reading rows {start}:{stop}")
+        return data.reshape((stop - start,) + self.shape[1:])
+
+    def close(self) -> None:
+        """Close the file."""
+        self._fh.close()

@@ -41,6 +41,7 @@ from ._signal import Form, Signal
 from .atomic import atomic_file
 from .dtypes import SUBTYPE_BITS, SUBTYPE_DTYPE, stored_dtype
 from .limits import DEFAULT_LIMITS, Limits, open_regular
+from .rows import RowSource
 
 __all__ = [
     "open_sound",
@@ -691,3 +692,47 @@ def save(
     check_audio(fmt, data.dtype, out)
     with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
         write_audio(fh, data, rate, fmt, signal.form, out)
+
+
+# ----------------------------------------------------------------------------- rows
+
+
+class AudioFileSource(RowSource):
+    """Frames of an audio file: ``(frames, C)`` in ``[-1, 1]`` units, as ``load`` reads them.
+
+    The file is opened as :func:`convcli.io.load` opens it
+    (:func:`open_sound`): a regular file, an allowed format and
+    subtype, within ``limits``, not truncated.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], limits: Any = None) -> None:
+        self.path = Path(path)
+        self._file = open_sound(path, DEFAULT_LIMITS if limits is None else limits)
+        self.subtype = self._file.subtype
+        self.rate = float(self._file.samplerate)
+        self.format = self._file.format
+        self.dtype = np.dtype(load_dtype(self.subtype))
+        self.shape = (int(self._file.frames), int(self._file.channels))
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Read frames ``start:stop``."""
+        try:
+            self._file.seek(start)
+            data = read_frames(self._file, stop - start, self.dtype.name)
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise SignalReadError(f"{self.path}: cannot read as audio: {exc}") from exc
+        if data.shape[0] != stop - start:
+            raise SignalReadError(
+                f"{self.path}: the file ends at frame {start + data.shape[0]}, but its header "
+                f"says {self.shape[0]} frames"
+            )
+        return data
+
+    @property
+    def may_hold_nonfinite(self) -> bool:
+        """Integer PCM cannot hold NaN or Inf, whatever dtype it is read as."""
+        return self.subtype not in SUBTYPE_BITS
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()

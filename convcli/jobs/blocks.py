@@ -93,7 +93,8 @@ def _filter_to_png(
     copy of the whole result, and the PNG's deflate (on every core) overlaps the filtering.
     """
     from convcli.engine import make_plan
-    from convcli.jobs.stream import ArraySource, correlate_rows
+    from convcli.io.rows import ArraySource
+    from convcli.jobs.stream import correlate_rows
 
     data = sig.data
     nonfinite = count_nonfinite(data)
@@ -140,7 +141,8 @@ def _filter_streamed(
     import tempfile
 
     from convcli.io.atomic import hold_signals
-    from convcli.jobs.stream import RawFile, correlate_rows
+    from convcli.io.raw import RawFile
+    from convcli.jobs.stream import correlate_rows
 
     target = Path(job.output)
     subtype = getattr(sig.form, "subtype", None)

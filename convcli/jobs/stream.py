@@ -9,32 +9,30 @@ that slab with no padding along axis 0.  Every output equals the in-memory resul
 bit with ``direct`` and ``separable``; within float tolerance with ``fft``, whose transform
 lengths differ).
 
-Rows come from a :class:`RowSource` — an array in memory, an audio file read block by block
-(soundfile), a ``.npy`` file read by seeking (no memory map, so the resident set stays
-small) or a raw temporary file — and go to a writer function, so a chain of kernels runs
+Rows come from a :class:`convcli.io.rows.RowSource` — an array in memory, an input file
+read block by block (a family of :mod:`convcli.io.registry` that can: an audio file, a
+``.npy`` read by seeking, no memory map), or a raw temporary file
+(:class:`convcli.io.raw.RawFile`) — and go to a writer function, so a chain of kernels runs
 stage by stage through raw temporary files beside the output.
 """
 
 from __future__ import annotations
 
-import abc
 import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from convcli.errors import SignalReadError
+from convcli.io.npy import NpyFileSource
+from convcli.io.rows import RowSource
+from convcli.io.sndfile_audio import AudioFileSource
 
 __all__ = [
     "open_stream",
-    "RowSource",
-    "ArraySource",
-    "AudioFileSource",
-    "NpyFileSource",
-    "RawFile",
     "correlate_rows",
     "slab_rows",
     "slab_bytes_for",
@@ -44,191 +42,6 @@ __all__ = [
 
 #: Bytes of input per slab (float32 rows): small enough to stay far below any budget.
 SLAB_BYTES = 32 << 20
-
-
-class RowSource(abc.ABC):
-    """Rows ``[start, stop)`` along axis 0 of a signal, read on demand.
-
-    Attributes
-    ----------
-    shape : tuple of int
-        The whole signal's shape.
-    dtype : numpy.dtype
-        The dtype rows come in.
-    """
-
-    shape: tuple[int, ...]
-    dtype: np.dtype
-
-    @abc.abstractmethod
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Return rows ``start:stop`` (``0 <= start <= stop <= shape[0]``)."""
-
-    def close(self) -> None:  # noqa: B027 - a source without a file has nothing to release
-        """Release the file, if any."""
-
-    @property
-    def may_hold_nonfinite(self) -> bool:
-        """Whether rows may hold NaN or Inf (worth counting before filtering)."""
-        return self.dtype.kind in "fc"
-
-    def take(self, index: np.ndarray) -> np.ndarray:
-        """Return the rows at ``index`` (any order, repeats allowed), reading runs once."""
-        index = np.asarray(index, dtype=np.intp)
-        out = np.empty((len(index),) + tuple(self.shape[1:]), dtype=self.dtype)
-        if len(index) == 0:
-            return out
-        lo, hi = int(index.min()), int(index.max()) + 1
-        if hi - lo <= 4 * len(index):
-            block = self.read(lo, hi)
-            out[...] = block[index - lo]
-            return out
-        for pos, i in enumerate(index):  # scattered rows (large circular pads): one by one
-            out[pos] = self.read(int(i), int(i) + 1)[0]
-        return out
-
-
-class ArraySource(RowSource):
-    """Rows of an array in memory (no copy until a slab asks)."""
-
-    def __init__(self, data: np.ndarray) -> None:
-        self.data = data
-        self.shape = tuple(data.shape)
-        self.dtype = data.dtype
-
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Return a view of rows ``start:stop``."""
-        return self.data[start:stop]
-
-
-class AudioFileSource(RowSource):
-    """Frames of an audio file: ``(frames, C)`` in ``[-1, 1]`` units, as ``load`` reads them.
-
-    The file is opened as :func:`convcli.io.load` opens it
-    (:func:`convcli.io.sndfile_audio.open_sound`): a regular file, an allowed format and
-    subtype, within ``limits``, not truncated.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], limits: Any = None) -> None:
-        from convcli.io.limits import DEFAULT_LIMITS
-        from convcli.io.sndfile_audio import load_dtype, open_sound
-
-        self.path = Path(path)
-        self._file = open_sound(path, DEFAULT_LIMITS if limits is None else limits)
-        self.subtype = self._file.subtype
-        self.rate = float(self._file.samplerate)
-        self.format = self._file.format
-        self.dtype = np.dtype(load_dtype(self.subtype))
-        self.shape = (int(self._file.frames), int(self._file.channels))
-
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Read frames ``start:stop``."""
-        from convcli.io.sndfile_audio import read_frames
-
-        try:
-            self._file.seek(start)
-            data = read_frames(self._file, stop - start, self.dtype.name)
-        except (RuntimeError, OSError, ValueError) as exc:
-            raise SignalReadError(f"{self.path}: cannot read as audio: {exc}") from exc
-        if data.shape[0] != stop - start:
-            raise SignalReadError(
-                f"{self.path}: the file ends at frame {start + data.shape[0]}, but its header "
-                f"says {self.shape[0]} frames"
-            )
-        return data
-
-    @property
-    def may_hold_nonfinite(self) -> bool:
-        """Integer PCM cannot hold NaN or Inf, whatever dtype it is read as."""
-        from convcli.io.dtypes import SUBTYPE_BITS
-
-        return self.subtype not in SUBTYPE_BITS
-
-    def close(self) -> None:
-        """Close the file."""
-        self._file.close()
-
-
-class NpyFileSource(RowSource):
-    """Rows of a C-ordered ``.npy`` file, read by seeking (never a memory map).
-
-    The header is checked as :func:`convcli.io.load` checks it
-    (:func:`convcli.io.npy.read_npy_header`): numeric, and no longer than the file.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        from convcli.io.limits import open_regular
-        from convcli.io.npy import read_npy_header
-
-        self.path = Path(path)
-        self._fh: IO[bytes] = open_regular(path)
-        try:
-            header = read_npy_header(self._fh, path)
-            if header.fortran or len(header.shape) == 0:
-                raise SignalReadError(f"{path}: not a C-ordered array; cannot stream it")
-        except BaseException:
-            self._fh.close()
-            raise
-        self.shape = header.shape
-        self.dtype = header.dtype
-        self._offset = header.offset
-        self._row = int(np.prod(self.shape[1:], dtype=np.int64))
-
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Read rows ``start:stop``."""
-        self._fh.seek(self._offset + start * self._row * self.dtype.itemsize)
-        count = (stop - start) * self._row
-        data = np.fromfile(self._fh, dtype=self.dtype, count=count)
-        if data.size != count:
-            raise SignalReadError(f"{self.path}: the file ended while reading rows {start}:{stop}")
-        return data.reshape((stop - start,) + self.shape[1:])
-
-    def close(self) -> None:
-        """Close the file."""
-        self._fh.close()
-
-
-class RawFile(RowSource):
-    """A raw temporary file of rows (no header): written in order, then read by seeking.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The file (created; the caller's temporary folder removes it).
-    dtype : numpy.dtype
-        The rows' dtype.
-    """
-
-    def __init__(self, path: Path, dtype: np.dtype) -> None:
-        self.path = Path(path)
-        self.dtype = np.dtype(dtype)
-        self.shape = (0,)
-        self._row = 1
-        self._fh: IO[bytes] = open(self.path, "w+b")  # noqa: SIM115 - closed by close()
-
-    def write(self, start: int, block: np.ndarray) -> None:
-        """Append rows; ``start`` must be the number of rows written so far."""
-        if start != self.shape[0]:
-            raise ValueError(f"rows must be written in order: {start} != {self.shape[0]}")
-        if start == 0:
-            self._row = int(np.prod(block.shape[1:], dtype=np.int64))
-            self.shape = (0, *block.shape[1:])
-        elif tuple(block.shape[1:]) != self.shape[1:]:
-            raise ValueError(f"row shape {block.shape[1:]} != {self.shape[1:]}")
-        self._fh.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
-        self.shape = (self.shape[0] + block.shape[0], *self.shape[1:])
-
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Read rows ``start:stop``."""
-        self._fh.flush()
-        self._fh.seek(start * self._row * self.dtype.itemsize)
-        data = np.fromfile(self._fh, dtype=self.dtype, count=(stop - start) * self._row)
-        self._fh.seek(0, os.SEEK_END)
-        return data.reshape((stop - start,) + tuple(self.shape[1:]))
-
-    def close(self) -> None:
-        """Close the file."""
-        self._fh.close()
 
 
 def open_stream(
