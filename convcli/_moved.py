@@ -25,7 +25,8 @@ def moved(old: str, new: str, elsewhere: Mapping[str, str] | None = None) -> Cal
     new : str
         The module that now holds its names.
     elsewhere : mapping, optional
-        Names that went to another module than ``new``: name -> module.
+        Names that went to another module than ``new``: name -> module, or
+        ``"module:new_name"`` for a name that was renamed too.
 
     Returns
     -------
@@ -38,12 +39,13 @@ def moved(old: str, new: str, elsewhere: Mapping[str, str] | None = None) -> Cal
     def __getattr__(name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        home = homes.get(name, new)
-        value = getattr(importlib.import_module(home), name, _MISSING)
+        home, _, renamed = homes.get(name, new).partition(":")
+        value = getattr(importlib.import_module(home), renamed or name, _MISSING)
         if value is _MISSING:
             raise AttributeError(f"module {old!r} has no attribute {name!r}")
         warnings.warn(
-            f"{old}.{name} has moved to {home}.{name}; the alias {old} goes in the next release",
+            f"{old}.{name} has moved to {home}.{renamed or name}; the alias {old} goes in the "
+            f"next release",
             DeprecationWarning,
             stacklevel=2,
         )

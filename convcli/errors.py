@@ -38,6 +38,7 @@ __all__ = [
     "OutputExistsError",
     "UnsupportedError",
     "BatchError",
+    "MissingExtraError",
 ]
 
 
@@ -155,3 +156,7 @@ class UnsupportedError(ConvcliError, ValueError):
 
 class BatchError(ConvcliError, RuntimeError):
     """A batch that cannot go on: a worker process ended unexpectedly (killed from outside)."""
+
+
+class MissingExtraError(ConvcliError, ImportError):
+    """A file of a format whose optional pip extra is not installed; the message names it."""

@@ -26,5 +26,6 @@ __getattr__ = moved(
         "AudioFileSource": "convcli.io.sndfile_audio",
         "NpyFileSource": "convcli.io.npy",
         "RawFile": "convcli.io.raw",
+        "open_stream": "convcli.io:open_rows",
     },
 )

@@ -17,7 +17,16 @@ Pillow and soundfile are imported only when a file is read or written.
 
 from __future__ import annotations
 
-from ._api import identify_file, load, probe, save
+from ._api import (
+    identify_file,
+    load,
+    open_rows,
+    open_writer,
+    probe,
+    save,
+    streams_always,
+    takes_blocks,
+)
 from ._signal import CONTAINERS, KINDS, Form, Signal
 from .atomic import same_file
 from .dtypes import DTYPE_CHOICES, cast, output_dtype
@@ -36,6 +45,10 @@ __all__ = [
     "cast",
     "same_file",
     "identify_file",
+    "open_rows",
+    "open_writer",
+    "takes_blocks",
+    "streams_always",
     "Limits",
     "LimitError",
     "DEFAULT_LIMITS",

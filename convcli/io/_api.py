@@ -9,14 +9,32 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentError, ConvcliError, SignalWriteError
+from ..errors import (
+    ArgumentError,
+    ConvcliError,
+    MissingExtraError,
+    SignalReadError,
+    SignalWriteError,
+    UnsupportedError,
+)
 from . import registry
 from ._signal import KINDS, Signal
 from .atomic import write_problem
 from .content import check_content
 from .limits import DEFAULT_LIMITS, Limits, read_head
+from .rows import BlockWriter, RowSource
 
-__all__ = ["load", "probe", "save", "sniff", "identify_file"]
+__all__ = [
+    "load",
+    "probe",
+    "save",
+    "sniff",
+    "identify_file",
+    "open_rows",
+    "open_writer",
+    "takes_blocks",
+    "streams_always",
+]
 
 PathLike = str | os.PathLike[str]
 
@@ -331,3 +349,110 @@ def save(
         fmt = target.format or target.family
         raise SignalWriteError(f"{out}: cannot write {fmt}: {write_problem(exc)}") from exc
     return out
+
+
+def open_rows(
+    path: PathLike, kind: str = "auto", limits: Limits | None = None
+) -> tuple[RowSource, Signal] | None:
+    """Open an input to read its rows block by block, if its format allows it.
+
+    The family of the input's content opens it (its module's ``open_rows``): today audio
+    files (read as ``auto`` or ``audio``) and C-ordered ``.npy`` files (``auto``, ``array``,
+    or ``volume`` of 3 or 4 axes).  Anything else returns None, and so does a path that is not
+    a regular file or not what its name says: :func:`load` then says what is wrong.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The input.
+    kind : str, optional
+        What to read it as.
+    limits : Limits, optional
+        The budgets the header is checked against, as :func:`load` checks them.
+
+    Returns
+    -------
+    (RowSource, Signal) or None
+        The rows, and the signal :func:`load` would give, holding no rows (its kind, channel
+        axis, rate and form).
+
+    Raises
+    ------
+    SignalReadError
+        The family opened the file and refused it (a truncated audio file, a budget).
+    """
+    p = Path(path)
+    if not p.is_file():
+        return None
+    try:
+        name, fmt = identify_file(p)
+        opener = registry.family(name).function("open_rows", p)
+    except (SignalReadError, MissingExtraError):
+        return None
+    if opener is None:
+        return None
+    return opener(p, fmt, kind, DEFAULT_LIMITS if limits is None else limits)
+
+
+def takes_blocks(signal: Signal, path: PathLike) -> bool:
+    """Whether the output ``path`` takes the rows of ``signal`` block by block, as they come.
+
+    Its format's row says which kinds of signal its block writer takes (``blocks``): audio
+    formats take audio, ``.npy`` audio, volumes and arrays, PNG images.
+
+    Raises
+    ------
+    SignalWriteError
+        The path is a folder and the signal is not a volume (as :func:`save` would say).
+    """
+    try:
+        target = registry.target_for(signal, path)
+    except (UnsupportedError, ValueError):
+        return False
+    fmt = target.write_format()
+    return fmt is not None and signal.kind in fmt.blocks
+
+
+def streams_always(signal: Signal, path: PathLike) -> bool:
+    """Whether a signal filtered by one kernel always goes to ``path`` block by block.
+
+    So it does into a family whose row says ``stream_always`` (audio: a few slabs of memory
+    whatever the file's length), when the output takes the signal's rows.
+    """
+    if not takes_blocks(signal, path):
+        return False
+    return registry.family(registry.target_for(signal, path).family).stream_always
+
+
+def open_writer(
+    fh: Any,
+    target: registry.Target,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    form: Any,
+    rate: float | None = None,
+) -> BlockWriter:
+    """Start an output whose rows come block by block (the family's ``open_writer``).
+
+    Parameters
+    ----------
+    fh : binary file
+        Where to write (:func:`convcli.io.atomic.atomic_file` gives it).
+    target : Target
+        The output (:func:`convcli.io.registry.target_for`).
+    shape : tuple of int
+        The output's shape: its rows, and the row shape of its blocks.
+    dtype : numpy.dtype
+        The blocks' dtype (cast already).
+    form : Form
+        The input's form: metadata to carry.
+    rate : float, optional
+        The sample rate, for audio.
+
+    Raises
+    ------
+    UnsupportedError
+        The format cannot hold the blocks (a dtype, a channel count, a rate).
+    """
+    opener = _function(registry.family(target.family), "open_writer", target.path)
+    return opener(fh, target, shape, dtype, form, rate)

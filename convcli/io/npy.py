@@ -412,3 +412,80 @@ class NpyFileSource(RowSource):
     def close(self) -> None:
         """Close the file."""
         self._fh.close()
+
+
+def open_rows(
+    path: Path, fmt: str, kind: str, limits: Limits
+) -> tuple[NpyFileSource, Signal] | None:
+    """Open a C-ordered ``.npy`` to read its rows by seeking (read as auto, array or volume).
+
+    A ``.npy`` that :func:`read_npy_header` refuses, or a volume of other than 3 or 4 axes,
+    returns None: :func:`convcli.io.load` then says what is wrong.
+
+    Returns
+    -------
+    (NpyFileSource, Signal) or None
+        The rows, and the signal :func:`read_npy` would give, without its rows.
+
+    Raises
+    ------
+    LimitError
+        Read as a volume, larger than ``limits`` allows.
+    """
+    if kind not in ("auto", "array", "volume"):
+        return None
+    try:
+        npy = NpyFileSource(path)
+    except SignalReadError:
+        return None  # let the ordinary loader say what is wrong
+    channel_axis = None
+    if kind == "volume":
+        if len(npy.shape) not in (3, 4):
+            npy.close()
+            return None
+        channel_axis = 3 if len(npy.shape) == 4 else None
+        try:
+            check_npy_limits(path, npy.shape, kind, limits)
+        except BaseException:
+            npy.close()
+            raise
+    form = Form(container="npy", format="NPY", bits=npy.dtype.itemsize * 8)
+    form.dtype = npy.dtype.name
+    empty = np.empty((0, *npy.shape[1:]), dtype=npy.dtype)
+    if kind == "volume":
+        form.mode = mode_of(empty, channel_axis)
+    signal_kind = "volume" if kind == "volume" else "array"
+    return npy, Signal(empty, signal_kind, channel_axis, source=path, form=form)
+
+
+class NpyWriter:
+    """Write a ``.npy`` header for the whole shape, then rows in order as they come."""
+
+    def __init__(self, fh: IO[bytes], shape: tuple[int, ...], dtype: np.dtype) -> None:
+        header = {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+            "fortran_order": False,
+            "shape": shape,
+        }
+        np.lib.format.write_array_header_2_0(fh, header)
+        self._fh = fh
+
+    def write(self, block: np.ndarray) -> None:
+        """Append rows."""
+        self._fh.write(np.ascontiguousarray(block).tobytes())
+
+    def close(self) -> None:
+        """Flush (the header said the length already)."""
+        self._fh.flush()
+
+
+def open_writer(
+    fh: IO[bytes],
+    target: Any,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    form: Form,
+    rate: float | None,
+) -> NpyWriter:
+    """Start a ``.npy`` of ``shape`` whose rows come block by block."""
+    return NpyWriter(fh, tuple(shape), dtype)

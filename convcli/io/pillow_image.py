@@ -1201,3 +1201,23 @@ def save(
     check_image(fmt, image.dtype, channels, out)
     with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
         write_image(fh, image, fmt, signal.form, threads=threads)
+
+
+def open_writer(
+    fh: IO[bytes],
+    target: registry.Target,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    form: Form,
+    rate: float | None,
+) -> PngWriter:
+    """Start a PNG of ``(rows, cols[, channels])`` whose rows come block by block.
+
+    Only PNG takes blocks (its row's ``blocks``): :func:`png_writer` deflates each block on
+    every core while the caller computes the next.
+    """
+    assert target.format == "PNG"
+    rows, cols = int(shape[0]), int(shape[1])
+    channels = int(shape[2]) if len(shape) == 3 else 1
+    check_image(target.format, dtype, channels, target.path)
+    return png_writer(fh, (rows, cols, channels), dtype, form)

@@ -45,7 +45,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ..errors import SignalReadError, UnsupportedError, join_words
+from ..errors import MissingExtraError, UnsupportedError, join_words
 
 __all__ = [
     "Magic",
@@ -65,6 +65,7 @@ __all__ = [
     "target_for",
     "write_extensions",
     "reads_summary",
+    "streamed",
     "module_of",
 ]
 
@@ -240,7 +241,7 @@ class Family:
 
         Raises
         ------
-        SignalReadError
+        MissingExtraError
             The family needs an optional extra that is not installed (one line naming it).
         """
         return getattr(module_of(self, path), name, None)
@@ -539,19 +540,34 @@ def reads_summary() -> str:
     return ", ".join(parts)
 
 
+def streamed() -> list[Family]:
+    """Return the families whose files can be read block by block (``open_rows``).
+
+    A family whose optional extra is missing is left out.
+    """
+    found = []
+    for row in FAMILIES:
+        try:
+            if row.function("open_rows") is not None:
+                found.append(row)
+        except MissingExtraError:
+            continue
+    return found
+
+
 def module_of(row: Family, path: object = None) -> ModuleType:
     """Import a family's module; if it needs an optional extra, check it is installed first.
 
     Raises
     ------
-    SignalReadError
+    MissingExtraError
         One line: the format needs ``pip install 'convcli[extra]'``.
     """
     missing = [m for m in row.requires if importlib.util.find_spec(m) is None]
     if missing:
         what = join_words([fmt.label for fmt in row.reads] or [row.name])
         where = f"{path}: " if path is not None else ""
-        raise SignalReadError(
+        raise MissingExtraError(
             f"{where}{what} needs the optional '{row.extra}' extra ({', '.join(missing)} is "
             f"not installed): pip install 'convcli[{row.extra}]'"
         )

@@ -736,3 +736,48 @@ class AudioFileSource(RowSource):
     def close(self) -> None:
         """Close the file."""
         self._file.close()
+
+
+def open_rows(
+    path: Path, fmt: str, kind: str, limits: Limits
+) -> tuple[AudioFileSource, Signal] | None:
+    """Open an audio file to read its frames block by block (read as ``auto`` or ``audio``).
+
+    Returns
+    -------
+    (AudioFileSource, Signal) or None
+        The frames, and the signal :func:`read_audio` would give, without its samples.
+
+    Raises
+    ------
+    SignalReadError
+        :func:`open_sound` refuses the file.
+    """
+    if kind not in ("auto", "audio"):
+        return None
+    audio = AudioFileSource(path, limits)
+    form = Form(
+        container="file",
+        format=audio.format,
+        subtype=audio.subtype,
+        bits=_bits(audio.subtype),
+        dtype=SUBTYPE_DTYPE.get(audio.subtype, "float32"),
+    )
+    empty = np.empty((0, audio.shape[1]), dtype=audio.dtype)
+    return audio, Signal(empty, "audio", 1, rate=audio.rate, source=path, form=form)
+
+
+def open_writer(
+    fh: IO[bytes],
+    target: registry.Target,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    form: Form,
+    rate: float | None,
+) -> AudioWriter:
+    """Start an audio file whose frames come block by block (its channels: ``shape[-1]``)."""
+    assert target.format is not None
+    channels = int(shape[-1]) if len(shape) > 1 else 1
+    return AudioWriter(
+        fh, check_rate(rate, target.path), channels, dtype, target.format, form, target.path
+    )

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from convcli.engine import compute_dtype
-from convcli.errors import ConvcliError
 from convcli.jobs.post import _finite_range, _post, count_nonfinite
 from convcli.jobs.record import _plans_to_record
 from convcli.jobs.sink import _Sink
@@ -39,17 +38,6 @@ def _one_pass(opts: FilterOptions) -> bool:
     return len(opts.kernels) == 1 and not opts.rescale
 
 
-def _streams_to(header: Any, job: Job, families: tuple[str, ...] = ("audio", "npy")) -> bool:
-    """Whether the output's format can be written block by block (audio or ``.npy``)."""
-    from convcli.errors import UnsupportedError
-    from convcli.io.registry import target_for
-
-    try:
-        return target_for(header, job.output).family in families
-    except (UnsupportedError, ValueError):
-        return False
-
-
 def _png_strips(
     sig: Any,
     job: Job,
@@ -60,9 +48,10 @@ def _png_strips(
 ) -> bool:
     """Whether an image goes to a PNG strip by strip (:func:`_filter_to_png`).
 
-    One kernel, no ``--rescale``, no alpha channel, an 8- or 16-bit PNG output.
+    One kernel, no ``--rescale``, no alpha channel, an output that takes an image's rows
+    block by block (:func:`convcli.io.takes_blocks`: an 8- or 16-bit PNG).
     """
-    from convcli.io.registry import target_for
+    from convcli import io
 
     if sig.kind != "image" or not _one_pass(opts) or alpha is not None:
         return False
@@ -70,11 +59,7 @@ def _png_strips(
         return False
     if out_dtype not in (np.uint8, np.uint16):
         return False
-    try:
-        target = target_for(sig, job.output)
-    except (ConvcliError, ValueError):
-        return False
-    return target.family == "image" and target.format == "PNG"
+    return io.takes_blocks(sig, job.output)
 
 
 def _filter_to_png(
@@ -140,6 +125,7 @@ def _filter_streamed(
     """
     import tempfile
 
+    from convcli import io
     from convcli.io.atomic import hold_signals
     from convcli.io.raw import RawFile
     from convcli.jobs.stream import correlate_rows
@@ -152,7 +138,7 @@ def _filter_streamed(
         nonfinite = sum(count_nonfinite(b) for _, b in _blocks(source, _slab_bytes(opts)))
     record["nonfinite"] = nonfinite
     record["streamed"] = True
-    if _one_pass(opts) and _streams_to(sig, job, ("audio",)):
+    if _one_pass(opts) and io.streams_always(sig, job.output):
         from convcli.jobs.stream import correlate_rows
 
         sink = _Sink(job, opts, sig, out_dtype, rate_out, subtype, source.shape, nonfinite == 0)

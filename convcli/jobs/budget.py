@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from convcli.engine import compute_dtype
-from convcli.errors import KernelSpecError, Param
+from convcli.errors import KernelSpecError, Param, join_words
 
 if TYPE_CHECKING:
     from convcli.jobs.options import FilterOptions
@@ -122,6 +122,7 @@ def _bytes(n: int) -> str:
 def _check_memory(info: dict[str, Any], opts: FilterOptions, budget: int) -> None:
     """Refuse an input whose in-memory filtering would need more than ``budget`` bytes."""
     from convcli.io import LimitError
+    from convcli.io.registry import streamed
     from convcli.io.sndfile_audio import load_dtype
 
     shape = [int(n) for n in info["shape"]]
@@ -136,11 +137,12 @@ def _check_memory(info: dict[str, Any], opts: FilterOptions, budget: int) -> Non
         dims = "x".join(map(str, shape))
         kind = info["kind"] if opts.kind == "auto" else opts.kind
         max_memory = Param("max_memory")
+        nouns = [row.noun for row in streamed()]
         raise LimitError(
             f"{info['path']}: filtering this {dims} {dtype.name} {kind} in memory "
             f"needs about {_bytes(need)}, more than the {max_memory} budget of {_bytes(budget)} "
-            f"({need} > {budget} bytes); only audio and .npy written to audio or .npy are "
-            f"filtered slab by slab",
+            f"({need} > {budget} bytes); only {join_words(nouns, 'and')} written to "
+            f"{join_words(nouns)} are filtered slab by slab",
             limit="max_memory",
         )
 

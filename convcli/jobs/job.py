@@ -25,7 +25,6 @@ from convcli.jobs.blocks import (
     _filter_to_png,
     _one_pass,
     _png_strips,
-    _streams_to,
 )
 from convcli.jobs.budget import MEMORY_BUDGET, _check_memory, _make_kernel, default_memory_budget
 from convcli.jobs.options import (
@@ -104,7 +103,7 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
         The input would need more memory than the budget and cannot be streamed.
     """
     from convcli import io
-    from convcli.jobs.stream import estimate_bytes, open_stream
+    from convcli.jobs.stream import estimate_bytes
 
     limits = _limits(opts)
     budget = opts.max_memory
@@ -112,13 +111,15 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
         budget = default_memory_budget() // max(1, opts.jobs)
     stream_above = opts.max_memory if opts.max_memory is not None else MEMORY_BUDGET
     if not opts.gray:
-        opened = open_stream(job.input, opts.kind, limits)
+        opened = io.open_rows(job.input, opts.kind, limits)
         if opened is not None:
             source, header = opened
             big = estimate_bytes(source.shape, (), opts.method) > stream_above
-            direct = _one_pass(opts) and _streams_to(header, job, ("audio",))
+            direct = _one_pass(opts) and io.streams_always(header, job.output)
             if opts.dry_run or (
-                (big or direct) and _alpha_index(header) is None and _streams_to(header, job)
+                (big or direct)
+                and _alpha_index(header) is None
+                and io.takes_blocks(header, job.output)
             ):
                 return header, source
             source.close()

@@ -54,8 +54,7 @@ class _Sink:
         self._job, self._opts, self._sig = job, opts, sig
         self._dtype, self._rate, self._subtype = out_dtype, rate_out, subtype
         self._shape, self._finite, self._stats = tuple(shape), finite, stats
-        target = target_for(sig, job.output)
-        self._family, self._format = target.family, target.format
+        self._target = target_for(sig, job.output)
         self._writer: Any = None
         self._pending: Any = None
         self.clipped = 0
@@ -87,27 +86,12 @@ class _Sink:
         if pending is not None:
             pending.result()
 
-    def _open_writer(self, channels: int) -> Any:
-        if self._family == "image":
-            from convcli.io.pillow_image import check_image, png_writer
+    def _open_writer(self, row_shape: tuple[int, ...]) -> Any:
+        """Start the output's writer: its rows as planned, the row shape of its blocks."""
+        from convcli.io import open_writer
 
-            assert self._format == "PNG" and len(self._shape) == 3
-            check_image(self._format, self._dtype, self._shape[2], self._job.output)
-            return png_writer(self._fh, self._shape, self._dtype, self._sig.form)
-        if self._family != "audio":
-            return _NpyWriter(self._fh, self._shape, self._dtype)
-        from convcli.io.sndfile_audio import AudioWriter, check_rate
-
-        assert self._format is not None
-        return AudioWriter(
-            self._fh,
-            check_rate(self._rate, self._job.output),
-            channels,
-            self._dtype,
-            self._format,
-            self._sig.form,
-            self._job.output,
-        )
+        shape = (self._shape[0], *row_shape)
+        return open_writer(self._fh, self._target, shape, self._dtype, self._sig.form, self._rate)
 
     def _write(self, block: np.ndarray) -> None:
         y = _post(block, self._opts)
@@ -116,7 +100,7 @@ class _Sink:
         cast, n = _cast(y, self._dtype, self._sig.kind, self._subtype, self._finite)
         try:
             if self._writer is None:
-                self._writer = self._open_writer(int(cast.shape[1]) if cast.ndim > 1 else 1)
+                self._writer = self._open_writer(tuple(cast.shape[1:]))
             self._writer.write(cast)
         except (ConvcliError, KeyboardInterrupt):
             raise
@@ -139,7 +123,7 @@ class _Sink:
             try:
                 self._wait()
                 if self._writer is None:  # no rows at all: still a valid, empty file
-                    self._writer = self._open_writer(int(self._shape[-1]))
+                    self._writer = self._open_writer(self._shape[1:])
             except BaseException as failure:  # noqa: BLE001 - raised below, after clean-up
                 error = failure
         self._pool.shutdown(wait=True)  # a block in flight finishes (moot if we failed)
@@ -176,7 +160,7 @@ class _Sink:
                 os.pwrite(fd, bytes(1 << 16), os.fstat(fd).st_size)
             except OSError as probe:
                 cause = probe
-        fmt = self._format or self._family
+        fmt = self._target.format or self._target.family
         return SignalWriteError(f"{self._job.output}: cannot write {fmt}: {write_problem(cause)}")
 
     def _close_quietly(self) -> None:
@@ -185,22 +169,3 @@ class _Sink:
                 self._writer.close()
             except Exception:  # noqa: BLE001 - the file is being thrown away
                 pass
-
-
-class _NpyWriter:
-    """Write a ``.npy`` header, then rows in order."""
-
-    def __init__(self, fh: Any, shape: tuple[int, ...], dtype: np.dtype) -> None:
-        header = {
-            "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
-            "fortran_order": False,
-            "shape": shape,
-        }
-        np.lib.format.write_array_header_2_0(fh, header)
-        self._fh = fh
-
-    def write(self, block: np.ndarray) -> None:
-        self._fh.write(np.ascontiguousarray(block).tobytes())
-
-    def close(self) -> None:
-        self._fh.flush()

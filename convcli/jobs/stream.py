@@ -19,20 +19,14 @@ stage by stage through raw temporary files beside the output.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from convcli.errors import SignalReadError
-from convcli.io.npy import NpyFileSource
 from convcli.io.rows import RowSource
-from convcli.io.sndfile_audio import AudioFileSource
 
 __all__ = [
-    "open_stream",
     "correlate_rows",
     "slab_rows",
     "slab_bytes_for",
@@ -42,89 +36,6 @@ __all__ = [
 
 #: Bytes of input per slab (float32 rows): small enough to stay far below any budget.
 SLAB_BYTES = 32 << 20
-
-
-def open_stream(
-    path: str | os.PathLike[str], kind: str = "auto", limits: Any = None
-) -> tuple[RowSource, Any] | None:
-    """Open an input for slab-by-slab reading, if its format allows it.
-
-    Audio files (read as ``kind`` auto or audio) and C-ordered ``.npy`` files (auto/array,
-    or volume with 3 or 4 axes) can be streamed; anything else returns None (images and
-    folders are decoded whole by Pillow anyway), and so does a file that is not what its
-    name says or not a regular file: :func:`convcli.io.load` then says what is wrong.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The input.
-    kind : str, optional
-        What to read it as (``--as``).
-    limits : convcli.io.Limits, optional
-        The budgets the header is checked against (as :func:`convcli.io.load` checks them).
-
-    Returns
-    -------
-    (RowSource, Signal) or None
-        The source, and a :class:`convcli.io.Signal` describing the input as
-        :func:`convcli.io.load` would (kind, channel axis, rate, form) whose ``data`` has no
-        rows.
-
-    Raises
-    ------
-    SignalReadError
-        An audio file that :func:`convcli.io.sndfile_audio.open_sound` refuses.
-    """
-    from convcli.io import Form, Signal, identify_file
-
-    p = Path(path)
-    if not p.is_file():
-        return None
-    try:
-        family, _ = identify_file(p)
-    except SignalReadError:
-        return None
-    if family == "audio" and kind in ("auto", "audio"):
-        from convcli.io.dtypes import SUBTYPE_BITS, SUBTYPE_DTYPE
-
-        audio = AudioFileSource(p, limits)
-        bits = SUBTYPE_BITS.get(audio.subtype, {"FLOAT": 32, "DOUBLE": 64}.get(audio.subtype))
-        form = Form(
-            container="file",
-            format=audio.format,
-            subtype=audio.subtype,
-            bits=bits,
-            dtype=SUBTYPE_DTYPE.get(audio.subtype, "float32"),
-        )
-        empty = np.empty((0, audio.shape[1]), dtype=audio.dtype)
-        return audio, Signal(empty, "audio", 1, rate=audio.rate, source=p, form=form)
-    if family == "npy" and kind in ("auto", "array", "volume"):
-        from convcli.io.limits import DEFAULT_LIMITS
-        from convcli.io.npy import check_npy_limits, mode_of
-
-        try:
-            npy = NpyFileSource(p)
-        except SignalReadError:
-            return None  # let the ordinary loader say what is wrong
-        channel_axis = None
-        if kind == "volume":
-            if len(npy.shape) not in (3, 4):
-                npy.close()
-                return None
-            channel_axis = 3 if len(npy.shape) == 4 else None
-            try:
-                check_npy_limits(p, npy.shape, kind, DEFAULT_LIMITS if limits is None else limits)
-            except BaseException:
-                npy.close()
-                raise
-        form = Form(container="npy", format="NPY", bits=npy.dtype.itemsize * 8)
-        form.dtype = npy.dtype.name
-        empty = np.empty((0, *npy.shape[1:]), dtype=npy.dtype)
-        if kind == "volume":
-            form.mode = mode_of(empty, channel_axis)
-        signal_kind = "volume" if kind == "volume" else "array"
-        return npy, Signal(empty, signal_kind, channel_axis, source=p, form=form)
-    return None
 
 
 #: The smallest slab :func:`slab_bytes_for` gives, however small the budget.
