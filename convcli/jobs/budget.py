@@ -123,12 +123,9 @@ def _check_memory(info: dict[str, Any], opts: FilterOptions, budget: int) -> Non
     """Refuse an input whose in-memory filtering would need more than ``budget`` bytes."""
     from convcli.io import LimitError
     from convcli.io.registry import streamed
-    from convcli.io.sndfile_audio import load_dtype
 
     shape = [int(n) for n in info["shape"]]
-    dtype = np.dtype(info["dtype"])
-    if info["kind"] == "audio" and info.get("subtype"):
-        dtype = np.dtype(load_dtype(str(info["subtype"])))
+    dtype = np.dtype(info["dtype"])  # as loaded (float32 or float64 for audio)
     work = compute_dtype(dtype).itemsize
     alpha = info["kind"] in ("image", "volume") and info.get("channels") in (2, 4)
     alpha = alpha and opts.alpha == "premultiply" and not opts.gray
