@@ -32,6 +32,7 @@ from convcli.errors import (
     Param,
     SignalWriteError,
 )
+from convcli.io import Form, Signal
 from convcli.jobs.options import geometry_for
 from convcli.jobs.record import record_failure
 
@@ -427,8 +428,7 @@ def _write_outputs(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SignalWriteError(f"{folder}: cannot create the folder: {exc.strerror}") from exc
-    with _atomic(folder / "maps.npy", opts, protect) as fh:
-        np.save(fh, maps, allow_pickle=False)
+    _save(Signal(maps, "array"), folder / "maps.npy", opts, protect)
     nd = maps.ndim - 1
     audio = nd == 1 and sig.kind == "audio" and rate_out is not None
 
@@ -466,10 +466,7 @@ def _write_outputs(
         image, layout = draw_montage(
             [t for t in tiles if t is not None], texts, sorted(shown & {"diverging", "grey"})
         )
-        from convcli.io.png import write_png
-
-        with _atomic(folder / "montage.png", opts, protect) as fh:
-            write_png(fh, np.asarray(image))
+        _save(_picture(np.asarray(image)), folder / "montage.png", opts, protect, threads=None)
         montage = "montage.png"
     return {"files": {"maps": "maps.npy", "montage": montage}, "maps": entries}
 
@@ -491,32 +488,26 @@ def _write_view(
         how = display_range(m)[0]
         tile = waveform(m)
         if audio:
-            import soundfile as sf
-
             assert rate_out is not None
             name = f"{stem}.wav"
-            with _atomic(folder / name, opts, protect) as fh:
-                sf.write(fh, peak_normalise(m), int(rate_out), subtype="PCM_16", format="WAV")
+            # 16-bit as libsndfile converts the peak-normalised floats (encoding)
+            wav = Signal(peak_normalise(m)[:, None], "audio", 1, rate=float(int(rate_out)))
+            _save(wav, folder / name, opts, protect, encoding="PCM_16")
         else:
             name = f"{stem}.png"
-            _save_png(folder / name, waveform(m, 1024, 128), opts, protect)
+            _save(_picture(waveform(m, 1024, 128)), folder / name, opts, protect)
         return {"file": name}, tile, how
     if nd == 2:
         levels, how = display(m)
         name = f"{stem}.png"
-        with _atomic(folder / name, opts, protect) as fh:
-            _write_levels(fh, levels, how)
+        _save(_levels(levels, how), folder / name, opts, protect)
         return {"file": name}, _tile(levels, how), how
     if nd == 3:
-        from convcli.io.atomic import atomic_folder, write_new
-
         levels, how = display(m)
         name = stem
         digits = max(3, len(str(len(levels) - 1)))
-        with atomic_folder(folder / name, overwrite=opts.overwrite, protect=protect) as tmp:
-            for z, plane in enumerate(levels):
-                with write_new(tmp / f"{z:0{digits}d}.png") as fh:
-                    _write_levels(fh, plane, how)
+        names = [f"{z:0{digits}d}.png" for z in range(len(levels))]
+        _save(_levels(levels, how, names), folder / name, opts, protect, format="folder")
         return {"file": name}, _tile(levels[len(levels) // 2], how), how
     return {"file": None}, None, display_range(m)[0]
 
@@ -533,27 +524,39 @@ def _tile(levels: np.ndarray, how: str) -> np.ndarray:
     return to_rgb(small, how) if how == "diverging" else small
 
 
-def _write_levels(fh: Any, levels: np.ndarray, how: str) -> None:
-    """Write 2-D levels as PNG: a palette image for diverging maps, else 8-bit grey."""
-    if how == "diverging":
-        from PIL import Image
+def _levels(levels: np.ndarray, how: str, slice_names: list[str] | None = None) -> Signal:
+    """Return 8-bit levels as an image (or the planes of a volume) to write as PNG.
 
-        from convcli.features._display import diverging_lut
+    A diverging map is indexed colour (the levels index :func:`diverging_lut`), any other
+    8-bit grey; a volume's planes go to a folder with ``slice_names``.
+    """
+    from convcli.features._display import diverging_lut
 
-        im = Image.fromarray(np.ascontiguousarray(levels))
-        im.putpalette(diverging_lut().ravel().tolist())
-        im.save(fh, format="PNG", compress_level=1)
-    else:
-        from convcli.io.png import write_png
+    info = {"palette": diverging_lut()} if how == "diverging" else {}
+    levels = np.ascontiguousarray(levels)
+    if slice_names is None:
+        return Signal(levels, "image", form=Form(info=info))
+    form = Form(container="folder", slice_names=slice_names, info=info)
+    return Signal(levels, "volume", form=form)
 
-        write_png(fh, levels, threads=1)
+
+def _picture(picture: np.ndarray) -> Signal:
+    """Return a drawn 8-bit picture (gray, or RGB channels last) as an image to write."""
+    return Signal(picture, "image", channel_axis=2 if picture.ndim == 3 else None)
 
 
-def _save_png(
-    path: Path, picture: np.ndarray, opts: FeaturesOptions, protect: tuple[str, ...]
+def _save(
+    signal: Signal,
+    path: Path,
+    opts: FeaturesOptions,
+    protect: tuple[str, ...],
+    threads: int | None = 1,
+    **options: Any,
 ) -> None:
-    """Write a PNG atomically (one deflate thread: maps go two at a time)."""
-    from convcli.io.png import write_png
+    """Write one of the folder's files atomically.
 
-    with _atomic(path, opts, protect) as fh:
-        write_png(fh, picture, threads=1)
+    A PNG deflates on one thread by default: maps are written two at a time.
+    """
+    from convcli import io
+
+    io.save(signal, path, overwrite=opts.overwrite, protect=protect, threads=threads, **options)

@@ -284,6 +284,8 @@ def save(
     overwrite: bool = False,
     protect: Iterable[PathLike] = (),
     threads: int | None = None,
+    format: str | None = None,
+    encoding: str | None = None,
 ) -> Path:
     """Write a signal in the form its path says, atomically.
 
@@ -309,8 +311,14 @@ def save(
         by real path and by ``(st_dev, st_ino)``.
     threads : int, optional
         Threads an encoder may use (PNG deflates on every core by default; a caller that
-        writes several files at once gives 1).  The bytes written are the same either way
-        for one piece of work, but a PNG cut into more pieces deflates differently.
+        writes several files at once gives 1).  A PNG deflated in more pieces is a valid PNG
+        of other bytes.
+    format : str, optional
+        The output format by name (``"PNG"``, ``"WAV"``, ``"folder"``...), whatever the
+        path's extension says (a folder of slices named ``maps-1.5``).
+    encoding : str, optional
+        The sample encoding to write (audio: a libsndfile subtype such as ``"PCM_16"``; float
+        samples are then converted by libsndfile).  It must be one the format has.
 
     Returns
     -------
@@ -336,13 +344,27 @@ def save(
     ...     load(out).data.tolist()
     [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
     """
-    target = registry.target_for(signal, path)
+    target = registry.target_for(signal, path, format)
     out = target.path
     data = _normalised(signal)
     protect = tuple(protect)
     write = _function(registry.family(target.family), "save", out)
+    options: dict[str, Any] = {"threads": threads}
+    if encoding is not None:
+        written = target.write_format()
+        if written is None or encoding not in written.encodings:
+            has = (
+                ", ".join(written.encodings)
+                if written is not None and written.encodings
+                else "none"
+            )
+            raise UnsupportedError(
+                f"{out}: {target.format or target.family} is not written as {encoding} "
+                f"(its encodings: {has})"
+            )
+        options["encoding"] = encoding
     try:
-        write(signal, data, target, overwrite=overwrite, protect=protect, threads=threads)
+        write(signal, data, target, overwrite=overwrite, protect=protect, **options)
     except (ConvcliError, KeyboardInterrupt):
         raise
     except Exception as exc:

@@ -847,13 +847,18 @@ def write_image(
         Deflate threads of a PNG (default: every core).
     """
     kw = _save_kwargs(fmt, form, _channels(arr))
-    if fmt == "PNG" and arr.dtype in (np.uint8, np.uint16):
+    palette = form.info.get("palette")
+    if fmt == "PNG" and arr.dtype in (np.uint8, np.uint16) and palette is None:
         shape = (arr.shape[0], arr.shape[1], _channels(arr))
         writer = png_writer(fh, shape, arr.dtype, form, threads=threads)
         writer.write(arr)
         writer.close()
         return
     im = to_pil(arr, fmt, form)
+    if palette is not None:  # indexed colour: the levels index the palette's colours
+        if im.mode != "L":
+            raise UnsupportedError(f"a palette colours 8-bit gray levels, not mode {im.mode}")
+        im.putpalette(np.asarray(palette, dtype=np.uint8).ravel().tolist())
     im.save(fh, format=_PIL_FORMAT.get(fmt, fmt), **kw)
 
 

@@ -574,7 +574,7 @@ def module_of(row: Family, path: object = None) -> ModuleType:
     return importlib.import_module(row.module)
 
 
-def target_for(signal: Any, path: str | os.PathLike[str]) -> Target:
+def target_for(signal: Any, path: str | os.PathLike[str], format: str | None = None) -> Target:
     """Decide which family writes ``signal`` to ``path``, and as what format.
 
     The output's extension names the format (:func:`writes`); a path with no extension, or
@@ -587,6 +587,9 @@ def target_for(signal: Any, path: str | os.PathLike[str]) -> Target:
         The signal to write (its kind, shape and form).
     path : str or os.PathLike
         The output path.
+    format : str, optional
+        The output format by name (``"PNG"``, ``"WAV"``, ``"folder"``), whatever the path's
+        extension says.
 
     Returns
     -------
@@ -602,12 +605,18 @@ def target_for(signal: Any, path: str | os.PathLike[str]) -> Target:
     """
     p = Path(path)
     ext = p.suffix.lower()
-    if p.is_dir() or ext == "":
+    if format is not None:
+        named = [(f, w) for f in FAMILIES for w in f.writes if w.name == format]
+        if format != "folder" and not named:
+            names = ", ".join(["folder", *(w.name for f in FAMILIES for w in f.writes)])
+            raise UnsupportedError(f"{p}: format {format!r} is not one of {names}")
+        ext = named[0][1].extensions[0] if named else ""
+    if format == "folder" or (format is None and (p.is_dir() or ext == "")):
         row = folder_family()
         fn = row.function("target", p)
         assert fn is not None
         return fn(signal, p, None)
-    found = writes(ext)
+    found = writes(ext) if format is None else named[0]
     if found is None:
         known = " ".join(write_extensions())
         raise UnsupportedError(f"{p}: unknown output extension {ext!r}; use one of {known}")

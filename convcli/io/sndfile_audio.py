@@ -8,7 +8,9 @@ with :func:`write_audio` has the same samples.
 
 Writing takes integer samples as soundfile reads them (see :mod:`convcli.io.dtypes`) and
 never hands floats to a PCM subtype: libsndfile's float-to-integer conversion scales by
-``2**(n-1) - 1`` (not the ``2**(n-1)`` it reads with) and wraps unless told to clip.
+``2**(n-1) - 1`` (not the ``2**(n-1)`` it reads with) and wraps unless told to clip.  A
+caller that wants libsndfile's own conversion asks for it by name (``encoding``: the maps
+``convcli features`` writes as 16-bit WAV previews).
 
 What each output format holds (the audio row's ``holds`` and ``encodings`` in
 :mod:`convcli.io.registry`), as audio (soundfile / libsndfile 1.2):
@@ -424,6 +426,9 @@ class AudioWriter:
         The input's form: its subtype is kept when the dtype and format allow.
     path : str or os.PathLike
         The output, for messages.
+    encoding : str, optional
+        Write float samples with this subtype, converted by libsndfile (which scales by its
+        own rule: see the module docstring); by default the dtype decides.
 
     Raises
     ------
@@ -440,6 +445,7 @@ class AudioWriter:
         fmt: str,
         form: Form,
         path: os.PathLike[str] | str,
+        encoding: str | None = None,
     ) -> None:
         import soundfile as sf
 
@@ -449,7 +455,8 @@ class AudioWriter:
                 f"{path}: FLAC holds at most {_FLAC_MAX_CHANNELS} channels, not {channels}; "
                 f"use .wav or .aiff"
             )
-        self.subtype = audio_subtype(np.dtype(dtype), form.subtype, fmt)
+        self.subtype = encoding or audio_subtype(np.dtype(dtype), form.subtype, fmt)
+        self._converted = encoding is not None  # libsndfile converts the samples itself
         sf_format = fmt
         if fmt == "WAV" and form.format in _WAV_FORMATS:
             sf_format = str(form.format)
@@ -464,7 +471,9 @@ class AudioWriter:
 
     def write(self, data: np.ndarray) -> None:
         """Append ``(frames, C)`` samples."""
-        if self.subtype == "PCM_U8":
+        if self._converted:
+            samples = data
+        elif self.subtype == "PCM_U8":
             samples = (data.astype(np.int16) - 128) << 8
         elif self.subtype == "PCM_S8":
             samples = _requantize(data, 8, 8)
@@ -480,7 +489,13 @@ class AudioWriter:
 
 
 def write_audio(
-    fh: IO[bytes], data: np.ndarray, rate: int, fmt: str, form: Form, path: os.PathLike[str] | str
+    fh: IO[bytes],
+    data: np.ndarray,
+    rate: int,
+    fmt: str,
+    form: Form,
+    path: os.PathLike[str] | str,
+    encoding: str | None = None,
 ) -> str:
     """Encode audio to an open file.
 
@@ -499,6 +514,8 @@ def write_audio(
         The input's form: its subtype is kept when the dtype and format allow.
     path : str or os.PathLike
         The output, for messages.
+    encoding : str, optional
+        Float samples written with this subtype, converted by libsndfile (:class:`AudioWriter`).
 
     Returns
     -------
@@ -510,7 +527,7 @@ def write_audio(
     UnsupportedError
         The format cannot hold the dtype or that many channels.
     """
-    writer = AudioWriter(fh, rate, int(data.shape[1]), data.dtype, fmt, form, path)
+    writer = AudioWriter(fh, rate, int(data.shape[1]), data.dtype, fmt, form, path, encoding)
     try:
         writer.write(data)
     finally:
@@ -684,6 +701,7 @@ def save(
     overwrite: bool,
     protect: tuple[Any, ...],
     threads: int | None = None,
+    encoding: str | None = None,
 ) -> None:
     """Write ``(frames, C)`` samples at the signal's rate, atomically."""
     fmt, out = target.format, target.path
@@ -691,7 +709,7 @@ def save(
     rate = check_rate(signal.rate, out)
     check_audio(fmt, data.dtype, out)
     with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
-        write_audio(fh, data, rate, fmt, signal.form, out)
+        write_audio(fh, data, rate, fmt, signal.form, out, encoding)
 
 
 # ----------------------------------------------------------------------------- rows
