@@ -131,14 +131,12 @@ def _check_plot_path(path: str, overwrite: bool) -> None:
     """Refuse, before any work, a plot path Pillow cannot write or that exists."""
     import os
 
-    from PIL import Image
-
     from convcli.errors import ConvcliError
     from convcli.io.atomic import check_output
+    from convcli.io.drawings import picture_format
 
     ext = os.path.splitext(path)[1].lower()
-    fmt = Image.registered_extensions().get(ext)
-    if fmt is None or fmt not in Image.SAVE:
+    if picture_format(path) is None:
         raise click.UsageError(
             f"--response {path!r}: cannot write {ext or 'a file without an extension'}; use .png"
         )

@@ -913,7 +913,8 @@ def save_animation(
     SignalWriteError
         The output's folder does not exist or cannot be written.
     """
-    from convcli.io.atomic import atomic_file, atomic_folder, check_output, write_new
+    from convcli.io.atomic import check_output
+    from convcli.io.drawings import save_animation, save_pictures
 
     kind = output_kind(path)
     target = Path(os.fspath(path).rstrip("/" + os.sep) or ".")
@@ -922,27 +923,21 @@ def save_animation(
     count = len(anim.frames)
     if kind == "folder":
         digits = max(3, len(str(count)))
-        with atomic_folder(target, overwrite=overwrite) as tmp:
-            for n in range(count):
-                with write_new(tmp / f"frame-{n + 1:0{digits}d}.png") as fh:
-                    renderer.frame(n).save(fh, format="PNG", optimize=True)
+        frames = ((f"frame-{n + 1:0{digits}d}.png", renderer.frame(n)) for n in range(count))
+        save_pictures(frames, target, overwrite=overwrite, optimize=True)
         return kind, count, renderer.size
     durations = [duration] * count
     durations[-1] = 3 * duration
     images = [renderer.frame(n) for n in range(count)]
     if kind == "gif":
         images = [im.convert("P", palette=_adaptive(), colors=255) for im in images]
-    with atomic_file(target, overwrite=overwrite) as fh:
-        options: dict[str, Any] = {
-            "save_all": True,
-            "append_images": images[1:],
-            "duration": durations if count > 1 else duration,
-            "loop": 0,
-        }
-        if kind == "gif":
-            images[0].save(fh, format="GIF", **options)
-        else:
-            images[0].save(fh, format="PNG", default_image=False, **options)
+    timing = durations if count > 1 else duration
+    if kind == "gif":
+        save_animation(images, target, "GIF", overwrite=overwrite, duration=timing, loop=0)
+    else:
+        save_animation(
+            images, target, "PNG", overwrite=overwrite, default_image=False, duration=timing, loop=0
+        )
     return kind, count, renderer.size
 
 

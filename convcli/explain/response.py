@@ -632,16 +632,6 @@ def save_response(
     OutputExistsError
         The file exists and ``overwrite`` is false.
     """
-    from PIL import Image
+    from convcli.io.drawings import save_picture
 
-    from convcli.io.atomic import atomic_file
-
-    ext = os.path.splitext(os.fspath(path))[1].lower()
-    fmt = Image.registered_extensions().get(ext)
-    if fmt is None or fmt not in Image.SAVE:
-        raise ArgumentError(
-            f"plot {os.fspath(path)!r}: cannot write {ext or 'a file without an extension'}; "
-            "use .png"
-        )
-    with atomic_file(path, overwrite=overwrite) as fh:
-        image.save(fh, format=fmt)
+    save_picture(image, path, overwrite=overwrite)
