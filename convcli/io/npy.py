@@ -30,6 +30,10 @@ from .pillow_image import to_gray
 from .rows import RowSource
 
 __all__ = [
+    "header_fields",
+    "read_array",
+    "archive_names",
+    "read_archive",
     "read_npy",
     "probe_npy",
     "write_npy",
@@ -121,6 +125,73 @@ class NpyHeader:
     nbytes: int
 
 
+def header_fields(fh: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Parse a ``.npy`` header with numpy's own safe parser (a literal, never a pickle).
+
+    ``fh`` is at the file's start and is left just after the header.  Nothing is checked:
+    :func:`read_npy_header` is the loaders' check; a reader of its own (kernel files,
+    layer weights) checks what it needs and says so in its own words.
+
+    Returns
+    -------
+    shape : tuple of int
+    fortran : bool
+    dtype : numpy.dtype
+
+    Raises
+    ------
+    Exception
+        Whatever numpy raises for a header it cannot parse (ValueError, EOFError...).
+    """
+    fmt = np.lib.format
+    version = fmt.read_magic(fh)
+    reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    shape, fortran, dtype = reader(fh)
+    return tuple(shape), bool(fortran), dtype
+
+
+def read_array(fh: IO[bytes]) -> np.ndarray:
+    """Read one ``.npy`` array from ``fh`` (at its start), never unpickling.
+
+    Raises
+    ------
+    Exception
+        Whatever numpy raises for a file it cannot read (a pickled array: ValueError).
+    """
+    array: np.ndarray = np.load(fh, allow_pickle=False)
+    return array
+
+
+def archive_names(path: str | os.PathLike[str]) -> list[str]:
+    """Return the member names of an ``.npz`` (zip) archive.
+
+    Raises
+    ------
+    Exception
+        Whatever zipfile raises for an archive it cannot read.
+    """
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
+
+
+def read_archive(path: str | os.PathLike[str]) -> Any:
+    """Open an ``.npz`` archive to read its arrays by name, never unpickling.
+
+    Returns
+    -------
+    numpy.lib.npyio.NpzFile
+        A context manager; ``archive["name"]`` reads a member in full (its CRC-32 checked).
+
+    Raises
+    ------
+    Exception
+        Whatever numpy or zipfile raises for an archive it cannot read.
+    """
+    return np.load(path, allow_pickle=False)
+
+
 def read_npy_header(fh: IO[bytes], path: str | os.PathLike[str]) -> NpyHeader:
     """Read and check a ``.npy`` header before any data is read or allocated.
 
@@ -146,11 +217,8 @@ def read_npy_header(fh: IO[bytes], path: str | os.PathLike[str]) -> NpyHeader:
         Not a ``.npy`` header, an object (pickled) or non-numeric dtype, a negative size,
         or a file shorter than its header says.
     """
-    fmt = np.lib.format
     try:
-        version = fmt.read_magic(fh)
-        reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        shape, fortran, dtype = reader(fh)
+        shape, fortran, dtype = header_fields(fh)
     except Exception as exc:
         text = _one_line(exc)
         if text.startswith("Header info length"):  # numpy's advice (allow_pickle) is not ours
@@ -209,7 +277,7 @@ def _load(path: Path, kind: str, limits: Limits) -> np.ndarray:
         check_npy_limits(path, header.shape, kind, limits)
         fh.seek(0)
         try:
-            arr = np.load(fh, allow_pickle=False)
+            arr = read_array(fh)
         except MemoryError:
             raise
         except Exception as exc:

@@ -72,6 +72,40 @@ _UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # a WAV written to a pipe: "until the end of t
 _MAX_CHUNKS = 4096
 
 
+def open_raw(path: str | os.PathLike[str]) -> Any:
+    """Open an audio file with soundfile, unchecked: a reader with checks of its own.
+
+    :func:`open_sound` is the loaders' way in (the allowlist, the budgets, truncation);
+    an impulse-response reader checks what it needs and says so in its own words.
+
+    Returns
+    -------
+    soundfile.SoundFile
+        Open for reading; the caller closes it.
+
+    Raises
+    ------
+    Exception
+        Whatever soundfile raises for a file it cannot open (RuntimeError, OSError...).
+    """
+    import soundfile as sf
+
+    return sf.SoundFile(os.fsencode(os.fspath(path)))
+
+
+def raw_info(path: str | os.PathLike[str]) -> Any:
+    """Return soundfile's description of an audio file's header, unchecked (see :func:`open_raw`).
+
+    Raises
+    ------
+    Exception
+        Whatever soundfile raises for a file it cannot read.
+    """
+    import soundfile as sf
+
+    return sf.info(os.fsencode(os.fspath(path)))
+
+
 def readable() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Return what is read: libsndfile's formats and subtypes (the audio row's allowlist).
 
