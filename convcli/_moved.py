@@ -23,7 +23,8 @@ def moved(old: str, new: str, elsewhere: Mapping[str, str] | None = None) -> Cal
     old : str
         The old module's name, for the warning.
     new : str
-        The module that now holds its names.
+        The module that now holds its names (``old`` itself for a module that stays and
+        lost a few names to ``elsewhere``).
     elsewhere : mapping, optional
         Names that went to another module than ``new``: name -> module, or
         ``"module:new_name"`` for a name that was renamed too.
@@ -39,12 +40,14 @@ def moved(old: str, new: str, elsewhere: Mapping[str, str] | None = None) -> Cal
     def __getattr__(name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        if name not in homes and new == old:  # a module that keeps most of its names
+            raise AttributeError(f"module {old!r} has no attribute {name!r}")
         home, _, renamed = homes.get(name, new).partition(":")
         value = getattr(importlib.import_module(home), renamed or name, _MISSING)
         if value is _MISSING:
             raise AttributeError(f"module {old!r} has no attribute {name!r}")
         warnings.warn(
-            f"{old}.{name} has moved to {home}.{renamed or name}; the alias {old} goes in the "
+            f"{old}.{name} has moved to {home}.{renamed or name}; the old name goes in the "
             f"next release",
             DeprecationWarning,
             stacklevel=2,

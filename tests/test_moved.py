@@ -36,3 +36,19 @@ def test_an_old_module_gives_its_names_from_their_new_homes_with_a_warning(old, 
     assert new in homes
     with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
         module.no_such_name  # noqa: B018
+
+
+def test_a_module_that_stays_finds_the_names_it_lost():
+    from convcli.io import dtypes, pillow_image, slices, sndfile_audio
+
+    for name, home in (
+        ("check_image", pillow_image),
+        ("image_dtypes", pillow_image),
+        ("check_audio", sndfile_audio),
+        ("audio_subtype", sndfile_audio),
+        ("slice_format", slices),
+    ):
+        with pytest.warns(DeprecationWarning, match=f"convcli.io.dtypes.{name} has moved"):
+            assert getattr(dtypes, name) is getattr(home, name)
+    with pytest.raises(AttributeError, match="no attribute 'IMAGE_DTYPES'"):
+        dtypes.IMAGE_DTYPES  # noqa: B018 - the rows of convcli.io.registry now

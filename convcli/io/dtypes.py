@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from .._moved import moved
 from ..errors import ArgumentError, Param, UnsupportedError, join_words
 from . import registry
 from ._signal import Signal
@@ -287,3 +288,17 @@ def _cast_audio(x: np.ndarray, dt: np.dtype, subtype: str) -> tuple[np.ndarray, 
     if dt.kind == "u":  # offset binary: adding 2**(n-1) modulo 2**n flips the sign bit
         q = q.view(dt) ^ np.array(1 << (full - 1), dtype=dt)
     return q.astype(dt, copy=False), clipped
+
+
+# Names that moved to their families' modules (one more release):
+__getattr__ = moved(
+    __name__,
+    __name__,
+    {
+        "image_dtypes": "convcli.io.pillow_image",
+        "check_image": "convcli.io.pillow_image",
+        "check_audio": "convcli.io.sndfile_audio",
+        "audio_subtype": "convcli.io.sndfile_audio",
+        "slice_format": "convcli.io.slices",
+    },
+)
