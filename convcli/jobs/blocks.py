@@ -6,6 +6,8 @@ so no float copy of the whole result is ever made.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -117,48 +119,77 @@ def _filter_streamed(
     out_dtype: np.dtype,
     rate_out: float | None,
 ) -> None:
-    """Filter slab by slab: each kernel through a raw temporary file, then cast and write.
+    """Filter slab by slab: in one pass where the output allows it, else through stages.
 
-    Peak memory is a few slabs (a slab is :func:`convcli.jobs.stream.slab_bytes_for` the budget),
-    whatever the input's length; the temporary files live in a hidden folder beside the
-    output and go with it.
+    Peak memory is a few slabs (a slab is :func:`convcli.jobs.stream.slab_bytes_for` the
+    budget), whatever the input's length.
     """
-    import tempfile
-
     from convcli import io
-    from convcli.io.atomic import hold_signals
-    from convcli.io.raw import RawFile
-    from convcli.jobs.stream import correlate_rows
 
-    target = Path(job.output)
-    subtype = getattr(sig.form, "subtype", None)
-    plans: list[Any] = []
     nonfinite = 0
     if source.may_hold_nonfinite:
         nonfinite = sum(count_nonfinite(b) for _, b in _blocks(source, _slab_bytes(opts)))
     record["nonfinite"] = nonfinite
     record["streamed"] = True
+    sink = partial(_Sink, job, opts, sig, out_dtype, rate_out, getattr(sig.form, "subtype", None))
     if _one_pass(opts) and io.streams_always(sig, job.output):
-        from convcli.jobs.stream import correlate_rows
+        _stream_one_pass(opts, record, sig, source, kernels[0], geometry, sink)
+    else:
+        _stream_staged(job, opts, record, sig, source, kernels, geometry, sink)
+    record["status"] = "ok"
 
-        sink = _Sink(job, opts, sig, out_dtype, rate_out, subtype, source.shape, nonfinite == 0)
-        with sink:
-            plans.append(
-                correlate_rows(
-                    source,
-                    kernels[0],
-                    sink.put,
-                    channel_axis=sig.channel_axis,
-                    finite=nonfinite == 0,
-                    slab_bytes=min(_slab_bytes(opts), ONE_PASS_SLAB_BYTES),
-                    **geometry,
-                )
-            )
-        _plans_to_record(plans, record, opts)
-        record["clipped"] = sink.clipped
-        record["shape_out"] = [sink.rows, *sink.row_shape]
-        record["status"] = "ok"
-        return
+
+def _stream_one_pass(
+    opts: FilterOptions,
+    record: dict[str, Any],
+    sig: Any,
+    source: Any,
+    kernel: np.ndarray,
+    geometry: dict[str, Any],
+    sink: Callable[..., _Sink],
+) -> None:
+    """Filter, cast and write each slab as it comes: no temporary file at all."""
+    from convcli.jobs.stream import correlate_rows
+
+    finite = record["nonfinite"] == 0
+    with sink(source.shape, finite) as out:
+        plan = correlate_rows(
+            source,
+            kernel,
+            out.put,
+            channel_axis=sig.channel_axis,
+            finite=finite,
+            slab_bytes=min(_slab_bytes(opts), ONE_PASS_SLAB_BYTES),
+            **geometry,
+        )
+    _plans_to_record([plan], record, opts)
+    record["clipped"] = out.clipped
+    record["shape_out"] = [out.rows, *out.row_shape]
+
+
+def _stream_staged(
+    job: Job,
+    opts: FilterOptions,
+    record: dict[str, Any],
+    sig: Any,
+    source: Any,
+    kernels: list[np.ndarray],
+    geometry: dict[str, Any],
+    sink: Callable[..., _Sink],
+) -> None:
+    """Each kernel's rows through a raw temporary file, then post-process, cast and write.
+
+    The stage files live in a hidden folder beside the output and go with it.
+    """
+    import tempfile
+
+    from convcli.io.atomic import hold_signals
+    from convcli.io.raw import RawFile
+    from convcli.jobs.stream import correlate_rows
+
+    target = Path(job.output)
+    finite = record["nonfinite"] == 0
+    plans: list[Any] = []
     with hold_signals():  # the folder's clean-up is set up before an interruption can come
         stage_dir = tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.")
     with stage_dir as tmp:
@@ -166,10 +197,7 @@ def _filter_streamed(
         stages: list[RawFile] = []
         try:
             for i, k in enumerate(kernels):
-                raw = RawFile(
-                    Path(tmp) / f"stage{i}.raw",
-                    compute_dtype(sig.data.dtype),
-                )
+                raw = RawFile(Path(tmp) / f"stage{i}.raw", compute_dtype(sig.data.dtype))
                 stages.append(raw)
                 plans.append(
                     correlate_rows(
@@ -177,7 +205,7 @@ def _filter_streamed(
                         k,
                         raw.write,
                         channel_axis=sig.channel_axis,
-                        finite=nonfinite == 0,
+                        finite=finite,
                         slab_bytes=_slab_bytes(opts),
                         **geometry,
                     )
@@ -186,17 +214,14 @@ def _filter_streamed(
             _plans_to_record(plans, record, opts)
             last = stages[-1]
             stats = _stats(last, opts) if opts.rescale else None
-            finite = nonfinite == 0
-            sink = _Sink(job, opts, sig, out_dtype, rate_out, subtype, last.shape, finite, stats)
-            with sink:
+            with sink(last.shape, finite, stats) as out:
                 for start, block in _blocks(last, _slab_bytes(opts)):
-                    sink.put(start, block)
-            record["clipped"] = sink.clipped
+                    out.put(start, block)
+            record["clipped"] = out.clipped
             record["shape_out"] = list(last.shape)
         finally:
             for raw in stages:
                 raw.close()
-    record["status"] = "ok"
 
 
 def _slab_bytes(opts: FilterOptions) -> int:

@@ -70,7 +70,9 @@ def _worker_init(protect: tuple[str, ...] = ()) -> None:
     signal.signal(signal.SIGTERM, _worker_stop)
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, _worker_stop)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # see _run_all
+        signal.pthread_sigmask(
+            signal.SIG_UNBLOCK, {signal.SIGHUP}
+        )  # see _start_helpers_deaf_to_hangups
     if hasattr(signal, "SIGXFSZ"):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
