@@ -10,9 +10,15 @@ slices, multi-page TIFF, animated GIF/PNG/WebP, 3-D ``.npy``) and raw ``.npy`` a
   never over an input (``protect``, compared with :func:`same_file`);
 - :class:`Limits` holds the budgets every loader checks from the header before it decodes
   anything (:mod:`convcli.io.limits`); only regular files are read, and only the formats
-  listed in :mod:`convcli.io.content`, identified by their content.
+  of the table, identified by their content (:mod:`convcli.io.content`);
+- :func:`open_rows` reads an input block by block, :func:`open_writer` writes an output
+  block by block, where the format allows (:func:`takes_blocks`, :func:`streams_always`).
 
-Pillow and soundfile are imported only when a file is read or written.
+Every format is a family of :mod:`convcli.io.registry`: one row of its table (content,
+extensions, what each output format holds, blocks, optional extra) and one module
+(:mod:`.pillow_image`, :mod:`.sndfile_audio`, :mod:`.npy`, :mod:`.slices`); everything above
+is a lookup in that table.  Pillow and soundfile are imported only when a file is read or
+written.
 """
 
 from __future__ import annotations
