@@ -74,17 +74,15 @@ def sniff(path: PathLike) -> str:
     Returns
     -------
     str
-        ``"folder"``, ``"npy"``, ``"audio"`` or ``"image"``.
+        The family's name in :mod:`convcli.io.registry`: ``"folder"``, ``"npy"``,
+        ``"audio"``, ``"image"``...
 
     Raises
     ------
     SignalReadError
         As :func:`identify_file`.
     """
-    p = Path(path)
-    if p.is_dir():
-        return "folder"
-    return identify_file(p)[0]
+    return _where(Path(path))[0].name
 
 
 def _where(path: Path) -> tuple[registry.Family, str | None]:

@@ -40,7 +40,7 @@ import importlib
 import importlib.util
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -226,7 +226,7 @@ class Family:
     folders: bool = False
     stream_always: bool = False
     extra: str | None = None
-    requires: tuple[str, ...] = field(default=())
+    requires: tuple[str, ...] = ()
 
     def read_format(self, name: str) -> ReadFormat:
         """Return the read format called ``name``."""
