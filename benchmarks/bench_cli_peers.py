@@ -109,7 +109,7 @@ def run_once(c: Contender, sample_tree: bool = False) -> None:
         if sample_tree:  # poll the sum of every process's RSS in the tree
             while proc.poll() is None:
                 tree = max(tree, tree_rss_mib(proc.pid))
-                time.sleep(0.05)
+                time.sleep(0.1)
         proc.wait()
         dt = time.perf_counter() - t0
         if proc.returncode != 0:
@@ -648,19 +648,23 @@ def table_row(title: str, cs: list[Contender]) -> list[str]:
     fastest = min(counted, key=lambda c: med[id(c)], default=None)
     ratio = f"{med[id(conv)] / med[id(fastest)]:.2f}" if fastest else ""
     sizes = [c.size for c in chosen if c.size]
-    size = " / ".join(f"{s / 1e6:.1f}" for s in sizes) + " MB" if sizes else ""
+    size = " / ".join(f"{s / 1e6:.1f}" for s in sizes)
     if sizes and max(sizes) > 1.05 * min(sizes):
         size += " (differ)"
-    lightest = min(counted, key=lambda c: max(c.peaks), default=None)
-    peak = f"{max(conv.peaks):.0f}"
-    if lightest:
-        peak += f" vs {max(lightest.peaks):.0f} ({lightest.peer})"
-    if conv.tree_mib:
-        peak += f"; all processes {conv.tree_mib:.0f} vs {lightest.tree_mib if lightest else 0:.0f}"
+    if conv.tree_mib:  # a batch: every process at once (sampled), not one process's peak
+        lightest = min(counted, key=lambda c: c.tree_mib, default=None)
+        peak = f"{conv.tree_mib:.0f}"
+        if lightest:
+            peak += f" vs {lightest.tree_mib:.0f} ({lightest.peer}), all processes"
+    else:
+        lightest = min(counted, key=lambda c: max(c.peaks), default=None)
+        peak = f"{max(conv.peaks):.0f}"
+        if lightest:
+            peak += f" vs {max(lightest.peaks):.0f} ({lightest.peer})"
     return [title, *cells, ratio, size, peak]
 
 
-HEADER = ["job", "convcli", *PEERS, "ratio", "output sizes", "peak MiB"]
+HEADER = ["job", "convcli", *PEERS, "ratio", "output MB (convcli / peers)", "peak MiB"]
 
 
 def print_table(rows: list[list[str]], markdown: bool) -> None:
@@ -685,7 +689,8 @@ def print_details(title: str, cs: list[Contender]) -> None:
         print(f"  {c.peer:<11} {seconds(statistics.median(ts)):>9} "
               f"[{seconds(min(ts))}-{seconds(max(ts))}] {max(c.peaks):6.0f} MiB "
               f"{c.size / 1e6:8.2f} MB  {c.label}{mark}")  # fmt: skip
-        for extra in (c.check, c.note):
+        tree = f"all processes together {c.tree_mib:.0f} MiB" if c.tree_mib else ""
+        for extra in (c.check, c.note, tree):
             if extra:
                 print(f"  {'':<11} {extra}")
 
