@@ -589,7 +589,7 @@ def startup_contenders(job: StartupJob, ctx: Ctx) -> list[Contender]:
 # --------------------------------------------------------------------------- checking a job
 
 
-def verify(job: ImageJob | AudioJob | BatchJob | StartupJob, cs: list[Contender]) -> None:
+def verify(job: ImageJob | AudioJob | BatchJob | StartupJob, cs: list[Contender], ctx: Ctx) -> None:
     """Compare every peer's output with convcli's; note sizes and encoding settings."""
     ref = cs[0]
     for c in cs:
@@ -599,9 +599,10 @@ def verify(job: ImageJob | AudioJob | BatchJob | StartupJob, cs: list[Contender]
         if c is ref or isinstance(job, StartupJob):
             continue
         if isinstance(job, ImageJob):
-            c.same, c.check = image_check(ref.out, c.out, 2 if job.kernel == "binomial" else 10)
+            margin = 2 if job.kernel == "binomial" else GAUSS_RADIUS + 1
+            c.same, c.check = image_check(ref.out, c.out, margin)
         elif isinstance(job, AudioJob):
-            taps = len(np.loadtxt(str(ref.cmd[4]).replace(".wav", ".txt")))
+            taps = len(np.loadtxt(ctx.audio[job.kernel + ".txt"]))
             c.same, c.check = audio_check(ref.out, c.out, taps)
         else:
             c.same, c.check = batch_check(ref.out, c.out)
@@ -837,7 +838,7 @@ def main() -> None:
     for job in jobs:
         cs = BUILDERS[type(job)](job, ctx)
         race(cs, repeat, sample_tree=isinstance(job, BatchJob))
-        verify(job, cs)
+        verify(job, cs, ctx)
         print_details(job.title, cs)
         rows.append(table_row(job.title, cs))
     print(f"\nload before: {before}\nload after:  {load()}")
