@@ -1,7 +1,7 @@
 """Transposed convolution: polyphase (what convcli.conv_transpose does) against zero insertion.
 
 Zero insertion puts s-1 zeros between input samples and correlates the stretched signal with
-the flipped kernel (convcli.arithmetic.equivalent_convolution's geometry), through the same
+the flipped kernel (convcli.explain.arithmetic.equivalent_convolution's geometry), through the same
 engine; polyphase runs s**ndim small correlations and multiplies no inserted zero.  PyTorch's
 conv_transpose2d is measured last (importing torch slows numpy's threads), where installed.
 
@@ -17,7 +17,7 @@ import numpy as np
 
 import convcli
 from convcli import conv_transpose
-from convcli.arithmetic import equivalent_convolution
+from convcli.explain.arithmetic import equivalent_convolution
 from convcli.geometry import resolve_transposed
 
 

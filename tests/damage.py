@@ -616,7 +616,7 @@ def damages(original: Original, extra: int = 0, seed: int = 0) -> list[Damage]:
 
 
 def _frame_array(im: Any) -> np.ndarray:
-    """One frame as convcli's table (``convcli.io.image``) says it loads, with Pillow alone."""
+    """One frame as convcli's table (``io.pillow_image``) says it loads, with Pillow alone."""
     mode = im.mode
     if mode == "1":
         return np.array(im.convert("L"))

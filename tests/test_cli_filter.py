@@ -1061,9 +1061,9 @@ def _break_writes(monkeypatch, ext: str, error: BaseException) -> None:
     """Make the writer of ``ext`` write part of a file, then raise ``error``.
 
     A PNG is written strip by strip (convcli.io.png.PngWriter) while the image is filtered;
-    other formats in one piece (convcli.io.image.write_image).
+    other formats in one piece (convcli.io.pillow_image.write_image).
     """
-    import convcli.io.image as image_io
+    import convcli.io.pillow_image as image_io
     import convcli.io.png as png_io
 
     if ext == ".png":
@@ -1106,9 +1106,9 @@ def test_a_failed_write_leaves_no_file(tmp_path, make_image, monkeypatch, ext):
 def test_an_unexpected_exception_is_one_line_and_the_batch_goes_on(
     tmp_path, make_image, monkeypatch
 ):
-    import convcli.run
+    import convcli.engine.chain
 
-    real = convcli.run.apply_chain
+    real = convcli.engine.chain.apply_chain
     calls = []
 
     def broken_once(*args, **kwargs):
@@ -1117,7 +1117,7 @@ def test_an_unexpected_exception_is_one_line_and_the_batch_goes_on(
             raise RuntimeError("boom")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(convcli.run, "apply_chain", broken_once)
+    monkeypatch.setattr(convcli.engine.chain, "apply_chain", broken_once)
     a, b = make_image("L", name="a.png"), make_image("L", name="b.png")
     res = invoke("filter", a, b, "-k", "box:3", "--out-dir", tmp_path / "o")
     assert res.exit_code == 1 and "Traceback" not in res.output
@@ -1254,7 +1254,7 @@ def test_wrong_output_extension_message_reads_well(tmp_path, make_image):
 
 
 def test_dry_run_and_verbose_print_the_shape_table(tmp_path, make_image):
-    from convcli.arithmetic import format_geometry_table
+    from convcli.explain.arithmetic import format_geometry_table
     from convcli.geometry import resolve
 
     src = make_image("L")

@@ -244,7 +244,7 @@ def test_exif_orientation_applied(tmp_path: Path, orientation: int) -> None:
 @pytest.mark.parametrize("orientation", [3, 6, 8])
 @pytest.mark.parametrize("mode", ["L", "I;16", "F", "RGB"])
 def test_tiff_orientation(tmp_path: Path, mode: str, orientation: int, compression: str) -> None:
-    from convcli.io.image import orient
+    from convcli.io.pillow_image import orient
 
     _, arr = make(mode)
     exif = Image.Exif()
@@ -281,7 +281,7 @@ def test_gray_equals_pillow_L(tmp_path: Path, mode: str) -> None:
 def test_gray_keeps_16_bit_and_float() -> None:
     rng = np.random.default_rng(1)
     rgb16 = rng.integers(0, 65536, (4, 5, 3), dtype=np.uint16)
-    from convcli.io.image import to_gray
+    from convcli.io.pillow_image import to_gray
 
     g = to_gray(rgb16, 2)
     assert g.dtype == np.uint16

@@ -165,8 +165,11 @@ def test_vips_even_sizes_put_tap_w_over_2_on_the_pixel(tmp_path):
 
 def test_vips_offset_is_refused_naming_bias(tmp_path):
     path = write(tmp_path, "1 1 1 128\n1\n")
-    with pytest.raises(KernelSpecError, match="--bias 128"):
+    with pytest.raises(KernelSpecError, match="give bias=128.0$") as caught:
         make_kernel(path, 2)
+    from convcli.cli import option_for
+
+    assert caught.value.spelled(option_for).endswith("give --bias 128")  # what the CLI says
     assert read_vips_matrix(path).offset == 128.0  # a caller can apply it itself
 
 

@@ -138,7 +138,7 @@ def run_case(damage: Damage, folder: Path, after_cli: Callable[[], None] = lambd
     assert trusted is not None
     _assert_same(cio.load(path).data, trusted, "convcli.io.load")
     if original.family == "audio":
-        from convcli.stream import AudioFileSource
+        from convcli.io.sndfile_audio import AudioFileSource
 
         source = AudioFileSource(path)
         try:

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from convcli.engine._direct import correlate_unpadded
-from convcli.engine._plan import METHODS, Plan, compute_dtype, direct_variant, make_plan
+from convcli.engine._execute import correlate, execute
+from convcli.engine._plan import METHODS, Plan, compute_dtype, make_plan
 from convcli.engine._transposed import conv_transpose
 from convcli.errors import ArgumentError
 from convcli.geometry import PaddingArg
@@ -160,8 +160,9 @@ def convolve(
             method=method,
             channel_axis=channel_axis,
         )
-    arr = np.asarray(x)
-    args = dict(
+    return correlate(
+        x,
+        kernel,
         stride=stride,
         padding=padding,
         pad_mode=pad_mode,
@@ -170,121 +171,4 @@ def convolve(
         flip=flip,
         method=method,
         channel_axis=channel_axis,
-    )
-    plan = make_plan(arr.shape, arr.dtype, kernel, **args)  # type: ignore[arg-type]
-    if plan.method == "fft" and plan.requested == "auto" and arr.dtype.kind == "f":
-        # NaN or Inf would spread over the whole output by FFT: check only when it matters
-        # (min/max propagate both, without a temporary array).
-        if not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
-            plan = make_plan(arr.shape, arr.dtype, kernel, finite=False, **args)  # type: ignore[arg-type]
-    return execute(plan, arr)
-
-
-def _full_kernel(plan: Plan, dtype: np.dtype | None = None) -> np.ndarray:
-    """Return the kernel with a size-1 axis at the channel axis, in the compute dtype."""
-    k = plan.kernel
-    if plan.channel_axis is not None:
-        k = np.expand_dims(k, plan.channel_axis)
-    return k.astype(dtype or plan.dtype)
-
-
-def _per_axis(plan: Plan, attr: str, fill: int) -> list[int]:
-    values = [fill] * len(plan.input_shape)
-    for a, g in zip(plan.spatial_axes, plan.geometry):
-        values[a] = getattr(g, attr)
-    return values
-
-
-def execute(plan: Plan, x: np.ndarray) -> np.ndarray:
-    """Run a plan made by :func:`make_plan` on the data it was made for.
-
-    Parameters
-    ----------
-    plan : Plan
-        The plan.
-    x : ndarray
-        The input; its shape must be ``plan.input_shape``.
-
-    Returns
-    -------
-    ndarray
-    """
-    x = np.asarray(x)
-    if x.shape != plan.input_shape:
-        raise ValueError(f"plan is for shape {plan.input_shape}, got {x.shape}")
-    stride = _per_axis(plan, "stride", 1)
-    dilation = _per_axis(plan, "dilation", 1)
-    out_shape = list(plan.output_shape)
-    if plan.method == "direct":
-        variant = direct_variant(
-            plan.geometry, plan.kernel, plan.input_shape, plan.spatial_axes, x.dtype
-        )
-        if (
-            variant in ("gemm", "toeplitz")
-            and x.dtype.kind == "f"
-            and (variant == "toeplitz" or np.any(plan.kernel == 0))
-            and not np.isfinite(np.sum(x))
-        ):
-            # Matrix products multiply zero weights too (0 * NaN = NaN): with NaN or Inf in
-            # the input, sum tap by tap so that they stay where the kernel's taps put them.
-            variant = "taps"
-        if variant == "toeplitz":
-            from convcli.engine._toeplitz import correlate_toeplitz
-
-            a, g = plan.spatial_axes[0], plan.geometry[0]
-            return correlate_toeplitz(
-                x,
-                plan.kernel,
-                a,
-                g.pad_lo,
-                g.stride,
-                g.dilation,
-                g.output,
-                plan.pad_mode,
-                plan.pad_value,
-                plan.dtype,
-            )
-        return correlate_unpadded(
-            x,
-            _full_kernel(plan, np.dtype(np.float64)),
-            _per_axis(plan, "pad_lo", 0),
-            stride,
-            dilation,
-            out_shape,
-            plan.pad_mode,
-            plan.pad_value,
-            plan.dtype,
-            gemm=variant == "gemm",
-        )
-    if plan.method == "separable":
-        from convcli.engine._separable import correlate_separable, factorize
-
-        factors = plan.factors or factorize(plan.kernel)
-        assert factors is not None
-        return correlate_separable(
-            x,
-            factors,
-            plan.spatial_axes,
-            _per_axis(plan, "pad_lo", 0),
-            stride,
-            dilation,
-            out_shape,
-            plan.pad_mode,
-            plan.pad_value,
-            plan.dtype,
-        )
-    from convcli.engine._fft import correlate_fft
-
-    return correlate_fft(
-        x,
-        _full_kernel(plan, np.dtype(np.float64)),
-        plan.spatial_axes,
-        _per_axis(plan, "pad_lo", 0),
-        stride,
-        dilation,
-        out_shape,
-        plan.pad_mode,
-        plan.pad_value,
-        plan.dtype,
-        tile=plan.fft_block,
     )

@@ -36,16 +36,14 @@ axis) shift-add over strided views of the input, in blocks along the outer axes.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
 import numpy as np
 
+from convcli.engine.threads import run_split
 from convcli.padding import pad_window
 
 __all__ = [
@@ -83,7 +81,6 @@ __all__ = [
     "long_axis_last",
     "SHORT_INNER",
     "int16_plan",
-    "run_split",
 ]
 
 #: Output elements per block of the strided-view path (256 KiB of float32: L2-resident).
@@ -116,56 +113,6 @@ THREAD_MIN_ELEMENTS = 1 << 17
 TapGroups = list[tuple[float, list[tuple[int, ...]]]]
 #: One 1-D pass of the flat path: ``[(weight, [flat offset, ...]), ...]``.
 FlatPass = list[tuple[float, list[int]]]
-
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _pool() -> ThreadPoolExecutor | None:
-    global _POOL
-    workers = min(2, os.cpu_count() or 1)
-    if workers < 2:
-        return None
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="convcli")
-    return _POOL
-
-
-class _Shared:
-    """An iterator over ``items`` that several threads can pull from."""
-
-    def __init__(self, items: Sequence[Any]) -> None:
-        self._items = items
-        self._next = 0
-        self._lock = threading.Lock()
-
-    def __iter__(self) -> _Shared:
-        return self
-
-    def __next__(self) -> Any:
-        with self._lock:
-            i = self._next
-            if i >= len(self._items):
-                raise StopIteration
-            self._next = i + 1
-        return self._items[i]
-
-
-def run_split(items: Sequence[Any], fn: Callable[[Iterable[Any]], None], go: bool) -> None:
-    """Run ``fn`` over ``items`` on two threads that pull items as they go.
-
-    ``fn`` iterates over what it is given (allocating its scratch once per call).  Pulling
-    items one by one, rather than handing each thread a fixed half, keeps both threads busy
-    to the end when another process takes one of the cores for a while.  One call on the
-    calling thread if ``go`` is False.
-    """
-    pool = _pool() if go and len(items) > 1 else None
-    if pool is None:
-        fn(items)
-        return
-    shared = _Shared(items)
-    futures = [pool.submit(fn, shared), pool.submit(fn, shared)]
-    for f in futures:
-        f.result()
 
 
 def _blocks(out_shape: Sequence[int], target: int) -> list[tuple[slice, ...]]:

@@ -68,7 +68,8 @@ def normalized_convolve(
     ...     pad_value=0.0, dilation=1, flip=False, method="auto", channel_axis=None)
     array([1.5, 1.5, 3. , 4. ])
     """
-    from convcli.engine import convolve, make_plan
+    from convcli.engine._execute import correlate
+    from convcli.engine._plan import make_plan
 
     arr = np.asarray(x)
     geometry = dict(stride=stride, padding=padding, dilation=dilation, flip=flip, method=method)
@@ -117,8 +118,8 @@ def normalized_convolve(
             m *= np.expand_dims(certainty, cax) if cax is not None else certainty
         m_axis = cax
 
-    num = convolve(data, kernel, pad_mode=m_mode, channel_axis=cax, **geometry)
-    den = convolve(m, kernel, pad_mode=m_mode, channel_axis=m_axis, **geometry)
+    num = correlate(data, kernel, pad_mode=m_mode, channel_axis=cax, **geometry)
+    den = correlate(m, kernel, pad_mode=m_mode, channel_axis=m_axis, **geometry)
     if m_axis is None and cax is not None:
         den = np.expand_dims(den, cax)
     den = den.astype(dtype, copy=False)

@@ -62,6 +62,8 @@ __all__ = [
     "estimate_costs",
     "direct_variant",
     "ufunc_ops",
+    "fast_len_estimate",
+    "log2_at_least_1",
     "C_OUT",
     "C_CONV",
     "C_OP",
@@ -317,7 +319,14 @@ def _check_kernel(kernel: object) -> np.ndarray:
     return k
 
 
-def _log2(n: float) -> float:
+def log2_at_least_1(n: float) -> float:
+    """Return ``log2(n)``, and 1 for any ``n`` below 2: the FFT cost factor of a length.
+
+    Examples
+    --------
+    >>> log2_at_least_1(8), log2_at_least_1(0)
+    (3.0, 1.0)
+    """
     return math.log2(max(n, 2.0))
 
 
@@ -439,8 +448,17 @@ def _ols_block(keff: int) -> int:
     return ols_block(keff)
 
 
-def _fast_len_estimate(n: int) -> int:
-    """Return a 5-smooth length >= n without importing scipy (planning stays cheap)."""
+def fast_len_estimate(n: int) -> int:
+    """Return the smallest 5-smooth length ``>= n``, without importing scipy.
+
+    The transform length an FFT of ``n`` samples is costed at (what
+    ``scipy.fft.next_fast_len`` gives for real transforms); planning stays cheap.
+
+    Examples
+    --------
+    >>> fast_len_estimate(97), fast_len_estimate(1000)
+    (100, 1000)
+    """
     best = 1 << max(0, (n - 1).bit_length())
     p5 = 1
     while p5 < 2 * n:
@@ -640,7 +658,7 @@ def _transform(points: int, samples: float, dsize: float, ndim: int) -> float:
     """Cost of transforming ``samples`` samples in transforms of ``points`` points."""
     if ndim == 1:
         return samples * dsize * C_FFT1
-    lg = _log2(points)
+    lg = log2_at_least_1(points)
     per = C_FFTX + C_FFTD * (ndim - 1) + C_FFT * abs(lg - FFT_SWEET)
     per += C_FFTBIG * max(0.0, lg - math.log2(FFT_CACHE))
     return samples * dsize * per
@@ -668,7 +686,7 @@ def _fft_cost(
             batches = -(-nblocks * block // (1 << 20)) * channels
             cost = _transform(block, nblocks * block * channels, dsize, 1)
             return cost + C_TILE * batches, block
-    sizes = [_fast_len_estimate(g.needed) for g in geometry]
+    sizes = [fast_len_estimate(g.needed) for g in geometry]
     pts = math.prod(sizes)
     best = _transform(pts, channels * pts, dsize, len(geometry))
     tile = None
@@ -678,7 +696,7 @@ def _fft_cost(
                 continue
             if all(g.needed <= t for g in geometry):
                 break
-            tsizes = [t if g.needed > t else _fast_len_estimate(g.needed) for g in geometry]
+            tsizes = [t if g.needed > t else fast_len_estimate(g.needed) for g in geometry]
             count = math.prod(
                 -(-g.output // ((t - g.effective_kernel) // g.stride + 1)) if g.needed > t else 1
                 for g in geometry

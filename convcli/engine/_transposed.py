@@ -162,7 +162,7 @@ def conv_transpose(
     ...                stride=2).shape
     (4, 6)
     """
-    from convcli.engine import make_plan
+    from convcli.engine._plan import make_plan
 
     arr = np.asarray(x)
     plan = make_plan(
@@ -243,7 +243,7 @@ def _run_phase(
     method: str,
 ) -> None:
     """Correlate ``x`` with one phase's reversed taps; write its outputs into ``out``."""
-    from convcli.engine import convolve
+    from convcli.engine._execute import correlate
 
     take: list[slice] = [slice(None)] * x.ndim
     write: list[slice] = [slice(None)] * x.ndim
@@ -261,7 +261,7 @@ def _run_phase(
         write[a] = slice(p.first, p.first + (p.count - 1) * p.step + 1, p.step)
         pads.append((lo, hi))
         dilations.append(p.dilation)
-    y = convolve(
+    y = correlate(
         x[tuple(take)],
         sub,
         padding=pads,

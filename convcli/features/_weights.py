@@ -27,14 +27,13 @@ Examples
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from convcli.errors import KernelSpecError, SignalReadError
+from convcli.errors import KernelSpecError, Param, SignalReadError
 
 __all__ = ["LayerWeights", "load_weights", "check_weights", "WEIGHT_KEYS"]
 
@@ -122,12 +121,12 @@ def _unreadable(exc: BaseException, what: str) -> KernelSpecError:
 
 
 def _load_npy(path: Path) -> np.ndarray:
+    from convcli.io.limits import open_regular
+    from convcli.io.npy import header_fields, read_array
+
     try:
-        with open(path, "rb") as fh:
-            fmt = np.lib.format
-            version = fmt.read_magic(fh)
-            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-            shape, _fortran, dtype = read(fh)
+        with open_regular(path) as fh:
+            shape, _fortran, dtype = header_fields(fh)
             claimed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             held = os.fstat(fh.fileno()).st_size - fh.tell()
             if not dtype.hasobject and claimed > held:  # before anything is allocated
@@ -136,7 +135,7 @@ def _load_npy(path: Path) -> np.ndarray:
                     f"({claimed} bytes of data) but the file holds {max(held, 0)}"
                 )
             fh.seek(0)
-            return np.load(fh, allow_pickle=False)
+            return read_array(fh)
     except (KernelSpecError, MemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - said, never swallowed (see _unreadable)
@@ -144,9 +143,10 @@ def _load_npy(path: Path) -> np.ndarray:
 
 
 def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    from convcli.io.npy import archive_names, read_archive
+
     try:
-        with zipfile.ZipFile(path) as archive_file:
-            names = archive_file.namelist()
+        names = archive_names(path)
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - said, never swallowed (see _unreadable)
@@ -157,7 +157,7 @@ def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
             + _SAVE_HINT
         )
     try:
-        archive = np.load(path, allow_pickle=False)
+        archive = read_archive(path)
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - said, never swallowed (see _unreadable)
@@ -204,16 +204,12 @@ def load_weights(path: str | os.PathLike[str]) -> LayerWeights:
         ``.npz``; fewer than 2 axes; not real numbers; NaN or Inf; a bias that is not ``F``
         values.  Messages start with the problem; the CLI puts the file's name first.
     """
+    from convcli.io.limits import read_head
+
     p = Path(path)
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(6)
-    except FileNotFoundError:
-        raise SignalReadError(f"{p}: does not exist") from None
-    except IsADirectoryError:
-        raise SignalReadError(f"{p}: is a folder, not a weights file") from None
-    except OSError as exc:
-        raise SignalReadError(f"{p}: cannot read: {exc.strerror}") from exc
+    if p.is_dir():
+        raise SignalReadError(f"{p}: is a folder, not a weights file")
+    head = read_head(p, 6)  # a regular file (never a FIFO), or one line why not
     if head.startswith(b"\x93NUMPY"):
         raw_weight, raw_bias = _load_npy(p), None
     elif head.startswith(b"PK"):
@@ -280,9 +276,12 @@ def check_weights(layer: LayerWeights, spatial_ndim: int, channels: int) -> str:
     if w.ndim == nd + 2:
         if w.shape[1] != channels:
             hint = ""
+            params: list[Param] = []
             if w.shape[1] == 1 and channels > 1:
+                gray = Param("gray", True)
+                params.append(gray)
                 hint = (
-                    "; use --gray for one channel, or save the weights as (F, *k) to apply "
+                    f"; use {gray} for one channel, or save the weights as (F, *k) to apply "
                     "them to each channel and sum"
                 )
             elif w.shape[1] == 3 and channels == 1:
@@ -291,7 +290,8 @@ def check_weights(layer: LayerWeights, spatial_ndim: int, channels: int) -> str:
                 hint = "; drop the alpha channel first"
             raise KernelSpecError(
                 f"the weights have {_count(w.shape[1], 'input channel')} (shape "
-                f"{_shape(w.shape)}) but the input has {_count(channels, 'channel')}{hint}"
+                f"{_shape(w.shape)}) but the input has {_count(channels, 'channel')}{hint}",
+                params=params,
             )
         return "full"
     raise KernelSpecError(

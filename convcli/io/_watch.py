@@ -17,7 +17,7 @@ A failure becomes one :class:`SignalReadError`, with what libtiff printed folded
 decode that succeeded after a warning or a libtiff error line becomes one too (``damaged
 TIFF: ...``).  libtiff's warnings about metadata alone (an unknown tag, an ASCII value
 without its final NUL, tags out of order) do not touch the pixels and are dropped.
-``ImageFile.LOAD_TRUNCATED_IMAGES`` is held False by :func:`convcli.io.image.open_image`.
+``ImageFile.LOAD_TRUNCATED_IMAGES`` is held False by :func:`convcli.io.pillow_image.open_image`.
 
 Warnings Pillow gives about damaged EXIF (in a JPEG, PNG or WebP) are not in the list: the
 EXIF is parsed from bytes already read, not from the pixels, and a damaged block is dropped.
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ..errors import ConvcliError, SignalReadError
 from ._capture import captured_stderr
-from .limits import LimitError
+from .limits import over_limit
 
 __all__ = ["Watch", "watched", "one_line"]
 
@@ -102,7 +102,7 @@ class Watch:
         """Return why Pillow's plugin refused the file, and the damage seen meanwhile.
 
         Pillow says why only with ``Image.WARN_POSSIBLE_FORMATS`` set (as
-        :func:`convcli.io.image.open_image` sets it), in a warning ``"PNG opening failed.
+        :func:`convcli.io.pillow_image.open_image` sets it), in a warning ``"PNG opening failed.
         broken PNG file (bad header checksum in b'IHDR')"``.
         """
         why = []
@@ -189,7 +189,7 @@ def watched(
     printed = _libtiff_lines(err.text)
     if failure is not None:
         if isinstance(failure, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-            raise LimitError(f"{path}: {one_line(failure)} (--max-pixels)") from failure
+            raise over_limit(f"{path}: {one_line(failure)}", "max_pixels") from failure
         detail = printed + watch.notes()
         text = f"{path}: {what}: {one_line(failure)}"
         if detail:

@@ -21,7 +21,7 @@ Limits: only regular files are read (a FIFO or a device is refused, never waited
 or JSON kernel file holds at most :data:`MAX_TEXT_BYTES` (64 MiB: some 6 million taps; save a
 larger kernel as ``.npy``); a kernel file of any kind holds at most :data:`MAX_FILE_TAPS`
 taps (64 Mi), checked from the ``.npy`` or audio header before anything is read.  The run's
-own ``--max-taps`` (:data:`convcli.run.MAX_TAPS`) is usually lower, and is checked with
+own ``--max-taps`` (:data:`convcli.jobs.budget.MAX_TAPS`) is usually lower, and is checked with
 :func:`kernel_file_taps` before the kernel is read.
 """
 
@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from convcli.errors import KernelSpecError
+from convcli.errors import KernelSpecError, Param, SignalReadError
 from convcli.kernels._numbers import NumberError, row_numbers
 
 __all__ = [
@@ -117,18 +117,19 @@ def kernel_file_taps(path: str) -> int | None:
         text and JSON (bounded by :data:`MAX_TEXT_BYTES`) and when the header cannot be
         read (reading the kernel then says why).
     """
+    from convcli.io.limits import open_regular
+    from convcli.io.sndfile_audio import raw_info
+
     ext = _extension(path)
     try:
         if ext == ".npy":
             _regular(path)
-            with open(path, "rb") as handle:
+            with open_regular(path) as handle:
                 shape, _dtype = _npy_header(handle, path)
             return math.prod(shape)
         if ext in AUDIO_EXTENSIONS:
-            import soundfile
-
             _regular(path)
-            info = soundfile.info(os.fsencode(path))
+            info = raw_info(path)
             return int(info.frames) * int(info.channels)
     except (KernelSpecError, OSError, RuntimeError, ValueError, TypeError):
         return None
@@ -137,11 +138,10 @@ def kernel_file_taps(path: str) -> int | None:
 
 def _npy_header(handle: Any, path: str) -> tuple[tuple[int, ...], np.dtype]:
     """Read and check a ``.npy`` kernel's header: numeric, within the file and the limit."""
-    fmt = np.lib.format
+    from convcli.io.npy import header_fields
+
     try:
-        version = fmt.read_magic(handle)
-        reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        shape, _fortran, dtype = reader(handle)
+        shape, _fortran, dtype = header_fields(handle)
     except Exception as exc:
         raise KernelSpecError(f"{path}: not a readable .npy file ({exc})") from None
     if dtype.hasobject:
@@ -220,6 +220,8 @@ def read_kernel_file(path: str) -> Kernel:
 
 
 def _read_text(path: str) -> str:
+    from convcli.io.limits import read_head
+
     size = _regular(path).st_size
     if size > MAX_TEXT_BYTES:
         raise KernelSpecError(
@@ -227,10 +229,9 @@ def _read_text(path: str) -> str:
             f"may have; save a large kernel as .npy"
         )
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_TEXT_BYTES + 1)
-    except OSError as exc:
-        raise KernelSpecError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raw = read_head(path, MAX_TEXT_BYTES + 1)
+    except SignalReadError as exc:
+        raise KernelSpecError(str(exc)) from None
     if len(raw) > MAX_TEXT_BYTES:
         raise KernelSpecError(
             f"{path}: more than the {MAX_TEXT_BYTES} bytes a kernel file may have"
@@ -313,9 +314,12 @@ def read_npy_kernel(path: str) -> Kernel:
     KernelSpecError
         For an object (pickled), complex, string or structured array, NaN, Inf or no values.
     """
+    from convcli.io.limits import open_regular
+    from convcli.io.npy import read_array
+
     _regular(path)
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             magic = handle.read(6)
             if magic != b"\x93NUMPY":
                 what = "an .npz archive" if magic.startswith(b"PK") else "no NUMPY header"
@@ -323,7 +327,7 @@ def read_npy_kernel(path: str) -> Kernel:
             handle.seek(0)
             _npy_header(handle, path)
             handle.seek(0)
-            loaded: np.ndarray[Any, Any] = np.load(handle, allow_pickle=False)
+            loaded: np.ndarray[Any, Any] = read_array(handle)
     except KernelSpecError:
         raise
     except ValueError as exc:
@@ -423,15 +427,13 @@ def read_impulse_response(path: str) -> Kernel:
     KernelSpecError
         When soundfile cannot read the file, it has no samples, or a sample is not finite.
     """
-    import soundfile
-
-    from convcli.io._content import AUDIO_FORMATS, AUDIO_SUBTYPES
-    from convcli.io.audio import claimed_frames
+    from convcli.io.sndfile_audio import claimed_frames, open_raw, readable
 
     _regular(path)
     try:
-        with soundfile.SoundFile(os.fsencode(path)) as sound:
-            if sound.format not in AUDIO_FORMATS or sound.subtype not in AUDIO_SUBTYPES:
+        with open_raw(path) as sound:
+            formats, subtypes = readable()
+            if sound.format not in formats or sound.subtype not in subtypes:
                 raise KernelSpecError(
                     f"{path}: {sound.format} {sound.subtype} audio is not read; impulse "
                     f"responses are WAV, FLAC, OGG or AIFF in PCM or float"
@@ -441,7 +443,7 @@ def read_impulse_response(path: str) -> Kernel:
             if taps > MAX_FILE_TAPS:
                 raise _too_many(path, taps)
             # libsndfile reads what is there of a WAV or AIFF shorter than its header says:
-            # a cut impulse response is refused, as a cut input is (convcli.io.audio)
+            # a cut impulse response is refused, as a cut input is (convcli.io.sndfile_audio)
             claim = claimed_frames(path)
             data = sound.read(dtype="float64", always_2d=True)
             held = int(data.shape[0])
@@ -527,12 +529,17 @@ def read_vips_matrix(path: str) -> VipsMatrix:
     >>> m.scale, m.offset, m.kernel()[1].tolist()
     (16.0, 0.0, [0.125, 0.25, 0.125])
     """
+    from convcli.io.limits import read_head
+
     _regular(path)
-    with open(path, "rb") as handle:
-        if handle.read(19) == b"MATLAB 5.0 MAT-file":
-            raise KernelSpecError(
-                f"{path}: a MATLAB .mat file, not a libvips matrix; save the kernel as .npy or text"
-            )
+    try:
+        magic = read_head(path, 19)
+    except SignalReadError as exc:
+        raise KernelSpecError(str(exc)) from None
+    if magic == b"MATLAB 5.0 MAT-file":
+        raise KernelSpecError(
+            f"{path}: a MATLAB .mat file, not a libvips matrix; save the kernel as .npy or text"
+        )
     lines = [(n, line) for n, line in enumerate(_LINES.split(_read_text(path)), 1) if line.strip()]
     if not lines:
         raise KernelSpecError(f"{path}: empty: a libvips matrix starts with 'width height'")
@@ -580,9 +587,11 @@ def read_vips_matrix(path: str) -> VipsMatrix:
 def _vips_kernel(path: str) -> Kernel:
     matrix = read_vips_matrix(path)
     if matrix.offset != 0:
+        bias = Param("bias", float(matrix.offset))
         raise KernelSpecError(
             f"{path}: offset {matrix.offset:g}, which libvips adds to the result; a convcli "
-            f"kernel has no offset: set it to 0 in the file and give --bias {matrix.offset:g}"
+            f"kernel has no offset: set it to 0 in the file and give {bias}",
+            params=[bias],
         )
     return matrix.kernel()
 
@@ -595,11 +604,11 @@ def impulse_response_rate(path: str) -> int:
     KernelSpecError
         When soundfile cannot read the file's header.
     """
-    import soundfile
+    from convcli.io.sndfile_audio import raw_info
 
     _regular(path)
     try:
-        return int(soundfile.info(os.fsencode(path)).samplerate)
+        return int(raw_info(path).samplerate)
     except (RuntimeError, OSError, ValueError, TypeError) as exc:
         text = re.sub(r"^Error opening .*?: (?=[A-Z])", "", " ".join(str(exc).split()))
         raise KernelSpecError(f"{path}: cannot read as audio: {text}") from None
