@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import re
-import struct
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -41,8 +40,9 @@ from ..errors import Param, SignalReadError, UnsupportedError, join_words
 from . import registry
 from ._signal import Form, Signal
 from .atomic import atomic_file
+from .audio_headers import claimed_frames
 from .dtypes import SUBTYPE_BITS, SUBTYPE_DTYPE, stored_dtype
-from .limits import DEFAULT_LIMITS, Limits, open_regular
+from .limits import DEFAULT_LIMITS, Limits
 from .rows import RowSource
 
 __all__ = [
@@ -66,10 +66,6 @@ def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     text = re.sub(r"^Error opening .*?: (?=[A-Z])", "", text)  # soundfile repeats the path
     return text or type(exc).__name__
-
-
-_UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # a WAV written to a pipe: "until the end of the file"
-_MAX_CHUNKS = 4096
 
 
 def open_raw(path: str | os.PathLike[str]) -> Any:
@@ -119,61 +115,14 @@ def readable() -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(d for fmt in row.reads for d in fmt.decoders), row.encodings
 
 
-def claimed_frames(path: os.PathLike[str] | str) -> int | None:
-    """Return the number of frames a WAV or AIFF header claims, or None.
-
-    WAV: the ``data`` chunk's size over the ``fmt `` chunk's block size (None when the size
-    is 0 or 0xFFFFFFFF, the marks of a file written to a pipe, or the file is RF64).  AIFF:
-    the ``COMM`` chunk's frame count.  libsndfile quietly reads what is there when a file is
-    shorter than its header says; comparing the two tells a truncated file.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A regular file (checked by the caller).
-
-    Returns
-    -------
-    int or None
-        The frames claimed.
-    """
-    with open_regular(path) as fh:
-        head = fh.read(12)
-        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-            endian = "<"
-        elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-            endian = ">"
-        else:
-            return None
-        block = None
-        for _ in range(_MAX_CHUNKS):
-            chunk = fh.read(8)
-            if len(chunk) < 8:
-                return None
-            name, size = chunk[:4], struct.unpack(endian + "I", chunk[4:])[0]
-            start = fh.tell()
-            if endian == ">" and name == b"COMM":
-                body = fh.read(6)
-                return struct.unpack(">I", body[2:6])[0] if len(body) == 6 else None
-            if endian == "<" and name == b"fmt ":
-                body = fh.read(14)
-                if len(body) == 14:
-                    block = struct.unpack("<H", body[12:14])[0]
-            if endian == "<" and name == b"data":
-                if size in _UNKNOWN_SIZES or not block:
-                    return None
-                return int(size // block)
-            fh.seek(start + size + (size & 1))
-    return None
-
-
 def open_sound(path: os.PathLike[str] | str, limits: Limits = DEFAULT_LIMITS) -> Any:
     """Open an audio file with soundfile, checked: the one way every audio read starts.
 
     The path must be a regular file; soundfile's format and subtype must be in the
     allowlist (:func:`readable`: the audio row of :mod:`convcli.io.registry`); the header
-    must claim at least one frame, no more than ``limits`` allows, and no more than the file
-    holds (a truncated WAV or AIFF is refused, where libsndfile would quietly read less).
+    must claim at least one frame, no more than ``limits`` allows, and as many as the file
+    holds (a cut WAV, RF64 or AIFF is refused, where libsndfile would quietly read less:
+    :func:`convcli.io.audio_headers.claimed_frames`).
 
     Parameters
     ----------
@@ -222,6 +171,11 @@ def open_sound(path: os.PathLike[str] | str, limits: Limits = DEFAULT_LIMITS) ->
         if claim is not None and claim > frames:
             raise SignalReadError(
                 f"{path}: truncated: the header says {claim} frames but the file holds {frames}"
+            )
+        if claim is not None and claim < frames:  # libsndfile would read what follows
+            raise SignalReadError(
+                f"{path}: the header says {claim} frames but libsndfile reads {frames}: bytes "
+                f"after the samples, or a damaged header"
             )
     except BaseException:
         f.close()
