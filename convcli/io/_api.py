@@ -289,8 +289,8 @@ def save(
 
     The format comes from the extension (``.png .jpg/.jpeg .tif/.tiff .bmp .webp .gif .ppm
     .pgm .pnm .npy``, and the audio ones: ``.wav .flac .ogg .aiff .mp3 .caf .w64 .rf64 .au``
-    and the rest of :func:`convcli.io.registry.write_extensions`).  A volume goes to a
-    folder of slices when
+    and the rest of :func:`convcli.io.registry.write_extensions`; a WAV that would pass 4
+    GiB is written as RF64).  A volume goes to a folder of slices when
     the path has no extension or is an existing directory (input slice names kept, else
     ``slice_0000.png``...), to a multi-page TIFF (``.tif``), or to an animated GIF, PNG or
     WebP (the input's frame durations and loop kept).  Audio keeps ``signal.rate`` and the

@@ -182,6 +182,11 @@ class WriteFormat:
         ``max_rate``.
     max_rate : int or None
         The highest sample rate its header can store.
+    max_bytes : int or None
+        The largest file its header can describe (32-bit sizes: ``2**32 - 1``).
+    beyond : str or None
+        The format written instead when a file would pass ``max_bytes`` (WAV: RF64, as
+        SoX and ffmpeg write); None: such an output is refused.
     """
 
     name: str
@@ -195,6 +200,8 @@ class WriteFormat:
     channels: int | None = None
     rates: tuple[int, ...] | None = None
     max_rate: int | None = None
+    max_bytes: int | None = None
+    beyond: str | None = None
 
     def dtypes(self, channels: int = 1, *, frames: bool = False) -> tuple[str, ...] | None:
         """Return the dtype names it holds for ``channels`` (None: every dtype).
@@ -371,6 +378,8 @@ _WAV_HOLDS = ("uint8", "int16", "int32", "float32", "float64")
 _WAV_CODECS = ("PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW")
 _WIDE = ("int16", "int32", "float32", "float64")  # no PCM_U8: 8-bit samples are signed
 _WIDE_CODECS = ("PCM_S8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW")
+#: The largest file a header of 32-bit sizes describes.
+SIZE_32 = 2**32 - 1
 #: The sample rates of MPEG-1, 2 and 2.5 audio (what libsndfile's MP3 writer takes).
 MPEG_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 #: W64's two GUIDs: "riff" and "wave", each followed by 12 bytes of its GUID.
@@ -449,6 +458,8 @@ _AUDIO = Family(
             _WAV_HOLDS,
             encodings=_WAV_CODECS,
             blocks=("audio",),
+            max_bytes=SIZE_32,
+            beyond="RF64",
         ),
         WriteFormat(
             "FLAC",
@@ -472,6 +483,7 @@ _AUDIO = Family(
             _WAV_HOLDS,
             encodings=_AUDIO_CODECS,
             blocks=("audio",),
+            max_bytes=SIZE_32,
         ),
         WriteFormat("RF64", (".rf64",), _WAV_HOLDS, encodings=_WAV_CODECS, blocks=("audio",)),
         WriteFormat("W64", (".w64",), _WAV_HOLDS, encodings=_WAV_CODECS, blocks=("audio",)),
@@ -482,6 +494,7 @@ _AUDIO = Family(
             _WIDE,
             encodings=_WIDE_CODECS,
             blocks=("audio",),
+            max_bytes=SIZE_32,
         ),
         WriteFormat(
             "MP3",
@@ -514,6 +527,7 @@ _AUDIO = Family(
             encodings=("PCM_16", "ULAW", "ALAW"),
             blocks=("audio",),
             channels=2,
+            max_bytes=2**24 - 1,  # one block, of a 24-bit length
         ),
         WriteFormat(
             "PAF",
@@ -530,6 +544,7 @@ _AUDIO = Family(
             blocks=("audio",),
             channels=1,
             max_rate=65535,
+            max_bytes=SIZE_32,
         ),
         WriteFormat(
             "PVF",
@@ -545,6 +560,7 @@ _AUDIO = Family(
             encodings=("PCM_S8", "PCM_U8", "PCM_16"),
             blocks=("audio",),
             channels=2,
+            max_bytes=SIZE_32,
         ),
         WriteFormat(
             "WVE",
@@ -554,6 +570,7 @@ _AUDIO = Family(
             blocks=("audio",),
             channels=1,
             rates=(8000,),
+            max_bytes=SIZE_32,
         ),
     ),
 )

@@ -17,18 +17,18 @@ never hands floats to a PCM subtype: libsndfile's float-to-integer conversion sc
 caller that wants libsndfile's own conversion asks for it by name (``encoding``: the maps
 ``convcli features`` writes as 16-bit WAV previews).
 
-What each output format holds (the audio row's ``holds``, ``encodings``, ``channels`` and
-``rates`` in :mod:`convcli.io.registry`), as audio (libsndfile 1.2):
+What each output format holds (the audio row's ``holds``, ``encodings``, ``channels``,
+``rates`` and ``max_bytes`` in :mod:`convcli.io.registry`), as audio (libsndfile 1.2):
 
 =========  =============================================================================
 format     dtypes (subtype written), and what else limits it
 =========  =============================================================================
 WAV        uint8 (PCM_U8), int16 (PCM_16), int32 (PCM_24 or PCM_32), float32 (FLOAT),
-           float64 (DOUBLE); µ-law and A-law kept
-RF64, W64  as WAV
-AIFF       as WAV, and int16 also as PCM_S8
+           float64 (DOUBLE); µ-law and A-law kept.  Past 4 GiB: written as RF64
+RF64, W64  as WAV, of any size
+AIFF       as WAV, and int16 also as PCM_S8; at most 4 GiB
 CAF        int16 (PCM_S8, PCM_16), int32 (PCM_24, PCM_32), float32, float64; µ/A-law
-AU         as CAF
+AU         as CAF; at most 4 GiB
 FLAC       int16 (PCM_S8 or PCM_16), int32 (PCM_24): no 32-bit, no float; 8 channels
 OGG        float32 (VORBIS, or OPUS when the input was Opus)
 MP3        float32 (MPEG_LAYER_III: constant bitrate, the highest of its MPEG version:
@@ -38,11 +38,16 @@ IRCAM      int16 (PCM_16), int32 (PCM_32), float32 (FLOAT); µ/A-law
 NIST       int16 (PCM_S8, PCM_16), int32 (PCM_24, PCM_32); µ/A-law
 PAF        int16 (PCM_S8, PCM_16), int32 (PCM_24)
 PVF        int16 (PCM_S8, PCM_16), int32 (PCM_32)
-VOC        int16 (PCM_16; µ/A-law kept); 1 or 2 channels
-SVX        int16 (PCM_S8, PCM_16); mono; rates up to 65535 Hz
-AVR        uint8 (PCM_U8), int16 (PCM_S8, PCM_16); 1 or 2 channels
+VOC        int16 (PCM_16; µ/A-law kept); 1 or 2 channels; at most 16 MiB
+SVX        int16 (PCM_S8, PCM_16); mono; rates up to 65535 Hz; at most 4 GiB
+AVR        uint8 (PCM_U8), int16 (PCM_S8, PCM_16); 1 or 2 channels; at most 4 GiB
 WVE        int16 as A-law; mono, 8000 Hz
 =========  =============================================================================
+
+A WAV output is written as RF64 when its size (libsndfile's header, measured, plus the
+samples) would pass ``2**32 - 1`` bytes, decided before the first sample is written from
+the length the output will have (:func:`container_for`); any other format whose header
+cannot describe the output's size is refused before anything is written.
 
 MP3 is decoded by libmpg123.  libsndfile learns an MP3's length from a Xing, Info or VBRI
 header and reads no further; an MP3 without one is refused (its length would be a guess
@@ -55,6 +60,8 @@ unless encoded with one) is decoded as libmpg123 decodes it and cannot be heard.
 from __future__ import annotations
 
 import contextlib
+import functools
+import io
 import os
 import re
 from collections.abc import Iterator
@@ -89,6 +96,7 @@ __all__ = [
     "read_encodings",
     "decoder_watch",
     "check_mpeg_length",
+    "container_for",
     "MP3_SETTINGS",
 ]
 
@@ -637,11 +645,15 @@ class AudioWriter:
     encoding : str, optional
         Write float samples with this subtype, converted by libsndfile (which scales by its
         own rule: see the module docstring); by default the dtype decides.
+    frames : int, optional
+        The frames the output will have: a WAV that would pass 4 GiB is written as RF64,
+        and a format whose header cannot describe the size is refused
+        (:func:`container_for`).  None: unknown, written as ``fmt``.
 
     Raises
     ------
     UnsupportedError
-        The format cannot hold the dtype, that many channels or that rate.
+        The format cannot hold the dtype, that many channels, that rate or that size.
     """
 
     def __init__(
@@ -654,6 +666,7 @@ class AudioWriter:
         form: Form,
         path: os.PathLike[str] | str,
         encoding: str | None = None,
+        frames: int | None = None,
     ) -> None:
         import soundfile as sf
 
@@ -661,8 +674,7 @@ class AudioWriter:
         check_layout(fmt, channels, rate, path)
         self.subtype = encoding or audio_subtype(np.dtype(dtype), form.subtype, fmt)
         self._converted = encoding is not None  # libsndfile converts the samples itself
-        kept = form.format if fmt == "WAV" and form.format in _WAV_FORMATS else None
-        self.format = str(kept or fmt)
+        self.format = container_for(fmt, self.subtype, channels, frames, path, form.format)
         if self.format not in sf.available_formats():
             version = getattr(sf, "__libsndfile_version__", "?")
             raise UnsupportedError(
@@ -697,6 +709,124 @@ class AudioWriter:
     def close(self) -> None:
         """Finish the file (the header is written with the final length)."""
         self._file.close()
+
+
+#: Bytes per sample of the subtypes whose files have a size known in advance.
+SAMPLE_BYTES = {
+    "PCM_S8": 1,
+    "PCM_U8": 1,
+    "ULAW": 1,
+    "ALAW": 1,
+    "PCM_16": 2,
+    "PCM_24": 3,
+    "PCM_32": 4,
+    "FLOAT": 4,
+    "DOUBLE": 8,
+}
+
+
+@functools.lru_cache(maxsize=64)
+def header_bytes(sf_format: str, subtype: str, channels: int) -> int:
+    """Return the bytes libsndfile writes around no samples: its header for this layout.
+
+    Measured by writing an empty file to memory: libsndfile writes the same chunks (a
+    ``fact`` and a ``PEAK`` chunk for float WAV) whatever the length.
+
+    Examples
+    --------
+    >>> header_bytes("WAV", "PCM_16", 2), header_bytes("WAV", "FLOAT", 2)
+    (44, 88)
+    """
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    with sf.SoundFile(buf, "w", 8000, channels, subtype, format=sf_format):
+        pass
+    return len(buf.getvalue())
+
+
+def file_bytes(sf_format: str, subtype: str, channels: int, frames: int) -> int:
+    """Return the size of a file of ``frames`` frames: header, samples and a pad byte.
+
+    Examples
+    --------
+    >>> file_bytes("WAV", "PCM_16", 2, 1000)
+    4044
+    >>> file_bytes("WAV", "PCM_U8", 1, 7)  # an odd chunk is padded to an even size
+    52
+    """
+    data = frames * channels * SAMPLE_BYTES[subtype]
+    return header_bytes(sf_format, subtype, channels) + data + (data & 1)
+
+
+def container_for(
+    fmt: str,
+    subtype: str,
+    channels: int,
+    frames: int | None,
+    path: os.PathLike[str] | str,
+    kept: str | None = None,
+) -> str:
+    """Return the libsndfile format an output is written as, decided from its final size.
+
+    A WAV output keeps the input's kind of WAV (``kept``: WAVEX, RF64).  When the file
+    (:func:`file_bytes`) would pass what the format's header can describe (``max_bytes``
+    in the table: ``2**32 - 1`` bytes for WAV's 32-bit sizes), the table's ``beyond``
+    format is written instead (WAV: RF64, as SoX and ffmpeg write), or the output is
+    refused.
+
+    Parameters
+    ----------
+    fmt : str
+        The output format of the table.
+    subtype : str
+        The subtype written.
+    channels : int
+        Channels.
+    frames : int or None
+        The output's frames; None: unknown, ``fmt`` is written.
+    path : str or os.PathLike
+        The output, for messages.
+    kept : str, optional
+        The input's libsndfile format.
+
+    Returns
+    -------
+    str
+        A libsndfile format name.
+
+    Raises
+    ------
+    UnsupportedError
+        The output is larger than the format can describe, and nothing is written beyond.
+
+    Examples
+    --------
+    >>> container_for("WAV", "PCM_16", 2, 1_073_741_812, "out.wav")  # 4 GiB - 3 bytes
+    'WAV'
+    >>> container_for("WAV", "PCM_16", 2, 1_073_741_813, "out.wav")  # 4 GiB + 1
+    'RF64'
+    """
+    sf_format = kept if fmt == "WAV" and kept in _WAV_FORMATS else fmt
+    row = registry.family("audio").write_format(fmt)
+    if frames is None or row.max_bytes is None or sf_format == "RF64":
+        return sf_format
+    if subtype not in SAMPLE_BYTES:
+        return sf_format
+    size = file_bytes(sf_format, subtype, channels, frames)
+    if size <= row.max_bytes:
+        return sf_format
+    if row.beyond is not None:
+        return row.beyond
+    big = [w.extensions[0] for w in registry.family("audio").writes if w.name in _BIG]
+    raise UnsupportedError(
+        f"{path}: {fmt} describes at most {row.max_bytes} bytes and this output would be "
+        f"{size} ({frames} frames of {channels} channels of {subtype}); use "
+        f"{join_words(big)}"
+    )
+
+
+_BIG = ("RF64", "W64", "CAF")  # 64-bit sizes, and every subtype of WAV
 
 
 def check_layout(fmt: str, channels: int, rate: int, path: os.PathLike[str] | str) -> None:
@@ -779,7 +909,8 @@ def write_audio(
     UnsupportedError
         The format cannot hold the dtype or that many channels.
     """
-    writer = AudioWriter(fh, rate, int(data.shape[1]), data.dtype, fmt, form, path, encoding)
+    channels, frames = int(data.shape[1]), int(data.shape[0])
+    writer = AudioWriter(fh, rate, channels, data.dtype, fmt, form, path, encoding, frames)
     try:
         writer.write(data)
     finally:
@@ -1143,6 +1274,7 @@ def open_writer(
     """Start an audio file whose frames come block by block (its channels: ``shape[-1]``)."""
     assert target.format is not None
     channels = int(shape[-1]) if len(shape) > 1 else 1
+    rate_hz = check_rate(rate, target.path)
     return AudioWriter(
-        fh, check_rate(rate, target.path), channels, dtype, target.format, form, target.path
+        fh, rate_hz, channels, dtype, target.format, form, target.path, frames=int(shape[0])
     )
