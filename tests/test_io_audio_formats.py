@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import assert_one_error_line, invoke
+from conftest import assert_one_error_line, invoke, leftovers
 
 from convcli.errors import SignalReadError, UnsupportedError
 from convcli.io import Signal, identify_file, load, registry, save
@@ -214,15 +214,85 @@ def test_a_damaged_mp3_frame_is_an_error_and_nothing_else_reaches_stderr(tmp_pat
 @pytest.mark.parametrize(
     ("fmt", "subtype", "ext"),
     [("W64", "PCM_16", ".w64"), ("RF64", "PCM_16", ".wav"), ("CAF", "PCM_16", ".caf")]
-    + [("AU", "PCM_16", ".au"), ("AIFF", "PCM_16", ".aiff"), ("WAV", "PCM_16", ".wav")],
+    + [("AU", "PCM_16", ".au"), ("AIFF", "PCM_16", ".aiff"), ("WAV", "PCM_16", ".wav")]
+    + [("NIST", "PCM_16", ".sph"), ("AVR", "PCM_16", ".avr"), ("WVE", "ALAW", ".wve")]
+    + [("SVX", "PCM_16", ".iff"), ("VOC", "PCM_16", ".voc")],
 )
 def test_a_cut_file_is_refused_where_the_header_says_its_length(tmp_path, fmt, subtype, ext):
-    path = _write(tmp_path / f"a{ext}", _signal(2, 8000), 8000, fmt, subtype)
+    channels = 1 if fmt in ("WVE", "SVX") else 2  # mono formats
+    path = _write(tmp_path / f"a{ext}", _signal(channels, 8000), 8000, fmt, subtype)
     assert claimed_frames(path) == FRAMES
     data = path.read_bytes()
     path.write_bytes(data[:-1001])
     with pytest.raises(SignalReadError, match=f"truncated: the header says {FRAMES} frames"):
         load(path)
+
+
+#: Formats whose header holds no length: a cut file is read as the samples it holds.
+NO_LENGTH = ("IRCAM", "PAF", "PVF")
+
+
+@pytest.mark.parametrize(("fmt", "subtype", "ext", "channels", "rate"), FORMATS, ids=IDS)
+def test_hostile_files_of_each_format_are_one_line_and_exit_1(
+    tmp_path, fmt, subtype, ext, channels, rate
+):
+    """Junk with the extension, an empty file, a cut header, a file cut in half."""
+    data = _write(tmp_path / f"good{ext}", _signal(channels, rate), rate, fmt, subtype)
+    data_bytes = data.read_bytes()
+    cases = {
+        "junk": np.random.default_rng(5).bytes(4096),
+        "empty": b"",
+        "header": data_bytes[:20],
+    }
+    if fmt not in NO_LENGTH:
+        cases["cut"] = data_bytes[: len(data_bytes) // 2]
+    for name, content in cases.items():
+        src = tmp_path / f"{name}{ext}"
+        src.write_bytes(content)
+        out = tmp_path / "out" / f"{name}{ext}"
+        out.parent.mkdir(exist_ok=True)
+        line = assert_one_error_line(invoke("filter", src, "-k", "1", "-o", out), 1)
+        assert f"{src}:" in line, line
+        assert not out.exists(), name
+        assert f"{src}:" in assert_one_error_line(invoke("info", src), 1)
+    assert list((tmp_path / "out").iterdir()) == []
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(("fmt", "subtype", "ext", "channels", "rate"), FORMATS, ids=IDS)
+def test_info_names_each_format_and_subtype(tmp_path, fmt, subtype, ext, channels, rate):
+    path = _write(tmp_path / f"a{ext}", _signal(channels, rate), rate, fmt, subtype)
+    res = invoke("info", "--json", path)
+    assert res.exit_code == 0, res.stderr
+    got = json.loads(res.stdout)
+    assert (got["kind"], got["format"], got["subtype"]) == ("audio", fmt, subtype)
+    assert (got["channels"], got["rate"], got["frames"]) == (channels, rate, FRAMES)
+    text = invoke("info", path).stdout
+    assert f"  format: {fmt}\n" in text and f"  subtype: {subtype}\n" in text
+
+
+@pytest.mark.parametrize(
+    ("fmt", "subtype", "ext", "out_ext", "written"),
+    [
+        ("CAF", "PCM_16", ".caf", ".w64", ("W64", "PCM_16")),
+        ("AU", "PCM_24", ".au", ".caf", ("CAF", "PCM_24")),
+        ("W64", "FLOAT", ".w64", ".rf64", ("RF64", "FLOAT")),
+        ("NIST", "PCM_16", ".sph", ".flac", ("FLAC", "PCM_16")),
+        ("WAV", "PCM_16", ".wav", ".au", ("AU", "PCM_16")),
+        ("PAF", "PCM_24", ".paf", ".aiff", ("AIFF", "PCM_24")),
+    ],
+)
+def test_an_output_named_in_another_format_is_that_format(
+    tmp_path, fmt, subtype, ext, out_ext, written
+):
+    """The input's subtype is kept where the output format holds it; the samples exactly."""
+    src = _write(tmp_path / f"in{ext}", _signal(2, 8000), 8000, fmt, subtype)
+    out = tmp_path / f"out{out_ext}"
+    res = invoke("filter", src, "-k", "1", "-o", out)
+    assert res.exit_code == 0, res.stderr
+    info = sf.info(str(out))
+    assert (info.format, info.subtype) == written
+    assert np.array_equal(sf.read(str(out))[0], sf.read(str(src))[0])
 
 
 def test_bytes_after_a_w64s_samples_are_not_read_as_samples(tmp_path):
@@ -266,7 +336,7 @@ def test_a_layout_the_format_cannot_hold_is_one_line(tmp_path, ext, channels, ra
         ("PCM_16", ".mp3", "float32", "MPEG_LAYER_III"),
         ("PCM_16", ".wve", "int16", "ALAW"),
         ("ULAW", ".au", "float32", "ULAW"),  # mu-law kept
-        ("ULAW", ".voc", "int16", "ULAW"),  # kept, from int16: VOC holds no float
+        ("ULAW", ".voc", "int16", "PCM_16"),  # libsndfile's µ-law VOC gains a sample
         ("ALAW", ".wve", "int16", "ALAW"),
     ],
 )

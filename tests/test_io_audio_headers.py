@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import invoke
 
 from convcli.errors import SignalReadError
 from convcli.io import load
@@ -39,6 +40,15 @@ def _write(path: Path, fmt: str, subtype: str, channels: int, **kw) -> Path:
         ("AU", "PCM_24", 2, {}),
         ("AU", "ULAW", 1, {}),
         ("AU", "PCM_16", 2, {"endian": "LITTLE"}),  # "dns."
+        ("NIST", "PCM_16", 2, {}),
+        ("NIST", "PCM_32", 1, {}),
+        ("AVR", "PCM_U8", 2, {}),
+        ("AVR", "PCM_16", 1, {}),
+        ("WVE", "ALAW", 1, {}),
+        ("SVX", "PCM_16", 1, {}),
+        ("SVX", "PCM_S8", 1, {}),
+        ("VOC", "PCM_16", 2, {}),  # a type 9 block
+        ("VOC", "PCM_U8", 1, {}),  # a type 1 block
     ],
 )
 def test_the_claim_is_the_frames_written(tmp_path, fmt, subtype, channels, kw):
@@ -46,10 +56,21 @@ def test_the_claim_is_the_frames_written(tmp_path, fmt, subtype, channels, kw):
     assert claimed_frames(path) == FRAMES
 
 
-@pytest.mark.parametrize("fmt", ["IRCAM", "NIST", "PVF", "FLAC", "OGG"])
+@pytest.mark.parametrize("fmt", ["IRCAM", "PAF", "PVF", "FLAC", "OGG"])
 def test_formats_that_claim_nothing_here(tmp_path, fmt):
     subtype = {"OGG": "VORBIS", "IRCAM": "PCM_16"}.get(fmt, "PCM_16")
     assert claimed_frames(_write(tmp_path / "a", fmt, subtype, 1)) is None
+
+
+def test_libsndfiles_companded_voc_is_a_sample_longer_so_convcli_writes_none(tmp_path):
+    """Its block counts the end byte as a sample: read back, it is one frame longer."""
+    path = _write(tmp_path / "a.voc", "VOC", "ULAW", 1)
+    assert int.from_bytes(path.read_bytes()[27:30], "little") == 12 + FRAMES + 1
+    assert claimed_frames(path) == sf.info(str(path)).frames == FRAMES + 1
+    src = _write(tmp_path / "in.wav", "WAV", "ULAW", 1)
+    assert invoke("filter", src, "-k", "1", "-o", tmp_path / "out.voc").exit_code == 0
+    info = sf.info(str(tmp_path / "out.voc"))
+    assert (info.subtype, info.frames) == ("PCM_16", FRAMES)
 
 
 def test_a_length_left_unknown_claims_nothing(tmp_path):
@@ -69,9 +90,12 @@ def test_a_length_left_unknown_claims_nothing(tmp_path):
 
 
 def test_a_header_cut_short_claims_nothing(tmp_path):
-    for fmt, subtype in (("WAV", "PCM_16"), ("RF64", "PCM_16"), ("W64", "PCM_16")):
+    cases = [("WAV", "PCM_16", 41), ("RF64", "PCM_16", 41), ("W64", "PCM_16", 41)]
+    cases += [("NIST", "PCM_16", 100), ("AVR", "PCM_16", 29), ("WVE", "ALAW", 21)]
+    cases += [("SVX", "PCM_16", 40), ("VOC", "PCM_16", 29)]
+    for fmt, subtype, most in cases:  # ``most``: the longest cut that ends before the claim
         data = _write(tmp_path / "a", fmt, subtype, 1).read_bytes()
-        for size in (4, 20, 30, 41):
+        for size in (4, 20, most // 2 + 5, most):
             (tmp_path / "cut").write_bytes(data[:size])
             assert claimed_frames(tmp_path / "cut") is None, (fmt, size)
 

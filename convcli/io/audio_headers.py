@@ -16,9 +16,18 @@ AIFF    the ``COMM`` chunk's frame count
 CAF     the ``data`` chunk's size (less its 4-byte edit count; -1: unknown) over the
         ``desc`` chunk's bytes per packet
 AU      the header's data size (0xFFFFFFFF: unknown) over the bytes of a frame
+NIST    the SPHERE header's ``sample_count`` (frames)
+AVR     the header's frame count (big-endian, at byte 26)
+WVE     the header's sample count (mono; big-endian, at byte 18)
+SVX     the ``BODY`` chunk's size over the bytes of a sample (``8SVX``: 1, ``16SV``: 2),
+        when no ``CHAN`` chunk makes it stereo
+VOC     the first sound block's size: a type 9 block (less its 12-byte header) over the
+        bytes of a frame, or a type 1 block (less 2 bytes) of 8-bit mono samples
 ======  ========================================================================
 
-Every other format claims nothing here (None), and is read as libsndfile reads it.
+Every other format claims nothing here (None), and is read as libsndfile reads it: FLAC
+and OGG (whose decoders see a cut stream themselves), MP3 (its Xing, Info or VBRI frame
+count, checked apart), and IRCAM, PAF and PVF, whose headers hold no length at all.
 
 Standard library only.
 """
@@ -37,6 +46,8 @@ _UNKNOWN_32 = (0, 0xFFFFFFFF)  # a WAV or AU written to a pipe: "until the end o
 _MAX_CHUNKS = 4096
 #: Bytes per sample of AU's encodings (µ-law, 8/16/24/32-bit PCM, float, double, A-law).
 _AU_BYTES = {1: 1, 2: 1, 3: 2, 4: 3, 5: 4, 6: 4, 7: 8, 27: 1}
+#: The most of a NIST SPHERE header read for its sample count (libsndfile writes 1024).
+_NIST_HEAD = 64 * 1024
 
 
 def claimed_frames(path: os.PathLike[str] | str) -> int | None:
@@ -70,6 +81,18 @@ def claimed_frames(path: os.PathLike[str] | str) -> int | None:
             return _caf(fh)
         if head[:4] in (b".snd", b"dns."):
             return _au(head)
+        if head[:8] == b"NIST_1A\n":
+            fh.seek(0)
+            return _nist(fh.read(_NIST_HEAD))
+        if head[:4] == b"2BIT" and len(head) >= 30:
+            return int(struct.unpack(">I", head[26:30])[0])
+        if head[:16] == b"ALawSoundFile**\x00" and len(head) >= 22:
+            return int(struct.unpack(">I", head[18:22])[0])
+        if head[:4] == b"FORM" and head[8:12] in (b"8SVX", b"16SV"):
+            return _svx(fh, 2 if head[8:12] == b"16SV" else 1)
+        if head[:20] == b"Creative Voice File\x1a" and len(head) >= 22:
+            fh.seek(struct.unpack("<H", head[20:22])[0])
+            return _voc(fh)
     return None
 
 
@@ -161,3 +184,48 @@ def _au(head: bytes) -> int | None:
     if size in _UNKNOWN_32 or not width or not channels:
         return None
     return int(size // (width * channels))
+
+
+def _nist(head: bytes) -> int | None:
+    """NIST SPHERE: the ``sample_count -i N`` line of its text header."""
+    for line in head.split(b"end_head", 1)[0].splitlines():
+        words = line.split()
+        if len(words) == 3 and words[0] == b"sample_count" and words[1] == b"-i":
+            return int(words[2]) if words[2].isdigit() else None
+    return None
+
+
+def _svx(fh: BinaryIO, width: int) -> int | None:
+    """IFF 8SVX/16SV chunks, from byte 12: a ``BODY`` of mono samples (a ``CHAN``: None)."""
+    for _ in range(_MAX_CHUNKS):
+        chunk = fh.read(8)
+        if len(chunk) < 8:
+            return None
+        name, size = chunk[:4], struct.unpack(">I", chunk[4:])[0]
+        if name == b"CHAN":
+            return None
+        if name == b"BODY":
+            return int(size // width)
+        fh.seek(fh.tell() + size + (size & 1))
+    return None
+
+
+def _voc(fh: BinaryIO) -> int | None:
+    """VOC blocks, from the header's offset: the frames of the first sound block."""
+    for _ in range(_MAX_CHUNKS):
+        block = fh.read(4)
+        if len(block) < 4 or block[0] in (0, 8):  # the end, or a stereo type 1 ahead
+            return None
+        kind, size = block[0], int.from_bytes(block[1:4], "little")
+        if kind == 1:
+            return size - 2 if size >= 2 else None
+        if kind == 9:
+            info = fh.read(12)
+            if len(info) < 12 or size < 12:
+                return None
+            bits, channels = info[4], info[5]
+            if bits % 8 or not bits or not channels:
+                return None
+            return (size - 12) // (bits // 8 * channels)
+        fh.seek(fh.tell() + size)
+    return None

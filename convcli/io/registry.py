@@ -524,7 +524,8 @@ _AUDIO = Family(
             "VOC",
             (".voc",),
             ("int16",),
-            encodings=("PCM_16", "ULAW", "ALAW"),
+            # libsndfile's µ-law and A-law VOC blocks count the end byte as one more sample
+            encodings=("PCM_16",),
             blocks=("audio",),
             channels=2,
             max_bytes=2**24 - 1,  # one block, of a 24-bit length

@@ -38,7 +38,8 @@ IRCAM      int16 (PCM_16), int32 (PCM_32), float32 (FLOAT); µ/A-law
 NIST       int16 (PCM_S8, PCM_16), int32 (PCM_24, PCM_32); µ/A-law
 PAF        int16 (PCM_S8, PCM_16), int32 (PCM_24)
 PVF        int16 (PCM_S8, PCM_16), int32 (PCM_32)
-VOC        int16 (PCM_16; µ/A-law kept); 1 or 2 channels; at most 16 MiB
+VOC        int16 (PCM_16: libsndfile's µ/A-law VOC reads back a sample longer); 1 or 2
+           channels; at most 16 MiB
 SVX        int16 (PCM_S8, PCM_16); mono; rates up to 65535 Hz; at most 4 GiB
 AVR        uint8 (PCM_U8), int16 (PCM_S8, PCM_16); 1 or 2 channels; at most 4 GiB
 WVE        int16 as A-law; mono, 8000 Hz
@@ -263,8 +264,8 @@ def open_sound(
     identified as (``fmt``: the audio row's decoders of that format) and its subtype one
     that format is read with (:func:`read_encodings`); the header must claim at least one
     frame, no more than ``limits`` allows, and as many as the file holds (a cut WAV, RF64,
-    W64, AIFF, CAF or AU is refused, where libsndfile would quietly read less:
-    :func:`convcli.io.audio_headers.claimed_frames`); an MP3 must say its
+    W64, AIFF, CAF, AU, NIST, AVR, WVE, SVX or VOC is refused, where libsndfile would
+    quietly read less: :func:`convcli.io.audio_headers.claimed_frames`); an MP3 must say its
     length (:func:`check_mpeg_length`), and libmpg123 must not complain while it is opened
     (:func:`decoder_watch`).
 
@@ -983,7 +984,7 @@ def _encodes(subtype: str, dtype: str, fmt: str | None = None) -> bool:
     """Whether ``subtype`` is written from samples of ``dtype`` (in format ``fmt``).
 
     µ-law and A-law are written from float32, as they are read; from int16 only in a
-    format that holds no float32 (VOC, WVE), where int16 is what the samples must be.
+    format that holds no float32 (WVE), where int16 is what the samples must be.
     """
     if subtype in _COMPANDED and dtype == "int16" and fmt is not None:
         return "float32" not in _holds(fmt)
