@@ -365,7 +365,9 @@ def _audio(root: Path) -> list[Case]:
     _write(root / "ima-adpcm.wav", _wav_bytes(800, channels=1, subtype="IMA_ADPCM"))
     cases.append(Case("ima-adpcm.wav", "error", ("IMA_ADPCM",), note="codec not in the list"))
     _write(root / "sun-au-named.wav", _wav_bytes(100, channels=1, fmt="AU"))
-    cases.append(Case("sun-au-named.wav", "error", ("Sun/NeXT",), note="AU named .wav"))
+    cases.append(
+        Case("sun-au-named.wav", "error", ("content is AU", ".wav says WAV"), note="AU named .wav")
+    )
     data = _rng(7).uniform(-0.5, 0.5, (400, 6))
     for name, subtype, ch, fmt in [
         ("pcm-u8.wav", "PCM_U8", 1, "WAV"),

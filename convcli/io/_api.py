@@ -20,7 +20,7 @@ from ..errors import (
 from . import registry
 from ._signal import KINDS, Signal
 from .atomic import write_problem
-from .content import check_content
+from .content import HEAD_BYTES, check_content
 from .limits import DEFAULT_LIMITS, Limits, read_head
 from .rows import BlockWriter, RowSource
 
@@ -60,7 +60,7 @@ def identify_file(path: PathLike) -> tuple[str, str]:
         folder), is empty, is not a format convcli reads, or its extension names another
         format than its content.
     """
-    return check_content(path, read_head(path, 64))
+    return check_content(path, read_head(path, HEAD_BYTES))
 
 
 def sniff(path: PathLike) -> str:
@@ -115,7 +115,7 @@ def load(
         A file, or a folder of image slices.
     kind : str, optional
         ``"auto"`` decides by content: a folder, a multi-page TIFF or an animated
-        GIF/PNG/WebP of more than one frame is a volume; WAV/FLAC/OGG/AIFF is audio; ``.npy``
+        GIF/PNG/WebP of more than one frame is a volume; WAV/FLAC/OGG/AIFF/MP3... is audio; ``.npy``
         is an array (every axis spatial); any other image is an image.
         ``"image"``, ``"audio"``, ``"volume"`` or ``"array"`` force a reading: an image of
         a multi-frame file or folder is its first frame; a volume of one image has one
@@ -288,7 +288,9 @@ def save(
     """Write a signal in the form its path says, atomically.
 
     The format comes from the extension (``.png .jpg/.jpeg .tif/.tiff .bmp .webp .gif .ppm
-    .pgm .pnm .npy .wav .flac .ogg .aiff/.aif``).  A volume goes to a folder of slices when
+    .pgm .pnm .npy``, and the audio ones: ``.wav .flac .ogg .aiff .mp3 .caf .w64 .rf64 .au``
+    and the rest of :func:`convcli.io.registry.write_extensions`; a WAV that would pass 4
+    GiB is written as RF64).  A volume goes to a folder of slices when
     the path has no extension or is an existing directory (input slice names kept, else
     ``slice_0000.png``...), to a multi-page TIFF (``.tif``), or to an animated GIF, PNG or
     WebP (the input's frame durations and loop kept).  Audio keeps ``signal.rate`` and the

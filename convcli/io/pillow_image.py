@@ -97,7 +97,7 @@ from . import registry
 from ._signal import Form, Signal
 from ._watch import one_line, watched
 from .atomic import atomic_file
-from .content import check_content
+from .content import HEAD_BYTES, check_content
 from .dtypes import stored_dtype
 from .limits import DEFAULT_LIMITS, Limits, open_regular, over_limit
 
@@ -477,7 +477,7 @@ def open_image(
 
     with open_regular(path) as fh:
         if fmt is None:
-            family, fmt = check_content(path, fh.read(64))
+            family, fmt = check_content(path, fh.read(HEAD_BYTES))
             fh.seek(0)
             if family != "image":
                 raise SignalReadError(f"{path}: is {fmt}, not an image")
