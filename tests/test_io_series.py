@@ -585,6 +585,15 @@ def test_probe_then_open_reads_the_file_once(
     assert (info["delimiter"], info["decimal"], info["header"]) == (",", ".", True)
 
 
+def test_a_file_rewritten_within_one_clock_tick_is_indexed_again(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.csv", "t,x\na,1.5\nb,2.5\n")
+    stat = path.stat()
+    assert ts.probe(path)["columns"] == ["x"]
+    write(path, "t,x\na,7.5\nb,8.5\n")  # the same size; the same times, as within one tick
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert ts.load(path).data.tolist() == [[7.5], [8.5]]
+
+
 def test_a_changed_input_is_not_copied_from(tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", render(make_table(10)))
     s = ts.load(path)

@@ -131,6 +131,7 @@ import bisect
 import math
 import os
 import re
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -220,6 +221,7 @@ _DECIMALS = [re.compile(rf"\.\d{{{k}}}") for k in range(1, 40)]
 _EXP_DECIMALS = [re.compile(rf"\.\d{{{k}}}\d*[eE]") for k in range(1, 40)]
 _DECIMAL_COMMA_NUMBER = re.compile(r"[+-]?\d+,\d+(?:[eE][+-]?\d+)?", re.ASCII)
 _MAX_FIXED_DECIMALS = 15
+_STAMP_BYTES = 1 << 16
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,7 +314,9 @@ class SeriesLayout:
     path : pathlib.Path or None
         The file (None for a series made in code).
     stamp : tuple of int or None
-        ``(size, mtime_ns, inode)`` when it was indexed.
+        ``(size, mtime_ns, inode, crc)`` when it was indexed; ``crc`` is the CRC-32 of its first
+        and last 64 KiB (a modification time ticks in milliseconds: a file rewritten with the
+        same size within one tick is told apart by its content).
     dialect : Dialect
         Delimiter, decimal mark, line terminator, BOM.
     names : tuple of str
@@ -341,7 +345,7 @@ class SeriesLayout:
     """
 
     path: Path | None = None
-    stamp: tuple[int, int, int] | None = None
+    stamp: tuple[int, int, int, int] | None = None
     dialect: Dialect = field(default_factory=Dialect)
     names: tuple[str, ...] = ()
     header: bool = False
@@ -1378,8 +1382,8 @@ class _Scan:
                 tail = text[used:].encode("utf-8")
                 reader.unread(tail)
                 data = data[: len(data) - len(tail)]
-            self.take(chunk, Block(offset, offset + len(data), self.rows, chunk.rows, line))
             if data:
+                self.take(chunk, Block(offset, offset + len(data), self.rows, chunk.rows, line))
                 self.last_byte = data[-1:]
 
     def take(self, chunk: _Chunk, block: Block) -> None:
@@ -1452,7 +1456,7 @@ class _Scan:
             self.nonfinite += self.rows  # every earlier row was empty
             return
 
-    def layout(self, path: Path, stamp: tuple[int, int, int]) -> SeriesLayout:
+    def layout(self, path: Path, stamp: tuple[int, int, int, int]) -> SeriesLayout:
         """Return the layout, once every block is read."""
         head = self.head
         if self.rows == 0:
@@ -1513,8 +1517,23 @@ def _plan_columns(
     return numeric, undecided
 
 
-def _stamp(st: os.stat_result) -> tuple[int, int, int]:
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
+def _stamp(fh: IO[bytes]) -> tuple[int, int, int, int]:
+    """Return ``(size, mtime_ns, inode, crc)``: what says a file is the one that was indexed."""
+    st = os.fstat(fh.fileno())
+    where = fh.tell()
+    fh.seek(0)
+    crc = zlib.crc32(fh.read(_STAMP_BYTES))
+    if st.st_size > _STAMP_BYTES:
+        fh.seek(max(st.st_size - _STAMP_BYTES, _STAMP_BYTES))
+        crc = zlib.crc32(fh.read(_STAMP_BYTES), crc)
+    fh.seek(where)
+    return (st.st_size, st.st_mtime_ns, st.st_ino, crc)
+
+
+def _same_file(fh: IO[bytes], stamp: tuple[int, int, int, int] | None) -> bool:
+    """Whether an open file is still what ``stamp`` says (by size, time and inode: cheap)."""
+    st = os.fstat(fh.fileno())
+    return stamp is not None and (st.st_size, st.st_mtime_ns, st.st_ino) == stamp[:3]
 
 
 def _names(value: Sequence[str] | str | None) -> tuple[str, ...] | None:
@@ -1541,7 +1560,7 @@ def _index(
     cols, keep = _names(columns), _names(keep_columns)
     p = Path(path)
     with open_regular(p) as fh:
-        stamp = _stamp(os.fstat(fh.fileno()))
+        stamp = _stamp(fh)
         key = (os.path.realpath(p), stamp, cols, keep, header)
         layout = _LAYOUTS.get(key)
         if layout is not None:
@@ -1555,7 +1574,7 @@ def _index(
         numeric, undecided = _plan_columns(head, cols, keep, p)
         scan = _Scan(p, head, numeric, undecided, limits, keep_values)
         scan.run(fh)
-        if _stamp(os.fstat(fh.fileno())) != stamp:
+        if _stamp(fh) != stamp:
             raise SignalReadError(f"{p}: changed while it was being read")
         layout = scan.layout(p, stamp)
     _LAYOUTS[key] = layout
@@ -1752,7 +1771,7 @@ def _open_source(layout: SeriesLayout) -> IO[bytes]:
     """Open the layout's file, checked unchanged since it was indexed."""
     assert layout.path is not None
     fh = open_regular(layout.path)
-    if _stamp(os.fstat(fh.fileno())) != layout.stamp:
+    if _stamp(fh) != layout.stamp:
         fh.close()
         raise SignalReadError(f"{layout.path}: changed since it was read")
     return fh
@@ -1763,7 +1782,7 @@ def _read_block(fh: IO[bytes], layout: SeriesLayout, block: Block) -> _Chunk:
     assert layout.path is not None
     fh.seek(block.offset)
     data = fh.read(block.end - block.offset)
-    if len(data) != block.end - block.offset or _stamp(os.fstat(fh.fileno())) != layout.stamp:
+    if len(data) != block.end - block.offset or not _same_file(fh, layout.stamp):
         raise SignalReadError(f"{layout.path}: changed since it was read")
     eol = b"\r" if layout.dialect.newline == "\r" else b"\n"
     text = _decode(data, layout.path, block.first_line, eol)
@@ -2093,7 +2112,11 @@ class SeriesWriter:
         self._out = 0  # rows written
         self._pending = ""  # the terminator of the last line written
         self._closed = False
-        self._write_preamble()
+        try:
+            self._write_preamble()
+        except BaseException:
+            self.abandon()
+            raise
 
     # -- the preamble and the end
 
