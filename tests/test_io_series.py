@@ -559,6 +559,8 @@ def test_row_reader_reads_ranges_with_halos(tmp_path: Path, small_blocks: None) 
             lo, hi = max(start - 4, 0), min(start + 27, 200)
             np.testing.assert_array_equal(rows.read(lo, hi), data[lo:hi])
         np.testing.assert_array_equal(rows.take(np.array([199, 0, 5, 5])), data[[199, 0, 5, 5]])
+        np.testing.assert_array_equal(rows.take(np.array([7, 5, 6, 5])), data[[7, 5, 6, 5]])
+        assert rows.take(np.array([], dtype=int)).shape == (0, 2)
         assert rows.signal.data.shape == (0, 2) and rows.signal.kind == "series"
 
 
