@@ -26,7 +26,9 @@ Reading
   decimal commas), ``,`` over blanks; but when both ``,`` and blanks fit and the blank-separated
   fields are numbers with decimal commas (``1,5 2,25``), the file is refused as ambiguous.
   When nothing fits the file has one column.  A file where some line has another number of
-  fields than the first is refused (ragged), naming both lines.
+  fields than the first is refused (ragged), naming both lines.  A comma-separated file
+  without a header whose rows are all two integers (``1,5``) is refused too: it could be one
+  column written with decimal commas (a header line, or ``;``, says which).
 - **Quotes** as a CSV reader reads them (RFC 4180, Python's ``csv`` with ``strict=True``): a
   field that starts with ``"`` is quoted, ``""`` is a quote inside it, and it may hold
   delimiters and line breaks; text after its closing quote, or a quote never closed, is an
@@ -92,8 +94,8 @@ Writing back
 
 Pass-through cells, comments and unchanged texts are read from the input file as the output
 is written (:class:`SeriesWriter` reads the source in step, a block at a time), so
-:func:`save` needs the input unchanged since it was read (checked by size, modification time
-and inode).
+:func:`save` needs the input unchanged since it was read (checked by size, modification time,
+inode and a CRC-32 of its first and last 64 KiB).
 
 Large files
 -----------
@@ -120,7 +122,9 @@ by :func:`identify` after every format with a magic number; :func:`probe`, :func
 :func:`save`, :func:`open_rows` (row reader) and :func:`open_writer` (block writer, which
 takes the :class:`RowMap` of the chain and ``full_precision``).  Kinds given: ``series``
 (and ``array``: the same data, every axis spatial).  The CLI adds ``--columns``,
-``--keep-columns`` (``columns=``, ``keep_columns=``) and ``--as series``.
+``--keep-columns`` (``columns=``, ``keep_columns=``) and ``--as series``.  The row reader's
+``nonfinite`` is counted by the index: the job layer need not read the file again to count
+NaNs.
 
 Standard library and numpy only.
 """
