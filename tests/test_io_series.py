@@ -508,7 +508,9 @@ def test_a_chain_composes_row_maps() -> None:
 
 @pytest.fixture
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ts, "BLOCK_BYTES", 97)
+    from convcli.io import text_dialect
+
+    monkeypatch.setattr(text_dialect, "BLOCK_BYTES", 97)
     ts._LAYOUTS.clear()
 
 
