@@ -32,6 +32,7 @@ from convcli.jobs.options import (
     Job,
     _limits,
     geometry_for,
+    placed_form,
 )
 from convcli.jobs.post import _cast, _post, _rescale, count_nonfinite
 from convcli.jobs.record import _plans_to_record, record_failure
@@ -262,7 +263,8 @@ def _filter_in_memory(
     cast, clipped = _cast(y, out_dtype, sig.kind, subtype, record["nonfinite"] == 0)
     record["clipped"] = int(clipped)
     record["shape_out"] = list(cast.shape)
-    out = replace(sig, data=cast, rate=rate_out)
+    form = placed_form(sig, data.shape, kernels, geometry, opts.dtype)
+    out = replace(sig, data=cast, rate=rate_out, form=form)
     io.save(out, job.output, overwrite=opts.overwrite, protect=job.protect)
     record["status"] = "ok"
 
