@@ -140,11 +140,11 @@ def fmt(v: float, decimals: int, decimal: str = ".") -> str:
 
 def filtered(path: Path, out: Path, w: np.ndarray, **geometry: object) -> Signal:
     """Load, filter every channel with ``w``, save with the row map: what the CLI will do."""
-    s = ts.load(path)
+    s = ts.read_series(path)
     y = convcli.convolve(s.data, w, channel_axis=1, **geometry)  # type: ignore[arg-type]
     rows = ts.centre_rows(len(s.data), len(w), **geometry)  # type: ignore[arg-type]
     result = Signal(y, "series", 1, source=s.source, form=s.form)
-    ts.save(result, out, row_map=rows)
+    ts.write_series(result, out, row_map=rows)
     return result
 
 
@@ -171,7 +171,7 @@ def test_load_reads_every_layout(tmp_path: Path, name: str) -> None:
     table = make_table(40, seed=1)
     opts = dict(LAYOUTS[name])
     path = write(tmp_path / "in.csv", render(table, **opts))  # type: ignore[arg-type]
-    s = ts.load(path)
+    s = ts.read_series(path)
     layout = s.form.info["series"]
     assert s.kind == "series" and s.channel_axis == 1 and s.data.dtype == np.float64
     np.testing.assert_array_equal(s.data, np.stack([table.values[1], table.values[2]], axis=1))
@@ -241,10 +241,10 @@ def test_comments_stay_in_place(tmp_path: Path) -> None:
 def test_blank_separated_keeps_its_blanks(tmp_path: Path) -> None:
     text = "#  t      x       y\n  0.0   1.250   -2.0\n  0.5   2.250   -4.0\n  1.0   3.250   -6.0\n"
     path = write(tmp_path / "in.dat", text)
-    s = ts.load(path)
+    s = ts.read_series(path)
     assert s.data.tolist() == [[0.0, 1.25, -2.0], [0.5, 2.25, -4.0], [1.0, 3.25, -6.0]]
     s.data = s.data * [1, 2, 1]
-    out = ts.save(s, tmp_path / "out.dat")
+    out = ts.write_series(s, tmp_path / "out.dat")
     assert out.read_text() == (
         "#  t      x       y\n  0.0   2.500   -2.0\n  0.5   4.500   -4.0\n  1.0   6.500   -6.0\n"
     )
@@ -253,10 +253,10 @@ def test_blank_separated_keeps_its_blanks(tmp_path: Path) -> None:
 def test_quoted_fields_hold_delimiters_quotes_and_line_breaks(tmp_path: Path) -> None:
     text = 'who,x,note\n"Smith, J",1.0,"say ""hi"""\n"A\nB",2.0,x\nC,3.0,"3"" pipe"\n'
     path = write(tmp_path / "in.csv", text)
-    s = ts.load(path)
+    s = ts.read_series(path)
     assert s.data[:, 0].tolist() == [1.0, 2.0, 3.0]
     s.data = s.data + 0.5
-    out = ts.save(s, tmp_path / "out.csv")
+    out = ts.write_series(s, tmp_path / "out.csv")
     assert out.read_text() == (
         'who,x,note\n"Smith, J",1.5,"say ""hi"""\n"A\nB",2.5,x\nC,3.5,"3"" pipe"\n'
     )
@@ -265,34 +265,34 @@ def test_quoted_fields_hold_delimiters_quotes_and_line_breaks(tmp_path: Path) ->
 
 def test_quoted_numbers_and_padded_fields_keep_their_dress(tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", 'a, b\n"1.0", 2.00\n"2.0", 3.00\n')
-    s = ts.load(path)
+    s = ts.read_series(path)
     assert s.data.tolist() == [[1.0, 2.0], [2.0, 3.0]]
     s.data = s.data * 3
-    out = ts.save(s, tmp_path / "out.csv")
+    out = ts.write_series(s, tmp_path / "out.csv")
     assert out.read_text() == 'a, b\n"3.0", 6.00\n"6.0", 9.00\n'
 
 
 def test_spreadsheet_export_with_semicolons_and_decimal_commas(tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", "1,5;2,25\n3,5;4,75\n")
-    s = ts.load(path)
+    s = ts.read_series(path)
     assert s.data.tolist() == [[1.5, 2.25], [3.5, 4.75]]
     s.data = s.data * 2
-    assert ts.save(s, tmp_path / "out.csv").read_text() == "3,0;4,50\n7,0;9,50\n"
+    assert ts.write_series(s, tmp_path / "out.csv").read_text() == "3,0;4,50\n7,0;9,50\n"
 
 
 def test_a_bom_is_not_part_of_the_first_name(tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", "\ufefftime,v\n0,1\n1,2\n")
-    layout = ts.load(path, keep_columns=["time"]).form.info["series"]
+    layout = ts.read_series(path, keep_columns=["time"]).form.info["series"]
     assert layout.names == ("time", "v") and layout.dialect.bom
-    assert ts.load(path, columns="v").data.tolist() == [[1.0], [2.0]]
+    assert ts.read_series(path, columns="v").data.tolist() == [[1.0], [2.0]]
 
 
 def test_one_column_files(tmp_path: Path) -> None:
     path = write(tmp_path / "in.txt", "level\n1.5\n\n2.5\n")
-    s = ts.load(path)
+    s = ts.read_series(path)
     assert s.form.info["series"].header
     np.testing.assert_array_equal(s.data[:, 0], [1.5, np.nan, 2.5])
-    out = ts.save(s, tmp_path / "out.txt")
+    out = ts.write_series(s, tmp_path / "out.txt")
     assert out.read_bytes() == path.read_bytes()
 
 
@@ -306,21 +306,23 @@ def test_a_lone_carriage_return_ends_a_record_as_in_the_csv_module(tmp_path: Pat
     ]
     path = write(tmp_path / "in.csv", text)
     with pytest.raises(SignalReadError, match=r"line 3, column 2 \('b'\): 'x' is not a number"):
-        ts.load(path)  # lines are counted by their LF, as an editor for this file counts them
+        ts.read_series(
+            path
+        )  # lines are counted by their LF, as an editor for this file counts them
     path = write(tmp_path / "in.csv", "a,b\n1,2\r3,4\n")
-    s = ts.load(path)
+    s = ts.read_series(path)
     assert s.data.tolist() == [[1, 2], [3, 4]]
-    assert ts.save(s, tmp_path / "out.csv").read_bytes() == path.read_bytes()
+    assert ts.write_series(s, tmp_path / "out.csv").read_bytes() == path.read_bytes()
 
 
 def test_mixed_line_ends_are_kept_per_line(tmp_path: Path) -> None:
     text = "a,b\r\n1,2\r\n3,4\n5,6\r\n7,8"
     path = write(tmp_path / "in.csv", text)
-    s = ts.load(path)
+    s = ts.read_series(path)
     assert s.data[:, 0].tolist() == [1, 3, 5, 7]
-    assert ts.save(s, tmp_path / "out.csv").read_bytes() == text.encode()
+    assert ts.write_series(s, tmp_path / "out.csv").read_bytes() == text.encode()
     s.data = s.data + 1
-    assert ts.save(s, tmp_path / "o2.csv").read_bytes() == b"a,b\r\n2,3\r\n4,5\n6,7\r\n8,9"
+    assert ts.write_series(s, tmp_path / "o2.csv").read_bytes() == b"a,b\r\n2,3\r\n4,5\n6,7\r\n8,9"
 
 
 # ------------------------------------------------------------------------------------------
@@ -331,9 +333,9 @@ def test_text_columns_pass_through_and_missing_words_do_not_decide(tmp_path: Pat
     text = "t,x,tag,y,empty\n0,NA,a,1,\n1,,b,2,\n2,3.5,c,N/A,\n"
     path = write(tmp_path / "in.csv", text)
     with pytest.raises(SignalReadError, match=r"line 2, column 2 \('x'\): 'NA' is not a number"):
-        ts.load(path)
+        ts.read_series(path)
     path = write(tmp_path / "in2.csv", "t,x,tag,empty\n0,,a,\n1,,b,\n2,3.5,c,\n")
-    s = ts.load(path)
+    s = ts.read_series(path)
     layout = s.form.info["series"]
     assert layout.channel_names == ("t", "x") and layout.passthrough == (2, 3)
     assert layout.nonfinite == 2
@@ -342,32 +344,34 @@ def test_text_columns_pass_through_and_missing_words_do_not_decide(tmp_path: Pat
 
 def test_keep_columns_and_columns(tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", "epoch,a,b\n100,1.0,2.0\n101,3.0,4.0\n102,5.0,6.0\n")
-    assert ts.load(path).form.info["series"].channel_names == ("epoch", "a", "b")
-    kept = ts.load(path, keep_columns=["epoch"])
+    assert ts.read_series(path).form.info["series"].channel_names == ("epoch", "a", "b")
+    kept = ts.read_series(path, keep_columns=["epoch"])
     assert kept.form.info["series"].channel_names == ("a", "b")
-    only = ts.load(path, columns=["b"])
+    only = ts.read_series(path, columns=["b"])
     assert only.data.tolist() == [[2.0], [4.0], [6.0]]
-    by_number = ts.load(path, columns=["3", "1"])
+    by_number = ts.read_series(path, columns=["3", "1"])
     assert by_number.form.info["series"].channel_names == ("epoch", "b")
     only.data = only.data * 10
-    out = ts.save(only, tmp_path / "out.csv")
+    out = ts.write_series(only, tmp_path / "out.csv")
     assert out.read_text() == "epoch,a,b\n100,1.0,20.0\n101,3.0,40.0\n102,5.0,60.0\n"
-    with pytest.raises(SignalReadError, match=r"no column 'c'; the columns are 'epoch', 'a'"):
-        ts.load(path, columns=["c"])
+    with pytest.raises(
+        SignalReadError, match=r"columns names no column 'c'; the column names are 'epoch', 'a'"
+    ):
+        ts.read_series(path, columns=["c"])
     with pytest.raises(ArgumentError, match="not both"):
-        ts.load(path, columns=["a"], keep_columns=["b"])
+        ts.read_series(path, columns=["a"], keep_columns=["b"])
 
 
 def test_a_chosen_column_of_text_is_an_error(tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", "t,x\nnoon,1\nnight,2\n")
     with pytest.raises(SignalReadError, match=r"line 2, column 1 \('t'\): 'noon' is not a number"):
-        ts.load(path, columns=["t"])
+        ts.read_series(path, columns=["t"])
 
 
 def test_header_can_be_forced(tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", "time,2019\n2024-01,5\n2024-02,6\n")
-    assert not ts.load(path).form.info["series"].header  # "2019" is a number: no header
-    s = ts.load(path, header=True)
+    assert not ts.read_series(path).form.info["series"].header  # "2019" is a number: no header
+    s = ts.read_series(path, header=True)
     assert s.form.info["series"].names == ("time", "2019") and s.data.tolist() == [[5.0], [6.0]]
 
 
@@ -377,52 +381,59 @@ def test_header_can_be_forced(tmp_path: Path) -> None:
 
 def test_a_column_keeps_its_decimals_and_counts_stay_integers(tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", "n,x\n0,1.000\n1,2.5\n4,3\n")
-    s = ts.load(path)
+    s = ts.read_series(path)
     assert [st.decimals for st in s.form.info["series"].styles] == [0, 3]
     s.data = s.data / 3
-    assert ts.save(s, tmp_path / "a.csv").read_text() == "n,x\n0,0.333\n0,0.833\n1,1.000\n"
-    full = ts.save(s, tmp_path / "b.csv", full_precision=True).read_text()
+    assert ts.write_series(s, tmp_path / "a.csv").read_text() == "n,x\n0,0.333\n0,0.833\n1,1.000\n"
+    full = ts.write_series(s, tmp_path / "b.csv", full_precision=True).read_text()
     assert full.splitlines()[3] == f"{4 / 3!r},1.0"  # an unchanged-looking 1.0 is 3/3 == 1
     as32 = Signal(s.data.astype(np.float32), "series", 1, form=s.form, source=s.source)
-    assert ts.save(as32, tmp_path / "c.csv", full_precision=True).read_text().splitlines()[1] == (
+    assert ts.write_series(as32, tmp_path / "c.csv", full_precision=True).read_text().splitlines()[
+        1
+    ] == (
         "0,0.33333334"  # 0/3 is the 0 that was written: its text stays
     )
     ints = Signal(np.rint(s.data * 30).astype(np.int16), "series", 1, form=s.form)
-    assert ts.save(ints, tmp_path / "d.csv").read_text().splitlines()[2] == "10,25"
+    assert ts.write_series(ints, tmp_path / "d.csv").read_text().splitlines()[2] == "10,25"
 
 
 def test_exponent_columns_and_mixed_notation(tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", "a,b\n1.50E-03,0.001\n2.25E+01,1e-05\n")
-    s = ts.load(path)
+    s = ts.read_series(path)
     styles = s.form.info["series"].styles
     assert (styles[0].notation, styles[0].decimals, styles[0].letter) == ("exp", 2, "E")
     assert styles[1].notation == "repr"
     s.data = s.data * 2
-    assert ts.save(s, tmp_path / "o.csv").read_text() == "a,b\n3.00E-03,0.002\n4.50E+01,2e-05\n"
+    assert (
+        ts.write_series(s, tmp_path / "o.csv").read_text()
+        == "a,b\n3.00E-03,0.002\n4.50E+01,2e-05\n"
+    )
 
 
 def test_never_minus_zero(tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", "x\n1.00\n2.00\n")
-    s = ts.load(path)
+    s = ts.read_series(path)
     s.data = np.array([[-0.001], [-0.0]])
-    assert ts.save(s, tmp_path / "o.csv").read_text() == "x\n0.00\n0.00\n"
+    assert ts.write_series(s, tmp_path / "o.csv").read_text() == "x\n0.00\n0.00\n"
 
 
 def test_nan_and_empty_cells(tmp_path: Path) -> None:
     text = "t,x,y\n0,1.0,nan\n1,,2.0\n2,3.0,NaN\n3,-inf,4.0\n4,5.0,Infinity\n"
     path = write(tmp_path / "in.csv", text)
-    s = ts.load(path)
+    s = ts.read_series(path)
     assert s.form.info["series"].nonfinite == 5
     assert np.isnan(s.data[[0, 2], 2]).all() and np.isnan(s.data[1, 1])
     assert s.data[3, 1] == -np.inf and s.data[4, 2] == np.inf
-    assert ts.save(s, tmp_path / "same.csv").read_bytes() == path.read_bytes()
+    assert ts.write_series(s, tmp_path / "same.csv").read_bytes() == path.read_bytes()
     s.data = s.data.copy()
     s.data[:, 1:] = np.nan
-    assert ts.save(s, tmp_path / "o.csv").read_text() == ("t,x,y\n0,,nan\n1,,\n2,,NaN\n3,,\n4,,\n")
+    assert ts.write_series(s, tmp_path / "o.csv").read_text() == (
+        "t,x,y\n0,,nan\n1,,\n2,,NaN\n3,,\n4,,\n"
+    )
     blanks = write(tmp_path / "in.txt", "1.0 2.0\n3.0 4.0\n")
-    b = ts.load(blanks)
+    b = ts.read_series(blanks)
     b.data = np.array([[np.nan, 1.0], [2.0, np.nan]])
-    assert ts.save(b, tmp_path / "o.txt").read_text() == "NaN 1.0\n2.0 NaN\n"
+    assert ts.write_series(b, tmp_path / "o.txt").read_text() == "NaN 1.0\n2.0 NaN\n"
 
 
 def test_nan_spreads_over_the_window_as_numpy_computes_it(tmp_path: Path) -> None:
@@ -516,7 +527,7 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def stream(path: Path, out: Path, w: np.ndarray, slab: int, **geometry: object) -> None:
     """What the job layer will do: slabs with a halo read from the rows, blocks to the writer."""
-    with ts.open_rows(path) as rows:
+    with ts.open_series(path) as rows:
         n = rows.shape[0]
         y_all = convcli.convolve(rows.read(0, n), w, channel_axis=1, **geometry)  # type: ignore[arg-type]
         where = ts.centre_rows(n, len(w), **geometry)  # type: ignore[arg-type]
@@ -524,7 +535,7 @@ def stream(path: Path, out: Path, w: np.ndarray, slab: int, **geometry: object) 
         for start in range(0, n, slab):  # the reads a slab and its halo make
             rows.read(max(start - halo, 0), min(start + slab + halo, n))
         with open(out, "wb") as fh:
-            writer = ts.open_writer(fh, rows.signal, out, row_map=where)
+            writer = ts.series_writer(fh, rows.signal, out, row_map=where)
             for start in range(0, len(y_all), slab):
                 writer.write(y_all[start : start + slab])
             writer.close()
@@ -539,7 +550,7 @@ def test_streaming_equals_in_memory(
 ) -> None:
     table = make_table(60, seed=7)
     path = write(tmp_path / "in.csv", render(table, **LAYOUTS[name]))  # type: ignore[arg-type]
-    layout = ts.load(path).form.info["series"]
+    layout = ts.read_series(path).form.info["series"]
     assert len(layout.blocks) > 10
     w = np.array([0.1, 0.2, 0.4, 0.2, 0.1])
     whole, streamed = tmp_path / "whole.csv", tmp_path / "streamed.csv"
@@ -553,8 +564,8 @@ def test_streaming_equals_in_memory(
 def test_row_reader_reads_ranges_with_halos(tmp_path: Path, small_blocks: None) -> None:
     table = make_table(200, seed=8)
     path = write(tmp_path / "in.csv", render(table, comments={50: "# c", 120: "# d"}))
-    data = ts.load(path).data
-    with ts.open_rows(path) as rows:
+    data = ts.read_series(path).data
+    with ts.open_series(path) as rows:
         assert rows.shape == (200, 2) and rows.dtype == np.float64
         assert not rows.may_hold_nonfinite
         for start in range(0, 200, 23):
@@ -579,10 +590,10 @@ def test_probe_then_open_reads_the_file_once(
         original(self, fh)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ts._Scan, "run", counting)
-    info = ts.probe(path)
-    with ts.open_rows(path) as rows:
+    info = ts.probe_series(path)
+    with ts.open_series(path) as rows:
         rows.read(0, 10)
-    ts.load(path)
+    ts.read_series(path)
     assert len(runs) == 1
     assert info["shape"] == [10, 2] and info["kind"] == "series" and info["dtype"] == "float64"
     assert info["columns"] == ["ch0", "ch1"] and info["keep"] == ["time", "label"]
@@ -592,19 +603,19 @@ def test_probe_then_open_reads_the_file_once(
 def test_a_file_rewritten_within_one_clock_tick_is_indexed_again(tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", "t,x\na,1.5\nb,2.5\n")
     stat = path.stat()
-    assert ts.probe(path)["columns"] == ["x"]
+    assert ts.probe_series(path)["columns"] == ["x"]
     write(path, "t,x\na,7.5\nb,8.5\n")  # the same size; the same times, as within one tick
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert ts.load(path).data.tolist() == [[7.5], [8.5]]
+    assert ts.read_series(path).data.tolist() == [[7.5], [8.5]]
 
 
 def test_a_changed_input_is_not_copied_from(tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", render(make_table(10)))
-    s = ts.load(path)
+    s = ts.read_series(path)
     write(path, path.read_text().replace("L", "M"))
     os.utime(path, ns=(1, 1))
     with pytest.raises(SignalReadError, match="changed since it was read"):
-        ts.save(s, tmp_path / "out.csv")
+        ts.write_series(s, tmp_path / "out.csv")
     assert not (tmp_path / "out.csv").exists()
 
 
@@ -664,11 +675,11 @@ def tables(draw: Callable[..., object]) -> tuple[str, dict[str, object], np.ndar
 def test_random_tables_come_back_byte_for_byte(tmp_path: Path, case: tuple) -> None:
     text, meta, values = case
     path = write(tmp_path / "in.csv", text)
-    s = ts.load(path)
+    s = ts.read_series(path)
     np.testing.assert_array_equal(s.data, values)
     out = tmp_path / "out.csv"
     out.unlink(missing_ok=True)
-    ts.save(s, out)
+    ts.write_series(s, out)
     assert out.read_bytes() == path.read_bytes()
 
 
@@ -700,30 +711,30 @@ def test_random_tables_stream_as_they_filter_in_memory(
 
 def test_another_text_extension_changes_the_delimiter_where_it_must(tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", 'name;v\n"a;b";1,5\nc;2,5\n')
-    s = ts.load(path)
-    assert ts.save(s, tmp_path / "o.tsv").read_text() == "name\tv\na;b\t1,5\nc\t2,5\n"
-    assert ts.save(s, tmp_path / "o.txt").read_bytes() == path.read_bytes()
-    blanks = ts.load(write(tmp_path / "in.dat", '"x y" 1.5\nz 2.5\n'))
+    s = ts.read_series(path)
+    assert ts.write_series(s, tmp_path / "o.tsv").read_text() == "name\tv\na;b\t1,5\nc\t2,5\n"
+    assert ts.write_series(s, tmp_path / "o.txt").read_bytes() == path.read_bytes()
+    blanks = ts.read_series(write(tmp_path / "in.dat", '"x y" 1.5\nz 2.5\n'))
     blanks.data = blanks.data * 2
-    assert ts.save(blanks, tmp_path / "o.csv").read_text() == "x y,3.0\nz,5.0\n"
+    assert ts.write_series(blanks, tmp_path / "o.csv").read_text() == "x y,3.0\nz,5.0\n"
     with pytest.raises(UnsupportedError, match="written as text"):
-        ts.save(s, tmp_path / "o.wav")
+        ts.write_series(s, tmp_path / "o.wav")
 
 
 def test_a_series_made_in_code(tmp_path: Path) -> None:
     s = Signal(np.array([[1.5, np.nan], [0.1, 2.0]]), "series", 1)
-    assert ts.save(s, tmp_path / "a.csv").read_text() == "1.5,\n0.1,2.0\n"
-    assert ts.save(s, tmp_path / "a.txt").read_text() == "1.5 NaN\n0.1 2.0\n"
-    back = ts.load(tmp_path / "a.csv")
+    assert ts.write_series(s, tmp_path / "a.csv").read_text() == "1.5,\n0.1,2.0\n"
+    assert ts.write_series(s, tmp_path / "a.txt").read_text() == "1.5 NaN\n0.1 2.0\n"
+    back = ts.read_series(tmp_path / "a.csv")
     np.testing.assert_array_equal(back.data, s.data)
 
 
 def test_read_as_array(tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", "1.0,2.0\n3.0,4.0\n")
-    s = ts.load(path, "array")
+    s = ts.read_series(path, "array")
     assert s.kind == "array" and s.channel_axis is None and s.data.shape == (2, 2)
     with pytest.raises(SignalReadError, match="not image"):
-        ts.load(path, "image")
+        ts.read_series(path, "image")
 
 
 def test_a_csv_kernel_file_is_still_a_kernel(tmp_path: Path) -> None:
@@ -808,7 +819,7 @@ def test_hostile_inputs_get_one_line(tmp_path: Path, name: str) -> None:
     text, message = HOSTILE[name]
     path = write(tmp_path / f"{name}.csv", text)
     with pytest.raises(SignalReadError) as info:
-        ts.load(path)
+        ts.read_series(path)
     line = str(info.value)
     assert "\n" not in line and line.startswith(f"{path}: ")
     assert __import__("re").search(message, line), line
@@ -818,10 +829,10 @@ def test_binary_junk_named_csv(tmp_path: Path) -> None:
     junk = bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8))
     path = write(tmp_path / "junk.csv", junk)
     with pytest.raises(SignalReadError, match=r"junk.csv: line \d+: .*(not UTF-8|binary data)"):
-        ts.load(path)
+        ts.read_series(path)
     png = write(tmp_path / "image.csv", b"\x89PNG\r\n\x1a\n" + bytes(64))
     with pytest.raises(SignalReadError, match="not UTF-8 text"):
-        ts.load(png)
+        ts.read_series(png)
 
 
 def test_a_huge_line_is_refused_without_reading_it_all(tmp_path: Path) -> None:
@@ -834,7 +845,7 @@ def test_a_huge_line_is_refused_without_reading_it_all(tmp_path: Path) -> None:
     tracemalloc.start()
     try:
         with pytest.raises(SignalReadError, match=r"long.csv: line 3: longer than 1048576 bytes"):
-            ts.load(path)
+            ts.read_series(path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -845,17 +856,17 @@ def test_a_long_quoted_record_is_refused(tmp_path: Path) -> None:
     text = 'a,b\n1,"' + "x\n" * (ts.MAX_LINE_BYTES // 2 + 10) + '"\n'
     path = write(tmp_path / "q.csv", text)
     with pytest.raises(SignalReadError, match=r"line 2: a record \(a quoted field\) longer than"):
-        ts.load(path)
+        ts.read_series(path)
 
 
 def test_messages_name_the_column_by_number_without_a_header(tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", "1.5,2\n2.5,x\n")
     with pytest.raises(SignalReadError, match=r"line 2, column 2: 'x' is not a number"):
-        ts.load(path, columns=["1", "2"])
+        ts.read_series(path, columns=["1", "2"])
 
 
 def test_nan_words_count_as_numbers_when_deciding(tmp_path: Path) -> None:
     path = write(tmp_path / "in.csv", "x,y\nNaN,a\n1.0,b\n")
-    s = ts.load(path)
+    s = ts.read_series(path)
     assert s.form.info["series"].channel_names == ("x",)
     assert math.isnan(s.data[0, 0])

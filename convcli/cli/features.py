@@ -19,6 +19,8 @@ from convcli.cli.options import (
     kind_opt,
     progress_opt,
     quiet_opt,
+    read_options,
+    series_options,
 )
 from convcli.cli.outputs import make_out_dir, plan_outputs
 from convcli.cli.report import Report, run_and_report
@@ -207,6 +209,7 @@ class FeaturesReport(Report):
     "(default N); out = floor((in - N) / S) + 1.",
 )
 @kind_opt
+@series_options
 @gray_opt
 @click.option(
     "--overwrite",
@@ -242,6 +245,9 @@ def command(
     activation: str,
     pool: str | None,
     kind: str,
+    columns: tuple[str, ...] | None,
+    keep_columns: tuple[str, ...] | None,
+    header: bool | None,
     gray: bool,
     overwrite: bool,
     jobs: int,
@@ -260,7 +266,7 @@ def command(
     Every map is computed in one pass, as a convolutional layer computes its channels:
     map f = sum over channels of (input channel (*) kernel f) + bias f, then the activation,
     then the pooling.  The geometry options apply to every map; the default pad mode is
-    reflect for images and volumes, zero for audio and arrays.  --method is auto, direct
+    reflect for images and volumes, zero for audio, series and arrays.  --method is auto, direct
     (blocked im2col and one matrix product per block) or fft (the input's transform shared
     by every kernel); separable is for filter only.
     """
@@ -281,6 +287,7 @@ def command(
             f"--bias has {len(bias)} values but there are {len(kernels)} kernels: give one value, "
             "or one per kernel"
         )
+    read = read_options(columns, keep_columns, header)
     from convcli.features._job import FeaturesJob, FeaturesOptions, features_job
     from convcli.jobs.batch import Batch, worker_count
 
@@ -301,6 +308,7 @@ def command(
         activation=activation.lower(),
         pool=pool,
         kind=kind,
+        read=read,
         gray=gray,
         overwrite=overwrite,
         verbose=verbose,

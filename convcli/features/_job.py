@@ -73,6 +73,7 @@ class FeaturesOptions:
     activation: str = "none"
     pool: str | None = None
     kind: str = "auto"
+    read: tuple[tuple[str, Any], ...] = ()
     gray: bool = False
     overwrite: bool = False
     verbose: bool = False
@@ -306,7 +307,7 @@ def _load(input_path: str, opts: FeaturesOptions) -> tuple[Any, np.ndarray, bool
     """Load the input; drop the alpha channel of an RGBA or LA image or volume (not a .npy)."""
     from convcli import io
 
-    sig = io.load(input_path, kind=opts.kind, gray=opts.gray)
+    sig = io.load(input_path, kind=opts.kind, gray=opts.gray, options=dict(opts.read))
     data = sig.data
     ch = sig.channel_axis
     if (

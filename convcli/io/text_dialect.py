@@ -67,7 +67,7 @@ from typing import IO
 
 import numpy as np
 
-from ..errors import SignalReadError
+from ..errors import Param, SignalReadError
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -1027,9 +1027,14 @@ def select_columns(
     if chosen is None:
         return []
     picked: list[int] = []
+    param = Param(what)
     for name in chosen:
         if names.count(name) > 1:
-            raise SignalReadError(f"{path}: {what}: {name!r} names {names.count(name)} columns")
+            raise SignalReadError(
+                f"{path}: {names.count(name)} columns are named {name!r} ({param}); name it "
+                f"by its number",
+                params=[param],
+            )
         if name in names:
             picked.append(names.index(name))
         elif name.isascii() and name.isdigit() and 1 <= int(name) <= len(names):
@@ -1037,8 +1042,9 @@ def select_columns(
         else:
             listed = ", ".join(repr(n) for n in names)
             raise SignalReadError(
-                f"{path}: {what}: no column {name!r}; the columns are {listed} (or their "
-                f"numbers, 1 to {len(names)})"
+                f"{path}: {param} names no column {name!r}; the column names are {listed} "
+                f"(or a column's number, 1 to {len(names)})",
+                params=[param],
             )
     return sorted(set(picked))
 

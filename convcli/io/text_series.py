@@ -51,38 +51,36 @@ Writing back
   then re-quoted for the new delimiter.
 
 Pass-through cells, comments and unchanged texts are read from the input file as the output
-is written (:class:`SeriesWriter` reads the source in step, a block at a time), so
-:func:`save` needs the input unchanged since it was read (checked by size, modification time,
-inode and a CRC-32 of its first and last 64 KiB).
+is written (:class:`SeriesWriter` reads the source in step, a block at a time), so the input
+must be unchanged since it was read (checked by size, modification time, inode and a CRC-32
+of its first and last 64 KiB).
 
 Large files
 -----------
-:func:`open_rows` reads the file once to index it (validating every cell, counting rows and
+:func:`open_series` reads the file once to index it (validating every cell, counting rows and
 NaNs, learning each column's style, noting the byte offset of every block of about
-:data:`BLOCK_BYTES`), then :meth:`SeriesRows.read` parses only the blocks a range of rows needs
-(the last few are kept, so a slab and its halo are parsed once).  :func:`open_writer` formats
-blocks as they come.  Memory stays a few blocks whatever the file's size.  The index is kept
-(for a few files) so that :func:`probe` then :func:`open_rows` or :func:`load` read it once.
+:data:`BLOCK_BYTES`), then :meth:`SeriesRows.read` parses only the blocks a range of rows
+needs (the last few are kept, so a slab and its halo are parsed once).  :class:`SeriesWriter`
+formats blocks as they come.  Memory stays a few blocks whatever the file's size.  The index
+is kept (for a few files) so that a probe, then the rows or the whole data, read it once;
+the row reader's ``nonfinite`` is the index's count (no second pass to count NaNs).
 
-Identification
---------------
-Text has no magic number.  The rule: a file whose extension is one of :data:`EXTENSIONS` and
-that no format with a magic number claims (the registry asks this family last) is a series
-when its content is UTF-8 text (:func:`identify` checks the first bytes: no NUL, no control
-character, valid UTF-8; :func:`load` then checks every line and refuses what does not parse).
-``-k file.csv`` stays a kernel: only an INPUT is read as a series.
-
-How to register (for the io registry)
--------------------------------------
-One row: family ``"series"``, kind :data:`KIND` (default pad mode :data:`DEFAULT_PAD_MODE`,
-as for audio), read extensions :data:`EXTENSIONS` (format names :data:`FORMATS`), identified
-by :func:`identify` after every format with a magic number; :func:`probe`, :func:`load`,
-:func:`save`, :func:`open_rows` (row reader) and :func:`open_writer` (block writer, which
-takes the :class:`RowMap` of the chain and ``full_precision``).  Kinds given: ``series``
-(and ``array``: the same data, every axis spatial).  The CLI adds ``--columns``,
-``--keep-columns`` (``columns=``, ``keep_columns=``) and ``--as series``.  The row reader's
-``nonfinite`` is counted by the index: the job layer need not read the file again to count
-NaNs.
+The family in :mod:`convcli.io.registry`
+----------------------------------------
+Its row: family ``"series"``, kind :data:`KIND` (default pad mode :data:`DEFAULT_PAD_MODE`,
+as for audio), the extensions of :data:`FORMATS`, and the read options ``columns``,
+``keep_columns`` and ``header`` (``convcli.io.load(path, options={...})``).  Text has no
+magic number: a file whose extension is one of :data:`EXTENSIONS` and whose content no
+format with a magic number claims is a series when its first bytes are UTF-8 text
+(:func:`identify`; the whole file is checked as it is read).  A file of another format with
+a text extension is read as that format (a text extension is a weak claim: ``.dat`` and
+``.txt`` name many things); ``-k file.csv`` stays a kernel (only an INPUT is a series).
+The registry's functions (:func:`probe`, :func:`load`, :func:`save`, :func:`target`,
+:func:`open_rows`, :func:`open_writer`) are thin: :func:`probe_series`,
+:func:`read_series`, :func:`write_series`, :func:`open_series` and :func:`series_writer`
+do the work and take their options as keywords.  A writer takes where its rows sit from
+``form.info["rows"]`` (a :class:`~convcli.geometry.RowMap`, set by the job that filtered
+them) and ``form.info["full_precision"]``.
 
 Standard library and numpy only.
 """
@@ -97,11 +95,19 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 import numpy as np
 
-from ..errors import ArgumentError, SignalReadError, SignalWriteError, UnsupportedError
+from ..errors import (
+    ArgumentError,
+    Param,
+    SignalReadError,
+    SignalWriteError,
+    UnsupportedError,
+)
+from ..geometry import RowMap, centre_rows
+from . import registry
 from ._signal import Form, Signal
 from .atomic import atomic_file
 from .limits import DEFAULT_LIMITS, Limits, open_regular
@@ -147,13 +153,19 @@ __all__ = [
     "RowMap",
     "centre_rows",
     "identify",
+    "probe_series",
+    "read_series",
+    "write_series",
+    "open_series",
+    "series_writer",
+    "SeriesRows",
+    "SeriesWriter",
     "probe",
     "load",
     "save",
+    "target",
     "open_rows",
     "open_writer",
-    "SeriesRows",
-    "SeriesWriter",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -267,68 +279,6 @@ class SeriesLayout:
     def channel_names(self) -> tuple[str, ...]:
         """The names of the channels."""
         return tuple(self.names[j] for j in self.channels)
-
-
-class RowMap(NamedTuple):
-    """Where output rows sit on input rows: output row ``o`` sits on ``first + o*step``.
-
-    Examples
-    --------
-    >>> centre_rows(10, 3, stride=2)
-    RowMap(first=1, step=2)
-    >>> RowMap(1, 2).then(RowMap(0, 3))
-    RowMap(first=1, step=6)
-    """
-
-    first: int = 0
-    step: int = 1
-
-    def then(self, after: RowMap) -> RowMap:
-        """Compose with the map of the next stage of a chain (whose input is our output)."""
-        return RowMap(self.first + self.step * after.first, self.step * after.step)
-
-    def source(self, o: int) -> int:
-        """Return the input row output row ``o`` sits on (may be before 0 or past the end)."""
-        return self.first + o * self.step
-
-
-def centre_rows(
-    rows: int,
-    kernel_size: int,
-    *,
-    stride: int = 1,
-    padding: Any = "same",
-    dilation: int = 1,
-) -> RowMap:
-    """Return where each output row sits: the input row under its kernel window's centre.
-
-    Parameters
-    ----------
-    rows : int
-        Input rows.
-    kernel_size : int
-        Taps of the kernel along the rows.
-    stride, padding, dilation
-        As for :func:`convcli.convolve` (one axis).
-
-    Returns
-    -------
-    RowMap
-        ``first = -p_lo + (k'-1)//2`` with ``k' = dilation*(kernel_size-1) + 1``, and
-        ``step = stride``.
-
-    Examples
-    --------
-    >>> centre_rows(10, 5), centre_rows(10, 5, padding="valid"), centre_rows(10, 5, padding="full")
-    (RowMap(first=0, step=1), RowMap(first=2, step=1), RowMap(first=-2, step=1))
-    >>> centre_rows(9, 3, stride=2), centre_rows(10, 3, stride=2), centre_rows(10, 1, stride=2)
-    (RowMap(first=0, step=2), RowMap(first=1, step=2), RowMap(first=0, step=2))
-    """
-    from ..geometry import resolve
-
-    (axis,) = resolve((rows,), (kernel_size,), stride=stride, padding=padding, dilation=dilation)
-    span = axis.dilation * (axis.kernel - 1)
-    return RowMap(span // 2 - axis.pad_lo, axis.stride)
 
 
 def identify(head: bytes, path: PathLike) -> str | None:
@@ -550,11 +500,15 @@ def _plan_columns(
 ) -> tuple[list[int], list[int]]:
     """Return the numeric columns and the undecided ones, from the options and the sample."""
     if columns is not None and keep_columns is not None:
-        raise ArgumentError("give columns (what is filtered) or keep_columns, not both")
+        both = [Param("columns"), Param("keep_columns")]
+        raise ArgumentError(
+            f"give {both[0]} (what is filtered) or {both[1]}, not both", params=both
+        )
     if columns is not None:
         chosen = select_columns(head.names, columns, path, "columns")
         if not chosen:
-            raise ArgumentError("columns is empty: name at least one column to filter")
+            what = Param("columns")
+            raise ArgumentError(f"{what} is empty: name a column to filter", params=[what])
         return chosen, []
     kept = set(select_columns(head.names, keep_columns, path, "keep_columns"))
     kinds = column_kinds(head)
@@ -642,7 +596,8 @@ def _check_kind(kind: str, path: PathLike) -> None:
 
 def _form(layout: SeriesLayout, path: Path) -> Form:
     fmt = FORMATS.get(path.suffix.lower(), "TEXT")
-    return Form(container="file", format=fmt, bits=64, dtype="float64", info={"series": layout})
+    info = {"series": layout, "columns": list(layout.channel_names)}
+    return Form(container="file", format=fmt, bits=64, dtype="float64", info=info)
 
 
 def _signal(layout: SeriesLayout, data: np.ndarray, kind: str, path: Path) -> Signal:
@@ -652,7 +607,7 @@ def _signal(layout: SeriesLayout, data: np.ndarray, kind: str, path: Path) -> Si
     return Signal(data, KIND, 1, source=path, form=form)
 
 
-def probe(
+def probe_series(
     path: PathLike,
     *,
     limits: Limits | None = None,
@@ -663,8 +618,8 @@ def probe(
     """Describe a series file: its shape, dialect and columns.
 
     Text has no header that counts its rows, so the whole file is read once (in bounded
-    memory, validating every cell); the index is kept, so that :func:`load` or
-    :func:`open_rows` right after does not read it again for that.
+    memory, validating every cell); the index is kept, so that :func:`read_series` or
+    :func:`open_series` right after does not read it again for that.
 
     Parameters
     ----------
@@ -719,7 +674,7 @@ def probe(
     }
 
 
-def load(
+def read_series(
     path: PathLike,
     kind: str = "auto",
     *,
@@ -748,7 +703,7 @@ def load(
     -------
     Signal
         The channels; ``form.info["series"]`` holds the :class:`SeriesLayout` that
-        :func:`save` writes back with.
+        :func:`write_series` writes back with.
 
     Raises
     ------
@@ -765,7 +720,7 @@ def load(
     ...     p = os.path.join(d, "a.csv")
     ...     with open(p, "w") as f:
     ...         _ = f.write("time;level;note\n00:00;1,5;a\n00:01;2,25;b\n")
-    ...     s = load(p)
+    ...     s = read_series(p)
     >>> s.kind, s.data.tolist(), s.form.info["series"].channel_names
     ('series', [[1.5], [2.25]], ('level',))
     """
@@ -785,7 +740,7 @@ def load(
     return _signal(layout, data, kind, p)
 
 
-def open_rows(
+def open_series(
     path: PathLike,
     *,
     limits: Limits | None = None,
@@ -800,7 +755,7 @@ def open_rows(
     path : str or os.PathLike
         The file.
     limits, columns, keep_columns, header
-        As for :func:`load`.
+        As for :func:`read_series`.
 
     Returns
     -------
@@ -865,7 +820,7 @@ class SeriesRows:
     Parameters
     ----------
     layout : SeriesLayout
-        The file's index (:func:`open_rows` makes it).
+        The file's index (:func:`open_series` makes it).
     """
 
     #: Parsed blocks kept: a slab and its halo never parse a block twice.
@@ -889,7 +844,7 @@ class SeriesRows:
 
     @property
     def signal(self) -> Signal:
-        """The input as :func:`load` describes it, with no rows."""
+        """The input as :func:`read_series` describes it, with no rows."""
         empty = np.empty((0, self.shape[1]))
         return _signal(self.layout, empty, KIND, self.path)
 
@@ -1257,9 +1212,14 @@ class SeriesWriter:
         chunk: Chunk,
         j: int,
     ) -> list[str]:
-        """Return a channel's cells: the input's text where a value is unchanged, else new."""
+        """Return a channel's cells: the input's text where a value is unchanged, else new.
+
+        Integers (a ``dtype`` asked for) are all written as integers: ``1.00`` is 1 too.
+        """
         nan = np.isnan(values) if values.dtype.kind == "f" else np.zeros(len(values), bool)
         same = (values == before) | (nan & np.isnan(before))
+        if values.dtype.kind != "f":
+            same[:] = False
         if not self._verbatim:
             raw = [self._number_text(t) for t in raw]
         if same.all():
@@ -1322,7 +1282,7 @@ class SeriesWriter:
         return stop
 
 
-def open_writer(
+def series_writer(
     fh: IO[bytes],
     signal: Signal,
     path: PathLike,
@@ -1362,7 +1322,7 @@ def open_writer(
     )
 
 
-def save(
+def write_series(
     signal: Signal,
     path: PathLike,
     *,
@@ -1412,9 +1372,9 @@ def save(
     ...     p, q = os.path.join(d, "a.csv"), os.path.join(d, "b.csv")
     ...     with open(p, "w") as f:
     ...         _ = f.write("t,x\n00:00,1.00\n00:01,2.50\n00:02,4.00\n")
-    ...     s = load(p)
+    ...     s = read_series(p)
     ...     s.data = s.data * 2
-    ...     _ = save(s, q)
+    ...     _ = write_series(s, q)
     ...     print(open(q).read(), end="")
     t,x
     00:00,2.00
@@ -1444,3 +1404,95 @@ def save(
             f"{out}: cannot write {FORMATS[out.suffix.lower()]}: {reason}"
         ) from exc
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# The registry's functions (convcli.io.registry): the work is done above
+
+
+def probe(path: Path, fmt: str, limits: Limits, **options: Any) -> dict[str, Any]:
+    """Describe a series file (:func:`probe_series`; ``options``: its read options)."""
+    return probe_series(path, limits=limits, **options)
+
+
+def load(path: Path, fmt: str, kind: str, gray: bool, limits: Limits, **options: Any) -> Signal:
+    """Load a series file as a series or an array (:func:`read_series`); ``gray`` is moot."""
+    return read_series(path, kind, limits=limits, **options)
+
+
+def open_rows(
+    path: Path, fmt: str, kind: str, limits: Limits, **options: Any
+) -> tuple[SeriesRows, Signal] | None:
+    """Open a series file to read its rows block by block, read as ``auto`` or ``series``.
+
+    Returns
+    -------
+    (SeriesRows, Signal) or None
+        The rows (after one indexing pass), and the signal :func:`read_series` would give
+        without its rows; None for another kind (:func:`load` reads it whole).
+    """
+    if kind not in ("auto", KIND):
+        return None
+    rows = open_series(path, limits=limits, **options)
+    return rows, rows.signal
+
+
+def _placement(form: Form) -> tuple[RowMap, bool]:
+    """Where a writer's rows sit, and whether it writes values in full (``form.info``)."""
+    rows = form.info.get("rows") if form is not None else None
+    full = bool(form.info.get("full_precision")) if form is not None else False
+    return RowMap(*rows) if rows is not None else RowMap(), full
+
+
+def target(signal: Signal, path: Path, fmt: registry.WriteFormat) -> registry.Target:
+    """Write a series, or an array of one or two axes (rows, and a column per channel).
+
+    Raises
+    ------
+    UnsupportedError
+        Another kind, or an array of more axes.
+    """
+    if signal.kind == KIND or (signal.kind == "array" and signal.data.ndim in (1, 2)):
+        return registry.Target(path, "series", fmt.name)
+    if signal.kind == "array":
+        raise UnsupportedError(
+            f"{path}: a {signal.data.ndim}-D array cannot be written as {fmt.name}: a text "
+            f"series holds rows of columns; write .npy"
+        )
+    return registry.default_target(registry.family("series"), signal, path, fmt)
+
+
+def save(
+    signal: Signal,
+    data: np.ndarray,
+    target: registry.Target,
+    *,
+    overwrite: bool,
+    protect: tuple[Any, ...],
+    threads: int | None = None,
+) -> None:
+    """Write ``(rows, channels)`` as the input was written (:func:`write_series`), atomically."""
+    row_map, full = _placement(signal.form)
+    write_series(
+        replace(signal, data=data),
+        target.path,
+        overwrite=overwrite,
+        protect=protect,
+        row_map=row_map,
+        full_precision=full,
+    )
+
+
+def open_writer(
+    fh: IO[bytes],
+    target: registry.Target,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    form: Form,
+    rate: float | None,
+) -> SeriesWriter:
+    """Start a series file whose rows come block by block (:func:`series_writer`)."""
+    channels = int(shape[1]) if len(shape) > 1 else 1
+    row_map, full = _placement(form)
+    empty = Signal(np.empty((0, channels), dtype), KIND, 1, form=form)
+    return series_writer(fh, empty, target.path, row_map=row_map, full_precision=full)

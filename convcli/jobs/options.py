@@ -26,7 +26,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class FilterOptions:
-    """Everything ``convcli filter`` was told, once per run (picklable for ``--jobs``)."""
+    """Everything ``convcli filter`` was told, once per run (picklable for ``--jobs``).
+
+    ``read`` holds the read options of the inputs' format, as ``(name, value)`` pairs
+    (:func:`convcli.io.load`'s ``options``: a text series' ``columns``, ``keep_columns``,
+    ``header``).
+    """
 
     kernels: tuple[str, ...]
     stride: tuple[int, ...] | None = None
@@ -43,6 +48,7 @@ class FilterOptions:
     rescale: bool = False
     dtype: str = "auto"
     kind: str = "auto"
+    read: tuple[tuple[str, Any], ...] = ()
     alpha: str = "premultiply"
     gray: bool = False
     overwrite: bool = False
