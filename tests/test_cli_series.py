@@ -331,7 +331,7 @@ def test_the_family_row_and_the_module_agree() -> None:
     assert ts.KIND in row.takes and ts.KIND in convcli.io.KINDS
 
 
-# ------------------------------------------------------------------------------ info
+# ------------------------------------------------------------------------------ info, features
 
 
 def test_info_shows_the_columns_and_the_dialect(tmp_path: Path) -> None:
@@ -349,6 +349,46 @@ def test_info_shows_the_columns_and_the_dialect(tmp_path: Path) -> None:
         6,
         "\t",
     )
+
+
+def test_features_of_a_series(tmp_path: Path) -> None:
+    table = make_table(30, seed=17)
+    path = write(tmp_path / "log.csv", render(table))
+    out = tmp_path / "maps"
+    res = invoke(
+        "features",
+        path,
+        "--columns",
+        "ch0",
+        "-k",
+        "box:3",
+        "-k",
+        "[1 0 -1]",
+        "--stride",
+        "2",
+        "-o",
+        out,
+    )
+    assert res.exit_code == 0, res.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "00-box-size3.csv",
+        "01-inline3.csv",
+        "maps.json",
+        "maps.npy",
+        "montage.png",
+    ]
+    maps = np.load(out / "maps.npy")
+    assert maps.shape == (2, 15)
+    want = reference(table.values[1], np.ones(3) / 3, stride=2)
+    np.testing.assert_allclose(maps[0], want, rtol=1e-6, atol=1e-5)
+    rows = read_back(out / "00-box-size3.csv", ",")
+    assert [row[0] for row in rows] == [table.cells[1 + 2 * o][0] for o in range(15)]
+    assert [row[2] for row in rows] == [table.cells[1 + 2 * o][2] for o in range(15)]  # ch1
+    assert all(_within(row[1], want[o], 2) for o, row in enumerate(rows))
+    # two channels: each map sums them, as a layer does; no per-map series file then
+    res = invoke("features", path, "-k", "box:3", "-o", tmp_path / "two")
+    assert res.exit_code == 0, res.stderr
+    assert sorted(p.name for p in (tmp_path / "two").iterdir())[0] == "00-box-size3.png"
 
 
 # ------------------------------------------------------------------------------ installed

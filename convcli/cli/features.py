@@ -33,6 +33,7 @@ Examples:
   convcli features photo.jpg --weights conv1.npy --stride 2 --padding 3 --activation relu \\
       --pool max:2 -o conv1/
   convcli features song.wav --bank log-scales:sigma=4,scales=5 -o bands/
+  convcli features log.csv --columns temp --bank log-scales:sigma=4,scales=3 -o bands/
   convcli features ct_slices/ --bank edges:op=sobel -o ct_edges/
   convcli features scans/*.png --bank edges --out-dir maps/ -j 0 --json
 
@@ -49,7 +50,8 @@ Keras/TensorFlow kernels are (kh, kw, C, F): save w.transpose(3, 2, 0, 1).
 Each folder receives: maps.npy (float32, (F, *out)); one viewable file per map, NN-<label>.png
 (images: signed maps in a blue-white-red diverging colour map symmetric about 0, maps of
 one sign in grey), NN-<label>.wav (audio, peak-normalised) or NN-<label>/ (volumes: one
-PNG per plane); montage.png (every map labelled; volumes: the middle plane); maps.json
+PNG per plane), NN-<label>.csv (a text series of one column: the input file, its column
+replaced by the map); montage.png (every map labelled; volumes: the middle plane); maps.json
 (each map's name, kernel shape, min/max/mean, and the geometry used).
 """
 
