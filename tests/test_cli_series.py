@@ -146,15 +146,27 @@ def test_a_chain_composes_where_rows_sit(tmp_path: Path) -> None:
         ("--pad-mode", "reflect"),
     ],
 )
-def test_streamed_equals_in_memory(tmp_path: Path, name: str, extra: tuple[str, ...]) -> None:
+def test_streamed_equals_in_memory(
+    tmp_path: Path, monkeypatch, name: str, extra: tuple[str, ...]
+) -> None:
     table = make_table(300, seed=15)
     path = write(tmp_path / "in.csv", render(table, **LAYOUTS[name]))  # type: ignore[arg-type]
     whole, streamed = tmp_path / "whole.csv", tmp_path / "streamed.csv"
-    a = _filter(path, "-k", "gaussian:sigma=2", *extra, "-o", whole)
     b = _filter(path, "-k", "gaussian:sigma=2", *extra, "--max-memory", "1", "-o", streamed)
+    with monkeypatch.context() as m:  # one kernel streams whatever the size: not here
+        m.setattr(convcli.io, "streams_always", lambda signal, path: False)
+        a = _filter(path, "-k", "gaussian:sigma=2", *extra, "-o", whole)
     assert "streamed" not in a and b["streamed"] is True
     assert (a["shape_out"], a["nonfinite"]) == (b["shape_out"], b["nonfinite"])
     assert streamed.read_bytes() == whole.read_bytes()
+
+
+def test_one_kernel_streams_whatever_the_size(tmp_path: Path) -> None:
+    """As audio: a few slabs of memory, never an array the size of the file; a chain streams
+    when its working set passes the budget."""
+    path = write(tmp_path / "in.csv", render(make_table(40, seed=18)))
+    assert _filter(path, "-k", "box:3", "-o", tmp_path / "a.csv")["streamed"] is True
+    assert "streamed" not in _filter(path, "-k", "box:3", "-k", "box:3", "-o", tmp_path / "b.csv")
 
 
 def test_streamed_takes_the_nan_count_from_the_index(tmp_path: Path, monkeypatch) -> None:

@@ -561,6 +561,22 @@ def test_streaming_equals_in_memory(
         assert streamed.read_bytes() == whole.read_bytes()
 
 
+@pytest.mark.parametrize(("stride", "padding"), [(1, "same"), (3, "same"), (1, "full")])
+def test_a_block_is_formatted_a_few_rows_at_a_time(
+    tmp_path: Path, monkeypatch, stride: int, padding: str
+) -> None:
+    """The writer formats at most ``_WRITE_ROWS`` rows at once; the bytes do not depend on it."""
+    table = make_table(60, seed=8)
+    path = write(tmp_path / "in.csv", render(table, **LAYOUTS["semicolon-comments"]))
+    w = np.array([0.25, 0.5, 0.25])
+    filtered(path, tmp_path / "whole.csv", w, stride=stride, padding=padding)
+    for rows in (1, 7):
+        monkeypatch.setattr(ts, "_WRITE_ROWS", rows)
+        out = tmp_path / f"rows{rows}.csv"
+        filtered(path, out, w, stride=stride, padding=padding)
+        assert out.read_bytes() == (tmp_path / "whole.csv").read_bytes()
+
+
 def test_row_reader_reads_ranges_with_halos(tmp_path: Path, small_blocks: None) -> None:
     table = make_table(200, seed=8)
     path = write(tmp_path / "in.csv", render(table, comments={50: "# c", 120: "# d"}))

@@ -440,6 +440,7 @@ _SERIES = Family(
     noun="a text series",
     plural="text series",
     takes=("series", "array"),
+    stream_always=True,  # as audio: a few slabs of memory, whatever the file's length
     reads=(
         ReadFormat("CSV", "CSV", (), (".csv",)),
         ReadFormat("TSV", "TSV", (), (".tsv",)),

@@ -179,6 +179,8 @@ FORMATS = {".csv": "CSV", ".tsv": "TSV", ".txt": "TEXT", ".dat": "TEXT"}
 #: Pad mode when none is given: as for audio.
 DEFAULT_PAD_MODE = "zero"
 _STAMP_BYTES = 1 << 16
+#: Rows :meth:`SeriesWriter.write` formats at once: their texts are held, not a whole slab's.
+_WRITE_ROWS = 1 << 16
 
 
 # --------------------------------------------------------------------------------------------
@@ -1116,7 +1118,11 @@ class SeriesWriter:
     # -- rows
 
     def write(self, block: np.ndarray) -> None:
-        """Write the next rows: ``(rows, channels)`` in the output dtype (1-D: one channel)."""
+        """Write the next rows: ``(rows, channels)`` in the output dtype (1-D: one channel).
+
+        A block of any size is formatted :data:`_WRITE_ROWS` rows at a time: a cell's text
+        costs tens of bytes as a Python string, eight as a float64.
+        """
         data = np.asarray(block)
         if data.ndim == 1:
             data = data[:, None]
@@ -1125,6 +1131,11 @@ class SeriesWriter:
                 f"{self.path}: blocks of {len(self.layout.channels)} channels expected, not "
                 f"shape {data.shape}"
             )
+        for start in range(0, len(data), _WRITE_ROWS):
+            self._write_rows(data[start : start + _WRITE_ROWS])
+
+    def _write_rows(self, data: np.ndarray) -> None:
+        """Write the next rows (at most :data:`_WRITE_ROWS`)."""
         texts = [
             format_values(data[:, c], self._style(c), self.dialect.decimal, self._full)
             for c in range(data.shape[1])
