@@ -37,13 +37,18 @@ audio       PVF (Portable Voice Format)      ``PVF1\n``             .pvf
 audio       AVR (Audio Visual Research)      ``2BIT``               .avr
 audio       WVE (Psion Series 3)             ``ALawSoundFile**``    .wve
 array       NPY                              ``\x93NUMPY``         .npy
+series      CSV, TSV, blank-separated text   none: UTF-8 text       .csv .tsv .txt .dat
 ==========  ===============================  =====================  ========================
 
 Pillow is called with ``formats=[...]`` naming the one plugin the content says, so EPS,
 PostScript, PDF, SVG and Pillow's many other plugins are never reached, whatever a file is
 called.  A file whose extension names another format than its content is refused, naming
 both (``content is PNG but the extension .wav says WAV``); an extension convcli does not
-know (``.dat``, none) makes no claim, and the content decides.
+know (``.json``, none) makes no claim, and the content decides.  Text has no magic number:
+a file with a text extension whose content no other format claims is asked of the text
+family last (:func:`convcli.io.registry.identify_text`), and is refused when it is not text
+(binary data named ``.csv``); a file of a format with a magic number named ``.dat`` or
+``.txt`` is read as that format (those extensions name many things).
 
 Standard library only.
 """
@@ -176,6 +181,8 @@ def check_content(path: str | os.PathLike[str], head: bytes) -> tuple[str, str]:
     found = registry.identify(head)
     ext = Path(path).suffix.lower()
     claimed = registry.claimed(ext)
+    if found is None and claimed is not None and not claimed[1].magic:
+        found = _text(path, head, claimed)
     if found is None:
         what = _describe_head(head)
         if claimed is not None:
@@ -187,9 +194,27 @@ def check_content(path: str | os.PathLike[str], head: bytes) -> tuple[str, str]:
             f"{path}: the content is {what}, not a format convcli reads "
             f"({registry.reads_summary()})"
         )
-    if claimed is not None and claimed[1] != found[1]:
+    if claimed is not None and claimed[1] != found[1] and claimed[1].magic:
         raise SignalReadError(
             f"{path}: the content is {found[1].label} but the extension {ext} says "
             f"{claimed[1].label}"
         )
     return found[0].name, found[1].name
+
+
+def _text(
+    path: str | os.PathLike[str],
+    head: bytes,
+    claimed: tuple[registry.Family, registry.ReadFormat],
+) -> tuple[registry.Family, registry.ReadFormat] | None:
+    """Ask the text family its extension names; name a known binary format it is instead."""
+    try:
+        return registry.identify_text(head, path)
+    except SignalReadError:
+        name = refused_name(head)
+        if name is None:
+            raise
+        raise SignalReadError(
+            f"{path}: cannot read as {claimed[0].noun}: the content is {name}, "
+            f"not {claimed[1].label}"
+        ) from None

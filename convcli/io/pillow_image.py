@@ -1121,7 +1121,9 @@ def check_image(
 
 
 def load(path: Path, fmt: str, kind: str, gray: bool, limits: Limits) -> Signal:
-    """Load an image file as ``kind`` (:func:`read_image`); it is never audio."""
+    """Load an image file as ``kind`` (:func:`read_image`); it is never audio or a series."""
+    if kind == "series":
+        raise SignalReadError(f"{path}: is an image; it cannot be read as a series")
     if kind == "audio":
         audio = ", ".join(f.label for f in registry.family("audio").reads)
         raise SignalReadError(f"{path}: is not an audio file ({audio}); it cannot be read as audio")
@@ -1142,6 +1144,8 @@ def target(signal: Signal, path: Path, fmt: registry.WriteFormat) -> registry.Ta
         Audio; a volume of several planes to a format of one image; an array that is not 2-D.
     """
     kind = signal.kind
+    if kind == "series":
+        return registry.default_target(registry.family("image"), signal, path, fmt)
     if kind == "audio":
         use = [w.extensions[0] for w in registry.family("audio").writes] + [".npy"]
         raise UnsupportedError(

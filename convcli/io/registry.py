@@ -24,7 +24,14 @@ function            what it does (``path``, ``fmt`` the format :func:`identify` 
                     or None: read rows block by block (:mod:`convcli.io.rows`)
 ``open_writer``     optional: ``open_writer(fh, target, shape, dtype, form, rate)``: a
                     :class:`convcli.io.rows.BlockWriter` for the kinds in ``blocks``
+``identify``        for formats without magic (text): ``identify(head, path) -> str or
+                    None``, the format of a file its extension claims, asked after every
+                    format with a magic number; raises when the content is not that format
 ==================  ==================================================================
+
+``probe``, ``load`` and ``open_rows`` also take, as keywords, the read options the row lists
+in ``options`` (a text series: ``columns``, ``keep_columns``, ``header``); a writer finds what
+it needs about its rows in the signal's ``form.info`` (:class:`convcli.io.Form`).
 
 :mod:`convcli.io` asks this table, and nothing else, for all of it: ``load``, ``probe``,
 ``save``, ``identify_file``, ``output_dtype``, ``open_rows``, ``open_writer``.  A new format
@@ -61,6 +68,7 @@ __all__ = [
     "families",
     "identify",
     "claimed",
+    "identify_text",
     "writes",
     "folder_family",
     "target_for",
@@ -132,10 +140,12 @@ class ReadFormat:
     label : str
         Its name in messages (``"WebP"``, ``"PPM/PGM"``).
     magic : tuple of Magic
-        Its content, any of these.
+        Its content, any of these; none for text, which its family's ``identify`` tells
+        (after every format with a magic number).
     extensions : tuple of str
         The file extensions that claim it: a file of another content with one of these is
-        refused, naming both.
+        refused, naming both (a format without magic claims weakly: a file of a format with
+        a magic number and one of its extensions is read as that format).
     decoders : tuple of str
         What the family's library may call it and open it with (Pillow's plugins, libsndfile's
         major formats): nothing else is ever reached.
@@ -249,6 +259,9 @@ class Family:
         The optional pip extra that brings what it needs (``pip install 'convcli[extra]'``).
     requires : tuple of str
         The modules it needs, importable only with ``extra`` installed.
+    options : tuple of str
+        The read options its ``probe``, ``load`` and ``open_rows`` take as keywords
+        (:func:`convcli.io.load`'s ``options``); any other is refused.
     """
 
     name: str
@@ -263,6 +276,7 @@ class Family:
     stream_always: bool = False
     extra: str | None = None
     requires: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
 
     def read_format(self, name: str) -> ReadFormat:
         """Return the read format called ``name``."""
@@ -580,11 +594,11 @@ _NPY = Family(
     name="npy",
     module="convcli.io.npy",
     noun=".npy",
-    takes=("image", "audio", "volume", "array"),
+    takes=("image", "audio", "volume", "array", "series"),
     reads=(ReadFormat("NPY", "NPY", (Magic((0, b"\x93NUMPY")),), (".npy",)),),
     # Rows as they come, after a header that says the whole shape (not images: an image to
     # .npy is written whole, as numpy writes it).
-    writes=(WriteFormat("NPY", (".npy",), ANY, blocks=("audio", "volume", "array")),),
+    writes=(WriteFormat("NPY", (".npy",), ANY, blocks=("audio", "volume", "array", "series")),),
 )
 
 _FOLDER = Family(
@@ -595,8 +609,29 @@ _FOLDER = Family(
     folders=True,
 )
 
+# Text has no magic number: its family's identify() is asked after every format with one.
+_SERIES = Family(
+    name="series",
+    module="convcli.io.text_series",
+    noun="a text series",
+    plural="text series",
+    takes=("series", "array"),
+    stream_always=True,  # as audio: a few slabs of memory, whatever the file's length
+    reads=(
+        ReadFormat("CSV", "CSV", (), (".csv",)),
+        ReadFormat("TSV", "TSV", (), (".tsv",)),
+        ReadFormat("TEXT", ".txt/.dat", (), (".txt", ".dat")),
+    ),
+    writes=(
+        WriteFormat("CSV", (".csv",), ANY, blocks=("series", "array")),
+        WriteFormat("TSV", (".tsv",), ANY, blocks=("series", "array")),
+        WriteFormat("TEXT", (".txt", ".dat"), ANY, blocks=("series", "array")),
+    ),
+    options=("columns", "keep_columns", "header"),
+)
+
 #: The table, in the order content is tried and extensions are listed.
-FAMILIES: list[Family] = [_IMAGE, _AUDIO, _NPY, _FOLDER]
+FAMILIES: list[Family] = [_IMAGE, _AUDIO, _NPY, _FOLDER, _SERIES]
 
 
 # ----------------------------------------------------------------------------- lookups
@@ -660,8 +695,35 @@ def identify(head: bytes) -> tuple[Family, ReadFormat] | None:
     return None
 
 
+def identify_text(head: bytes, path: Any) -> tuple[Family, ReadFormat] | None:
+    r"""Return the format without magic (text) that a file's extension claims, if it is one.
+
+    Asked when no format with a magic number matches ``head``: the family whose format
+    claims the extension tells by its ``identify(head, path)``, which raises when the content
+    is not what the extension says (binary data named ``.csv``).
+
+    Examples
+    --------
+    >>> found = identify_text(b"t,x\n0,1.5\n", "log.csv")
+    >>> found[0].name, found[1].name
+    ('series', 'CSV')
+    >>> identify_text(b"t,x\n", "log.json") is None
+    True
+    """
+    found = claimed(Path(path).suffix)
+    if found is None or found[1].magic:
+        return None
+    row = found[0]
+    tell = row.function("identify", path)
+    name = tell(head, path) if tell is not None else None
+    return None if name is None else (row, row.read_format(name))
+
+
 def claimed(extension: str) -> tuple[Family, ReadFormat] | None:
-    """Return the family and format a file extension (``".png"``) claims, or None."""
+    """Return the family and format a file extension (``".png"``) claims, or None.
+
+    A format without magic (text) claims its extensions weakly: see :func:`identify_text`.
+    """
     ext = extension.lower()
     for f in FAMILIES:
         for fmt in f.reads:
@@ -713,8 +775,9 @@ def reads_summary() -> str:
 
     Examples
     --------
-    >>> reads_summary()
-    'PNG, JPEG, TIFF, BMP, WebP, GIF, PPM/PGM images, WAV, FLAC, OGG, AIFF, ..., WVE audio, .npy'
+    >>> reads_summary()  # doctest: +NORMALIZE_WHITESPACE
+    'PNG, JPEG, TIFF, BMP, WebP, GIF, PPM/PGM images, WAV, FLAC, OGG, AIFF, ..., WVE audio, .npy,
+     CSV, TSV, .txt/.dat text series'
     """
     parts = []
     for f in FAMILIES:

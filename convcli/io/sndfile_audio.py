@@ -1078,8 +1078,9 @@ def nearest_dtype(stored: str, holds: tuple[str, ...]) -> str:
 
 def load(path: Path, fmt: str, kind: str, gray: bool, limits: Limits) -> Signal:
     """Load an audio file as audio or as an array (:func:`read_audio`)."""
-    if kind in ("image", "volume"):
-        raise SignalReadError(f"{path}: is audio; it cannot be read as {kind}")
+    if kind in ("image", "volume", "series"):
+        what = "a series" if kind == "series" else kind
+        raise SignalReadError(f"{path}: is audio; it cannot be read as {what}")
     return read_audio(path, kind, limits=limits, fmt=fmt)
 
 
@@ -1099,6 +1100,8 @@ def target(signal: Signal, path: Path, fmt: registry.WriteFormat) -> registry.Ta
     kind = signal.kind
     if kind == "audio":
         return registry.Target(path, "audio", fmt.name)
+    if kind == "series":
+        return registry.default_target(registry.family("audio"), signal, path, fmt)
     audio = Param("kind", "audio")
     hint = f" (read it with {audio})" if kind == "array" and signal.data.ndim <= 2 else ""
     raise UnsupportedError(

@@ -32,6 +32,7 @@ from convcli.jobs.options import (
     Job,
     _limits,
     geometry_for,
+    placed_form,
 )
 from convcli.jobs.post import _cast, _post, _rescale, count_nonfinite
 from convcli.jobs.record import _plans_to_record, record_failure
@@ -89,7 +90,7 @@ def run_job(job: Job, opts: FilterOptions) -> dict[str, Any]:
 def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
     """Return ``(signal, source)``: the loaded signal, or a header and a row source.
 
-    An audio file or ``.npy`` is read slab by slab (``source`` is a
+    An audio file, ``.npy`` or text series is read slab by slab (``source`` is a
     :class:`convcli.jobs.stream.RowSource` and ``signal.data`` holds no rows) when its in-memory
     working set would pass ``opts.max_memory`` (1 GiB when not given), and for ``--dry-run``
     (planning needs only the header).  Everything else is loaded whole, once its header has
@@ -110,8 +111,9 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
     if budget is None:  # the default is shared by the inputs filtered at once (--jobs)
         budget = default_memory_budget() // max(1, opts.jobs)
     stream_above = opts.max_memory if opts.max_memory is not None else MEMORY_BUDGET
+    options = dict(opts.read)
     if not opts.gray:
-        opened = io.open_rows(job.input, opts.kind, limits)
+        opened = io.open_rows(job.input, opts.kind, limits, options=options)
         if opened is not None:
             source, header = opened
             big = estimate_bytes(source.shape, (), opts.method) > stream_above
@@ -123,9 +125,10 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
             ):
                 return header, source
             source.close()
-    info = io.probe(job.input, limits=limits)  # headers only: every budget, before decoding
+    # headers only: every budget, before decoding
+    info = io.probe(job.input, limits=limits, options=options)
     _check_memory(info, opts, budget)
-    return io.load(job.input, kind=opts.kind, gray=opts.gray, limits=limits), None
+    return io.load(job.input, opts.kind, gray=opts.gray, limits=limits, options=options), None
 
 
 def _run(job: Job, opts: FilterOptions, record: dict[str, Any]) -> None:
@@ -145,6 +148,8 @@ def _run_signal(
 
     shape_in = tuple(source.shape) if source is not None else sig.data.shape
     record.update(kind=sig.kind, shape_in=list(shape_in), dtype_in=str(sig.data.dtype))
+    if sig.form.info.get("columns") is not None:  # the channels' names (a text series)
+        record["columns"] = list(sig.form.info["columns"])
     record["rate"] = sig.rate
     geometry = geometry_for(opts, sig.spatial_ndim, sig.kind)
     kernels = _kernels(opts, sig, record)
@@ -262,7 +267,8 @@ def _filter_in_memory(
     cast, clipped = _cast(y, out_dtype, sig.kind, subtype, record["nonfinite"] == 0)
     record["clipped"] = int(clipped)
     record["shape_out"] = list(cast.shape)
-    out = replace(sig, data=cast, rate=rate_out)
+    form = placed_form(sig, data.shape, kernels, geometry, opts.dtype)
+    out = replace(sig, data=cast, rate=rate_out, form=form)
     io.save(out, job.output, overwrite=opts.overwrite, protect=job.protect)
     record["status"] = "ok"
 
