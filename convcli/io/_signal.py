@@ -54,6 +54,13 @@ class Form:
         Extras a writer carries to the output where the format can hold them: ``dpi``,
         ``icc_profile``, ``exif`` (orientation removed, as it has been applied),
         ``compression`` (TIFF), ``subsampling`` (JPEG).
+    spacing : tuple of float or None
+        The distance between samples along each spatial axis, in ``units`` (NIfTI voxel
+        sizes, TIFF/OME physical sizes, a video's frame interval); None when the file says
+        nothing.  ``make_kernel(..., spacing=...)`` converts lengths such as ``2mm`` with it.
+    units : tuple of str or None
+        The unit of each entry of ``spacing``: ``"m"``, ``"mm"``, ``"um"``, ``"nm"``, ``"s"``,
+        ``"ms"``, ``"us"``, or ``""`` for an axis counted in samples only (no physical unit).
     """
 
     container: str = "file"
@@ -66,6 +73,8 @@ class Form:
     frame_durations: list[float] = field(default_factory=list)
     loop: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    spacing: tuple[float, ...] | None = None
+    units: tuple[str, ...] | None = None
 
 
 @dataclass
