@@ -247,7 +247,7 @@ def test_budgets_from_the_header(tmp_path):
     with pytest.raises(LimitError, match="--max-pixels"):
         T.probe(tmp_path / "h.tif", limits=Limits(max_pixels=100))
     with pytest.raises(LimitError, match="--max-frames"):
-        T.load(tmp_path / "h.tif", limits=Limits(max_frames=8))  # 5 planes x 2 time points
+        T.load(tmp_path / "h.tif", limits=Limits(max_frames=4))  # 5 planes
     with pytest.raises(LimitError, match="--max-channels"):
         T.open_rows(tmp_path / "h.tif", limits=Limits(max_channels=1))
 
@@ -278,3 +278,12 @@ def test_array_kind_round_trip(tmp_path):
     back, axes = ref(tmp_path / "o.tif")
     assert axes == "TZCYX"
     np.testing.assert_array_equal(back, data)
+
+
+def test_time_points_of_a_hyperstack_count_as_frames(tmp_path):
+    data = RNG.integers(0, 255, (6, 2, 20, 30), dtype=np.uint8)  # TZYX: 2 planes, 6 times
+    tifffile.imwrite(tmp_path / "h.tif", data, imagej=True, metadata={"axes": "TZYX"})
+    with pytest.raises(LimitError, match="6 volumes in the series, more than the limit of 4"):
+        T.probe(tmp_path / "h.tif", limits=Limits(max_frames=4))
+    with pytest.raises(LimitError, match="7200 voxels in all"):
+        T.probe(tmp_path / "h.tif", limits=Limits(max_voxels=5000))

@@ -150,6 +150,27 @@ class Limits:
                 f"more than the limit of {self.max_voxels} (--max-voxels)"
             )
 
+    def check_series(self, path: PathLike, count: int, voxels: int, what: str) -> None:
+        """Refuse a series of ``count`` volumes of ``voxels`` each, filtered one by one.
+
+        The time points of a 4-D NIfTI or of a TIFF hyperstack count against
+        ``max_frames`` as planes do, and all their voxels against ``max_voxels``.
+
+        Raises
+        ------
+        LimitError
+            With the count, what it counts, and the limit.
+        """
+        if count > 1 and _over(count, self.max_frames):
+            raise LimitError(
+                f"{path}: {count} {what}, more than the limit of {self.max_frames} (--max-frames)"
+            )
+        if _over(count * voxels, self.max_voxels):
+            raise LimitError(
+                f"{path}: {count} x {voxels} is {count * voxels} voxels in all, more than the "
+                f"limit of {self.max_voxels} (--max-voxels)"
+            )
+
     def check_channels(self, path: PathLike, channels: int) -> None:
         """Refuse more than ``max_channels`` channels (and none at all).
 

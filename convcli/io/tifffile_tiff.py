@@ -456,7 +456,8 @@ def _check(path: Path, o: _Opened, limits: Limits) -> None:
     channel_part = math.prod(ax.size(a) for a in ax.folded if a in _CHANNEL_AXES)
     series_part = ax.channels // max(1, channel_part)
     limits.check_channels(path, channel_part)
-    limits.check_planes(path, ax.planes * series_part, rows, cols)
+    limits.check_planes(path, ax.planes, rows, cols)
+    limits.check_series(path, series_part, ax.planes * rows * cols, "volumes in the series")
     limits.check_elements(path, ax.shape, dtype.itemsize)
     _check_strips(path, o.series.keyframe, o.size, 0)
 
