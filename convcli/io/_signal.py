@@ -56,6 +56,13 @@ class Form:
         ``compression`` (TIFF), ``subsampling`` (JPEG); and ``palette``, a ``(256, 3)`` uint8
         colour table with which 8-bit gray levels are written as indexed colour (never set
         by a loader: convcli's own pictures use it).
+    spacing : tuple of float or None
+        The distance between samples along each spatial axis, in ``units`` (NIfTI voxel
+        sizes, TIFF/OME physical sizes, a video's frame interval); None when the file says
+        nothing.  ``make_kernel(..., spacing=...)`` converts lengths such as ``2mm`` with it.
+    units : tuple of str or None
+        The unit of each entry of ``spacing``: ``"m"``, ``"mm"``, ``"um"``, ``"nm"``, ``"s"``,
+        ``"ms"``, ``"us"``, or ``""`` for an axis counted in samples only (no physical unit).
     """
 
     container: str = "file"
@@ -68,6 +75,8 @@ class Form:
     frame_durations: list[float] = field(default_factory=list)
     loop: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    spacing: tuple[float, ...] | None = None
+    units: tuple[str, ...] | None = None
 
 
 @dataclass

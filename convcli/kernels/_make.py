@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,10 @@ __all__ = ["make_kernel", "fit_axes", "as_kernel_array"]
 
 
 def make_kernel(
-    spec: str | ParsedSpec | ArrayLike, ndim: int, rate: float | None = None
+    spec: str | ParsedSpec | ArrayLike,
+    ndim: int,
+    rate: float | None = None,
+    spacing: Sequence[Any] | None = None,
 ) -> NDArray[np.float64]:
     """Build the kernel that a ``-k`` spec (or an array) describes, for a signal of ``ndim`` axes.
 
@@ -38,6 +42,14 @@ def make_kernel(
         The sample rate in Hz; needed by the audio kernels (``lowpass``, ``echo``, ...).  An
         audio impulse response recorded at another rate is refused (the taps are samples:
         used at another rate, the response would stretch or shrink in time).
+    spacing : sequence, optional
+        The signal's sample spacing, one entry per axis: ``(value, unit)`` pairs as
+        ``zip(form.spacing, form.units)`` gives them (unit ``""``: none), strings such as
+        ``"0.5mm"``, or None for an axis without one.  Named kernels' lengths given with a
+        unit (``gaussian:sigma=2mm``, ``box:size=10ms``) are converted with it, per axis,
+        so anisotropic voxels get per-axis sizes (see :mod:`convcli.kernels._units`); on
+        1-D signals, ``rate`` gives a spacing of ``1/rate`` seconds.  A unit without a
+        spacing is an error, never a guess.
 
     Returns
     -------
@@ -69,6 +81,10 @@ def make_kernel(
            [-1., 0., 1.]])
     >>> make_kernel("echo:delay=0.5", 1, rate=4).tolist()
     [0.5, 0.0, 1.0, 0.0, 0.0]
+    >>> make_kernel("gaussian:sigma=2mm", 3, spacing=[(2, "mm"), (1, "mm"), (1, "mm")]).shape
+    (9, 17, 17)
+    >>> make_kernel("box:size=0.5ms", 1, rate=8000).tolist()
+    [0.2, 0.2, 0.2, 0.2, 0.2]
     >>> make_kernel("prewitt", 3)
     Traceback (most recent call last):
     ...
@@ -83,7 +99,7 @@ def make_kernel(
         return fit_axes(as_kernel_array(spec), ndim, "the kernel array")
     if spec.kind == "named":
         assert spec.name is not None
-        return get_kernel(spec.name).build(ndim, rate, spec.params)
+        return get_kernel(spec.name).build(ndim, rate, spec.params, spacing)
     if spec.kind == "inline":
         assert spec.array is not None
         return fit_axes(spec.array.copy(), ndim, f"inline kernel {spec.text.strip()!r}")
