@@ -60,7 +60,7 @@ def identify_file(path: PathLike) -> tuple[str, str]:
         folder), is empty, is not a format convcli reads, or its extension names another
         format than its content.
     """
-    return check_content(path, read_head(path, 64))
+    return check_content(path, read_head(path, registry.head_bytes()))
 
 
 def sniff(path: PathLike) -> str:
@@ -90,7 +90,7 @@ def _where(path: Path) -> tuple[registry.Family, str | None]:
     if path.is_dir():
         return registry.folder_family(), None
     family, fmt = identify_file(path)
-    return registry.family(family), fmt
+    return registry.reader_for(registry.family(family), fmt, path), fmt
 
 
 def _function(row: registry.Family, name: str, path: Path) -> Any:
@@ -405,8 +405,8 @@ def open_rows(
     if not p.is_file():
         return None
     try:
-        name, fmt = identify_file(p)
-        opener = registry.family(name).function("open_rows", p)
+        row, fmt = _where(p)
+        opener = row.function("open_rows", p)
     except (SignalReadError, MissingExtraError):
         return None
     if opener is None:

@@ -150,8 +150,8 @@ def check_content(path: str | os.PathLike[str], head: bytes) -> tuple[str, str]:
     """
     if not head:
         raise SignalReadError(f"{path}: is empty (0 bytes)")
-    found = registry.identify(head)
-    ext = Path(path).suffix.lower()
+    found = registry.identify(head, Path(path).name)
+    ext = registry.extension(path)
     claimed = registry.claimed(ext)
     if found is None:
         what = _describe_head(head)
@@ -164,7 +164,7 @@ def check_content(path: str | os.PathLike[str], head: bytes) -> tuple[str, str]:
             f"{path}: the content is {what}, not a format convcli reads "
             f"({registry.reads_summary()})"
         )
-    if claimed is not None and claimed[1] != found[1]:
+    if claimed is not None and claimed[1].name != found[1].name:
         raise SignalReadError(
             f"{path}: the content is {found[1].label} but the extension {ext} says "
             f"{claimed[1].label}"

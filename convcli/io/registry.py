@@ -24,7 +24,18 @@ function            what it does (``path``, ``fmt`` the format :func:`identify` 
                     or None: read rows block by block (:mod:`convcli.io.rows`)
 ``open_writer``     optional: ``open_writer(fh, target, shape, dtype, form, rate)``: a
                     :class:`convcli.io.rows.BlockWriter` for the kinds in ``blocks``
+``sniff``           optional, named by :attr:`Family.sniff`: ``sniff(head, name) -> str
+                    or None``, the read format of content :class:`Magic` cannot describe
+                    (a brand to leave out, a tag at no fixed offset, a file name such as
+                    ``.nii.gz``), from the first :attr:`Family.head_bytes` bytes
+``claims``          optional, for the formats in :attr:`Family.claims`: ``claims(path)
+                    -> bool`` takes a file another family identified, and
+                    ``claims_output(signal, path) -> bool`` an output its extension names
 ==================  ==================================================================
+
+``sniff``, ``claims`` and ``claims_output`` run whether the family's extra is installed or
+not (:func:`hook`): they import no optional library at the module's top, and say which
+extra is missing where it matters (a TIFF only tifffile reads).
 
 :mod:`convcli.io` asks this table, and nothing else, for all of it: ``load``, ``probe``,
 ``save``, ``identify_file``, ``output_dtype``, ``open_rows``, ``open_writer``.  A new format
@@ -67,6 +78,10 @@ __all__ = [
     "reads_summary",
     "streamed",
     "module_of",
+    "head_bytes",
+    "extension",
+    "reader_for",
+    "writer_for",
 ]
 
 #: Every dtype an output of ``holds=None`` takes.
@@ -213,6 +228,15 @@ class Family:
         The optional pip extra that brings what it needs (``pip install 'convcli[extra]'``).
     requires : tuple of str
         The modules it needs, importable only with ``extra`` installed.
+    sniff : str or None
+        The module's function that identifies content :class:`Magic` cannot describe (see
+        the table above); tried after the family's magic.
+    head_bytes : int
+        The bytes of a file's start that ``sniff`` needs (NIfTI's header is 352).
+    claims : tuple of (str, str)
+        ``(family, format)`` pairs of other families' formats that this one may take over,
+        file by file, through its module's ``claims`` and ``claims_output`` (tifffile takes
+        the TIFFs Pillow cannot read whole).
     """
 
     name: str
@@ -227,6 +251,9 @@ class Family:
     stream_always: bool = False
     extra: str | None = None
     requires: tuple[str, ...] = ()
+    sniff: str | None = None
+    head_bytes: int = 64
+    claims: tuple[tuple[str, str], ...] = ()
 
     def read_format(self, name: str) -> ReadFormat:
         """Return the read format called ``name``."""
@@ -245,6 +272,17 @@ class Family:
             The family needs an optional extra that is not installed (one line naming it).
         """
         return getattr(module_of(self, path), name, None)
+
+    def hook(self, name: str) -> Callable[..., Any]:
+        """Return the module's function ``name`` without asking for the family's extra.
+
+        For ``sniff``, ``claims`` and ``claims_output``, which must answer (or name the
+        extra) whether or not it is installed.
+        """
+        fn = getattr(importlib.import_module(self.module), name, None)
+        if fn is None:
+            raise AttributeError(f"{self.module} has no {name} function")
+        return fn
 
 
 @dataclass(frozen=True)
@@ -468,8 +506,18 @@ def registered(row: Family) -> Iterator[Family]:
         FAMILIES.remove(row)
 
 
-def identify(head: bytes) -> tuple[Family, ReadFormat] | None:
-    r"""Return the family and format whose magic ``head`` starts with, or None.
+def identify(head: bytes, name: str | None = None) -> tuple[Family, ReadFormat] | None:
+    r"""Return the family and format whose content ``head`` starts, or None.
+
+    Each family's :class:`Magic` is tried in the table's order, then its ``sniff``.
+
+    Parameters
+    ----------
+    head : bytes
+        The file's first :func:`head_bytes` bytes (fewer if it is shorter).
+    name : str, optional
+        The file's name, for a family whose content alone does not say (a gzip stream is
+        NIfTI only as ``.nii.gz``).
 
     Examples
     --------
@@ -481,7 +529,57 @@ def identify(head: bytes) -> tuple[Family, ReadFormat] | None:
         for fmt in f.reads:
             if any(m.matches(head) for m in fmt.magic):
                 return f, fmt
+        if f.sniff is not None:
+            found = f.hook(f.sniff)(head, name)
+            if found is not None:
+                return f, f.read_format(found)
     return None
+
+
+def head_bytes() -> int:
+    """Return the bytes of a file's start that identifying it takes (the most any row needs)."""
+    return max([64, *(f.head_bytes for f in FAMILIES)])
+
+
+def extension(path: str | os.PathLike[str]) -> str:
+    """Return a path's extension as the table knows it: ``.nii.gz`` is one, lower case.
+
+    Examples
+    --------
+    >>> extension("Brain.NII.GZ") == (".nii.gz" if claimed(".nii.gz") else ".gz")
+    True
+    >>> extension("photo.JPG"), extension("folder")
+    ('.jpg', '')
+    """
+    name = Path(path).name.lower()
+    known = [e for f in FAMILIES for r in f.reads for e in r.extensions]
+    known += [e for f in FAMILIES for w in f.writes for e in w.extensions]
+    for ext in known:
+        if ext.count(".") > 1 and name.endswith(ext) and len(name) > len(ext):
+            return ext
+    return Path(name).suffix
+
+
+def reader_for(row: Family, fmt: str | None, path: Any) -> Family:
+    """Return the family that reads ``path``: ``row``, or one that claims the file.
+
+    Raises
+    ------
+    MissingExtraError
+        A family that claims the format would read this file, and its extra is missing.
+    """
+    for other in FAMILIES:
+        if (row.name, fmt) in other.claims and other.hook("claims")(path):
+            return other
+    return row
+
+
+def writer_for(row: Family, fmt: WriteFormat, signal: Any, path: Any) -> Family:
+    """Return the family that writes ``signal`` as ``fmt``: ``row``, or one that claims it."""
+    for other in FAMILIES:
+        if (row.name, fmt.name) in other.claims and other.hook("claims_output")(signal, path):
+            return other
+    return row
 
 
 def claimed(extension: str) -> tuple[Family, ReadFormat] | None:
@@ -517,8 +615,8 @@ def folder_family() -> Family:
 
 
 def write_extensions() -> list[str]:
-    """Return every output extension, family by family, format by format."""
-    return [ext for f in FAMILIES for fmt in f.writes for ext in fmt.extensions]
+    """Return every output extension, family by family, format by format, each once."""
+    return list(dict.fromkeys(ext for f in FAMILIES for fmt in f.writes for ext in fmt.extensions))
 
 
 def reads_summary() -> str:
@@ -604,7 +702,7 @@ def target_for(signal: Any, path: str | os.PathLike[str], format: str | None = N
         The path is an existing directory and the signal is not a volume.
     """
     p = Path(path)
-    ext = p.suffix.lower()
+    ext = extension(p)
     if format is not None:
         named = [(f, w) for f in FAMILIES for w in f.writes if w.name == format]
         if format != "folder" and not named:
@@ -621,6 +719,9 @@ def target_for(signal: Any, path: str | os.PathLike[str], format: str | None = N
         known = " ".join(write_extensions())
         raise UnsupportedError(f"{p}: unknown output extension {ext!r}; use one of {known}")
     row, fmt = found
+    claimant = writer_for(row, fmt, signal, p)
+    if claimant is not row:
+        row, fmt = claimant, claimant.write_format(fmt.name)
     fn = row.function("target", p)
     if fn is None:
         return default_target(row, signal, p, fmt)
