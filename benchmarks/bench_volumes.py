@@ -4,17 +4,17 @@ Usage::
 
     python benchmarks/bench_volumes.py [--quick] [--only video,tiff] [--dir /tmp] [--keep]
 
-Writes (once, into ``--dir``) an H.264 MP4 of about 2 GB decoded (1280x720 RGB, 750
-frames at 25 fps, with an AAC track) and a 4 GiB uint16 BigTIFF stack (512 planes of
-2048x2048), then, each in its own process, reads it slab by slab (``--slab-mib``, default 8)
-with the family's row reader (``av_video.open_rows``, ``tifffile_tiff.open_rows``), filters
-it with a 3-frame box along axis 0 (``[1/3, 1/3, 1/3]`` across frames or planes, through
-``convcli.jobs.stream.correlate_rows``: the engine on slabs with a halo, reflect padding), casts
-each slab back to the input's type and hands it to the family's block writer
-(``open_writer``: H.264 crf 18 with the audio copied; a BigTIFF staged and written page by
-page).  It prints each job's peak resident set (``ru_maxrss`` of that process), its time, the
-decoded size and the ratio, against the target of issue 12 (peak RSS <= 512 MiB), and checks
-a window of the output against the whole-array engine on the same input frames.
+Writes (once, into ``--dir``) an H.264 MP4 of about 2 GB decoded (1280x720 RGB, 750 frames at
+25 fps, with an AAC track) and a 4 GiB uint16 BigTIFF stack (512 planes of 2048x2048), then,
+each in its own process, reads it slab by slab (``--slab-mib``, default 8) with the family's
+row reader (``av_video.open_video``, ``tifffile_tiff.open_tiff``), filters it with a 3-frame
+box along axis 0 (``[1/3, 1/3, 1/3]`` across frames or planes, through
+``convcli.jobs.stream.correlate_rows``: the engine on slabs with a halo, reflect padding),
+casts each slab back to the input's type and hands it to the family's block writer
+(``video_writer``, ``tiff_writer``: H.264 crf 18 with the audio copied; a BigTIFF staged and
+written page by page). It prints each job's peak resident set (``ru_maxrss`` of that process),
+its time, the decoded size and the ratio, against the target of issue 12 (peak RSS <= 512 MiB),
+and checks a window of the output against the whole-array engine on the same input frames.
 
 ``--quick`` uses 1/10 of the sizes (about 200 MB decoded, 410 MiB of TIFF) as a smoke test.
 """
@@ -119,17 +119,19 @@ class Source(RowSource):
 def round_trip(kind: str, src: Path, dst: Path, slab_mib: float) -> dict:
     """Read slab by slab, filter with the 3-frame box, cast and write; report the peak RSS."""
     if kind == "video":
-        from convcli.io import av_video as family
+        from convcli.io import av_video
 
-        rows = family.open_rows(src, keep=2)
+        rows = av_video.open_video(src, keep=2)
+        open_writer = av_video.video_writer
     else:
-        from convcli.io import tifffile_tiff as family
+        from convcli.io import tifffile_tiff
 
-        rows = family.open_rows(src)
+        rows = tifffile_tiff.open_tiff(src)
+        open_writer = tifffile_tiff.tiff_writer
     info = np.iinfo(rows.dtype)
     t0 = time.perf_counter()
     with rows:
-        writer = family.open_writer(dst, rows.signal, overwrite=True)
+        writer = open_writer(dst, rows.signal, overwrite=True)
 
         def write(o0: int, block: np.ndarray) -> None:
             writer.write(np.clip(np.rint(block), info.min, info.max).astype(rows.dtype))
@@ -158,14 +160,14 @@ def check(kind: str, src: Path, dst: Path) -> float:
     from convcli import convolve
 
     if kind == "video":
-        from convcli.io import av_video as family
+        from convcli.io.av_video import open_video as open_rows
 
         tol_note = "mean"
     else:
-        from convcli.io import tifffile_tiff as family
+        from convcli.io.tifffile_tiff import open_tiff as open_rows
 
         tol_note = "max"
-    with family.open_rows(src) as rin, family.open_rows(dst) as rout:
+    with open_rows(src) as rin, open_rows(dst) as rout:
         lo = min(100, rin.shape[0] - 6)
         x = rin.read(lo - 1, lo + 5).astype(np.float32)
         ref = convolve(x, KERNEL, padding="valid", channel_axis=3 if kind == "video" else None)

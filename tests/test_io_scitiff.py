@@ -60,19 +60,19 @@ def test_float64_rgb_multipage_loads(tmp_path):
     """The layout of scikit-image's multipage_rgb.tif, which Pillow cannot read."""
     data = RNG.random((2, 10, 12, 3))
     tifffile.imwrite(tmp_path / "m.tif", data, photometric="rgb")
-    s = T.load(tmp_path / "m.tif")
+    s = T.read_tiff(tmp_path / "m.tif")
     assert s.kind == "volume" and s.channel_axis == 3 and s.form.mode == "RGB"
     np.testing.assert_array_equal(s.data, data)
-    assert T.probe(tmp_path / "m.tif")["shape"] == [2, 10, 12, 3]
+    assert T.probe_tiff(tmp_path / "m.tif")["shape"] == [2, 10, 12, 3]
 
 
 def test_sixteen_bit_rgb(tmp_path):
     data = RNG.integers(0, 65535, (20, 30, 3), dtype=np.uint16)
     tifffile.imwrite(tmp_path / "c.tif", data, photometric="rgb")
-    s = T.load(tmp_path / "c.tif")
+    s = T.read_tiff(tmp_path / "c.tif")
     assert s.kind == "image" and s.data.dtype == np.uint16 and s.channel_axis == 2
     np.testing.assert_array_equal(s.data, data)
-    T.save(s, tmp_path / "o.tif")
+    T.write_tiff(s, tmp_path / "o.tif")
     np.testing.assert_array_equal(ref(tmp_path / "o.tif")[0], data)
 
 
@@ -81,9 +81,9 @@ def test_tiled_deflate_round_trip(tmp_path):
     tifffile.imwrite(
         tmp_path / "t.tif", data, tile=(16, 16), compression="zlib", photometric="minisblack"
     )
-    s = T.load(tmp_path / "t.tif")
+    s = T.read_tiff(tmp_path / "t.tif")
     np.testing.assert_array_equal(s.data, data)
-    T.save(s, tmp_path / "o.tif")
+    T.write_tiff(s, tmp_path / "o.tif")
     with tifffile.TiffFile(tmp_path / "o.tif") as t:
         page = t.pages.first
         assert page.is_tiled and (page.tilelength, page.tilewidth) == (16, 16)
@@ -95,12 +95,12 @@ def test_imagej_hyperstack_axes_and_metadata(tmp_path):
     data = RNG.integers(0, 4000, (2, 3, 2, 20, 30), dtype=np.uint16)  # TZCYX
     meta = {"axes": "TZCYX", "spacing": 2.5, "unit": "um", "finterval": 0.5}
     tifffile.imwrite(tmp_path / "h.tif", data, imagej=True, metadata=meta, resolution=(2.0, 2.0))
-    s = T.load(tmp_path / "h.tif")
+    s = T.read_tiff(tmp_path / "h.tif")
     assert s.kind == "volume" and s.data.shape == (3, 20, 30, 4) and s.form.mode is None
     for t, z, c in np.ndindex(2, 3, 2):  # channel t * C + c of plane z
         np.testing.assert_array_equal(s.data[z, :, :, t * 2 + c], data[t, z, c])
     assert s.form.spacing == (2.5, 0.5, 0.5) and s.form.units == ("um", "um", "um")
-    T.save(s, tmp_path / "o.tif")
+    T.write_tiff(s, tmp_path / "o.tif")
     back, axes = ref(tmp_path / "o.tif")
     assert axes == "TZCYX"
     np.testing.assert_array_equal(back, data)
@@ -120,11 +120,11 @@ def test_ome_metadata_regenerated_with_the_shape(tmp_path):
         "Channel": {"Name": ["dapi", "gfp"]},
     }
     tifffile.imwrite(tmp_path / "a.ome.tif", data, ome=True, metadata=meta)
-    s = T.load(tmp_path / "a.ome.tif")
+    s = T.read_tiff(tmp_path / "a.ome.tif")
     assert s.data.shape == (4, 20, 30, 2) and s.form.spacing == (2.0, 0.5, 0.5)
     # a stride of 2 along planes, as the job layer will pass it: half the planes, twice apart
     form = replace(s.form, spacing=(4.0, 0.5, 0.5))
-    T.save(replace(s, data=s.data[::2], form=form), tmp_path / "o.ome.tif")
+    T.write_tiff(replace(s, data=s.data[::2], form=form), tmp_path / "o.ome.tif")
     back, axes = ref(tmp_path / "o.ome.tif")
     assert axes == "ZCYX"
     np.testing.assert_array_equal(back, data[::2])
@@ -137,8 +137,8 @@ def test_ome_metadata_regenerated_with_the_shape(tmp_path):
 def test_bigtiff_kept_and_chosen_past_4_gib(tmp_path):
     data = RNG.integers(0, 255, (3, 20, 30), dtype=np.uint8)
     tifffile.imwrite(tmp_path / "b.tif", data, bigtiff=True, photometric="minisblack")
-    s = T.load(tmp_path / "b.tif")
-    T.save(s, tmp_path / "o.tif")
+    s = T.read_tiff(tmp_path / "b.tif")
+    T.write_tiff(s, tmp_path / "o.tif")
     with tifffile.TiffFile(tmp_path / "o.tif") as t:
         assert t.is_bigtiff
         np.testing.assert_array_equal(t.asarray(), data)
@@ -152,9 +152,9 @@ def test_resolution_tags_give_spacing(tmp_path):
     tifffile.imwrite(
         tmp_path / "s.tif", data, photometric="rgb", resolution=(254.0, 254.0), resolutionunit=2
     )
-    s = T.load(tmp_path / "s.tif")  # 254 pixels per inch: 0.1 mm
+    s = T.read_tiff(tmp_path / "s.tif")  # 254 pixels per inch: 0.1 mm
     assert s.form.spacing == pytest.approx((0.1, 0.1)) and s.form.units == ("mm", "mm")
-    T.save(s, tmp_path / "o.tif")
+    T.write_tiff(s, tmp_path / "o.tif")
     with tifffile.TiffFile(tmp_path / "o.tif") as t:
         assert t.pages.first.resolution == pytest.approx((254.0, 254.0))
 
@@ -165,10 +165,10 @@ def test_resolution_tags_give_spacing(tmp_path):
 def test_rows_and_block_writer_equal_the_whole(tmp_path):
     data = RNG.integers(0, 4000, (2, 5, 2, 20, 30), dtype=np.uint16)
     tifffile.imwrite(tmp_path / "h.tif", data, imagej=True, metadata={"axes": "TZCYX"})
-    whole = T.load(tmp_path / "h.tif")
-    with T.open_rows(tmp_path / "h.tif") as rows:
+    whole = T.read_tiff(tmp_path / "h.tif")
+    with T.open_tiff(tmp_path / "h.tif") as rows:
         assert rows.shape == whole.data.shape and rows.dtype == whole.data.dtype
-        writer = T.open_writer(tmp_path / "o.tif", rows.signal)
+        writer = T.tiff_writer(tmp_path / "o.tif", rows.signal)
         with writer:
             for start in range(0, 5, 2):
                 block = rows.read(start, min(start + 2, 5))
@@ -183,8 +183,8 @@ def test_rows_and_block_writer_equal_the_whole(tmp_path):
 def test_writer_abort_leaves_nothing(tmp_path):
     data = RNG.integers(0, 255, (3, 20, 30), dtype=np.uint8)
     tifffile.imwrite(tmp_path / "a.tif", data, imagej=True)
-    s = T.load(tmp_path / "a.tif")
-    w = T.open_writer(tmp_path / "o.tif", s)
+    s = T.read_tiff(tmp_path / "a.tif")
+    w = T.tiff_writer(tmp_path / "o.tif", s)
     w.write(s.data[:1])
     w.abort()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif"]
@@ -193,9 +193,9 @@ def test_writer_abort_leaves_nothing(tmp_path):
 def test_changed_channels_are_written_plainly(tmp_path):
     data = RNG.integers(0, 4000, (3, 2, 20, 30), dtype=np.uint16)  # ZCYX
     tifffile.imwrite(tmp_path / "h.tif", data, imagej=True, metadata={"axes": "ZCYX"})
-    s = T.load(tmp_path / "h.tif")
+    s = T.read_tiff(tmp_path / "h.tif")
     mean = s.data.mean(axis=-1).astype(np.uint16)  # one channel left
-    T.save(replace(s, data=mean, channel_axis=None), tmp_path / "o.tif")
+    T.write_tiff(replace(s, data=mean, channel_axis=None), tmp_path / "o.tif")
     back, axes = ref(tmp_path / "o.tif")
     assert axes == "ZYX"
     np.testing.assert_array_equal(back, mean)
@@ -216,7 +216,7 @@ def test_strips_past_the_end_of_the_file(tmp_path):
     offsets[1] = 10**6
     struct.pack_into("<" + "I" * len(offsets), raw, tag.valueoffset, *offsets)
     (tmp_path / "bad.tif").write_bytes(bytes(raw))
-    for call in (T.load, T.probe, T.open_rows):
+    for call in (T.read_tiff, T.probe_tiff, T.open_tiff):
         with pytest.raises(SignalReadError) as exc:
             call(tmp_path / "bad.tif")
         text = str(exc.value)
@@ -234,8 +234,8 @@ def test_damaged_compressed_strip(tmp_path):
         raw[at + 20 + k] ^= 0x55
     (tmp_path / "bad.tif").write_bytes(bytes(raw))
     with pytest.raises(SignalReadError, match="cannot read TIFF"):
-        T.load(tmp_path / "bad.tif")
-    with T.open_rows(tmp_path / "bad.tif") as rows:
+        T.read_tiff(tmp_path / "bad.tif")
+    with T.open_tiff(tmp_path / "bad.tif") as rows:
         rows.read(0, 1)
         with pytest.raises(SignalReadError, match="cannot read TIFF"):
             rows.read(1, 2)
@@ -245,36 +245,36 @@ def test_budgets_from_the_header(tmp_path):
     data = RNG.integers(0, 255, (2, 5, 2, 20, 30), dtype=np.uint8)
     tifffile.imwrite(tmp_path / "h.tif", data, imagej=True, metadata={"axes": "TZCYX"})
     with pytest.raises(LimitError, match="max_pixels"):
-        T.probe(tmp_path / "h.tif", limits=Limits(max_pixels=100))
+        T.probe_tiff(tmp_path / "h.tif", limits=Limits(max_pixels=100))
     with pytest.raises(LimitError, match="max_frames"):
-        T.load(tmp_path / "h.tif", limits=Limits(max_frames=4))  # 5 planes
+        T.read_tiff(tmp_path / "h.tif", limits=Limits(max_frames=4))  # 5 planes
     with pytest.raises(LimitError, match="max_channels"):
-        T.open_rows(tmp_path / "h.tif", limits=Limits(max_channels=1))
+        T.open_tiff(tmp_path / "h.tif", limits=Limits(max_channels=1))
 
 
 def test_gray_only_for_colour(tmp_path):
     data = RNG.integers(0, 255, (3, 2, 20, 30), dtype=np.uint8)
     tifffile.imwrite(tmp_path / "h.tif", data, imagej=True, metadata={"axes": "ZCYX"})
     with pytest.raises(SignalReadError, match="are not colours"):
-        T.load(tmp_path / "h.tif", gray=True)
+        T.read_tiff(tmp_path / "h.tif", gray=True)
     rgb = RNG.integers(0, 65535, (20, 30, 3), dtype=np.uint16)
     tifffile.imwrite(tmp_path / "c.tif", rgb, photometric="rgb")
-    assert T.load(tmp_path / "c.tif", gray=True).data.shape == (20, 30)
+    assert T.read_tiff(tmp_path / "c.tif", gray=True).data.shape == (20, 30)
 
 
 def test_without_tifffile_one_line_names_the_extra(tmp_path, monkeypatch):
     tifffile.imwrite(tmp_path / "a.tif", RNG.random((4, 5)))
     monkeypatch.setitem(sys.modules, "tifffile", None)
     with pytest.raises(SignalReadError, match=r"pip install 'convcli\[volumes\]'"):
-        T.load(tmp_path / "a.tif")
+        T.read_tiff(tmp_path / "a.tif")
 
 
 def test_array_kind_round_trip(tmp_path):
     data = RNG.integers(0, 4000, (2, 3, 2, 20, 30), dtype=np.uint16)
     tifffile.imwrite(tmp_path / "h.tif", data, imagej=True, metadata={"axes": "TZCYX"})
-    s = T.load(tmp_path / "h.tif", "array")
+    s = T.read_tiff(tmp_path / "h.tif", "array")
     assert s.kind == "array" and s.data.shape == data.shape
-    T.save(s, tmp_path / "o.tif")
+    T.write_tiff(s, tmp_path / "o.tif")
     back, axes = ref(tmp_path / "o.tif")
     assert axes == "TZCYX"
     np.testing.assert_array_equal(back, data)
@@ -284,6 +284,6 @@ def test_time_points_of_a_hyperstack_count_as_frames(tmp_path):
     data = RNG.integers(0, 255, (6, 2, 20, 30), dtype=np.uint8)  # TZYX: 2 planes, 6 times
     tifffile.imwrite(tmp_path / "h.tif", data, imagej=True, metadata={"axes": "TZYX"})
     with pytest.raises(LimitError, match="6 volumes in the series, more than the limit of 4"):
-        T.probe(tmp_path / "h.tif", limits=Limits(max_frames=4))
+        T.probe_tiff(tmp_path / "h.tif", limits=Limits(max_frames=4))
     with pytest.raises(LimitError, match="7200 voxels in all"):
-        T.probe(tmp_path / "h.tif", limits=Limits(max_voxels=5000))
+        T.probe_tiff(tmp_path / "h.tif", limits=Limits(max_voxels=5000))

@@ -147,7 +147,7 @@ def test_identify_files_written_by_pyav(tmp_path):
 def test_probe_reads_the_header(tmp_path):
     p = tmp_path / "a.mp4"
     make_video(p, "libx264", "yuv420p", audio=True)
-    info = V.probe(p)
+    info = V.probe_video(p)
     assert info["kind"] == "volume" and info["format"] == "MP4"
     assert info["shape"] == [FRAMES, ROWS, COLS, 3] and info["dtype"] == "uint8"
     assert info["frames_exact"] is True and info["rate"] == RATE
@@ -155,7 +155,7 @@ def test_probe_reads_the_header(tmp_path):
     assert info["streams"] == [{"index": 1, "type": "audio", "codec": "aac", "copied": True}]
     mkv = tmp_path / "a.mkv"
     make_video(mkv)
-    info = V.probe(mkv)  # Matroska keeps no count: duration x rate
+    info = V.probe_video(mkv)  # Matroska keeps no count: duration x rate
     assert info["frames"] == FRAMES and info["frames_exact"] is False
 
 
@@ -165,7 +165,7 @@ def test_probe_reads_the_header(tmp_path):
 def test_lossless_load_is_exact(tmp_path):
     p = tmp_path / "a.mkv"
     given = make_video(p, "ffv1", "bgr0")
-    s = V.load(p)
+    s = V.read_video(p)
     assert s.kind == "volume" and s.channel_axis == 3 and s.rate == RATE
     np.testing.assert_array_equal(s.data, given)
     assert s.form.container == "video" and s.form.info["codec"] == "ffv1"
@@ -175,39 +175,39 @@ def test_lossless_load_is_exact(tmp_path):
 def test_lossy_load_equals_pyav(tmp_path):
     p = tmp_path / "a.mp4"
     make_video(p, "libx264", "yuv420p")
-    np.testing.assert_array_equal(V.load(p).data, pyav_frames(p))
-    first = V.load(p, "image")
+    np.testing.assert_array_equal(V.read_video(p).data, pyav_frames(p))
+    first = V.read_video(p, "image")
     assert first.kind == "image" and first.data.shape == (ROWS, COLS, 3)
-    gray = V.load(p, gray=True)
+    gray = V.read_video(p, gray=True)
     assert gray.data.shape == (FRAMES, ROWS, COLS) and gray.channel_axis is None
 
 
 def test_ten_bit_loads_as_uint16(tmp_path):
     p = tmp_path / "ten.mp4"
     make_video(p, "libx264", "yuv420p10le")
-    s = V.load(p)
+    s = V.read_video(p)
     assert s.data.dtype == np.uint16 and s.form.bits == 10 and s.form.mode == "RGB;16"
     np.testing.assert_array_equal(s.data, pyav_frames(p, "rgb48le"))
     assert s.data.max() > 255 * 16  # full 16-bit scale
     rgb10 = tmp_path / "rgb10.mkv"  # a lossless 10-bit RGB source round-trips exactly
     given = (frames_of().astype(np.uint16) * 4) << 6
     make_video(rgb10, "ffv1", "gbrp10le", given, fmt="rgb48le")
-    s = V.load(rgb10)
+    s = V.read_video(rgb10)
     np.testing.assert_array_equal(s.data >> 6, given >> 6)
     out = tmp_path / "out.mkv"
-    V.save(s, out)
-    np.testing.assert_array_equal(V.load(out).data, s.data)
+    V.write_video(s, out)
+    np.testing.assert_array_equal(V.read_video(out).data, s.data)
 
 
 def test_gray_and_alpha_layouts(tmp_path):
     gray = frames_of()[..., 0]
     make_video(tmp_path / "g.mkv", "ffv1", "gray", gray, fmt="gray")
-    s = V.load(tmp_path / "g.mkv")
+    s = V.read_video(tmp_path / "g.mkv")
     assert s.data.shape == (FRAMES, ROWS, COLS) and s.form.mode == "L"
     np.testing.assert_array_equal(s.data, gray)
     rgba = np.concatenate([frames_of(), frames_of(seed=1)[..., :1]], -1)
     make_video(tmp_path / "a.mkv", "ffv1", "bgra", rgba, fmt="rgba")
-    s = V.load(tmp_path / "a.mkv")
+    s = V.read_video(tmp_path / "a.mkv")
     assert s.form.mode == "RGBA"
     np.testing.assert_array_equal(s.data, rgba)
 
@@ -218,8 +218,8 @@ def test_gray_and_alpha_layouts(tmp_path):
 def test_rows_equal_the_whole_load_and_decode_each_frame_once(tmp_path):
     p = tmp_path / "a.mp4"
     make_video(p, "libx264", "yuv420p", frames_of(20))
-    whole = V.load(p).data
-    with V.open_rows(p, keep=2) as rows:
+    whole = V.read_video(p).data
+    with V.open_video(p, keep=2) as rows:
         assert rows.shape == whole.shape and rows.dtype == whole.dtype
         # slabs of 4 output frames with a halo of 2 (a 3-frame kernel), reflect padding
         for start in range(0, 20, 4):
@@ -253,7 +253,7 @@ def test_time_kernel_reach_at_first_and_last_frames(tmp_path, mode):
     def write(o0, block):
         got[o0 : o0 + len(block)] = block
 
-    with V.open_rows(p, keep=4, circular=mode == "circular") as rows:
+    with V.open_video(p, keep=4, circular=mode == "circular") as rows:
         correlate_rows(VideoSource(rows), k, write, pad_mode=mode, channel_axis=3, rows_per_slab=2)
         assert rows.restarts == (1 if mode == "circular" else 0)
         assert rows.decoded == (18 if mode == "circular" else 9)
@@ -268,8 +268,8 @@ def test_three_frame_box_slab_by_slab_into_a_lossless_writer(tmp_path):
     given = make_video(src, "ffv1", "bgr0", frames_of(10))
     k = np.full((3, 1, 1), 1 / 3)
     want = np.rint(convolve(given, k, pad_mode="reflect", channel_axis=-1)).astype(np.uint8)
-    with V.open_rows(src, keep=2) as rows:
-        writer = V.open_writer(out, rows.signal)
+    with V.open_video(src, keep=2) as rows:
+        writer = V.video_writer(out, rows.signal)
 
         def write(o0, block):
             writer.write(np.rint(block).astype(np.uint8))
@@ -279,16 +279,16 @@ def test_three_frame_box_slab_by_slab_into_a_lossless_writer(tmp_path):
                 VideoSource(rows), k, write, pad_mode="reflect", channel_axis=3, rows_per_slab=3
             )
     assert writer.quality == "FFV1 lossless, bgr0"
-    np.testing.assert_array_equal(V.load(out).data, want)
+    np.testing.assert_array_equal(V.read_video(out).data, want)
 
 
 def test_mp4_round_trip_keeps_codec_rate_audio_and_states_quality(tmp_path):
     src, out = tmp_path / "a.mp4", tmp_path / "b.mp4"
     make_video(src, "libx264", "yuv420p", audio=True)
-    s = V.load(src)
-    V.save(s, out)
+    s = V.read_video(src)
+    V.write_video(s, out)
     assert s.form.info["quality"] == "H.264 (libx264) crf 18, preset medium, yuv420p"
-    t = V.load(out)
+    t = V.read_video(out)
     assert t.form.info["codec"] == "h264" and t.form.info["pix_fmt"] == "yuv420p"
     assert t.rate == RATE and t.data.shape == s.data.shape
     assert np.abs(t.data.astype(int) - s.data).mean() < 4  # crf 18
@@ -301,32 +301,32 @@ def test_mp4_round_trip_keeps_codec_rate_audio_and_states_quality(tmp_path):
 def test_subtitles_copied_untouched(tmp_path):
     src, out = tmp_path / "a.mkv", tmp_path / "b.mkv"
     make_video(src, subtitles=srt_file(tmp_path))
-    V.save(V.load(src), out)
+    V.write_video(V.read_video(src), out)
     assert packets(out, "subtitles") == packets(src, "subtitles") == [b"hello", b"world"]
 
 
 def test_codec_follows_the_container(tmp_path):
     src = tmp_path / "a.mp4"
     make_video(src, "libx264", "yuv420p")
-    s = V.load(src)
+    s = V.read_video(src)
     for name, codec in [("b.webm", "vp9"), ("b.mov", "h264"), ("b.avi", "h264"), ("b.mkv", "ffv1")]:
-        V.save(s, tmp_path / name)
-        assert V.probe(tmp_path / name)["codec"] == codec, name
-        assert V.load(tmp_path / name).data.shape == s.data.shape
+        V.write_video(s, tmp_path / name)
+        assert V.probe_video(tmp_path / name)["codec"] == codec, name
+        assert V.read_video(tmp_path / name).data.shape == s.data.shape
     assert s.form.info["quality"] == "FFV1 lossless, bgr0"  # .mkv from another container
-    np.testing.assert_array_equal(V.load(tmp_path / "b.mkv").data, s.data)
+    np.testing.assert_array_equal(V.read_video(tmp_path / "b.mkv").data, s.data)
 
 
 def test_a_volume_from_elsewhere_goes_to_mkv_losslessly(tmp_path):
     data = frames_of(5)
     sig = Signal(data, "volume", 3, rate=10.0)
-    V.save(sig, tmp_path / "v.mkv")
-    back = V.load(tmp_path / "v.mkv")
+    V.write_video(sig, tmp_path / "v.mkv")
+    back = V.read_video(tmp_path / "v.mkv")
     np.testing.assert_array_equal(back.data, data)
     assert back.rate == 10.0 and sig.form.info["quality"] == "FFV1 lossless, bgr0"
     rgba = np.concatenate([data, data[..., :1]], -1)
     with pytest.raises(UnsupportedError, match="holds no alpha channel"):
-        V.save(Signal(rgba, "volume", 3, rate=10.0), tmp_path / "v.mp4")
+        V.write_video(Signal(rgba, "volume", 3, rate=10.0), tmp_path / "v.mp4")
 
 
 def test_a_stream_the_container_cannot_hold_is_refused_and_nothing_written(tmp_path):
@@ -334,20 +334,20 @@ def test_a_stream_the_container_cannot_hold_is_refused_and_nothing_written(tmp_p
     make_video(src, "libx264", "yuv420p", audio=True)
     copied = r"audio stream 1 \(aac\) cannot be copied into WEBM"
     with pytest.raises(UnsupportedError, match=copied):
-        V.save(V.load(src), tmp_path / "b.webm")
+        V.write_video(V.read_video(src), tmp_path / "b.webm")
     assert sorted(x.name for x in tmp_path.iterdir()) == ["a.mp4"]
 
 
 def test_time_stride_divides_the_rate(tmp_path):
     src, out = tmp_path / "a.mp4", tmp_path / "b.mp4"
     make_video(src, "libx264", "yuv420p", audio=True)
-    s = V.load(src)
-    V.save(replace(s, data=s.data[::2], rate=s.rate / 2), out)
-    t = V.load(out)
+    s = V.read_video(src)
+    V.write_video(replace(s, data=s.data[::2], rate=s.rate / 2), out)
+    t = V.read_video(out)
     assert t.rate == RATE / 2 and t.data.shape[0] == FRAMES // 2
     assert packets(out, "audio") == packets(src, "audio")
     with pytest.raises(UnsupportedError, match="not the input's 24 divided by a whole stride"):
-        V.open_writer(tmp_path / "c.mp4", replace(s, rate=10.0))
+        V.video_writer(tmp_path / "c.mp4", replace(s, rate=10.0))
 
 
 @pytest.mark.parametrize("name", ["vfr.mkv", "vfr.mp4"])
@@ -356,41 +356,41 @@ def test_variable_frame_rate_keeps_timestamps(tmp_path, name):
     stamps = [0, 40, 80, 200, 240, 400, 440, 480]
     codec = "ffv1" if name.endswith("mkv") else "libx264"
     make_video(src, codec, "yuv420p", pts=stamps, time_base=Fraction(1, 1000))
-    s = V.load(src)
+    s = V.read_video(src)
     assert s.form.info["vfr"] is True
     for out_name in ("o.mkv", "o.mp4"):
         out = tmp_path / out_name
-        V.save(s, out)
+        V.write_video(s, out)
         with av.open(str(out)) as c:
             st = c.streams.video[0]
             seconds = [float(f.pts * st.time_base) for f in c.decode(st)]
         assert seconds == pytest.approx([t / 1000 for t in stamps], abs=1e-3)
     with pytest.raises(UnsupportedError, match="variable frame rate and AVI"):
-        V.save(s, tmp_path / "o.avi")
+        V.write_video(s, tmp_path / "o.avi")
     const = tmp_path / "c.mkv"
     make_video(const)
-    assert V.load(const).form.info["vfr"] is False
+    assert V.read_video(const).form.info["vfr"] is False
 
 
 def test_writer_abort_leaves_nothing(tmp_path):
     src = tmp_path / "a.mkv"
     make_video(src)
-    s = V.load(src)
-    w = V.open_writer(tmp_path / "b.mkv", s)
+    s = V.read_video(src)
+    w = V.video_writer(tmp_path / "b.mkv", s)
     w.write(s.data[:2])
     w.abort()
     assert sorted(x.name for x in tmp_path.iterdir()) == ["a.mkv"]
     with pytest.raises(UnsupportedError, match="float64"):
-        V.save(replace(s, data=s.data.astype(float)), tmp_path / "c.mkv")
+        V.write_video(replace(s, data=s.data.astype(float)), tmp_path / "c.mkv")
     assert sorted(x.name for x in tmp_path.iterdir()) == ["a.mkv"]
 
 
 def test_odd_size_into_subsampled_chroma_is_refused(tmp_path):
     src = tmp_path / "a.mp4"
     make_video(src, "libx264", "yuv420p")
-    s = V.load(src)
+    s = V.read_video(src)
     with pytest.raises(UnsupportedError, match="even frame size"):
-        V.save(replace(s, data=s.data[:, :23]), tmp_path / "b.mp4")
+        V.write_video(replace(s, data=s.data[:, :23]), tmp_path / "b.mp4")
 
 
 # --- hostile files ---------------------------------------------------------------------------
@@ -409,7 +409,7 @@ def test_truncated_mp4_without_moov(tmp_path):
     data = src.read_bytes()
     cut.write_bytes(data[: data.find(b"moov") - 8])
     with pytest.raises(SignalReadError) as exc:
-        V.load(cut)
+        V.read_video(cut)
     assert "moov atom not found" in one_line(exc)
 
 
@@ -424,9 +424,9 @@ def test_corrupt_frames_are_an_error(tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(bytes(data))
     with pytest.raises(SignalReadError) as exc:
-        V.load(bad)
+        V.read_video(bad)
     assert "damaged video: h264:" in one_line(exc)
-    with pytest.raises(SignalReadError), V.open_rows(bad) as rows:
+    with pytest.raises(SignalReadError), V.open_video(bad) as rows:
         rows.read(0, rows.shape[0])
     assert av.logging.get_level() is None  # FFmpeg's log is silent again
 
@@ -440,7 +440,7 @@ def test_header_claiming_huge_frames(tmp_path):
     struct.pack_into("<II", data, avih + 8 + 32, 100_000, 100_000)
     huge = tmp_path / "huge.avi"
     huge.write_bytes(bytes(data))
-    for call in (V.probe, V.load):
+    for call in (V.probe_video, V.read_video):
         with pytest.raises(LimitError) as exc:
             call(huge)
         assert "100000x100000 (rows x cols) is 10000000000 pixels" in one_line(exc)
@@ -450,13 +450,13 @@ def test_budgets_from_the_header(tmp_path):
     src = tmp_path / "a.mp4"
     make_video(src, "libx264", "yuv420p")
     with pytest.raises(LimitError, match="8 planes, more than the limit of 4"):
-        V.probe(src, limits=Limits(max_frames=4))
+        V.probe_video(src, limits=Limits(max_frames=4))
     with pytest.raises(LimitError, match="max_voxels"):
-        V.open_rows(src, limits=Limits(max_voxels=1000))
+        V.open_video(src, limits=Limits(max_voxels=1000))
     mkv = tmp_path / "a.mkv"  # no count in the header: the counting pass stops early
     make_video(mkv)
     with pytest.raises(LimitError, match="max_frames"):
-        V.open_rows(mkv, limits=Limits(max_frames=4))
+        V.open_video(mkv, limits=Limits(max_frames=4))
 
 
 def test_audio_only_mp4_is_not_a_video(tmp_path):
@@ -474,7 +474,7 @@ def test_audio_only_mp4_is_not_a_video(tmp_path):
         out.mux(pk)
     out.close()
     with pytest.raises(SignalReadError) as exc:
-        V.load(p)
+        V.read_video(p)
     assert one_line(exc).endswith("is not a video: the MP4 file holds audio (aac), no video stream")
 
 
@@ -482,7 +482,7 @@ def test_not_a_video(tmp_path):
     p = tmp_path / "a.mp4"
     p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
     with pytest.raises(SignalReadError, match="not a video convcli reads"):
-        V.load(p)
+        V.read_video(p)
 
 
 def test_without_pyav_one_line_names_the_extra(tmp_path, monkeypatch):
@@ -490,6 +490,6 @@ def test_without_pyav_one_line_names_the_extra(tmp_path, monkeypatch):
     make_video(src)
     monkeypatch.setitem(sys.modules, "av", None)
     with pytest.raises(SignalReadError, match=r"pip install 'convcli\[video\]'"):
-        V.load(src)
+        V.read_video(src)
     with pytest.raises(UnsupportedError, match=r"pip install 'convcli\[video\]'"):
-        V.open_writer(tmp_path / "b.mkv", Signal(np.zeros((1, 2, 2), np.uint8), "volume"))
+        V.video_writer(tmp_path / "b.mkv", Signal(np.zeros((1, 2, 2), np.uint8), "volume"))

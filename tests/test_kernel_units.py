@@ -60,7 +60,7 @@ def test_nifti_spacing_drives_the_kernel(tmp_path):
     img.header.set_xyzt_units("mm", "sec")
     img.header.set_zooms((1.0, 1.0, 2.0))  # (di, dj, dk)
     nib.save(img, tmp_path / "v.nii")
-    form = nifti.load(tmp_path / "v.nii").form
+    form = nifti.read_nifti(tmp_path / "v.nii").form
     k = make_kernel("gaussian:sigma=2mm", 3, spacing=list(zip(form.spacing, form.units)))
     np.testing.assert_array_equal(k, make_kernel("gaussian:sigma=2mm", 3, spacing=MM_112))
 
@@ -73,7 +73,7 @@ def test_um_through_ome_physical_sizes(tmp_path):
     tifffile.imwrite(
         tmp_path / "a.ome.tif", np.zeros((3, 8, 8), np.uint16), ome=True, metadata=meta
     )
-    form = tifffile_tiff.load(tmp_path / "a.ome.tif").form
+    form = tifffile_tiff.read_tiff(tmp_path / "a.ome.tif").form
     k = make_kernel("gaussian:sigma=1.5um", 3, spacing=list(zip(form.spacing, form.units)))
     np.testing.assert_allclose(k, impulse_response((0.75, 3.0, 3.0), k.shape), atol=1e-15)
 

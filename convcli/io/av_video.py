@@ -1,22 +1,22 @@
 r"""Video through PyAV: MP4, MOV, MKV, WebM and AVI as a volume ``frames × rows × cols × channels``.
 
-One room for the video family, with the functions the io table asks of a family:
-:func:`identify`, :func:`probe`, :func:`load`, :func:`save`, :func:`open_rows` (frames read
-in order with a temporal halo) and :func:`open_writer` (frames encoded as they come).
-PyAV is imported inside the functions; without it a video gets one line naming the extra.
+The ``video`` family of :mod:`convcli.io.registry` (extra ``video``: ``pip install
+'convcli[video]'``, PyAV).  Its row calls :func:`sniff`, :func:`probe`, :func:`load`,
+:func:`save`, :func:`open_rows` (frames read in order, with a temporal halo) and
+:func:`open_writer` (frames encoded as they come); the same, by path, for a script:
+:func:`probe_video`, :func:`read_video`, :func:`write_video`, :func:`open_video`,
+:func:`video_writer`.  PyAV is imported inside the functions; without it a video gets one
+line naming the extra.
 
-How to register
----------------
 ==============  ==========================================================================
-family          ``video`` (extra ``video``: ``pip install 'convcli[video]'``, PyAV)
-magic           :func:`identify` on the first 64 bytes: ``....ftyp`` (MP4; brand ``qt  ``:
+content         :func:`identify` on the first 64 bytes: ``....ftyp`` (MP4; brand ``qt  ``:
                 MOV; HEIF/AVIF still-image brands are not claimed), a QuickTime file that
                 starts with ``moov``/``mdat``/``wide``/``pnot``/``free``/``skip`` (MOV),
                 ``\x1aE\xdf\xa3`` with DocType ``matroska``/``webm`` (MKV/WEBM),
                 ``RIFF....AVI `` (AVI)
 extensions      ``.mp4 .m4v`` MP4, ``.mov .qt`` MOV, ``.mkv`` MKV, ``.webm`` WEBM, ``.avi``
                 AVI (:data:`EXTENSIONS`); MP4 and MOV content are interchangeable, and so
-                are MKV and WebM (one demuxer each)
+                are MKV and WebM (one demuxer each): the table reads them as one format each
 kinds           ``volume`` (auto), ``image`` (the first frame), ``array`` (4-D, as stored)
 rows / blocks   :func:`open_rows` and :func:`open_writer` along axis 0 (frames)
 ==============  ==========================================================================
@@ -86,6 +86,7 @@ from ._capture import captured_stderr
 from ._signal import Form, Signal
 from .atomic import atomic_file
 from .limits import DEFAULT_LIMITS, Limits, open_regular
+from .rows import RowSource
 
 __all__ = [
     "EXTRA",
@@ -95,11 +96,17 @@ __all__ = [
     "ENCODERS",
     "DEFAULT_ENCODER",
     "identify",
+    "sniff",
     "probe",
     "load",
     "save",
     "open_rows",
     "open_writer",
+    "probe_video",
+    "read_video",
+    "write_video",
+    "open_video",
+    "video_writer",
     "VideoRows",
     "VideoWriter",
 ]
@@ -249,6 +256,22 @@ def identify(head: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return "AVI"
     return None
+
+
+#: Format -> the read format of the io table (one per demuxer).
+_TABLE_FORMAT = {"MP4": "MP4", "MOV": "MP4", "MKV": "MKV", "WEBM": "MKV", "AVI": "AVI"}
+
+
+def sniff(head: bytes, name: str | None = None) -> str | None:
+    r"""Return the io table's read format of a video (one per demuxer), or None.
+
+    Examples
+    --------
+    >>> sniff(b"\0\0\0\x14ftypqt  "), sniff(b"\x1a\x45\xdf\xa3\x9fB\x82\x84webm")
+    ('MP4', 'MKV')
+    """
+    found = identify(head)
+    return None if found is None else _TABLE_FORMAT[found]
 
 
 def _av(path: PathLike, writing: bool = False) -> Any:
@@ -528,7 +551,7 @@ def _streams(container: Any, video: Any) -> list[dict[str, Any]]:
     return out
 
 
-def probe(path: PathLike, *, limits: Limits | None = None) -> dict[str, Any]:
+def probe_video(path: PathLike, *, limits: Limits | None = None) -> dict[str, Any]:
     """Describe a video from its container header, without decoding a frame.
 
     Parameters
@@ -648,6 +671,7 @@ def _count_packets(inp: _Input, limits: Limits) -> Timing:
 
 
 def _form(inp: _Input, timing: Timing) -> Form:
+    """Describe the video; ``info["source"]`` is the file its other streams are copied from."""
     cc = inp.stream.codec_context
     rate = _rate(inp.stream) or 1 / (timing.time_base or Fraction(1, 25))
     if timing.vfr and len(timing.pts) > 1:
@@ -667,6 +691,7 @@ def _form(inp: _Input, timing: Timing) -> Form:
         "color_trc": int(cc.color_trc),
         "streams": _streams(inp.container, inp.stream),
         "stream_index": int(inp.stream.index),
+        "source": str(inp.path),
     }
     return Form(
         container="video",
@@ -683,7 +708,7 @@ def _form(inp: _Input, timing: Timing) -> Form:
 # --- reading frames ---------------------------------------------------------------------------
 
 
-class VideoRows:
+class VideoRows(RowSource):
     """Frames ``[start, stop)`` of a video, decoded in order, with a window kept behind.
 
     The decoder only moves forward.  The last ``keep`` decoded frames stay in memory, so a
@@ -696,6 +721,7 @@ class VideoRows:
     :attr:`restarts`.  With ``circular``, the first ``keep`` frames are kept as well, so a
     consumer that wraps around in time decodes the video twice in all (once to reach the
     last frames for the first slab, once in order), not once per slab near the end.
+    :meth:`expect` sets ``keep`` and ``circular`` from the slabs a consumer will read.
 
     Attributes
     ----------
@@ -743,6 +769,16 @@ class VideoRows:
         self._head: list[np.ndarray] = []
         self._head_size = self.keep if circular else 0
         self._next = 0
+
+    def expect(self, halo: int, wrap: bool) -> None:
+        """Keep ``halo + 1`` frames behind (and the first ones too when ``wrap``).
+
+        :func:`convcli.jobs.stream.correlate_rows` says so before its first read, so that
+        every frame is decoded once (twice in all with circular padding).
+        """
+        self.keep = max(2, int(halo) + 1)
+        self._cache = deque(self._cache, maxlen=self.keep)
+        self._head_size = self.keep if wrap else 0
 
     # the decoder
     def _start(self) -> None:
@@ -854,7 +890,7 @@ class VideoRows:
         self.close()
 
 
-def open_rows(
+def open_video(
     path: PathLike,
     *,
     limits: Limits | None = None,
@@ -891,7 +927,7 @@ def open_rows(
     return VideoRows(path, DEFAULT_LIMITS if limits is None else limits, keep, circular)
 
 
-def load(
+def read_video(
     path: PathLike, kind: str = "auto", *, gray: bool = False, limits: Limits | None = None
 ) -> Signal:
     """Load a video as a volume ``(frames, rows, cols, channels)``.
@@ -904,7 +940,7 @@ def load(
         ``"auto"`` or ``"volume"``; ``"image"`` gives the first frame; ``"array"`` the 4-D
         array with every axis spatial.
     gray : bool, optional
-        Convert to one channel (ITU-R 601-2 luma, as :func:`convcli.io.image.to_gray`).
+        Convert to one channel (ITU-R 601-2 luma, as :func:`convcli.io.pillow_image.to_gray`).
     limits : Limits, optional
         The budgets.
 
@@ -923,7 +959,7 @@ def load(
     """
     if kind not in ("auto", "volume", "image", "array"):
         raise SignalReadError(f"{path}: a video cannot be read as {kind}")
-    with open_rows(path, limits=limits, keep=0) as rows:
+    with open_video(path, limits=limits, keep=0) as rows:
         count = 1 if kind == "image" else rows.shape[0]
         data = rows.read(0, count)
         sig = rows.signal
@@ -1020,13 +1056,36 @@ def _pix_fmt(av: Any, encoder: str, wanted: str | None, deep: bool, channels: in
 
 
 class VideoWriter:
-    """Encode frames as they come into a video file, written atomically.
+    """Encode frames as they come into a video file.
 
-    Created by :func:`open_writer`; ``write(block)`` takes ``(frames, rows, cols[,
+    Created by :func:`video_writer` (which writes atomically to a path) or :func:`open_writer`
+    (into the temporary file the caller made); ``write(block)`` takes ``(frames, rows, cols[,
     channels])`` blocks in order (``uint8``, or ``uint16`` for deep pixel formats), and
     ``close()`` flushes the encoder, copies what is left of the input's audio and subtitle
-    streams and moves the file into place.  ``abort()`` (or an exception inside a ``with``
-    block) removes the temporary file.
+    streams and (for a path) moves the file into place.  ``abort()`` (or an exception inside
+    a ``with`` block) removes the temporary file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output; its extension names the container.
+    form : Form
+        The input's form (codec, pixel format, timestamps, colour tags, other streams), or
+        a plain one (frames from elsewhere).  The writer puts ``quality`` and ``encoder`` in
+        its ``info``.
+    rate : float or None
+        The output's frame rate: the input's over the time stride (None keeps it).
+    fh : binary file, optional
+        Write into this open file (the caller commits it); else a temporary file beside
+        ``path`` is written and moved into place.
+    source : str or os.PathLike, optional
+        The input whose audio and subtitle streams are copied.
+    frame_shape : tuple of int, optional
+        ``(rows, cols[, channels])`` with ``dtype``: open the video stream at once.
+    dtype : numpy.dtype, optional
+        The frames' dtype (with ``frame_shape``).
+    overwrite, protect
+        As :func:`convcli.io.atomic.atomic_file` takes them (``fh`` not given).
 
     Attributes
     ----------
@@ -1042,27 +1101,33 @@ class VideoWriter:
     def __init__(
         self,
         path: PathLike,
-        signal: Signal,
-        overwrite: bool,
-        protect: Iterable[PathLike],
+        form: Form,
+        rate: float | None,
+        *,
+        fh: Any = None,
+        source: PathLike | None = None,
+        frame_shape: tuple[int, ...] | None = None,
+        dtype: Any = None,
+        overwrite: bool = False,
+        protect: Iterable[PathLike] = (),
     ) -> None:
         self.path = Path(path)
         self._av = av = _av(self.path, writing=True)
         self._fmt = _out_format(self.path)
-        self._form = signal.form
-        info = signal.form.info
+        self._form = form
+        info = form.info
         if "rate" in info:  # a video: the signal's rate says the time stride
             self._in_rate = Fraction(info["rate"])
-            self._stride = _time_stride(self.path, self._in_rate, signal.rate)
+            self._stride = _time_stride(self.path, self._in_rate, rate)
         else:  # frames from elsewhere: at the signal's rate, else 25 per second
-            given = Fraction(signal.rate or 25).limit_denominator(1 << 20)
+            given = Fraction(rate or 25).limit_denominator(1 << 20)
             self._in_rate, self._stride = given, 1
         if self._fmt == "AVI" and info.get("vfr"):
             raise UnsupportedError(
                 f"{self.path}: the input has a variable frame rate and AVI holds a constant "
                 f"one; write .mkv, .mp4 or .mov"
             )
-        self._codec = codec = choose_codec(signal.form, self._fmt)
+        self._codec = codec = choose_codec(form, self._fmt)
         self._enc = ENCODERS[codec]
         self.encoder = self._enc.name
         self.frames = 0
@@ -1076,20 +1141,20 @@ class VideoWriter:
         self._tb = Fraction(1, 25)
         self._stack = contextlib.ExitStack()
         try:
-            fh = self._stack.enter_context(
-                atomic_file(self.path, overwrite=overwrite, protect=protect)
-            )
+            if fh is None:
+                fh = self._stack.enter_context(
+                    atomic_file(self.path, overwrite=overwrite, protect=protect)
+                )
             self._out = av.open(fh, "w", format=FORMATS[self._fmt])
             self._stack.callback(self._close_out)
-            data = signal.data
-            if data.ndim >= 3 and data.shape[1] and data.shape[2]:  # the video stream first
-                channels = data.shape[3] if data.ndim == 4 else 1
-                self._open_video(data.shape[1], data.shape[2], channels, data.dtype == np.uint16)
-            self._open_copies(signal)
+            if frame_shape is not None and len(frame_shape) >= 2 and all(frame_shape[:2]):
+                channels = frame_shape[2] if len(frame_shape) == 3 else 1  # video stream first
+                deep = np.dtype(dtype) == np.uint16
+                self._open_video(frame_shape[0], frame_shape[1], channels, deep)
+            self._open_copies(source)
         except BaseException as exc:
             self._fail(exc)
             raise
-        self._signal = signal
 
     # -- set-up
     def _close_out(self) -> None:
@@ -1099,14 +1164,14 @@ class VideoWriter:
             with contextlib.suppress(Exception):
                 self._source.close()
 
-    def _open_copies(self, signal: Signal) -> None:
+    def _open_copies(self, path: PathLike | None) -> None:
         """Add the input's audio and subtitle streams, to be copied packet by packet."""
-        wanted = [s for s in signal.form.info.get("streams", ()) if s.get("copied")]
-        if not wanted or signal.source is None or not Path(signal.source).is_file():
+        wanted = [s for s in self._form.info.get("streams", ()) if s.get("copied")]
+        if not wanted or path is None or not Path(path).is_file():
             return
         av = self._av
-        fmt = signal.form.format or "MP4"
-        fh, source = _open_container(av, Path(signal.source), fmt, Limits(None, None, None))
+        fmt = self._form.format or "MP4"
+        fh, source = _open_container(av, Path(path), fmt, Limits(None, None, None))
         self._stack.callback(fh.close)
         self._source = source
         for entry in wanted:
@@ -1341,7 +1406,7 @@ def _time_stride(path: Path, in_rate: Fraction, rate: float | None) -> int:
     return stride
 
 
-def open_writer(
+def video_writer(
     path: PathLike,
     signal: Signal,
     *,
@@ -1378,10 +1443,20 @@ def open_writer(
     OutputExistsError
         The output exists (without ``overwrite``) or is an input.
     """
-    return VideoWriter(path, signal, overwrite, tuple(protect))
+    data = signal.data
+    return VideoWriter(
+        path,
+        signal.form,
+        signal.rate,
+        source=signal.source,
+        frame_shape=tuple(data.shape[1:]) if data.ndim >= 3 else None,
+        dtype=data.dtype,
+        overwrite=overwrite,
+        protect=tuple(protect),
+    )
 
 
-def save(
+def write_video(
     signal: Signal,
     path: PathLike,
     *,
@@ -1390,7 +1465,7 @@ def save(
 ) -> Path:
     """Write a whole volume (``(frames, rows, cols[, channels])``, uint8 or uint16) as video.
 
-    See :func:`open_writer` for the codec, quality, timing and copied streams.
+    See :func:`video_writer` for the codec, quality, timing and copied streams.
 
     Returns
     -------
@@ -1400,7 +1475,81 @@ def save(
     data = np.asarray(signal.data)
     if signal.channel_axis is not None and signal.channel_axis != data.ndim - 1:
         data = np.moveaxis(data, signal.channel_axis, -1)
-    writer = open_writer(path, signal, overwrite=overwrite, protect=protect)
+    writer = video_writer(path, signal, overwrite=overwrite, protect=protect)
     with writer:
         writer.write(data)
     return Path(path)
+
+
+# --- the io table's functions ----------------------------------------------------------------
+
+
+def probe(path: Path, fmt: str, limits: Limits) -> dict[str, Any]:
+    """Describe a video from its container header (:func:`probe_video`)."""
+    return probe_video(path, limits=limits)
+
+
+def load(path: Path, fmt: str, kind: str, gray: bool, limits: Limits) -> Signal:
+    """Load a video as ``kind`` (:func:`read_video`)."""
+    if kind == "audio":
+        raise SignalReadError(f"{path}: is a video; it cannot be read as audio")
+    return read_video(path, kind, gray=gray, limits=limits)
+
+
+def open_rows(path: Path, fmt: str, kind: str, limits: Limits) -> tuple[VideoRows, Signal] | None:
+    """Open a video to decode its frames block by block (read as ``auto`` or ``volume``).
+
+    The frames are counted first (one demux pass, no decoding), so the signal's shape is
+    known before the first slab; :meth:`VideoRows.expect` takes the consumer's halo.
+    """
+    if kind not in ("auto", "volume"):
+        return None
+    rows = open_video(path, limits=limits)
+    return rows, rows.signal
+
+
+def save(
+    signal: Signal,
+    data: np.ndarray,
+    target: Any,
+    *,
+    overwrite: bool,
+    protect: tuple[Any, ...],
+    threads: int | None = None,
+) -> None:
+    """Write a whole volume (channels last) as the container the target names, atomically."""
+    with atomic_file(target.path, overwrite=overwrite, protect=protect) as fh:
+        writer = VideoWriter(
+            target.path,
+            signal.form,
+            signal.rate,
+            fh=fh,
+            source=signal.source,
+            frame_shape=tuple(data.shape[1:]),
+            dtype=data.dtype,
+        )
+        with writer:
+            writer.write(data)
+
+
+def open_writer(
+    fh: Any,
+    target: Any,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    form: Form,
+    rate: float | None,
+) -> VideoWriter:
+    """Start a video of ``shape`` (frames first) whose frames come block by block.
+
+    The input's audio and subtitle streams are copied from ``form.info["source"]``.
+    """
+    return VideoWriter(
+        target.path,
+        form,
+        rate,
+        fh=fh,
+        source=form.info.get("source"),
+        frame_shape=tuple(shape[1:]),
+        dtype=dtype,
+    )

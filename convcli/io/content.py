@@ -20,7 +20,19 @@ audio       FLAC                             ``fLaC``               .flac
 audio       OGG (Vorbis, Opus)               ``OggS``               .ogg .oga .opus
 audio       AIFF, AIFF-C                     ``FORM....AIFF/AIFC``  .aiff .aif .aifc
 array       NPY                              ``\x93NUMPY``         .npy
+video       MP4/MOV, MKV/WebM, AVI (PyAV)    ``....ftyp``, EBML     .mp4 .m4v .mov .qt .mkv
+                                             DocType, ``RIFF....``  .webm .avi
+                                             ``AVI `` (a sniff)
+nifti       NIfTI-1, NIfTI-2 (nibabel)       ``sizeof_hdr`` and     .nii .nii.gz
+                                             ``n+1``/``n+2`` (352
+                                             bytes), gzip as
+                                             ``.nii.gz``
 ==========  ===============================  =====================  ========================
+
+A TIFF is identified as the image family's; tifffile (the ``scitiff`` family) then claims
+the ones Pillow does not read whole, and every ImageJ and OME file
+(:func:`convcli.io.registry.reader_for`).  Video and NIfTI need their extras (``video``,
+``volumes``) to be read, not to be identified: without them the line names the extra.
 
 Pillow is called with ``formats=[...]`` naming the one plugin the content says, so EPS,
 PostScript, PDF, SVG and Pillow's many other plugins are never reached, whatever a file is

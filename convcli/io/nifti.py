@@ -1,17 +1,16 @@
 r"""NIfTI through nibabel: MRI and CT volumes (``.nii``, ``.nii.gz``), 3-D and 4-D series.
 
-One room for NIfTI-1 and NIfTI-2, with the functions the io table asks of a family:
-:func:`identify`, :func:`probe`, :func:`load`, :func:`save`, :func:`open_rows` (slices read
-in order) and :func:`open_writer` (slices appended as they come).  nibabel parses, checks and
-writes the header; the voxels are read and written by convcli as they lie in the file.
-nibabel is imported inside the functions; without it a NIfTI file gets one line naming the
-extra.
+The ``nifti`` family of :mod:`convcli.io.registry` (extra ``volumes``: ``pip install
+'convcli[volumes]'``), NIfTI-1 and NIfTI-2.  Its row calls :func:`sniff`, :func:`probe`,
+:func:`load`, :func:`save`, :func:`target`, :func:`open_rows` (slices read in order) and
+:func:`open_writer` (slices staged as they come); the same, by path, for a script:
+:func:`probe_nifti`, :func:`read_nifti`, :func:`write_nifti`, :func:`open_nifti`,
+:func:`nifti_writer`.  nibabel parses, checks and writes the header; the voxels are read
+and written by convcli as they lie in the file.  nibabel is imported inside the functions;
+without it a NIfTI file gets one line naming the extra.
 
-How to register
----------------
 ==============  ==========================================================================
-family          ``nifti`` (extra ``volumes``: ``pip install 'convcli[volumes]'``)
-magic           :func:`identify` on the first 352 bytes (and the name): ``sizeof_hdr``
+content         :func:`identify` on the first 352 bytes (and the name): ``sizeof_hdr``
                 348 with ``n+1\0`` at byte 344 (NIfTI-1), 540 with ``n+2\0\r\n\x1a\n`` at
                 byte 4 (NIfTI-2), either byte order; gzip (``\x1f\x8b``) named ``.nii.gz``
 extensions      ``.nii`` and ``.nii.gz`` (a ``.hdr``/``.img`` pair, ``ni1``, is refused)
@@ -83,20 +82,29 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import ConvcliError, SignalReadError, SignalWriteError, UnsupportedError
+from . import registry
 from ._signal import Form, Signal
 from ._watch import one_line
-from .atomic import atomic_file, check_output
+from .atomic import StageFolder, atomic_file, check_output
 from .limits import DEFAULT_LIMITS, Limits, open_regular
+from .rows import RowSource
 
 __all__ = [
     "EXTRA",
     "EXTENSIONS",
     "identify",
+    "sniff",
     "probe",
     "load",
     "save",
+    "target",
     "open_rows",
     "open_writer",
+    "probe_nifti",
+    "read_nifti",
+    "write_nifti",
+    "open_nifti",
+    "nifti_writer",
     "NiftiRows",
     "NiftiWriter",
 ]
@@ -147,6 +155,17 @@ def identify(head: bytes, name: str | None = None) -> str | None:
     if len(head) >= 348 and head[:4] in (_i32(348, "<"), _i32(348, ">")):
         return "NIFTI1" if head[344:348] == b"n+1\x00" else None
     return None
+
+
+def sniff(head: bytes, name: str | None = None) -> str | None:
+    r"""Return ``"NIFTI"`` (the io table's read format) for NIfTI content, else None.
+
+    Examples
+    --------
+    >>> sniff(b"\x1f\x8b\x08\0", "brain.nii.gz"), sniff(b"\x1f\x8b\x08\0", "notes.gz")
+    ('NIFTI', None)
+    """
+    return None if identify(head, name) is None else "NIFTI"
 
 
 def _i32(value: int, order: str) -> bytes:
@@ -363,7 +382,7 @@ def _load_dtype(h: Header) -> np.dtype:
     return np.dtype(np.float64 if wide else np.float32)
 
 
-def probe(path: PathLike, *, limits: Limits | None = None) -> dict[str, Any]:
+def probe_nifti(path: PathLike, *, limits: Limits | None = None) -> dict[str, Any]:
     """Describe a NIfTI file from its header.
 
     Parameters
@@ -434,7 +453,7 @@ def _signal_shape(h: Header, kind: str) -> tuple[int, ...]:
 # --- reading -----------------------------------------------------------------------------------
 
 
-class NiftiRows:
+class NiftiRows(RowSource):
     """Slices ``[start, stop)`` along ``k`` (all time points of each), read from the file.
 
     A ``.nii`` is read by seeking; a ``.nii.gz`` is first decompressed, once, into an
@@ -551,7 +570,7 @@ def _real(raw: np.ndarray, h: Header, dtype: np.dtype) -> np.ndarray:
     return out
 
 
-def open_rows(path: PathLike, *, limits: Limits | None = None) -> NiftiRows:
+def open_nifti(path: PathLike, *, limits: Limits | None = None) -> NiftiRows:
     """Open a 3-D or 4-D NIfTI for reading slices along ``k``.
 
     Parameters
@@ -569,7 +588,7 @@ def open_rows(path: PathLike, *, limits: Limits | None = None) -> NiftiRows:
     return NiftiRows(path, DEFAULT_LIMITS if limits is None else limits)
 
 
-def load(
+def read_nifti(
     path: PathLike, kind: str = "auto", *, gray: bool = False, limits: Limits | None = None
 ) -> Signal:
     """Load a NIfTI file (see the module docstring for the axes and the scaling).
@@ -644,8 +663,23 @@ def _read_all(path: Path, h: Header) -> np.ndarray:
 class NiftiWriter:
     """Slices appended in order, staged beside the output, written as NIfTI on ``close()``.
 
-    Created by :func:`open_writer`; ``write(block)`` takes ``(slices, nj, ni[, nt])`` (a
-    2-D image: ``(1, nj, ni)``; an array: blocks along its first axis).
+    Created by :func:`nifti_writer` (atomically to a path) or :func:`open_writer` (into the
+    caller's temporary file); ``write(block)`` takes ``(slices, nj, ni[, nt])`` (a 2-D
+    image: ``(1, nj, ni)``; an array: blocks along its first axis), staged raw in a hidden
+    folder beside the output (:class:`convcli.io.atomic.StageFolder`, ``.NAME.XXXXXXXX/``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output (``.nii`` or ``.nii.gz``).
+    form : Form
+        The input's form (header, stored type, scaling, spacing); the writer puts
+        ``quality`` in its ``info``.
+    kind : str
+        ``"image"``, ``"volume"`` or ``"array"``: how the blocks map to ``i, j, k, t``.
+    fh : binary file, optional
+        Write into this open file (the caller commits it); else atomically to ``path``
+        (``overwrite`` and ``protect`` as :func:`convcli.io.atomic.atomic_file`).
 
     Attributes
     ----------
@@ -654,24 +688,30 @@ class NiftiWriter:
     """
 
     def __init__(
-        self, path: PathLike, signal: Signal, overwrite: bool, protect: Iterable[PathLike]
+        self,
+        path: PathLike,
+        form: Form,
+        kind: str,
+        *,
+        fh: IO[bytes] | None = None,
+        overwrite: bool = False,
+        protect: Iterable[PathLike] = (),
     ) -> None:
         self.path = Path(path)
         self._nibabel = _nibabel(self.path, writing=True)
         name = self.path.name.lower()
         if not (name.endswith(".nii") or name.endswith(".nii.gz")):
             raise UnsupportedError(f"{self.path}: a NIfTI output ends in .nii or .nii.gz")
-        self._signal, self._form = signal, signal.form
+        self._kind, self._form, self._fh = kind, form, fh
         self._overwrite, self._protect = overwrite, tuple(protect)
-        check_output(self.path, overwrite=overwrite, protect=self._protect)
+        if fh is None:
+            check_output(self.path, overwrite=overwrite, protect=self._protect)
+        self._folder = StageFolder(self.path)
         try:
-            self._stage: IO[bytes] = tempfile.NamedTemporaryFile(  # noqa: SIM115
-                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".stage"
-            )
+            self._stage: IO[bytes] = open(self._folder.path / "slices.raw", "w+b")  # noqa: SIM115
         except OSError as exc:
-            raise SignalWriteError(
-                f"{self.path}: cannot write in {self.path.parent}: {exc}"
-            ) from exc
+            self._folder.close()
+            raise SignalWriteError(f"{self.path}: cannot write NIfTI: {one_line(exc)}") from exc
         self._shape: tuple[int, ...] | None = None
         self._dtype: np.dtype | None = None
         self.slices = 0
@@ -725,12 +765,13 @@ class NiftiWriter:
         except Exception as exc:  # noqa: BLE001 - one line
             raise SignalWriteError(f"{self.path}: cannot write NIfTI: {one_line(exc)}") from exc
         finally:
-            self._stage.close()
+            self.abort()
 
     def abort(self) -> None:
-        """Give up: remove the staging file (nothing was written at the output)."""
+        """Give up, or clean up after ``close``: remove what was staged."""
         with contextlib.suppress(Exception):
             self._stage.close()
+        self._folder.close()
 
     def __enter__(self) -> NiftiWriter:
         return self
@@ -746,7 +787,7 @@ class NiftiWriter:
     # -- the file
     def _dims(self, slice_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Return the output's ``(ni, nj, nk[, nt])`` (or the reversed array shape)."""
-        kind = self._signal.kind
+        kind = self._kind
         if kind == "array":
             return tuple(reversed((self.slices, *slice_shape)))
         if kind == "image":
@@ -760,7 +801,12 @@ class NiftiWriter:
         dims = self._dims(slice_shape)
         hdr, store, scale = self._header(dims, dtype)
         gz = self.path.name.lower().endswith(".gz")
-        with atomic_file(self.path, overwrite=self._overwrite, protect=self._protect) as fh:
+        with contextlib.ExitStack() as stack:
+            fh = self._fh
+            if fh is None:
+                fh = stack.enter_context(
+                    atomic_file(self.path, overwrite=self._overwrite, protect=self._protect)
+                )
             out: Any = gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=1, mtime=0) if gz else fh
             with out if gz else contextlib.nullcontext(out):
                 hdr.write_to(out)
@@ -802,7 +848,7 @@ class NiftiWriter:
         if form.spacing is None:
             hdr.set_zooms(zooms)
             return
-        kind = self._signal.kind
+        kind = self._kind
         spatial = min(3, len(dims))
         given = list(reversed(form.spacing[-spatial:]))  # (di, dj, dk)
         ratio = [g / z if z else 1.0 for g, z in zip(given, zooms[:spatial])]
@@ -821,7 +867,7 @@ class NiftiWriter:
     def _chunks(self, slice_shape: tuple[int, ...], dtype: np.dtype) -> Iterable[np.ndarray]:
         """Yield the staged voxels in file order: time point by time point, slice by slice."""
         per_slice = math.prod(slice_shape)
-        series = slice_shape[2] if len(slice_shape) == 3 and self._signal.kind == "volume" else 1
+        series = slice_shape[2] if len(slice_shape) == 3 and self._kind == "volume" else 1
         with open(self._stage.name, "rb") as fh:
             for t in range(series):
                 for k in range(self.slices):
@@ -847,7 +893,7 @@ class NiftiWriter:
         return raw.astype(store)
 
 
-def open_writer(
+def nifti_writer(
     path: PathLike,
     signal: Signal,
     *,
@@ -874,10 +920,10 @@ def open_writer(
     NiftiWriter
         ``write(block)``, ``close()``, ``abort()``, ``clipped``.
     """
-    return NiftiWriter(path, signal, overwrite, tuple(protect))
+    return NiftiWriter(path, signal.form, signal.kind, overwrite=overwrite, protect=protect)
 
 
-def save(
+def write_nifti(
     signal: Signal,
     path: PathLike,
     *,
@@ -886,18 +932,89 @@ def save(
 ) -> Path:
     """Write an image, volume or array as NIfTI, with the input's header and scaling.
 
-    See :func:`open_writer`.
+    See :func:`nifti_writer`.
 
     Returns
     -------
     pathlib.Path
         The path written.
     """
+    data = _slices(signal)
+    with nifti_writer(path, signal, overwrite=overwrite, protect=protect) as writer:
+        writer.write(data)
+    return Path(path)
+
+
+def _slices(signal: Signal) -> np.ndarray:
+    """Return the data as the writer takes it: channels last, an image as one slice."""
     data = np.asarray(signal.data)
     if signal.channel_axis is not None and signal.channel_axis != data.ndim - 1:
         data = np.moveaxis(data, signal.channel_axis, -1)
-    if signal.kind == "image":
-        data = data[None]
-    with open_writer(path, signal, overwrite=overwrite, protect=protect) as writer:
-        writer.write(data)
-    return Path(path)
+    return data[None] if signal.kind == "image" else data
+
+
+# --- the io table's functions ----------------------------------------------------------------
+
+
+def probe(path: Path, fmt: str, limits: Limits) -> dict[str, Any]:
+    """Describe a NIfTI file from its header (:func:`probe_nifti`)."""
+    return probe_nifti(path, limits=limits)
+
+
+def load(path: Path, fmt: str, kind: str, gray: bool, limits: Limits) -> Signal:
+    """Load a NIfTI file as ``kind`` (:func:`read_nifti`)."""
+    return read_nifti(path, kind, gray=gray, limits=limits)
+
+
+def open_rows(path: Path, fmt: str, kind: str, limits: Limits) -> tuple[NiftiRows, Signal] | None:
+    """Open a 3-D or 4-D NIfTI to read its slices ``k`` block by block (``auto``, ``volume``).
+
+    Other dimensions return None (:func:`load` reads them whole).
+    """
+    if kind not in ("auto", "volume"):
+        return None
+    if _kind_of(_read_header(path, limits)) != "volume":
+        return None
+    rows = open_nifti(path, limits=limits)
+    return rows, rows.signal
+
+
+def target(signal: Signal, path: Path, fmt: registry.WriteFormat) -> registry.Target:
+    """Write an image, a volume (its slices along ``k``) or an array (file order reversed).
+
+    Raises
+    ------
+    UnsupportedError
+        Audio.
+    """
+    if signal.kind == "audio":
+        raise UnsupportedError(f"{path}: audio cannot be written as NIfTI; use .wav or .npy")
+    return registry.Target(path, "nifti", fmt.name, frames=signal.kind == "volume")
+
+
+def save(
+    signal: Signal,
+    data: np.ndarray,
+    target: registry.Target,
+    *,
+    overwrite: bool,
+    protect: tuple[Any, ...],
+    threads: int | None = None,
+) -> None:
+    """Write an image, volume or array as NIfTI with the input's header, atomically."""
+    slices = _slices(signal)
+    with atomic_file(target.path, overwrite=overwrite, protect=protect) as fh:
+        with NiftiWriter(target.path, signal.form, signal.kind, fh=fh) as writer:
+            writer.write(slices)
+
+
+def open_writer(
+    fh: IO[bytes],
+    target: registry.Target,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    form: Form,
+    rate: float | None,
+) -> NiftiWriter:
+    """Start a NIfTI file of ``shape`` whose slices (or array rows) come block by block."""
+    return NiftiWriter(target.path, form, "volume" if target.frames else "array", fh=fh)

@@ -457,8 +457,87 @@ _FOLDER = Family(
     folders=True,
 )
 
+_DEEP = ("uint8", "uint16")
+_VIDEO_HOLDS = {1: _DEEP, 3: _DEEP, 4: _DEEP}
+
+_VIDEO = Family(
+    name="video",
+    module="convcli.io.av_video",
+    noun="a video",
+    plural="videos",
+    takes=("volume",),
+    stream_always=True,
+    extra="video",
+    requires=("av",),
+    # Brands to leave out (HEIF), a DocType at no fixed offset (Matroska): a sniff, not magic.
+    sniff="sniff",
+    reads=(
+        ReadFormat("MP4", "MP4/MOV", (), (".mp4", ".m4v", ".mov", ".qt")),
+        ReadFormat("MKV", "MKV/WebM", (), (".mkv", ".webm")),
+        ReadFormat("AVI", "AVI", (), (".avi",)),
+    ),
+    writes=(
+        WriteFormat("MP4", (".mp4", ".m4v"), _VIDEO_HOLDS, blocks=("volume",), lossy=True),
+        WriteFormat("MOV", (".mov", ".qt"), _VIDEO_HOLDS, blocks=("volume",), lossy=True),
+        WriteFormat("MKV", (".mkv",), _VIDEO_HOLDS, blocks=("volume",)),
+        WriteFormat("WEBM", (".webm",), _VIDEO_HOLDS, blocks=("volume",), lossy=True),
+        WriteFormat("AVI", (".avi",), _VIDEO_HOLDS, blocks=("volume",), lossy=True),
+    ),
+)
+
+_NUMBERS = (
+    "uint8",
+    "int8",
+    "uint16",
+    "int16",
+    "uint32",
+    "int32",
+    "uint64",
+    "int64",
+    "float32",
+    "float64",
+)
+
+_SCITIFF = Family(
+    name="scitiff",
+    module="convcli.io.tifffile_tiff",
+    noun="a scientific TIFF",
+    takes=("image", "volume", "array"),
+    stream_always=True,
+    extra="volumes",
+    requires=("tifffile",),
+    # The image family identifies every TIFF; this one takes those Pillow cannot read whole
+    # (and every ImageJ and OME file), and writes what Pillow cannot hold.
+    claims=(("image", "TIFF"),),
+    writes=(
+        WriteFormat(
+            "TIFF",
+            (".tif", ".tiff", ".btf", ".tf8"),
+            _NUMBERS,
+            frames="multipage",
+            blocks=("volume",),
+        ),
+    ),
+)
+
+_NIFTI = Family(
+    name="nifti",
+    module="convcli.io.nifti",
+    noun="NIfTI",
+    plural="volumes",
+    takes=("image", "volume", "array"),
+    stream_always=True,
+    extra="volumes",
+    requires=("nibabel",),
+    # sizeof_hdr and a magic at byte 344 (or 4), in either byte order; gzip named .nii.gz.
+    sniff="sniff",
+    head_bytes=352,
+    reads=(ReadFormat("NIFTI", "NIfTI", (), (".nii", ".nii.gz")),),
+    writes=(WriteFormat("NIFTI", (".nii", ".nii.gz"), _NUMBERS, blocks=("volume", "array")),),
+)
+
 #: The table, in the order content is tried and extensions are listed.
-FAMILIES: list[Family] = [_IMAGE, _AUDIO, _NPY, _FOLDER]
+FAMILIES: list[Family] = [_IMAGE, _AUDIO, _NPY, _FOLDER, _VIDEO, _SCITIFF, _NIFTI]
 
 
 # ----------------------------------------------------------------------------- lookups
@@ -624,8 +703,9 @@ def reads_summary() -> str:
 
     Examples
     --------
-    >>> reads_summary()
-    'PNG, JPEG, TIFF, BMP, WebP, GIF, PPM/PGM images, WAV, FLAC, OGG, AIFF audio, .npy'
+    >>> print(reads_summary())
+    PNG, JPEG, TIFF, BMP, WebP, GIF, PPM/PGM images, WAV, FLAC, OGG, AIFF audio, .npy,
+    MP4/MOV, MKV/WebM, AVI videos, NIfTI volumes
     """
     parts = []
     for f in FAMILIES:

@@ -1,17 +1,18 @@
 r"""Scientific TIFF through tifffile: microscopy and CT stacks, ImageJ hyperstacks, OME-TIFF.
 
-One room for the TIFFs that Pillow cannot read whole, with the functions the io table asks
-of a family: :func:`identify`, :func:`claims`, :func:`probe`, :func:`load`, :func:`save`,
-:func:`open_rows` (planes read page by page) and :func:`open_writer` (planes appended as
-they come).  tifffile (and imagecodecs, for LZW, PackBits, JPEG, zstd...) are imported
-inside the functions; without them such a file gets one line naming the extra.
+The ``scitiff`` family of :mod:`convcli.io.registry` (extra ``volumes``: ``pip install
+'convcli[volumes]'``), for the TIFFs that Pillow cannot read whole.  Its row calls
+:func:`claims` and :func:`claims_output` (which family reads or writes a given TIFF),
+:func:`probe`, :func:`load`, :func:`save`, :func:`target`, :func:`open_rows` (planes read
+page by page) and :func:`open_writer` (planes staged as they come); the same, by path, for
+a script: :func:`probe_tiff`, :func:`read_tiff`, :func:`write_tiff`, :func:`open_tiff`,
+:func:`tiff_writer`.  tifffile (and imagecodecs, for LZW, PackBits, JPEG, zstd...) are
+imported inside the functions; without them such a file gets one line naming the extra.
 
-How to register
----------------
 ==============  ==========================================================================
-family          ``scitiff`` (extra ``volumes``: ``pip install 'convcli[volumes]'``)
-magic           ``II*\0``, ``MM\0*`` (TIFF), ``II+\0``, ``MM\0+`` (BigTIFF): the same as
-                Pillow's TIFF; :func:`claims` decides which family reads a given file
+content         ``II*\0``, ``MM\0*`` (TIFF), ``II+\0``, ``MM\0+`` (BigTIFF): the same as
+                Pillow's TIFF, which the image family identifies; :func:`claims` decides
+                which family reads a given file
 extensions      ``.tif .tiff`` (and ``.ome.tif``, ``.ome.tiff``, ``.btf``, ``.tf8``)
 kinds           ``image`` (rows × cols [× channels]), ``volume`` (planes × rows × cols [×
                 channels]), ``array`` (the series as stored, every axis spatial)
@@ -68,10 +69,10 @@ read fail with one line.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -81,26 +82,36 @@ import numpy as np
 
 from ..errors import (
     ConvcliError,
+    MissingExtraError,
     Param,
     SignalReadError,
     SignalWriteError,
     UnsupportedError,
 )
+from . import registry
 from ._signal import Form, Signal
 from ._watch import one_line
-from .atomic import atomic_file
+from .atomic import StageFolder, atomic_file, check_output
 from .limits import DEFAULT_LIMITS, Limits, open_regular
+from .rows import RowSource
 
 __all__ = [
     "EXTRA",
     "EXTENSIONS",
     "identify",
     "claims",
+    "claims_output",
     "probe",
     "load",
     "save",
+    "target",
     "open_rows",
     "open_writer",
+    "probe_tiff",
+    "read_tiff",
+    "write_tiff",
+    "open_tiff",
+    "tiff_writer",
     "TiffRows",
     "TiffBlockWriter",
     "Axes",
@@ -207,55 +218,6 @@ def _watched(path: PathLike, what: str) -> Iterator[_Collect]:
         more = len(handler.lines) - 2
         extra = f" (and {more} more)" if more > 0 else ""
         raise SignalReadError(f"{path}: damaged TIFF: {'; '.join(handler.lines[:2])}{extra}")
-
-
-# --- which family reads a TIFF ------------------------------------------------------------------
-
-
-def claims(path: PathLike) -> bool:
-    """Tell whether this family, rather than Pillow, reads a TIFF.
-
-    True for OME-TIFF and ImageJ files, for 16-bit (or deeper) colour or gray+alpha, and
-    for every layout Pillow does not read (its own tables, as :mod:`convcli.io._tiff`
-    asks them).  Only the first directory is read.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A file whose magic says TIFF.
-
-    Returns
-    -------
-    bool
-        False for the TIFFs Pillow reads and writes as before, and for a file whose first
-        directory cannot be read at all (Pillow's reader then says what is wrong).
-
-    Raises
-    ------
-    SignalReadError
-        The path is not a regular file, or tifffile is not installed.
-    """
-    from ._tiff import _Damaged, _first_ifd, _layout
-
-    tifffile = _tifffile(path)
-    with open_regular(path) as fh:
-        size = os.fstat(fh.fileno()).st_size
-        try:
-            order, tags = _first_ifd(fh, size)
-            fh.seek(0)
-            with tifffile.TiffFile(fh, name=Path(path).name, _multifile=False) as tif:
-                if tif.is_ome or tif.is_imagej:
-                    return True
-        except Exception:  # noqa: BLE001 - a broken header: Pillow's reader says so
-            return False
-    bits = tags.get(258, (1,))
-    samples = tags.get(277, (1,))[0]
-    if samples > 1 and max(bits) > 8:
-        return True
-    try:
-        return _layout(order, tags) is not None
-    except (_Damaged, ImportError):
-        return True
 
 
 # --- axes ---------------------------------------------------------------------------------------
@@ -575,7 +537,7 @@ def _describe(path: Path, o: _Opened) -> dict[str, Any]:
     }
 
 
-def probe(path: PathLike, *, limits: Limits | None = None) -> dict[str, Any]:
+def probe_tiff(path: PathLike, *, limits: Limits | None = None) -> dict[str, Any]:
     """Describe a TIFF from its header: the first series' axes, shape, type and spacing.
 
     Parameters
@@ -611,7 +573,7 @@ def probe(path: PathLike, *, limits: Limits | None = None) -> dict[str, Any]:
 # --- reading ------------------------------------------------------------------------------------
 
 
-class TiffRows:
+class TiffRows(RowSource):
     """Planes ``[start, stop)`` of a TIFF series, read page by page.
 
     Each plane is assembled from its pages (one for ``ZYX`` or ``ZYXS``; ``T × C`` of them,
@@ -707,7 +669,7 @@ def _bool_to_uint8(data: np.ndarray) -> np.ndarray:
     return data.astype(np.uint8) * np.uint8(255) if data.dtype == np.bool_ else data
 
 
-def open_rows(path: PathLike, *, limits: Limits | None = None) -> TiffRows:
+def open_tiff(path: PathLike, *, limits: Limits | None = None) -> TiffRows:
     """Open a TIFF stack for reading planes along axis 0, page by page.
 
     Parameters
@@ -730,7 +692,7 @@ def open_rows(path: PathLike, *, limits: Limits | None = None) -> TiffRows:
     return TiffRows(path, DEFAULT_LIMITS if limits is None else limits)
 
 
-def load(
+def read_tiff(
     path: PathLike, kind: str = "auto", *, gray: bool = False, limits: Limits | None = None
 ) -> Signal:
     """Load a TIFF's first series as an image or a volume (or the series as stored).
@@ -920,35 +882,51 @@ def _metadata(form: Form, axes: str, plane: str | None) -> tuple[dict[str, Any],
 class TiffBlockWriter:
     """Planes appended in order, staged beside the output, written as TIFF on ``close()``.
 
-    Created by :func:`open_writer`.  ``write(block)`` takes ``(planes, rows, cols[,
-    channels])`` (an image is one plane with no plane axis: give ``(1, rows, cols[, C])``),
-    each plane split into its pages at once and staged raw; ``close()`` writes the TIFF with
-    the input's layout and metadata page by page from the staging file and moves it into
-    place; ``abort()`` removes both.
+    Created by :func:`tiff_writer` (atomically to a path) or :func:`open_writer` (into the
+    caller's temporary file).  ``write(block)`` takes ``(planes, rows, cols[, channels])``
+    (an image is one plane with no plane axis: give ``(1, rows, cols[, C])``), staged raw in
+    a hidden folder beside the output (:class:`convcli.io.atomic.StageFolder`,
+    ``.NAME.XXXXXXXX/``); ``close()`` writes the TIFF with the input's layout and metadata
+    page by page from the staged planes; ``abort()`` removes what was staged.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output.
+    form : Form
+        The input's form (axes, compression, layout, metadata, spacing); the writer puts
+        ``quality`` in its ``info``.
+    image : bool
+        Write one plane as an image (no plane axis).
+    fh : binary file, optional
+        Write the TIFF into this open file (the caller commits it); else atomically to
+        ``path`` (``overwrite`` and ``protect`` as :func:`convcli.io.atomic.atomic_file`).
     """
 
     def __init__(
-        self, path: PathLike, signal: Signal, overwrite: bool, protect: Iterable[PathLike]
+        self,
+        path: PathLike,
+        form: Form,
+        *,
+        image: bool,
+        fh: IO[bytes] | None = None,
+        overwrite: bool = False,
+        protect: Iterable[PathLike] = (),
     ) -> None:
         self.path = Path(path)
         self._tifffile = _tifffile(self.path, writing=True)
-        self._form = signal.form
-        self._signal = signal
-        self._image = signal.kind == "image" or (
-            signal.kind != "volume" and signal.form.info.get("plane_axis") is None
-        )
+        self._form = form
+        self._image = image
+        self._fh = fh
         self._overwrite, self._protect = overwrite, tuple(protect)
-        from .atomic import check_output
-
-        check_output(self.path, overwrite=overwrite, protect=self._protect)
+        if fh is None:
+            check_output(self.path, overwrite=overwrite, protect=self._protect)
+        self._folder = StageFolder(self.path)
         try:
-            self._stage: IO[bytes] = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below
-                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".stage"
-            )
+            self._stage: IO[bytes] = open(self._folder.path / "planes.raw", "w+b")  # noqa: SIM115
         except OSError as exc:
-            raise SignalWriteError(
-                f"{self.path}: cannot write in {self.path.parent}: {exc}"
-            ) from exc
+            self._folder.close()
+            raise SignalWriteError(f"{self.path}: cannot write TIFF: {one_line(exc)}") from exc
         self._shape: tuple[int, ...] | None = None
         self._dtype: np.dtype | None = None
         self.planes = 0
@@ -1002,7 +980,7 @@ class TiffBlockWriter:
         except Exception as exc:  # noqa: BLE001 - one line
             raise SignalWriteError(f"{self.path}: cannot write TIFF: {one_line(exc)}") from exc
         finally:
-            self._stage.close()
+            self.abort()
 
     def _write_tiff(self, plane_shape: tuple[int, ...], dtype: np.dtype) -> None:
         channels = plane_shape[2] if len(plane_shape) == 3 else 1
@@ -1024,15 +1002,21 @@ class TiffBlockWriter:
             ("ImageJ" if imagej else "") + ("OME" if ome else "") + (" BigTIFF" if bigtiff else "")
         )
         info["quality"] = quality + (f", {tags.strip()}" if tags.strip() else "")
-        with atomic_file(self.path, overwrite=self._overwrite, protect=self._protect) as fh:
+        with contextlib.ExitStack() as stack:
+            fh = self._fh
+            if fh is None:
+                fh = stack.enter_context(
+                    atomic_file(self.path, overwrite=self._overwrite, protect=self._protect)
+                )
             with self._tifffile.TiffWriter(fh, bigtiff=bigtiff, imagej=imagej, ome=ome) as tw:
                 chunks = pages.iterate(opts.get("tile"))
                 tw.write(chunks, shape=shape, dtype=dtype, metadata=meta, **res, **opts)
 
     def abort(self) -> None:
-        """Give up: remove the staging file (nothing was written at the output)."""
+        """Give up, or clean up after ``close``: remove what was staged."""
         with contextlib.suppress(Exception):
             self._stage.close()
+        self._folder.close()
 
     def __enter__(self) -> TiffBlockWriter:
         return self
@@ -1115,7 +1099,13 @@ class _Pages:
         return np.ascontiguousarray(page)
 
 
-def open_writer(
+def _is_image(signal: Signal) -> bool:
+    return signal.kind == "image" or (
+        signal.kind != "volume" and signal.form.info.get("plane_axis") is None
+    )
+
+
+def tiff_writer(
     path: PathLike,
     signal: Signal,
     *,
@@ -1149,10 +1139,12 @@ def open_writer(
     UnsupportedError
         No tifffile.
     """
-    return TiffBlockWriter(path, signal, overwrite, tuple(protect))
+    return TiffBlockWriter(
+        path, signal.form, image=_is_image(signal), overwrite=overwrite, protect=protect
+    )
 
 
-def save(
+def write_tiff(
     signal: Signal,
     path: PathLike,
     *,
@@ -1161,7 +1153,7 @@ def save(
 ) -> Path:
     """Write an image or volume as TIFF with the input's layout and metadata.
 
-    See :func:`open_writer`.  An ``array`` read from a TIFF and still of its shape is written
+    See :func:`tiff_writer`.  An ``array`` read from a TIFF and still of its shape is written
     with its stored axes; any other array as a stack of its last two axes.
 
     Returns
@@ -1169,6 +1161,14 @@ def save(
     pathlib.Path
         The path written.
     """
+    signal, data = _planes(signal)
+    with tiff_writer(path, signal, overwrite=overwrite, protect=protect) as writer:
+        writer.write(data)
+    return Path(path)
+
+
+def _planes(signal: Signal) -> tuple[Signal, np.ndarray]:
+    """Return the signal as the writer takes it (an array unfolded) and its planes."""
     data = np.asarray(signal.data)
     if signal.channel_axis is not None and signal.channel_axis != data.ndim - 1:
         data = np.moveaxis(data, signal.channel_axis, -1)
@@ -1184,6 +1184,157 @@ def save(
         signal = replace(signal, kind="volume", form=replace(signal.form, info=plain))
     elif signal.kind == "image":
         data = data[None]
-    with open_writer(path, signal, overwrite=overwrite, protect=protect) as writer:
-        writer.write(data)
-    return Path(path)
+    return signal, data
+
+
+# --- the io table's functions ----------------------------------------------------------------
+
+
+def probe(path: Path, fmt: str, limits: Limits) -> dict[str, Any]:
+    """Describe a TIFF from its header (:func:`probe_tiff`)."""
+    return probe_tiff(path, limits=limits)
+
+
+def load(path: Path, fmt: str, kind: str, gray: bool, limits: Limits) -> Signal:
+    """Load a TIFF as ``kind`` (:func:`read_tiff`)."""
+    if kind == "audio":
+        raise SignalReadError(f"{path}: is a TIFF; it cannot be read as audio")
+    return read_tiff(path, kind, gray=gray, limits=limits)
+
+
+def open_rows(path: Path, fmt: str, kind: str, limits: Limits) -> tuple[TiffRows, Signal] | None:
+    """Open a TIFF stack to read its planes page by page (read as ``auto`` or ``volume``).
+
+    A TIFF of one image returns None (:func:`load` reads it whole).
+    """
+    if kind not in ("auto", "volume"):
+        return None
+    o = _open(path, limits)
+    planes = o.ax.plane is not None
+    o.close()
+    if not planes:
+        return None
+    rows = open_tiff(path, limits=limits)
+    return rows, rows.signal
+
+
+def target(signal: Signal, path: Path, fmt: registry.WriteFormat) -> registry.Target:
+    """Write an image, a volume (its planes as pages) or an array.
+
+    Raises
+    ------
+    UnsupportedError
+        Audio.
+    """
+    if signal.kind == "audio":
+        raise UnsupportedError(f"{path}: audio cannot be written as TIFF; use .wav or .npy")
+    return registry.Target(path, "scitiff", fmt.name, frames=not _is_image(signal))
+
+
+def save(
+    signal: Signal,
+    data: np.ndarray,
+    target: registry.Target,
+    *,
+    overwrite: bool,
+    protect: tuple[Any, ...],
+    threads: int | None = None,
+) -> None:
+    """Write an image, volume or array as TIFF with the input's layout, atomically."""
+    signal, planes = _planes(signal)
+    with atomic_file(target.path, overwrite=overwrite, protect=protect) as fh:
+        writer = TiffBlockWriter(target.path, signal.form, image=_is_image(signal), fh=fh)
+        with writer:
+            writer.write(planes)
+
+
+def open_writer(
+    fh: IO[bytes],
+    target: registry.Target,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    form: Form,
+    rate: float | None,
+) -> TiffBlockWriter:
+    """Start a TIFF of ``shape`` (planes first) whose planes come block by block."""
+    return TiffBlockWriter(target.path, form, image=not target.frames, fh=fh)
+
+
+def claims(path: PathLike) -> bool:
+    """Tell whether this family, rather than Pillow, reads a TIFF.
+
+    True for OME-TIFF and ImageJ files, for 16-bit (or deeper) colour or gray+alpha, and
+    for every layout Pillow does not read (its own tables, as :mod:`convcli.io._tiff`
+    asks them).  Only the first directory is read.  Without tifffile, a TIFF that Pillow
+    does not read is refused with a line naming the extra, and the others go to Pillow.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file whose magic says TIFF.
+
+    Returns
+    -------
+    bool
+        False for the TIFFs Pillow reads and writes as before, and for a file whose first
+        directory cannot be read at all (Pillow's reader then says what is wrong).
+
+    Raises
+    ------
+    MissingExtraError
+        Only tifffile reads this TIFF, and it is not installed.
+    SignalReadError
+        The path is not a regular file.
+    """
+    from ._tiff import _Damaged, _first_ifd, _layout
+
+    with open_regular(path) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        try:
+            order, tags = _first_ifd(fh, size)
+        except Exception:  # noqa: BLE001 - a broken header: Pillow's reader says so
+            return False
+        if importlib.util.find_spec("tifffile") is None:
+            why = _pillow_refuses(order, tags, _layout, _Damaged)
+            if why is None:
+                return False
+            raise MissingExtraError(
+                f"{path}: {why} needs the optional '{EXTRA}' extra (tifffile is not "
+                f"installed): pip install 'convcli[{EXTRA}]'"
+            )
+        tifffile = _tifffile(path)
+        try:
+            fh.seek(0)
+            with tifffile.TiffFile(fh, name=Path(path).name, _multifile=False) as tif:
+                if tif.is_ome or tif.is_imagej:
+                    return True
+        except Exception:  # noqa: BLE001 - a broken header: Pillow's reader says so
+            return False
+    return _pillow_refuses(order, tags, _layout, _Damaged) is not None
+
+
+def _pillow_refuses(
+    order: bytes, tags: dict[int, tuple[int, ...]], layout: Any, damaged: Any
+) -> str | None:
+    """Say what in a TIFF's first directory Pillow does not read whole, or None."""
+    try:
+        found = layout(order, tags)
+    except (damaged, ImportError):
+        return "this TIFF"
+    if found is not None:
+        return "a " + found.split(" is not read")[0]
+    bits = tags.get(258, (1,))
+    samples = tags.get(277, (1,))[0]
+    if samples > 1 and max(bits) > 8:  # Pillow would read 16-bit colour as 8-bit
+        return f"a TIFF of {samples} samples of {max(bits)} bits"
+    return None
+
+
+def claims_output(signal: Signal, path: PathLike) -> bool:
+    """Tell whether this family, rather than Pillow, writes ``signal`` to a ``.tif``.
+
+    The family that read the input writes it back (``form.info["reader"]``): a TIFF read
+    by tifffile keeps its type, axes and metadata; every other output is Pillow's, byte for
+    byte as before (what Pillow's TIFF cannot hold is refused, naming ``.npy``).
+    """
+    return signal.form.info.get("reader") == "tifffile"
