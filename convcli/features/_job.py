@@ -33,13 +33,11 @@ from convcli.errors import (
     SignalWriteError,
 )
 from convcli.io import Form, Signal
+from convcli.jobs.alpha import alpha_index
 from convcli.jobs.options import geometry_for
 from convcli.jobs.record import record_failure
 
 __all__ = ["FeaturesOptions", "FeaturesJob", "run_features", "features_job", "describe_colours"]
-
-#: Channel counts of images and volumes whose last channel is alpha (LA, RGBA).
-_ALPHA_CHANNELS = (2, 4)
 
 
 def describe_colours() -> dict[str, str]:
@@ -309,12 +307,8 @@ def _load(input_path: str, opts: FeaturesOptions) -> tuple[Any, np.ndarray, bool
     sig = io.load(input_path, kind=opts.kind, gray=opts.gray)
     data = sig.data
     ch = sig.channel_axis
-    if (
-        sig.kind in ("image", "volume")
-        and ch is not None
-        and sig.form.container != "npy"
-        and data.shape[ch] in _ALPHA_CHANNELS
-    ):
+    if sig.form.container != "npy" and alpha_index(sig) is not None:
+        assert ch is not None
         return sig, np.delete(data, data.shape[ch] - 1, axis=ch), True
     return sig, data, False
 

@@ -123,11 +123,12 @@ def _check_memory(info: dict[str, Any], opts: FilterOptions, budget: int) -> Non
     """Refuse an input whose in-memory filtering would need more than ``budget`` bytes."""
     from convcli.io import LimitError
     from convcli.io.registry import streamed
+    from convcli.jobs.alpha import has_alpha
 
     shape = [int(n) for n in info["shape"]]
     dtype = np.dtype(info["dtype"])  # as loaded (float32 or float64 for audio)
     work = compute_dtype(dtype).itemsize
-    alpha = info["kind"] in ("image", "volume") and info.get("channels") in (2, 4)
+    alpha = has_alpha(info["kind"], info.get("channels"), info.get("mode"))
     alpha = alpha and opts.alpha == "premultiply" and not opts.gray
     need = working_set(math.prod(shape), dtype.itemsize, work, opts.method, alpha)
     if need > budget:

@@ -19,7 +19,7 @@ import numpy as np
 
 from convcli.engine.chain import apply_chain
 from convcli.errors import ArgumentError, Param
-from convcli.jobs.alpha import _alpha_index, _filter_with_alpha
+from convcli.jobs.alpha import _filter_with_alpha, alpha_index
 from convcli.jobs.blocks import (
     _filter_streamed,
     _filter_to_png,
@@ -118,7 +118,7 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
             direct = _one_pass(opts) and io.streams_always(header, job.output)
             if opts.dry_run or (
                 (big or direct)
-                and _alpha_index(header) is None
+                and alpha_index(header) is None
                 and io.takes_blocks(header, job.output)
             ):
                 return header, source
@@ -156,7 +156,7 @@ def _run_signal(
         _dry_run(job, opts, record, sig, shape_in, kernels, geometry)
     elif source is not None:
         _filter_streamed(job, opts, record, sig, source, kernels, geometry, out_dtype, rate_out)
-    elif _png_strips(sig, job, opts, kernels, _alpha_index(sig), out_dtype):
+    elif _png_strips(sig, job, opts, kernels, alpha_index(sig), out_dtype):
         _filter_to_png(job, opts, record, sig, kernels[0], geometry, out_dtype)
     else:
         _filter_in_memory(job, opts, record, sig, kernels, geometry, out_dtype, rate_out)
@@ -246,7 +246,7 @@ def _filter_in_memory(
     from convcli import io
 
     data = sig.data
-    alpha = _alpha_index(sig)
+    alpha = alpha_index(sig)
     ch = sig.channel_axis
     plans: list[Any] = []
     record["nonfinite"] = count_nonfinite(data)
