@@ -197,9 +197,17 @@ def _safe(text: str) -> str:
 
 
 def _build_bank(
-    opts: FeaturesOptions, ndim: int, rate: float | None, channels: int, stage: _Stage
+    opts: FeaturesOptions,
+    ndim: int,
+    rate: float | None,
+    channels: int,
+    stage: _Stage,
+    spacing: list[tuple[float, str]] | None = None,
 ) -> tuple[Any, list[str], list[tuple[int, ...]], np.ndarray | None, dict[str, Any]]:
-    """Return the weights for :func:`plan_bank`, labels, kernel shapes, bias and a source."""
+    """Return the weights for :func:`plan_bank`, labels, kernel shapes, bias and a source.
+
+    ``spacing`` (the input's, per axis) converts ``-k`` lengths given with units.
+    """
     from convcli.kernels import kernel_label, make_bank, make_kernel
 
     if opts.weights is not None:
@@ -225,7 +233,7 @@ def _build_bank(
     else:
         pairs = []
         for spec in opts.kernels:
-            k = make_kernel(spec, ndim, rate=rate)
+            k = make_kernel(spec, ndim, rate=rate, spacing=spacing)
             if k.ndim != ndim:
                 each, weights = Param("kernels"), Param("weights")
                 raise ArgumentError(
@@ -260,7 +268,9 @@ def _run(
     ch = sig.channel_axis
     channels = int(data.shape[ch]) if ch is not None else 1
     ndim = sig.spatial_ndim
-    weights, labels, shapes, file_bias, source = _build_bank(opts, ndim, sig.rate, channels, stage)
+    weights, labels, shapes, file_bias, source = _build_bank(
+        opts, ndim, sig.rate, channels, stage, sig.sample_spacing
+    )
     bias = _bias(opts, file_bias, len(labels), source)
     geometry = geometry_for(opts, ndim, sig.kind)
     pooling = parse_pool(opts.pool) if opts.pool else None

@@ -128,6 +128,24 @@ class Signal:
         return int(self.data.shape[self.channel_axis])
 
     @property
+    def sample_spacing(self) -> list[tuple[float, str]] | None:
+        """The spacing of each spatial axis as ``(value, unit)`` pairs, or None.
+
+        What :func:`convcli.make_kernel` takes as ``spacing`` (unit ``""``: none on that
+        axis): the form's, when it has one entry per spatial axis.
+
+        Examples
+        --------
+        >>> form = Form(spacing=(2.0, 0.5, 0.5), units=("mm", "mm", "mm"))
+        >>> Signal(np.zeros((4, 5, 6)), "volume", form=form).sample_spacing
+        [(2.0, 'mm'), (0.5, 'mm'), (0.5, 'mm')]
+        """
+        spacing, units = self.form.spacing, self.form.units
+        if spacing is None or units is None or len(spacing) != self.spatial_ndim:
+            return None
+        return [(float(v), str(u)) for v, u in zip(spacing, units)]
+
+    @property
     def spatial_shape(self) -> tuple[int, ...]:
         """The shape without the channel axis."""
         return tuple(n for i, n in enumerate(self.data.shape) if i != self.channel_axis)

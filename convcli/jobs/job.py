@@ -164,14 +164,21 @@ def _run_signal(
 
 def _kernels(opts: FilterOptions, sig: Any, record: dict[str, Any]) -> list[np.ndarray]:
     """Build every kernel of the chain for the signal (within ``max_taps``), normalised if asked."""
+    from convcli.kernels import resolved_params
+
     ndim = sig.spatial_ndim
+    spacing = sig.sample_spacing
     kernels = []
+    resolved = []
     for spec in opts.kernels:
-        k = _make_kernel(spec, ndim, sig.rate, opts.max_taps)
+        k = _make_kernel(spec, ndim, sig.rate, opts.max_taps, spacing)
         if opts.normalize:
             k = _normalized(k, per_channel=k.ndim == ndim + 1)
         kernels.append(k)
         record["kernels"].append(list(k.shape))
+        resolved.append(resolved_params(spec, ndim, sig.rate, spacing))
+    if any(r is not None for r in resolved):  # lengths given in mm, um, ms...: in samples
+        record["resolved"] = resolved
     return kernels
 
 

@@ -18,8 +18,9 @@ from convcli.kernels._files import (
 )
 from convcli.kernels._grammar import ParsedSpec, parse_spec
 from convcli.kernels._registry import get_kernel
+from convcli.kernels._units import Quantity
 
-__all__ = ["make_kernel", "fit_axes", "as_kernel_array"]
+__all__ = ["make_kernel", "resolved_params", "fit_axes", "as_kernel_array"]
 
 
 def make_kernel(
@@ -155,6 +156,62 @@ def as_kernel_array(value: Any) -> NDArray[np.float64]:
             f"the kernel array has {what} at index {index}; a kernel must be finite"
         )
     return kernel
+
+
+def resolved_params(
+    spec: str | ParsedSpec,
+    ndim: int,
+    rate: float | None = None,
+    spacing: Sequence[Any] | None = None,
+) -> dict[str, Any] | None:
+    """Return what a named kernel's lengths with units came to, in samples, per axis.
+
+    What ``-v`` and ``--json`` print for a spec such as ``gaussian:sigma=2mm``: each
+    parameter given with a unit, as one number per axis (planes, rows, columns...).
+
+    Parameters
+    ----------
+    spec : str or ParsedSpec
+        A ``-k`` spec.
+    ndim, rate, spacing
+        As :func:`make_kernel` takes them.
+
+    Returns
+    -------
+    dict or None
+        Parameter name -> list of samples per axis (``size`` as the odd sizes used); None
+        for a spec with no unit (or not a named kernel).
+
+    Raises
+    ------
+    KernelSpecError
+        As :func:`make_kernel`.
+
+    Examples
+    --------
+    >>> resolved_params("gaussian:sigma=2mm", 3, spacing=[(2, "mm"), (1, "mm"), (1, "mm")])
+    {'sigma': [1.0, 2.0, 2.0]}
+    >>> resolved_params("gaussian:sigma=2", 3) is None
+    True
+    """
+    if isinstance(spec, str):
+        spec = parse_spec(spec)
+    if spec.kind != "named" or spec.name is None:
+        return None
+    definition = get_kernel(spec.name)
+    with_units = [
+        name
+        for name, raw in spec.params.items()
+        if isinstance(definition.param(name).validate(raw, definition.name), Quantity)
+    ]
+    if not with_units:
+        return None
+    values, _ = definition.resolve(ndim, rate, spec.params, spacing)
+    out: dict[str, Any] = {}
+    for name in with_units:
+        value = values[name]
+        out[name] = [float(v) for v in value] if isinstance(value, tuple) else [float(value)] * ndim
+    return out
 
 
 def fit_axes(

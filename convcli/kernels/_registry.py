@@ -330,6 +330,43 @@ class KernelDef(Described):
             )
         if self.needs_rate:
             rate = check_rate(rate, self.name)
+        values, anisotropic = self.resolve(ndim, rate, params, spacing)
+        builder = ANISOTROPIC[self.name] if anisotropic else self.builder
+        kernel = np.asarray(builder(ndim, rate, values), dtype=np.float64)
+        if kernel.ndim != ndim:  # pragma: no cover - a builder bug, not a user error
+            raise AssertionError(f"{self.name} built {kernel.ndim} axes for ndim={ndim}")
+        return kernel
+
+    def resolve(
+        self,
+        ndim: int,
+        rate: float | None = None,
+        params: Mapping[str, Any] | None = None,
+        spacing: Sequence[Any] | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Return every parameter's value, checked, with lengths in units made samples.
+
+        Parameters
+        ----------
+        ndim, rate, params, spacing
+            As :meth:`build` takes them.
+
+        Returns
+        -------
+        (dict, bool)
+            The values (a parameter given with a unit is a number of samples, or a tuple of
+            one per axis where the spacing is anisotropic), and whether any is per axis.
+
+        Raises
+        ------
+        KernelSpecError
+            A missing or bad parameter; a unit without a spacing, or of the wrong dimension.
+
+        Examples
+        --------
+        >>> REGISTRY["gaussian"].resolve(2, params={"sigma": "2mm"}, spacing=["0.5mm", "1mm"])
+        ({'sigma': (4.0, 2.0), 'size': 0}, True)
+        """
         given = dict(params or {})
         values: dict[str, Any] = {}
         for p in self.params:
@@ -343,14 +380,9 @@ class KernelDef(Described):
                 values[p.name] = p.default
         if given:
             self.param(next(iter(given)))  # raises, naming the parameters allowed
-        builder = self.builder
         if any(isinstance(v, Quantity) for v in values.values()):
-            values, anisotropic = resolve(self.name, self.params, values, ndim, rate, spacing)
-            builder = ANISOTROPIC[self.name] if anisotropic else builder
-        kernel = np.asarray(builder(ndim, rate, values), dtype=np.float64)
-        if kernel.ndim != ndim:  # pragma: no cover - a builder bug, not a user error
-            raise AssertionError(f"{self.name} built {kernel.ndim} axes for ndim={ndim}")
-        return kernel
+            return resolve(self.name, self.params, values, ndim, rate, spacing)
+        return values, False
 
 
 def check_rate(rate: float | None, name: str) -> float:
