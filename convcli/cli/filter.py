@@ -61,6 +61,8 @@ class FilterReport(Report):
             lines.append(f"convcli: {where}: kernel {i}: {line}")
             if i <= len(tables):
                 lines.append(indent(tables[i - 1]))
+        if rec.get("written"):
+            lines.append(f"convcli: {where}: written as {rec['written']}")
         return lines
 
     def warnings(self, rec: dict[str, Any]) -> list[str]:

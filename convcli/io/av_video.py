@@ -74,7 +74,7 @@ import re
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -972,17 +972,13 @@ def read_video(
     elif data.shape[3] == 1 and kind != "array":
         data = data[..., 0]
         channel_axis = None
-    if kind == "image":
-        return Signal(
-            data[0],
-            "image",
-            None if channel_axis is None else 2,
-            rate=None,
-            source=sig.source,
-            form=sig.form,
-        )
-    if kind == "array":
-        return Signal(data, "array", None, rate=sig.rate, source=sig.source, form=sig.form)
+    if kind == "image":  # the first frame: rows and columns, no frame interval
+        form = replace(sig.form, spacing=(1.0, 1.0), units=("", ""))
+        image_axis = None if channel_axis is None else 2
+        return Signal(data[0], "image", image_axis, rate=None, source=sig.source, form=form)
+    if kind == "array":  # every axis spatial: the channels are spaced by nothing
+        form = replace(sig.form, spacing=(*(sig.form.spacing or ()), 1.0), units=("s", "", "", ""))
+        return Signal(data, "array", None, rate=sig.rate, source=sig.source, form=form)
     return Signal(data, "volume", channel_axis, rate=sig.rate, source=sig.source, form=sig.form)
 
 

@@ -747,11 +747,22 @@ def read_tiff(
     if ax.plane is not None and kind == "image":
         data = data[0]
         channel_axis = None if channel_axis is None else channel_axis - 1
+        form = _spaced(form, drop=True)
     if ax.plane is None and kind == "volume":
         data = data[None]
         channel_axis = None if channel_axis is None else channel_axis + 1
         volume = True
+        form = _spaced(form, drop=False)
     return Signal(data, "volume" if volume else "image", channel_axis, source=p, form=form)
+
+
+def _spaced(form: Form, *, drop: bool) -> Form:
+    """Drop the spacing's first axis (a plane as an image), or add one (an image as a volume)."""
+    if form.spacing is None or form.units is None:
+        return form
+    if drop:
+        return replace(form, spacing=form.spacing[1:], units=form.units[1:])
+    return replace(form, spacing=(1.0, *form.spacing), units=("", *form.units))
 
 
 def _gray(data: np.ndarray, channel_axis: int, form: Form, path: Path) -> np.ndarray:
