@@ -290,7 +290,7 @@ def _av(path: PathLike, writing: bool = False) -> Any:
 # --- FFmpeg's log, watched ----------------------------------------------------------------
 
 _LOG_LOCK = threading.RLock()
-_PICTURE_SIZE = re.compile(r"Picture size (\d+)x(\d+) is invalid")
+_PICTURE_SIZE = re.compile(r"Picture size (\d+)x(\d+) (?:is invalid|exceeds)")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -1030,15 +1030,18 @@ LOSSLESS = frozenset({"ffv1", "utvideo", "huffyuv", "ffvhuff", "png", "rawvideo"
 def _pix_fmt(av: Any, encoder: str, wanted: str | None, deep: bool, channels: int) -> str:
     """Return the pixel format to encode in.
 
-    ``wanted`` (the input's) if the encoder takes it; otherwise the one that keeps the
-    channels and the bit depth, in RGB (or gray) for a lossless encoder so that the frames
-    are stored exactly, else the encoder's first choice.
+    ``wanted`` (the input's) if the encoder takes it and it holds the frames' depth (a
+    ``--dtype uint16`` result of an 8-bit video is not cut back to 8 bits); otherwise the
+    one that keeps the channels and the bit depth, in RGB (or gray) for a lossless encoder
+    so that the frames are stored exactly, else the encoder's first choice.
     """
     names = [f.name for f in (av.Codec(encoder, "w").video_formats or ())]
     if not names:
         return wanted or "yuv420p"
     if wanted is not None and wanted in names:
-        return wanted
+        kept = layout_of(av, wanted)  # the input's, if it holds these frames' depth
+        if (kept.bits > 8) == deep and kept.channels >= channels:
+            return wanted
     exact = encoder in LOSSLESS
 
     def score(name: str) -> tuple[bool, bool, bool, int]:
