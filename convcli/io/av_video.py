@@ -566,7 +566,8 @@ def probe_video(path: PathLike, *, limits: Limits | None = None) -> dict[str, An
     dict
         The keys of :func:`convcli.io.probe` (``kind`` ``"volume"``, ``shape`` ``[frames,
         rows, cols, channels]`` with frames None when unknown, ``rate`` in frames per
-        second, ``duration`` in seconds, ``planes``) and ``codec``, ``pix_fmt``,
+        second, ``duration`` in seconds, ``planes``), ``spacing`` and ``units`` (the frame
+        interval in seconds; rows and columns in samples) and ``codec``, ``pix_fmt``,
         ``frames_exact`` (True: the container's count; False: duration × rate; None:
         unknown), ``variable_rate`` (the header's hint: average and guessed rates differ;
         the reader decides from the timestamps), ``streams`` (the other streams, and
@@ -606,6 +607,8 @@ def probe_video(path: PathLike, *, limits: Limits | None = None) -> dict[str, An
             "duration": duration,
             "frames": frames,
             "planes": frames,
+            "spacing": [float(1 / rate) if rate else 1.0, 1.0, 1.0],
+            "units": ["s" if rate else "", "", ""],
             "codec": inp.stream.codec_context.codec.canonical_name,
             "pix_fmt": inp.stream.codec_context.pix_fmt,
             "frames_exact": exact,
