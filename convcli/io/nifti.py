@@ -70,11 +70,12 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import logging
 import math
 import os
 import tempfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -168,6 +169,29 @@ def sniff(head: bytes, name: str | None = None) -> str | None:
     return None if identify(head, name) is None else "NIFTI"
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Keep nibabel's own log (a header it would fix, a code it does not know) off stderr.
+
+    nibabel prints its header checks through the ``nibabel.global`` logger before it raises;
+    convcli says what was wrong in its one line instead.
+    """
+    logger = logging.getLogger("nibabel.global")
+    handlers, propagate = list(logger.handlers), logger.propagate
+    null = logging.NullHandler()
+    for handler in handlers:
+        logger.removeHandler(handler)
+    logger.addHandler(null)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(null)
+        for handler in handlers:
+            logger.addHandler(handler)
+        logger.propagate = propagate
+
+
 def _i32(value: int, order: str) -> bytes:
     return value.to_bytes(4, "little" if order == "<" else "big")
 
@@ -250,13 +274,13 @@ def _read_header(path: Path, limits: Limits) -> Header:
         try:
             import io
 
-            if gz:
-                fh.seek(0)
-                with gzip.GzipFile(fileobj=fh) as z:
-                    hdr = cls.from_fileobj(z, check=True)
-            else:
-                fh.seek(0)
-                hdr = cls.from_fileobj(io.BytesIO(fh.read(1 << 20)), check=True)
+            fh.seek(0)
+            with _quiet():
+                if gz:
+                    with gzip.GzipFile(fileobj=fh) as z:
+                        hdr = cls.from_fileobj(z, check=True)
+                else:
+                    hdr = cls.from_fileobj(io.BytesIO(fh.read(1 << 20)), check=True)
         except (ConvcliError, MemoryError):
             raise
         except Exception as exc:  # noqa: BLE001 - nibabel's words, one line
@@ -498,6 +522,7 @@ class NiftiRows(RowSource):
             with fh, gzip.GzipFile(fileobj=fh) as z:
                 z.seek(self._h.offset)
                 copied = _copy(z, scratch, self._h.nbytes)
+                _to_the_end(z)
         except (OSError, EOFError, zlib.error) as exc:
             scratch.close()
             raise SignalReadError(f"{self.path}: damaged gzip: {one_line(exc)}") from None
@@ -546,6 +571,16 @@ class NiftiRows(RowSource):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _to_the_end(z: gzip.GzipFile) -> None:
+    """Read a gzip stream to its end, so that its CRC-32 and length are checked.
+
+    The voxels are usually the stream's last bytes; without this, a flipped bit among them
+    would be read as it decompresses (as nibabel reads it), the trailer never looked at.
+    """
+    while z.read(_COPY_CHUNK):
+        pass
 
 
 def _copy(src: Any, dst: IO[bytes], count: int) -> int:
@@ -647,6 +682,8 @@ def _read_all(path: Path, h: Header) -> np.ndarray:
         try:
             stream.seek(h.offset)
             raw = stream.read(h.nbytes)
+            if h.gz:
+                _to_the_end(stream)
         except (OSError, EOFError, zlib.error) as exc:
             raise SignalReadError(f"{path}: damaged gzip: {one_line(exc)}") from None
     if len(raw) < h.nbytes:
@@ -799,7 +836,8 @@ class NiftiWriter:
 
     def _write(self, slice_shape: tuple[int, ...], dtype: np.dtype) -> None:
         dims = self._dims(slice_shape)
-        hdr, store, scale = self._header(dims, dtype)
+        with _quiet():
+            hdr, store, scale = self._header(dims, dtype)
         gz = self.path.name.lower().endswith(".gz")
         with contextlib.ExitStack() as stack:
             fh = self._fh
@@ -809,7 +847,8 @@ class NiftiWriter:
                 )
             out: Any = gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=1, mtime=0) if gz else fh
             with out if gz else contextlib.nullcontext(out):
-                hdr.write_to(out)
+                with _quiet():
+                    hdr.write_to(out)
                 pad = int(hdr.get_data_offset()) - out.tell()
                 out.write(b"\0" * max(pad, 0))
                 for chunk in self._chunks(slice_shape, dtype):
