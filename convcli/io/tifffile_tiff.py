@@ -220,6 +220,23 @@ def _watched(path: PathLike, what: str) -> Iterator[_Collect]:
         raise SignalReadError(f"{path}: damaged TIFF: {'; '.join(handler.lines[:2])}{extra}")
 
 
+@contextlib.contextmanager
+def _unheard() -> Iterator[None]:
+    """Keep what tifffile logs while it only looks (:func:`claims`) off stderr.
+
+    Reading the file says what is wrong, in one line (:func:`_watched`).
+    """
+    logger = logging.getLogger("tifffile")
+    handler = _Collect()
+    logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 # --- axes ---------------------------------------------------------------------------------------
 
 
@@ -1316,7 +1333,7 @@ def claims(path: PathLike) -> bool:
         tifffile = _tifffile(path)
         try:
             fh.seek(0)
-            with tifffile.TiffFile(fh, name=Path(path).name, _multifile=False) as tif:
+            with _unheard(), tifffile.TiffFile(fh, name=Path(path).name, _multifile=False) as tif:
                 if tif.is_ome or tif.is_imagej:
                     return True
         except Exception:  # noqa: BLE001 - a broken header: Pillow's reader says so
