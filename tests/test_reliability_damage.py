@@ -222,6 +222,15 @@ def test_the_corpus_covers_every_format_and_point():
         "weights-npz-deflate",
     ]:
         assert key in keys, key
+    import importlib.util
+
+    for module, issue_12 in (
+        ("av", ["video-ffv1", "video-h264"]),
+        ("nibabel", ["nifti", "nifti-gz"]),
+        ("tifffile", ["tiff-imagej"]),
+    ):
+        if importlib.util.find_spec(module) is not None:
+            assert set(issue_12) <= keys, issue_12
     for original in ORIGINALS:
         assert len(original.blocks) >= 1 and original.header[1] > original.header[0], original.key
         points = {d.point for d in damages(original)}
