@@ -217,6 +217,19 @@ def test_tiff_streamed_equals_in_memory_and_bigtiff_is_kept(tifffile, tmp_path):
         np.testing.assert_allclose(a.asarray(), b.asarray(), rtol=1e-12, atol=1e-12)
 
 
+def test_a_bigtiff_pillow_could_read_streams_through_tifffile(tifffile, tmp_path):
+    data = np.random.default_rng(9).integers(0, 65535, (6, 10, 12), dtype=np.uint16)
+    src = tmp_path / "big.tif"
+    tifffile.imwrite(src, data, bigtiff=True, photometric="minisblack")
+    rec = _run(src, "-k", "box:3", "--max-memory", "64K", "-o", tmp_path / "o.tif")
+    assert rec["streamed"] is True  # page by page, not loaded whole by Pillow
+    with tifffile.TiffFile(tmp_path / "o.tif") as t:
+        assert t.is_bigtiff and len(t.pages) == 6
+        got = t.asarray()
+    want = convolve(data.astype(np.float64), make_kernel("box:3", 3), pad_mode="reflect")
+    np.testing.assert_array_equal(got, np.clip(np.rint(want), 0, 65535).astype(np.uint16))
+
+
 # ------------------------------------------------------------------------------------ NIfTI
 
 

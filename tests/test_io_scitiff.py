@@ -44,6 +44,8 @@ def test_claims_what_pillow_cannot_read_or_would_strip(tmp_path):
         "imagej.tif": (RNG.integers(0, 255, (3, 20, 30), dtype=np.uint8), {"imagej": True}, True),
         "ome.ome.tif": (RNG.random((3, 20, 30)).astype(np.float32), {"ome": True}, True),
         "lerc.tif": (RNG.random((20, 30)).astype(np.float32), {"compression": "lerc"}, True),
+        # A layout Pillow reads, as BigTIFF: read page by page here and written back as BigTIFF
+        "big16.tif": (RNG.integers(0, 65535, (3, 20, 30), np.uint16), {"bigtiff": True}, True),
     }
     for name, (data, kwargs, expected) in cases.items():
         kwargs.setdefault("photometric", "rgb" if data.ndim == 3 and data.shape[-1] == 3 else None)

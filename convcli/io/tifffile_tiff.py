@@ -21,11 +21,13 @@ rows / blocks   :func:`open_rows` and :func:`open_writer` along axis 0 (planes)
 
 Pillow and tifffile share ``.tif``
 ----------------------------------
-**Pillow keeps every TIFF it reads today, and so writes it back byte for byte as before.**
-tifffile (when installed) :func:`claims` the others: a layout Pillow does not read (float64,
-16-bit colour, which Pillow would read as 8-bit, more than 4 samples, 2 to 7, 12, 24 bits,
-compressions Pillow lacks: zstd, JPEG XL, LERC, JPEG 2000...), and every OME-TIFF and
-ImageJ file, whose axes and metadata (spacing, units, channels, frames) Pillow drops.  An
+**Pillow keeps every classic TIFF it reads today, and so writes it back byte for byte as
+before**, but for ImageJ and OME files.  tifffile (when installed) :func:`claims` the
+others: a layout Pillow does not read (float64, 16-bit colour, which Pillow would read as
+8-bit, more than 4 samples, 2 to 7, 12, 24 bits, compressions Pillow lacks: zstd, JPEG
+XL, LERC, JPEG 2000...), every OME-TIFF and ImageJ file, whose axes and metadata
+(spacing, units, channels, frames) Pillow drops, and every BigTIFF (big stacks stream
+page by page).  An
 output ``.tif`` is written by the family that read the input (``info["reader"] ==
 "tifffile"``), and by this one for a result Pillow cannot hold (float64, 16-bit colour).
 
@@ -1291,10 +1293,12 @@ def open_writer(
 def claims(path: PathLike) -> bool:
     """Tell whether this family, rather than Pillow, reads a TIFF.
 
-    True for OME-TIFF and ImageJ files, for 16-bit (or deeper) colour or gray+alpha, and
-    for every layout Pillow does not read (its own tables, as :mod:`convcli.io._tiff`
-    asks them).  Only the first directory is read.  Without tifffile, a TIFF that Pillow
-    does not read is refused with a line naming the extra, and the others go to Pillow.
+    True for OME-TIFF and ImageJ files, for BigTIFF (the format of stacks past 4 GiB: read
+    page by page here, written back as BigTIFF, where Pillow would load it whole and write a
+    classic TIFF), for 16-bit (or deeper) colour or gray+alpha, and for every layout Pillow
+    does not read (its own tables, as :mod:`convcli.io._tiff` asks them).  Only the first
+    directory is read.  Without tifffile, a TIFF that Pillow does not read is refused with
+    a line naming the extra, and the others go to Pillow.
 
     Parameters
     ----------
@@ -1332,6 +1336,9 @@ def claims(path: PathLike) -> bool:
             )
         tifffile = _tifffile(path)
         try:
+            fh.seek(0)
+            if fh.read(4) in (b"II+\x00", b"MM\x00+"):
+                return True  # BigTIFF: read page by page, written back as BigTIFF
             fh.seek(0)
             with _unheard(), tifffile.TiffFile(fh, name=Path(path).name, _multifile=False) as tif:
                 if tif.is_ome or tif.is_imagej:
