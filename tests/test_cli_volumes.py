@@ -83,6 +83,22 @@ def test_lossy_video_after_decoding_what_was_written(video, tmp_path):
     assert tv.packets(src, "audio") == tv.packets(tmp_path / "b.mp4", "audio")  # copied
 
 
+def test_a_2d_kernel_filters_every_frame_alone(video, tmp_path):
+    av, tv = video
+    src = tmp_path / "a.mkv"
+    given = tv.make_video(src, "ffv1", "bgr0")
+    rec = _run(src, "-k", "[1 2 1; 2 4 2; 1 2 1]/16", "-o", tmp_path / "b.mkv")
+    assert rec["streamed"] is True
+    k2 = np.array([[1.0, 2, 1], [2, 4, 2], [1, 2, 1]]) / 16
+    frames = [
+        reference_correlate(given[t, ..., c], k2, [1, 1], ["same"] * 2, [1, 1], "reflect", 0.0)
+        for t in range(tv.FRAMES)
+        for c in range(3)
+    ]
+    want = np.stack(frames).reshape(tv.FRAMES, 3, tv.ROWS, tv.COLS).transpose(0, 2, 3, 1)
+    np.testing.assert_array_equal(_decoded(av, tmp_path / "b.mkv"), _u8(want))
+
+
 def test_video_streamed_staged_and_in_memory_agree(video, tmp_path):
     av, tv = video
     src = tmp_path / "a.mkv"
