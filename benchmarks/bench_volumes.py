@@ -17,6 +17,8 @@ its time, the decoded size and the ratio, against the target of issue 12 (peak R
 and checks a window of the output against the whole-array engine on the same input frames.
 
 ``--quick`` uses 1/10 of the sizes (about 200 MB decoded, 410 MiB of TIFF) as a smoke test.
+``--cli`` also runs each job as a user would, ``convcli filter SRC -k "[1|1|1]/3" -o DST``
+with the default options, and reports that process's peak resident set (``os.wait4``).
 """
 
 from __future__ import annotations
@@ -177,27 +179,44 @@ def check(kind: str, src: Path, dst: Path) -> float:
     return float(diff.mean() if tol_note == "mean" else diff.max())
 
 
+def run_cli(src: Path, dst: Path) -> dict:
+    """``convcli filter`` with the 3-frame box and the defaults: its own peak RSS and time."""
+    argv = [sys.executable, "-c", "from convcli.cli import main; main()", "filter", str(src)]
+    argv += ["-k", "[1|1|1]/3", "-o", str(dst), "--overwrite", "--json"]
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"convcli filter {src.name} failed:\n{err.read()}")
+        record = json.loads(out.read().strip().splitlines()[-1])
+    return {
+        "peak_mib": usage.ru_maxrss / 1024,
+        "seconds": time.perf_counter() - t0,
+        "shape": record["shape_in"],
+        "streamed": record.get("streamed", False),
+    }
+
+
 # --- the table -------------------------------------------------------------------------------
 
 
-def run_child(kind: str, src: Path, dst: Path, slab_mib: float) -> dict:
+def in_child(*argv: str) -> dict:
+    """Run this script with ``argv`` in a fresh process; return the JSON it prints last.
+
+    Every step that allocates (making the inputs, the round trips, the checks) runs in a
+    child, so that this process stays small: on Linux a child's ``ru_maxrss`` starts from its
+    parent's high-water mark (it is carried across fork and exec), so a parent that once
+    held 500 MiB would make every later child report at least that.
+    """
     res = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--child",
-            kind,
-            str(src),
-            str(dst),
-            "--slab-mib",
-            str(slab_mib),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+        [sys.executable, __file__, *argv], capture_output=True, text=True, check=False
     )
     if res.returncode != 0:
-        raise SystemExit(f"{kind} round trip failed:\n{res.stderr}")
+        raise SystemExit(f"{' '.join(argv[:2])} failed:\n{res.stderr}")
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -214,13 +233,29 @@ def main() -> None:
         default=8.0,
         help="float32 input per slab (convcli.jobs.stream: 32 by default; benchmarks/README.md)",
     )
+    ap.add_argument("--cli", action="store_true", help="also run each job through convcli filter")
     ap.add_argument("--child", nargs=3, metavar=("KIND", "SRC", "DST"), help=argparse.SUPPRESS)
+    ap.add_argument("--check", nargs=3, metavar=("KIND", "SRC", "DST"), help=argparse.SUPPRESS)
+    ap.add_argument("--make", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    scale = 10 if args.quick else 1
     if args.child:
         kind, src, dst = args.child
         print(json.dumps(round_trip(kind, Path(src), Path(dst), args.slab_mib)))
         return
-    scale = 10 if args.quick else 1
+    if args.check:
+        kind, src, dst = args.check
+        print(json.dumps({"err": check(kind, Path(src), Path(dst))}))
+        return
+    if args.make:
+        kind, path = args.make
+        if kind == "video":
+            make_video(Path(path), 750 // scale, 720, 1280)
+        else:
+            make_bigtiff(Path(path), 512 // scale, 2048)
+        print(json.dumps({}))
+        return
+    quick = ["--quick"] if args.quick else []
     folder = Path(args.dir) / "convcli-bench-volumes"
     folder.mkdir(parents=True, exist_ok=True)
     jobs = []
@@ -228,14 +263,14 @@ def main() -> None:
         src = folder / f"video_{scale}.mp4"
         if not src.exists():
             t0 = time.perf_counter()
-            make_video(src, 750 // scale, 720, 1280)
+            in_child("--make", "video", str(src), *quick)
             print(f"made {src.name} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         jobs.append(("video", "MP4 720p H.264, 3-frame box", src, folder / "out.mp4"))
     if "tiff" in args.only:
         src = folder / f"stack_{scale}.tif"
         if not src.exists():
             t0 = time.perf_counter()
-            make_bigtiff(src, 512 // scale, 2048)
+            in_child("--make", "tiff", str(src), *quick)
             print(f"made {src.name} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         jobs.append(("tiff", "BigTIFF uint16, 3-plane box", src, folder / "out.tif"))
     print(
@@ -244,7 +279,7 @@ def main() -> None:
     )
     notes = []
     for kind, name, src, dst in jobs:
-        r = run_child(kind, src, dst, args.slab_mib)
+        r = in_child("--child", kind, str(src), str(dst), "--slab-mib", str(args.slab_mib))
         itemsize = 1 if kind == "video" else 2
         decoded = float(np.prod(r["shape"])) * itemsize / (1 << 20)
         verdict = "PASS" if r["peak_mib"] <= TARGET_MIB else "MISS"
@@ -253,12 +288,26 @@ def main() -> None:
             f"{r['peak_mib']:>13.0f} {r['peak_mib'] / decoded:>12.3f} {r['seconds']:>7.1f}  "
             f"<= {TARGET_MIB} MiB {verdict}"
         )
-        err = check(kind, src, dst)
+        err = in_child("--check", kind, str(src), str(dst))["err"]
         what = "mean |out - engine| (lossy H.264)" if kind == "video" else "max |out - engine|"
         notes.append(f"{kind}: shape {r['shape']}, {what} on 4 frames: {err:.3g}")
         if kind == "video":
             notes[-1] += f"; frames decoded {r['decoded']}, decoder restarts {r['restarts']}"
         dst.unlink(missing_ok=True)
+        if args.cli:
+            c = run_cli(src, dst)
+            verdict = "PASS" if c["peak_mib"] <= TARGET_MIB else "MISS"
+            print(
+                f"{'  through convcli filter':<32} {decoded:>12.0f} "
+                f"{src.stat().st_size / (1 << 20):>9.0f} {c['peak_mib']:>13.0f} "
+                f"{c['peak_mib'] / decoded:>12.3f} {c['seconds']:>7.1f}  "
+                f"<= {TARGET_MIB} MiB {verdict}"
+            )
+            err = in_child("--check", kind, str(src), str(dst))["err"]
+            notes.append(
+                f"{kind} through convcli filter: streamed {c['streamed']}, {what}: {err:.3g}"
+            )
+            dst.unlink(missing_ok=True)
     notes.append(f"slabs of {args.slab_mib:g} MiB of float32 input (--slab-mib)")
     print("\n".join(notes))
     if not args.keep:
