@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_volumes.py [--quick] [--only video,tiff] [--dir /tmp] [--keep]
+    python benchmarks/bench_volumes.py [--quick] [--cli] [--only video,tiff] [--dir /tmp] [--keep]
 
 Writes (once, into ``--dir``) an H.264 MP4 of about 2 GB decoded (1280x720 RGB, 750 frames at
 25 fps, with an AAC track) and a 4 GiB uint16 BigTIFF stack (512 planes of 2048x2048), then,
