@@ -1,15 +1,16 @@
 """Damaged copies of valid files, for every format convcli reads, and their trusted decoders.
 
 Every original is written in the test run by the library that owns the format (Pillow,
-soundfile, numpy; the tiled TIFFs and the float64 TIFF byte by byte, as Pillow writes no
-tiles) from seeded numpy arrays.  Each :class:`Damage` is one copy of one original, cut or
-with one bit flipped at a point chosen from the file's own structure:
+soundfile, numpy, and where their extras are installed PyAV, nibabel and tifffile; the tiled
+TIFFs and the float64 TIFF byte by byte, as Pillow writes no tiles) from seeded numpy
+arrays. Each :class:`Damage` is one copy of one original, cut or with one bit flipped at a
+point chosen from the file's own structure:
 
 - ``cut-header``: inside the header (before the first byte of pixel or sample data);
 - ``cut-first`` / ``cut-last``: in the middle of the first / the last data block (a PNG's
   IDAT or fdAT chunk, a JPEG scan, a TIFF strip or tile, a GIF frame's LZW data, a FLAC
   frame, an Ogg page, a row of a BMP, PPM or ``.npy``, a line of a text kernel, an
-  ``.npz`` member...);
+  ``.npz`` member, a video packet, a NIfTI slice, a quarter of a ``.nii.gz`` stream...);
 - ``cut-end-1`` / ``cut-end-3``: without its final byte / 3 bytes;
 - ``flip-header`` / ``flip-first`` / ``flip-last``: one bit flipped at a seeded place inside
   the header, the first or the last data block.
@@ -47,6 +48,9 @@ __all__ = [
     "trusted_image",
     "trusted_audio",
     "trusted_kernel",
+    "trusted_video",
+    "trusted_nifti",
+    "trusted_tiff",
     "rgb_tiff",
 ]
 
@@ -598,6 +602,91 @@ def _originals() -> list[Original]:
     return out
 
 
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _video_bytes(ext: str, codec: str, pix_fmt: str) -> bytes:
+    """Six 16x24 RGB frames written by PyAV; the packets' places in the file give the blocks."""
+    import tempfile
+
+    import av
+
+    t, r, c = np.meshgrid(np.arange(6), np.arange(16), np.arange(24), indexing="ij")
+    frames = np.stack([(r * 7 + t * 11) % 256, (c * 5 + t * 3) % 256, (r + c) % 256], -1)
+    noise = _rng(14).integers(-6, 7, frames.shape)
+    frames = np.clip(frames + noise, 0, 255).astype(np.uint8)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / f"v{ext}"
+        with av.open(str(path), "w") as out:
+            v = out.add_stream(codec, rate=24)
+            v.width, v.height, v.pix_fmt = 24, 16, pix_fmt
+            for i, img in enumerate(frames):
+                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+                frame.pts = i
+                for packet in v.encode(frame):
+                    out.mux(packet)
+            for packet in v.encode():
+                out.mux(packet)
+        return path.read_bytes()
+
+
+def _video_spans(data: bytes) -> tuple[Span, list[Span]]:
+    import av
+
+    with av.open(io.BytesIO(data)) as c:
+        blocks = [(p.pos, p.pos + p.size) for p in c.demux(video=0) if p.size and p.pos >= 0]
+    return (0, blocks[0][0]), blocks
+
+
+def _volume_originals() -> list[Original]:
+    """Video (PyAV), NIfTI (nibabel) and a TIFF only tifffile reads, where installed."""
+    out: list[Original] = []
+    if _has("av"):
+        for key, ext, codec, pix in (
+            ("video-ffv1", ".mkv", "ffv1", "bgr0"),
+            ("video-h264", ".mp4", "libx264", "yuv420p"),
+        ):
+            data = _video_bytes(ext, codec, pix)
+            out.append(Original(key, ext, "video", data, *_split(_video_spans(data))))
+    if _has("nibabel"):
+        import gzip
+
+        import nibabel
+
+        voxels = _rng(15).integers(-300, 3000, (12, 10, 6)).astype(np.int16)  # i, j, k
+        img = nibabel.Nifti1Image(voxels, np.diag([1.0, 1.0, 2.0, 1.0]))
+        img.header.set_xyzt_units("mm", "sec")
+        img.header.set_data_offset(352)
+        nii = img.header.binaryblock + b"\0" * 4 + voxels.tobytes(order="F")
+        slab = 12 * 10 * 2
+        slices = [(352 + k * slab, 352 + (k + 1) * slab) for k in range(6)]
+        out.append(Original("nifti", ".nii", "nifti", nii, (0, 348), tuple(slices)))
+        packed = gzip.compress(nii, mtime=0)
+        edges = list(np.linspace(10, len(packed) - 8, 5).astype(int))
+        chunks = tuple((int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]))
+        out.append(Original("nifti-gz", ".nii.gz", "nifti", packed, (0, 10), chunks))
+    if _has("tifffile"):
+        import tifffile
+
+        stack = _rng(16).integers(0, 4000, (3, 20, 24), dtype=np.uint16)
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, stack, imagej=True, rowsperstrip=5, metadata={"axes": "ZYX"})
+        tif = buf.getvalue()
+        with tifffile.TiffFile(io.BytesIO(tif)) as t:
+            blocks = sorted(
+                (o, o + n)
+                for page in t.pages
+                for o, n in zip(page.dataoffsets, page.databytecounts)  # type: ignore[union-attr]
+            )
+        out.append(
+            Original("tiff-imagej", ".tif", "scitiff", tif, (0, 8 + 2 + 12 * 8), tuple(blocks))
+        )
+    return out
+
+
 def _zip_spans(data: bytes) -> tuple[Span, list[Span]]:
     import zipfile
 
@@ -614,7 +703,7 @@ def _split(spans: tuple[Span, list[Span]]) -> tuple[Span, tuple[Span, ...]]:
     return spans[0], tuple(spans[1])
 
 
-ORIGINALS: list[Original] = _originals()
+ORIGINALS: list[Original] = _originals() + _volume_originals()
 
 #: The damage points every short run tries, for every format.
 POINTS = (
@@ -797,7 +886,46 @@ def _trusted_npy_weights(path: Path) -> np.ndarray:
     return np.load(path, allow_pickle=False).astype(np.float64).ravel()
 
 
+def trusted_video(path: Path) -> np.ndarray:
+    """Decode every frame of the first video stream with PyAV alone (RGB, 8 or 16 bits)."""
+    import av
+
+    with av.open(str(path)) as c:
+        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+
+
+def trusted_nifti(path: Path) -> np.ndarray:
+    """Read the voxels with nibabel alone, in file order (``k, j, i``), as stored."""
+    import nibabel
+
+    return np.asarray(np.asanyarray(nibabel.load(path).dataobj)).T.copy()
+
+
+def trusted_tiff(path: Path) -> np.ndarray:
+    """Read the first series with tifffile alone; anything it logs as a problem refuses."""
+    import logging
+
+    import tifffile
+
+    class Refuse(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.ERROR:
+                raise ValueError(record.getMessage())
+
+    logger = logging.getLogger("tifffile")
+    handler = Refuse()
+    logger.addHandler(handler)
+    try:
+        with tifffile.TiffFile(path) as t:
+            return t.series[0].asarray(maxworkers=1)
+    finally:
+        logger.removeHandler(handler)
+
+
 TRUSTED: dict[str, Callable[[Path], np.ndarray]] = {
+    "video": trusted_video,
+    "nifti": trusted_nifti,
+    "scitiff": trusted_tiff,
     "image": trusted_image,
     "audio": trusted_audio,
     "npy": lambda p: np.load(p, allow_pickle=False),

@@ -628,6 +628,152 @@ def _kernels(root: Path) -> list[Case]:
     return cases
 
 
+# ------------------------------------------------------------ video, TIFF stacks, NIfTI
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _frames(n: int = 6, rows: int = 16, cols: int = 24) -> np.ndarray:
+    t, r, c = np.meshgrid(np.arange(n), np.arange(rows), np.arange(cols), indexing="ij")
+    base = np.stack([(r * 7 + t * 11) % 256, (c * 5 + t * 3) % 256, (r + c) % 256], -1)
+    return base.astype(np.uint8)
+
+
+def _video(path: Path, codec: str, pix_fmt: str, frames: np.ndarray, audio: bool = True) -> None:
+    """Write ``frames`` with PyAV (and, by default, half a second of AAC silence)."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        v = out.add_stream(codec, rate=24) if len(frames) else None
+        if v is not None:
+            v.width, v.height, v.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
+        a = out.add_stream("aac", rate=8000) if audio else None
+        if a is not None:
+            a.layout = "mono"
+        for i, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = i
+            for packet in v.encode(frame):  # type: ignore[union-attr]
+                out.mux(packet)
+        if v is not None:
+            for packet in v.encode():
+                out.mux(packet)
+        if a is not None:
+            for k in range(4):
+                af = av.AudioFrame.from_ndarray(
+                    np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+                )
+                af.sample_rate, af.pts = 8000, k * 1024
+                for packet in a.encode(af):
+                    out.mux(packet)
+            for packet in a.encode():
+                out.mux(packet)
+
+
+def _videos(root: Path) -> list[Case]:
+    """Video through PyAV (issue 12): a good clip, and what a video can do wrong."""
+    if not _has("av"):
+        return []
+    cases: list[Case] = []
+    _video(root / "clip.mkv", "ffv1", "bgr0", _frames(), audio=False)
+    cases.append(Case("clip.mkv", "ok", note="FFV1 video, lossless"))
+    _video(root / "clip.mp4", "libx264", "yuv420p", _frames())
+    data = (root / "clip.mp4").read_bytes()
+    (root / "clip.mp4").unlink()
+    _write(root / "no-moov.mp4", data[: data.find(b"moov") - 8])
+    cases.append(Case("no-moov.mp4", "error", ("moov atom not found",), note="truncated MP4"))
+    _video(root / "big.mp4", "libx264", "yuv420p", _frames(12, 48, 64), audio=False)
+    raw = bytearray((root / "big.mp4").read_bytes())
+    (root / "big.mp4").unlink()
+    start, stop = raw.find(b"mdat") + 200, raw.find(b"moov") - 100
+    for at in _rng(3).integers(start, stop, 60):
+        raw[at] ^= 0xFF
+    _write(root / "corrupt-frames.mp4", bytes(raw))
+    cases.append(Case("corrupt-frames.mp4", "error", ("damaged video",), note="corrupt frames"))
+    _video(root / "huge.avi", "ffv1", "bgr0", _frames(2), audio=False)
+    raw = bytearray((root / "huge.avi").read_bytes())
+    (root / "huge.avi").unlink()
+    strf, avih = raw.find(b"strf"), raw.find(b"avih")
+    struct.pack_into("<ii", raw, strf + 12, 100_000, 100_000)  # BITMAPINFOHEADER
+    struct.pack_into("<II", raw, avih + 8 + 32, 100_000, 100_000)
+    _write(root / "claims-100k-frames.avi", bytes(raw))
+    cases.append(
+        Case(
+            "claims-100k-frames.avi",
+            "error",
+            ("100000x100000", "--max-pixels"),
+            note="a header claiming 100000x100000 frames",
+        )
+    )
+    _video(root / "audio-only.mp4", "", "", np.zeros((0, 1, 1, 3), np.uint8))
+    cases.append(Case("audio-only.mp4", "error", ("not a video", "audio (aac)"), note="no video"))
+    return cases
+
+
+def _stacks(root: Path) -> list[Case]:
+    """TIFF stacks that only tifffile reads (issue 12)."""
+    if not _has("tifffile"):
+        return []
+    import tifffile
+
+    cases: list[Case] = []
+    stack = _rng(11).integers(0, 4000, (3, 2, 20, 30), dtype=np.uint16)
+    tifffile.imwrite(root / "hyperstack.tif", stack, imagej=True, metadata={"axes": "ZCYX"})
+    cases.append(Case("hyperstack.tif", "ok", note="ImageJ ZCYX hyperstack"))
+    planes = _rng(12).integers(0, 4000, (2, 20, 30), dtype=np.uint16)
+    tifffile.imwrite(root / "past.tif", planes, imagej=True, rowsperstrip=5)
+    with tifffile.TiffFile(root / "past.tif") as tif:
+        tag = tif.pages.first.tags[273]
+        offsets = list(tif.pages.first.dataoffsets)
+    raw = bytearray((root / "past.tif").read_bytes())
+    (root / "past.tif").unlink()
+    offsets[1] = 10**6
+    struct.pack_into("<" + "I" * len(offsets), raw, tag.valueoffset, *offsets)
+    _write(root / "strips-past-end.tif", bytes(raw))
+    cases.append(
+        Case("strips-past-end.tif", "error", ("past the end of the file",), note="strip offset")
+    )
+    return cases
+
+
+def _niftis(root: Path) -> list[Case]:
+    """NIfTI through nibabel (issue 12)."""
+    if not _has("nibabel"):
+        return []
+    import gzip
+
+    import nibabel
+
+    cases: list[Case] = []
+    data = _rng(13).integers(-200, 2000, (12, 10, 6)).astype(np.int16)
+    img = nibabel.Nifti1Image(data, np.diag([1.0, 1.0, 2.0, 1.0]))
+    img.header.set_xyzt_units("mm", "sec")
+    nibabel.save(img, root / "brain.nii.gz")
+    cases.append(Case("brain.nii.gz", "ok", note="NIfTI, gzip"))
+    nibabel.save(img, root / "whole.nii")
+    good = (root / "whole.nii").read_bytes()
+    (root / "whole.nii").unlink()
+    bogus = bytearray(good)
+    bogus[70:72] = (9999).to_bytes(2, "little")  # datatype
+    _write(root / "bogus-header.nii", bytes(bogus))
+    cases.append(Case("bogus-header.nii", "error", ("bogus NIfTI header",)))
+    _write(root / "short-data.nii", good[:-100])
+    cases.append(Case("short-data.nii", "error", ("cut short",), note="NIfTI data block short"))
+    _write(root / "short-data.nii.gz", gzip.compress(good[:-100]))
+    cases.append(Case("short-data.nii.gz", "error", ("cut short",)))
+    header = img.header.copy()
+    header.set_data_shape((30_000, 30_000, 1))  # NIfTI-1 sizes are 16-bit
+    with open(root / "bomb-30k.nii", "wb") as fh:
+        header.write_to(fh)
+    cases.append(Case("bomb-30k.nii", "error", ("900000000 pixels", "--max-pixels")))
+    return cases
+
+
 BUILDERS: tuple[Callable[[Path], list[Case]], ...] = (
     _images,
     _audio,
@@ -636,6 +782,9 @@ BUILDERS: tuple[Callable[[Path], list[Case]], ...] = (
     _folders,
     _special,
     _kernels,
+    _videos,
+    _stacks,
+    _niftis,
 )
 
 

@@ -196,6 +196,20 @@ def test_the_corpus_covers_what_the_issue_lists():
     assert len(CASES) >= 100
 
 
+def test_the_corpus_covers_issue_12s_hostile_inputs():
+    import importlib.util
+
+    names = {c.name for c in CASES}
+    for module, wanted in (
+        ("av", ["no-moov.mp4", "corrupt-frames.mp4", "claims-100k-frames.avi", "audio-only.mp4"]),
+        ("nibabel", ["bogus-header.nii", "short-data.nii", "short-data.nii.gz", "bomb-30k.nii"]),
+        ("tifffile", ["strips-past-end.tif", "hyperstack.tif"]),
+    ):
+        if importlib.util.find_spec(module) is None:
+            continue
+        assert set(wanted) <= names, wanted
+
+
 def _batch(root: Path, out: Path, *extra: str, timeout: int = 240) -> subprocess.CompletedProcess:
     inputs = [c.name for c in CASES if c.batch]
     return subprocess.run(

@@ -37,6 +37,7 @@ import pytest
 from conftest import invoke
 from damage import ORIGINALS, TRUSTED, Damage, damages, rgb_tiff
 
+from convcli import convolve
 from convcli.cli import safe_path
 
 #: Random damage points per format (cuts, and as many bit flips) on top of the fixed ones.
@@ -235,6 +236,15 @@ def test_the_corpus_covers_every_format_and_point():
         "weights-npz-deflate",
     ]:
         assert key in keys, key
+    import importlib.util
+
+    for module, issue_12 in (
+        ("av", ["video-ffv1", "video-h264"]),
+        ("nibabel", ["nifti", "nifti-gz"]),
+        ("tifffile", ["tiff-imagej"]),
+    ):
+        if importlib.util.find_spec(module) is not None:
+            assert set(issue_12) <= keys, issue_12
     for original in ORIGINALS:
         assert len(original.blocks) >= 1 and original.header[1] > original.header[0], original.key
         points = {d.point for d in damages(original)}
@@ -579,44 +589,72 @@ def test_the_tiff_writer_here_writes_tiffs_pillow_reads(tmp_path):
     assert np.array_equal(cio.load(path).data, planes)
 
 
-def test_a_float64_rgb_multipage_tiff_is_unsupported_not_damaged(tmp_path):
+def _without_tifffile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if the ``volumes`` extra were not installed."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tifffile", None)
+
+
+def test_a_float64_rgb_multipage_tiff_is_unsupported_not_damaged(tmp_path, monkeypatch):
     planes = np.random.default_rng(2).normal(size=(2, 6, 7, 3))
     path = tmp_path / "multipage_rgb.tif"
     path.write_bytes(rgb_tiff(planes))
-    res = invoke("filter", path, "-k", "box:3", "-o", tmp_path / "out.tif")
+    out = tmp_path / "out.tif"
+    res = invoke("filter", path, "-k", "[1 1 1]/3", "-o", out)  # tifffile reads it (issue 12)
+    assert res.exit_code == 0, res.output
+    import tifffile
+
+    want = convolve(planes, np.full((1, 1, 3), 1 / 3), pad_mode="reflect", channel_axis=3)
+    np.testing.assert_allclose(tifffile.imread(out), want, rtol=1e-12, atol=1e-12)
+    _without_tifffile(monkeypatch)
+    res = invoke("filter", path, "-k", "box:3", "-o", tmp_path / "out2.tif")
     line = _one_line(res, 1, f"convcli: error: {path}: ")
-    assert "TIFF with 3 float64 samples per pixel is not read" in line, line
-    assert "convert it to .npy" in line, line
+    assert "a TIFF with 3 float64 samples per pixel needs the optional 'volumes'" in line, line
+    assert "pip install 'convcli[volumes]'" in line, line
     assert "damaged" not in line and "truncated" not in line, line
     res = invoke("info", path)
     line = _one_line(res, 1, str(path))
-    assert "3 float64 samples per pixel is not read" in line, line
+    assert "3 float64 samples per pixel needs" in line, line
 
 
 @pytest.mark.parametrize(
     ("dtype", "words"),
     [
-        (np.float32, "TIFF with 3 float32 samples per pixel is not read"),
-        (np.uint32, "TIFF with 3 uint32 samples per pixel is not read"),
+        (np.float32, "a TIFF with 3 float32 samples per pixel needs the optional 'volumes'"),
+        (np.uint32, "a TIFF with 3 uint32 samples per pixel needs the optional 'volumes'"),
     ],
 )
-def test_other_rgb_layouts_pillow_does_not_read_say_what_they_hold(tmp_path, dtype, words):
+def test_other_rgb_layouts_pillow_does_not_read_say_what_they_hold(
+    tmp_path, monkeypatch, dtype, words
+):
     planes = (np.random.default_rng(3).random((1, 4, 5, 3)) * 1000).astype(dtype)
     path = tmp_path / "rgb.tif"
     path.write_bytes(rgb_tiff(planes))
+    res = invoke("filter", path, "-k", "identity", "-o", tmp_path / "same.tif")
+    assert res.exit_code == 0, res.output  # tifffile reads them, and keeps the type
+    import tifffile
+
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "same.tif"), planes[0])
+    _without_tifffile(monkeypatch)
     line = _one_line(invoke("filter", path, "-k", "box:3", "-o", tmp_path / "o.tif"), 1, "")
     assert words in line, line
 
 
-def test_a_tiff_of_another_compression_says_which(tmp_path):
+def test_a_tiff_of_another_compression_says_which(tmp_path, monkeypatch):
     planes = np.zeros((1, 4, 5, 3), np.uint8)
     data = bytearray(rgb_tiff(planes))
     at = data.find(struct.pack("<HHIH", 259, 3, 1, 1))
     data[at + 8 : at + 10] = struct.pack("<H", 34712)
     path = tmp_path / "j2k.tif"
     path.write_bytes(bytes(data))
+    res = invoke("info", path, "--json")  # tifffile reads the header: JPEG 2000 it says
+    assert res.exit_code == 0 and '"compression": 34712' in res.stdout, res.output
+    line = _one_line(invoke("filter", path, "-k", "box", "-o", tmp_path / "o.tif"), 1, "")
+    assert "cannot read TIFF" in line, line  # what is stored is not JPEG 2000 at all
+    _without_tifffile(monkeypatch)
     line = _one_line(invoke("info", path), 1, str(path))
-    assert "TIFF with compression 34712 (JPEG 2000) is not read" in line, line
+    assert "a TIFF with compression 34712 (JPEG 2000) needs the optional 'volumes'" in line, line
 
 
 def test_a_damaged_tiff_directory_is_still_called_damaged(tmp_path):

@@ -43,17 +43,29 @@ Examples:
 """
 
 
+def _in_samples(params: dict[str, list[float]]) -> str:
+    """Say what lengths with units came to: ``sigma 1, 2, 2 samples (axis 0 first)``."""
+    parts = [f"{name} {', '.join(f'{v:g}' for v in values)}" for name, values in params.items()]
+    return "; ".join(parts) + " samples per axis (axis 0 first)"
+
+
 class FilterReport(Report):
     """What a ``filter`` record adds: each kernel's plan, NaN/Inf and clipping, a dry run."""
 
     def plan_lines(self, rec: dict[str, Any]) -> list[str]:
         """Each kernel's resolved plan, and the per-axis table ``convcli shape`` prints."""
         tables = rec.get("tables") or []
+        resolved = rec.get("resolved") or []
+        where = safe_path(rec["input"])
         lines = []
         for i, line in enumerate(rec.get("plans", []), 1):
-            lines.append(f"convcli: {safe_path(rec['input'])}: kernel {i}: {line}")
+            if i <= len(resolved) and resolved[i - 1]:
+                lines.append(f"convcli: {where}: kernel {i}: {_in_samples(resolved[i - 1])}")
+            lines.append(f"convcli: {where}: kernel {i}: {line}")
             if i <= len(tables):
                 lines.append(indent(tables[i - 1]))
+        if rec.get("written"):
+            lines.append(f"convcli: {where}: written as {rec['written']}")
         return lines
 
     def warnings(self, rec: dict[str, Any]) -> list[str]:

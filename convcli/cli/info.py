@@ -17,6 +17,15 @@ from convcli.cli.options import (
 )
 
 
+def _spacing(info: dict[str, Any]) -> str:
+    """Say a sample spacing: ``2 x 1 x 1 mm``, ``0.04 s x 1 x 1`` (no unit: in samples)."""
+    values, units = info["spacing"], info.get("units") or [""] * len(info["spacing"])
+    if len(set(units)) == 1:
+        text = " x ".join(f"{v:g}" for v in values)
+        return f"{text} {units[0]}".rstrip()
+    return " x ".join(f"{v:g} {u}".rstrip() for v, u in zip(values, units))
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         if all(isinstance(v, int) for v in value):
@@ -56,6 +65,10 @@ def command(
 ) -> int:
     """Show kind, shape, dtype, mode, channels, rate, duration and slices of each input.
 
+    Videos, scientific TIFFs and NIfTI volumes add what their headers say: codec and
+    streams, axes and compression, the sample spacing with its unit per axis (what
+    lengths such as gaussian:sigma=2mm are converted with).
+
     Headers only (except with --as another kind, which loads the input): a header that
     claims more than the limits is refused, as filter would refuse it.  A text series (CSV,
     TSV, .txt, .dat) has no header that counts its rows: it is read once, every cell
@@ -82,6 +95,8 @@ def command(
         else:
             click.echo(safe_path(path))
             for key, value in info.items():
-                if value is not None and key not in ("input", "path"):
-                    click.echo(f"  {key}: {_fmt(value)}")
+                if value is None or key in ("input", "path", "units"):
+                    continue
+                shown = _spacing(info) if key == "spacing" else _fmt(value)
+                click.echo(f"  {key}: {shown}")
     return 1 if failed else 0

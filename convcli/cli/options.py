@@ -272,8 +272,9 @@ max_memory_opt = click.option(
     metavar="SIZE",
     default=None,
     callback=_size,
-    help="Working-set budget (e.g. 512M, 2G): audio files and .npy arrays whose in-memory "
-    "filtering would need more are filtered slab by slab, other inputs are refused.  "
+    help="Working-set budget (e.g. 512M, 2G): audio files, .npy arrays, videos, scientific "
+    "TIFF and NIfTI whose in-memory filtering would need more are filtered slab by slab, "
+    "other inputs are refused.  "
     "[default: half the memory (RAM, cgroup or RLIMIT_AS) over --jobs; slabs from 1G]",
 )
 

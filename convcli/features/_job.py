@@ -33,13 +33,11 @@ from convcli.errors import (
     SignalWriteError,
 )
 from convcli.io import Form, Signal
+from convcli.jobs.alpha import alpha_index
 from convcli.jobs.options import geometry_for
 from convcli.jobs.record import record_failure
 
 __all__ = ["FeaturesOptions", "FeaturesJob", "run_features", "features_job", "describe_colours"]
-
-#: Channel counts of images and volumes whose last channel is alpha (LA, RGBA).
-_ALPHA_CHANNELS = (2, 4)
 
 
 def describe_colours() -> dict[str, str]:
@@ -200,9 +198,17 @@ def _safe(text: str) -> str:
 
 
 def _build_bank(
-    opts: FeaturesOptions, ndim: int, rate: float | None, channels: int, stage: _Stage
+    opts: FeaturesOptions,
+    ndim: int,
+    rate: float | None,
+    channels: int,
+    stage: _Stage,
+    spacing: list[tuple[float, str]] | None = None,
 ) -> tuple[Any, list[str], list[tuple[int, ...]], np.ndarray | None, dict[str, Any]]:
-    """Return the weights for :func:`plan_bank`, labels, kernel shapes, bias and a source."""
+    """Return the weights for :func:`plan_bank`, labels, kernel shapes, bias and a source.
+
+    ``spacing`` (the input's, per axis) converts ``-k`` lengths given with units.
+    """
     from convcli.kernels import kernel_label, make_bank, make_kernel
 
     if opts.weights is not None:
@@ -228,7 +234,7 @@ def _build_bank(
     else:
         pairs = []
         for spec in opts.kernels:
-            k = make_kernel(spec, ndim, rate=rate)
+            k = make_kernel(spec, ndim, rate=rate, spacing=spacing)
             if k.ndim != ndim:
                 each, weights = Param("kernels"), Param("weights")
                 raise ArgumentError(
@@ -263,7 +269,9 @@ def _run(
     ch = sig.channel_axis
     channels = int(data.shape[ch]) if ch is not None else 1
     ndim = sig.spatial_ndim
-    weights, labels, shapes, file_bias, source = _build_bank(opts, ndim, sig.rate, channels, stage)
+    weights, labels, shapes, file_bias, source = _build_bank(
+        opts, ndim, sig.rate, channels, stage, sig.sample_spacing
+    )
     bias = _bias(opts, file_bias, len(labels), source)
     geometry = geometry_for(opts, ndim, sig.kind)
     pooling = parse_pool(opts.pool) if opts.pool else None
@@ -322,12 +330,8 @@ def _load(input_path: str, opts: FeaturesOptions) -> tuple[Any, np.ndarray, bool
     sig = io.load(input_path, kind=opts.kind, gray=opts.gray, options=dict(opts.read))
     data = sig.data
     ch = sig.channel_axis
-    if (
-        sig.kind in ("image", "volume")
-        and ch is not None
-        and sig.form.container != "npy"
-        and data.shape[ch] in _ALPHA_CHANNELS
-    ):
+    if sig.form.container != "npy" and alpha_index(sig) is not None:
+        assert ch is not None
         return sig, np.delete(data, data.shape[ch] - 1, axis=ch), True
     return sig, data, False
 

@@ -63,7 +63,7 @@ def identify_file(path: PathLike) -> tuple[str, str]:
         folder), is empty, is not a format convcli reads, or its extension names another
         format than its content.
     """
-    return check_content(path, read_head(path, HEAD_BYTES))
+    return check_content(path, read_head(path, max(HEAD_BYTES, registry.head_bytes())))
 
 
 def sniff(path: PathLike) -> str:
@@ -93,7 +93,7 @@ def _where(path: Path) -> tuple[registry.Family, str | None]:
     if path.is_dir():
         return registry.folder_family(), None
     family, fmt = identify_file(path)
-    return registry.family(family), fmt
+    return registry.reader_for(registry.family(family), fmt, path), fmt
 
 
 def _function(row: registry.Family, name: str, path: Path) -> Any:
@@ -459,8 +459,7 @@ def open_rows(
     if not p.is_file():
         return None
     try:
-        name, fmt = identify_file(p)
-        row = registry.family(name)
+        row, fmt = _where(p)
         opener = row.function("open_rows", p)
     except (SignalReadError, MissingExtraError):
         return None

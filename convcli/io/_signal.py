@@ -61,6 +61,13 @@ class Form:
         input row: ``rows``, a :class:`convcli.geometry.RowMap` (output row ``o`` sits on
         input row ``first + o*step``), and ``full_precision`` (write changed values in
         full, not in the input's style: a ``dtype`` was asked for).
+    spacing : tuple of float or None
+        The distance between samples along each spatial axis, in ``units`` (NIfTI voxel
+        sizes, TIFF/OME physical sizes, a video's frame interval); None when the file says
+        nothing.  ``make_kernel(..., spacing=...)`` converts lengths such as ``2mm`` with it.
+    units : tuple of str or None
+        The unit of each entry of ``spacing``: ``"m"``, ``"mm"``, ``"um"``, ``"nm"``, ``"s"``,
+        ``"ms"``, ``"us"``, or ``""`` for an axis counted in samples only (no physical unit).
     """
 
     container: str = "file"
@@ -73,6 +80,8 @@ class Form:
     frame_durations: list[float] = field(default_factory=list)
     loop: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    spacing: tuple[float, ...] | None = None
+    units: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -123,6 +132,24 @@ class Signal:
         if self.channel_axis is None:
             return 1
         return int(self.data.shape[self.channel_axis])
+
+    @property
+    def sample_spacing(self) -> list[tuple[float, str]] | None:
+        """The spacing of each spatial axis as ``(value, unit)`` pairs, or None.
+
+        What :func:`convcli.make_kernel` takes as ``spacing`` (unit ``""``: none on that
+        axis): the form's, when it has one entry per spatial axis.
+
+        Examples
+        --------
+        >>> form = Form(spacing=(2.0, 0.5, 0.5), units=("mm", "mm", "mm"))
+        >>> Signal(np.zeros((4, 5, 6)), "volume", form=form).sample_spacing
+        [(2.0, 'mm'), (0.5, 'mm'), (0.5, 'mm')]
+        """
+        spacing, units = self.form.spacing, self.form.units
+        if spacing is None or units is None or len(spacing) != self.spatial_ndim:
+            return None
+        return [(float(v), str(u)) for v, u in zip(spacing, units)]
 
     @property
     def spatial_shape(self) -> tuple[int, ...]:

@@ -47,6 +47,7 @@ __all__ = [
     "defer_interruption",
     "remove_temporaries",
     "write_problem",
+    "StageFolder",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -468,6 +469,59 @@ def atomic_folder(
             _LIVE.pop(tmp, None)
         raise
     _fsync_dir(path.parent)
+
+
+class StageFolder:
+    """A hidden folder beside an output, ``.NAME.XXXXXXXX/``, for what a writer stages.
+
+    A writer that needs the whole output before it can write the file (a TIFF's ImageJ or
+    OME description, a NIfTI header, a page order that is not the planes') keeps the rows
+    here until it closes.  The folder is one of the live temporaries: removed by
+    :meth:`close`, and by :func:`remove_temporaries` when a signal or an error unwinds the
+    process first.  Its name is the one a slab-by-slab run gives its stages.
+
+    Parameters
+    ----------
+    target : str or os.PathLike
+        The output beside which the folder is made.
+
+    Raises
+    ------
+    SignalWriteError
+        The output's folder is missing or not writable.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     with StageFolder(os.path.join(d, "a.tif")) as stage:
+    ...         _ = (stage.path / "rows.raw").write_bytes(b"...")
+    ...         hidden = stage.path.name.startswith(".a.tif.")
+    ...     hidden, os.listdir(d)
+    (True, [])
+    """
+
+    def __init__(self, target: PathLike) -> None:
+        where = Path(target)
+        with hold_signals():  # the folder is known as live before an interruption can come
+            try:
+                self.path = Path(tempfile.mkdtemp(dir=where.parent, prefix=f".{where.name}."))
+            except OSError as exc:
+                raise SignalWriteError(
+                    f"{where}: cannot write in {where.parent}: {exc.strerror}"
+                ) from exc
+            _LIVE[str(self.path)] = None
+
+    def close(self) -> None:
+        """Remove the folder and what it holds."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        _LIVE.pop(str(self.path), None)
+
+    def __enter__(self) -> StageFolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def write_new(path: PathLike) -> contextlib.AbstractContextManager[BinaryIO]:

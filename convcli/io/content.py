@@ -38,7 +38,19 @@ audio       AVR (Audio Visual Research)      ``2BIT``               .avr
 audio       WVE (Psion Series 3)             ``ALawSoundFile**``    .wve
 array       NPY                              ``\x93NUMPY``         .npy
 series      CSV, TSV, blank-separated text   none: UTF-8 text       .csv .tsv .txt .dat
+video       MP4/MOV, MKV/WebM, AVI (PyAV)    ``....ftyp``, EBML     .mp4 .m4v .mov .qt .mkv
+                                             DocType, ``RIFF....``  .webm .avi
+                                             ``AVI `` (a sniff)
+nifti       NIfTI-1, NIfTI-2 (nibabel)       ``sizeof_hdr`` and     .nii .nii.gz
+                                             ``n+1``/``n+2`` (352
+                                             bytes), gzip as
+                                             ``.nii.gz``
 ==========  ===============================  =====================  ========================
+
+A TIFF is identified as the image family's; tifffile (the ``scitiff`` family) then claims
+the ones Pillow does not read whole, and every ImageJ and OME file
+(:func:`convcli.io.registry.reader_for`).  Video and NIfTI need their extras (``video``,
+``volumes``) to be read, not to be identified: without them the line names the extra.
 
 Pillow is called with ``formats=[...]`` naming the one plugin the content says, so EPS,
 PostScript, PDF, SVG and Pillow's many other plugins are never reached, whatever a file is
@@ -178,10 +190,10 @@ def check_content(path: str | os.PathLike[str], head: bytes) -> tuple[str, str]:
     """
     if not head:
         raise SignalReadError(f"{path}: is empty (0 bytes)")
-    found = registry.identify(head)
-    ext = Path(path).suffix.lower()
+    found = registry.identify(head, Path(path).name)
+    ext = registry.extension(path)
     claimed = registry.claimed(ext)
-    if found is None and claimed is not None and not claimed[1].magic:
+    if found is None and claimed is not None and not registry.strong(claimed):
         found = _text(path, head, claimed)
     if found is None:
         what = _describe_head(head)
@@ -194,7 +206,7 @@ def check_content(path: str | os.PathLike[str], head: bytes) -> tuple[str, str]:
             f"{path}: the content is {what}, not a format convcli reads "
             f"({registry.reads_summary()})"
         )
-    if claimed is not None and claimed[1] != found[1] and claimed[1].magic:
+    if claimed is not None and claimed[1].name != found[1].name and registry.strong(claimed):
         raise SignalReadError(
             f"{path}: the content is {found[1].label} but the extension {ext} says "
             f"{claimed[1].label}"

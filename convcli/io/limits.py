@@ -182,6 +182,28 @@ class Limits:
                 "max_voxels",
             )
 
+    def check_series(self, path: PathLike, count: int, voxels: int, what: str) -> None:
+        """Refuse a series of ``count`` volumes of ``voxels`` each, filtered one by one.
+
+        The time points of a 4-D NIfTI or of a TIFF hyperstack count against
+        ``max_frames`` as planes do, and all their voxels against ``max_voxels``.
+
+        Raises
+        ------
+        LimitError
+            With the count, what it counts, and the limit.
+        """
+        if count > 1 and _over(count, self.max_frames):
+            raise over_limit(
+                f"{path}: {count} {what}, more than the limit of {self.max_frames}", "max_frames"
+            )
+        if _over(count * voxels, self.max_voxels):
+            raise over_limit(
+                f"{path}: {count} x {voxels} is {count * voxels} voxels in all, more than the "
+                f"limit of {self.max_voxels}",
+                "max_voxels",
+            )
+
     def check_channels(self, path: PathLike, channels: int) -> None:
         """Refuse more than ``max_channels`` channels (and none at all).
 

@@ -27,11 +27,22 @@ function            what it does (``path``, ``fmt`` the format :func:`identify` 
 ``identify``        for formats without magic (text): ``identify(head, path) -> str or
                     None``, the format of a file its extension claims, asked after every
                     format with a magic number; raises when the content is not that format
+``sniff``           optional, named by :attr:`Family.sniff`: ``sniff(head, name) -> str
+                    or None``, the read format of content :class:`Magic` cannot describe
+                    (a brand to leave out, a tag at no fixed offset, a file name such as
+                    ``.nii.gz``), from the first :attr:`Family.head_bytes` bytes
+``claims``          optional, for the formats in :attr:`Family.claims`: ``claims(path)
+                    -> bool`` takes a file another family identified, and
+                    ``claims_output(signal, path) -> bool`` an output its extension names
 ==================  ==================================================================
 
 ``probe``, ``load`` and ``open_rows`` also take, as keywords, the read options the row lists
 in ``options`` (a text series: ``columns``, ``keep_columns``, ``header``); a writer finds what
 it needs about its rows in the signal's ``form.info`` (:class:`convcli.io.Form`).
+
+``sniff``, ``claims`` and ``claims_output`` run whether the family's extra is installed or
+not (:func:`hook`): they import no optional library at the module's top, and say which
+extra is missing where it matters (a TIFF only tifffile reads).
 
 :mod:`convcli.io` asks this table, and nothing else, for all of it: ``load``, ``probe``,
 ``save``, ``identify_file``, ``output_dtype``, ``open_rows``, ``open_writer``.  A new format
@@ -56,6 +67,7 @@ from ..errors import MissingExtraError, UnsupportedError, join_words
 from .mpeg import starts_mpeg_audio
 
 __all__ = [
+    "strong",
     "Magic",
     "ReadFormat",
     "WriteFormat",
@@ -77,6 +89,10 @@ __all__ = [
     "reads_summary",
     "streamed",
     "module_of",
+    "head_bytes",
+    "extension",
+    "reader_for",
+    "writer_for",
 ]
 
 #: Every dtype an output of ``holds=None`` takes.
@@ -262,6 +278,15 @@ class Family:
     options : tuple of str
         The read options its ``probe``, ``load`` and ``open_rows`` take as keywords
         (:func:`convcli.io.load`'s ``options``); any other is refused.
+    sniff : str or None
+        The module's function that identifies content :class:`Magic` cannot describe (see
+        the table above); tried after the family's magic.
+    head_bytes : int
+        The bytes of a file's start that ``sniff`` needs (NIfTI's header is 352).
+    claims : tuple of (str, str)
+        ``(family, format)`` pairs of other families' formats that this one may take over,
+        file by file, through its module's ``claims`` and ``claims_output`` (tifffile takes
+        the TIFFs Pillow cannot read whole).
     """
 
     name: str
@@ -277,6 +302,9 @@ class Family:
     extra: str | None = None
     requires: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
+    sniff: str | None = None
+    head_bytes: int = 64
+    claims: tuple[tuple[str, str], ...] = ()
 
     def read_format(self, name: str) -> ReadFormat:
         """Return the read format called ``name``."""
@@ -295,6 +323,17 @@ class Family:
             The family needs an optional extra that is not installed (one line naming it).
         """
         return getattr(module_of(self, path), name, None)
+
+    def hook(self, name: str) -> Callable[..., Any]:
+        """Return the module's function ``name`` without asking for the family's extra.
+
+        For ``sniff``, ``claims`` and ``claims_output``, which must answer (or name the
+        extra) whether or not it is installed.
+        """
+        fn = getattr(importlib.import_module(self.module), name, None)
+        if fn is None:
+            raise AttributeError(f"{self.module} has no {name} function")
+        return fn
 
 
 @dataclass(frozen=True)
@@ -630,8 +669,87 @@ _SERIES = Family(
     options=("columns", "keep_columns", "header"),
 )
 
+_DEEP = ("uint8", "uint16")
+_VIDEO_HOLDS = {1: _DEEP, 3: _DEEP, 4: _DEEP}
+
+_VIDEO = Family(
+    name="video",
+    module="convcli.io.av_video",
+    noun="a video",
+    plural="videos",
+    takes=("volume",),
+    stream_always=True,
+    extra="video",
+    requires=("av",),
+    # Brands to leave out (HEIF), a DocType at no fixed offset (Matroska): a sniff, not magic.
+    sniff="sniff",
+    reads=(
+        ReadFormat("MP4", "MP4/MOV", (), (".mp4", ".m4v", ".mov", ".qt")),
+        ReadFormat("MKV", "MKV/WebM", (), (".mkv", ".webm")),
+        ReadFormat("AVI", "AVI", (), (".avi",)),
+    ),
+    writes=(
+        WriteFormat("MP4", (".mp4", ".m4v"), _VIDEO_HOLDS, blocks=("volume",), lossy=True),
+        WriteFormat("MOV", (".mov", ".qt"), _VIDEO_HOLDS, blocks=("volume",), lossy=True),
+        WriteFormat("MKV", (".mkv",), _VIDEO_HOLDS, blocks=("volume",)),
+        WriteFormat("WEBM", (".webm",), _VIDEO_HOLDS, blocks=("volume",), lossy=True),
+        WriteFormat("AVI", (".avi",), _VIDEO_HOLDS, blocks=("volume",), lossy=True),
+    ),
+)
+
+_NUMBERS = (
+    "uint8",
+    "int8",
+    "uint16",
+    "int16",
+    "uint32",
+    "int32",
+    "uint64",
+    "int64",
+    "float32",
+    "float64",
+)
+
+_SCITIFF = Family(
+    name="scitiff",
+    module="convcli.io.tifffile_tiff",
+    noun="a scientific TIFF",
+    takes=("image", "volume", "array"),
+    stream_always=True,
+    extra="volumes",
+    requires=("tifffile",),
+    # The image family identifies every TIFF; this one takes those Pillow cannot read whole
+    # (and every ImageJ and OME file), and writes what Pillow cannot hold.
+    claims=(("image", "TIFF"),),
+    writes=(
+        WriteFormat(
+            "TIFF",
+            (".tif", ".tiff", ".btf", ".tf8"),
+            _NUMBERS,
+            frames="multipage",
+            blocks=("volume",),
+        ),
+    ),
+)
+
+_NIFTI = Family(
+    name="nifti",
+    module="convcli.io.nifti",
+    noun="NIfTI",
+    plural="volumes",
+    takes=("image", "volume", "array"),
+    stream_always=True,
+    extra="volumes",
+    requires=("nibabel",),
+    # sizeof_hdr and a magic at byte 344 (or 4), in either byte order; gzip named .nii.gz.
+    sniff="sniff",
+    head_bytes=352,
+    reads=(ReadFormat("NIFTI", "NIfTI", (), (".nii", ".nii.gz")),),
+    writes=(WriteFormat("NIFTI", (".nii", ".nii.gz"), _NUMBERS, blocks=("volume", "array")),),
+)
+
 #: The table, in the order content is tried and extensions are listed.
-FAMILIES: list[Family] = [_IMAGE, _AUDIO, _NPY, _FOLDER, _SERIES]
+FAMILIES: list[Family] = [_IMAGE, _AUDIO, _NPY, _FOLDER, _VIDEO, _SCITIFF, _NIFTI, _SERIES]
 
 
 # ----------------------------------------------------------------------------- lookups
@@ -679,8 +797,18 @@ def registered(row: Family) -> Iterator[Family]:
         FAMILIES.remove(row)
 
 
-def identify(head: bytes) -> tuple[Family, ReadFormat] | None:
-    r"""Return the family and format whose magic ``head`` starts with, or None.
+def identify(head: bytes, name: str | None = None) -> tuple[Family, ReadFormat] | None:
+    r"""Return the family and format whose content ``head`` starts, or None.
+
+    Each family's :class:`Magic` is tried in the table's order, then its ``sniff``.
+
+    Parameters
+    ----------
+    head : bytes
+        The file's first :func:`head_bytes` bytes (fewer if it is shorter).
+    name : str, optional
+        The file's name, for a family whose content alone does not say (a gzip stream is
+        NIfTI only as ``.nii.gz``).
 
     Examples
     --------
@@ -692,6 +820,10 @@ def identify(head: bytes) -> tuple[Family, ReadFormat] | None:
         for fmt in f.reads:
             if any(m.matches(head) for m in fmt.magic):
                 return f, fmt
+        if f.sniff is not None:
+            found = f.hook(f.sniff)(head, name)
+            if found is not None:
+                return f, f.read_format(found)
     return None
 
 
@@ -711,12 +843,74 @@ def identify_text(head: bytes, path: Any) -> tuple[Family, ReadFormat] | None:
     True
     """
     found = claimed(Path(path).suffix)
-    if found is None or found[1].magic:
+    if found is None or strong(found):
         return None
     row = found[0]
     tell = row.function("identify", path)
     name = tell(head, path) if tell is not None else None
     return None if name is None else (row, row.read_format(name))
+
+
+def head_bytes() -> int:
+    """Return the bytes of a file's start that identifying it takes (the most any row needs)."""
+    return max([64, *(f.head_bytes for f in FAMILIES)])
+
+
+def extension(path: str | os.PathLike[str]) -> str:
+    """Return a path's extension as the table knows it: ``.nii.gz`` is one, lower case.
+
+    Examples
+    --------
+    >>> extension("Brain.NII.GZ") == (".nii.gz" if claimed(".nii.gz") else ".gz")
+    True
+    >>> extension("photo.JPG"), extension("folder")
+    ('.jpg', '')
+    """
+    name = Path(path).name.lower()
+    known = [e for f in FAMILIES for r in f.reads for e in r.extensions]
+    known += [e for f in FAMILIES for w in f.writes for e in w.extensions]
+    for ext in known:
+        if ext.count(".") > 1 and name.endswith(ext) and len(name) > len(ext):
+            return ext
+    return Path(name).suffix
+
+
+def reader_for(row: Family, fmt: str | None, path: Any) -> Family:
+    """Return the family that reads ``path``: ``row``, or one that claims the file.
+
+    Raises
+    ------
+    MissingExtraError
+        A family that claims the format would read this file, and its extra is missing.
+    """
+    for other in FAMILIES:
+        if (row.name, fmt) in other.claims and other.hook("claims")(path):
+            return other
+    return row
+
+
+def writer_for(row: Family, fmt: WriteFormat, signal: Any, path: Any) -> Family:
+    """Return the family that writes ``signal`` as ``fmt``: ``row``, or one that claims it."""
+    for other in FAMILIES:
+        if (row.name, fmt.name) in other.claims and other.hook("claims_output")(signal, path):
+            return other
+    return row
+
+
+def strong(found: tuple[Family, ReadFormat]) -> bool:
+    """Say whether an extension's claim on a format is strong: the content must be that format.
+
+    A format with a magic number or a family's sniff claims its extensions strongly: a PNG
+    named ``.wav`` is refused.  A format without either (text) claims them weakly: a ``.dat``
+    file holding a WAV is read as the WAV its content is.
+
+    Examples
+    --------
+    >>> strong(claimed(".png")), strong(claimed(".csv"))
+    (True, False)
+    """
+    family, fmt = found
+    return bool(fmt.magic) or family.sniff is not None
 
 
 def claimed(extension: str) -> tuple[Family, ReadFormat] | None:
@@ -766,8 +960,8 @@ def read_extensions(name: str) -> tuple[str, ...]:
 
 
 def write_extensions() -> list[str]:
-    """Return every output extension, family by family, format by format."""
-    return [ext for f in FAMILIES for fmt in f.writes for ext in fmt.extensions]
+    """Return every output extension, family by family, format by format, each once."""
+    return list(dict.fromkeys(ext for f in FAMILIES for fmt in f.writes for ext in fmt.extensions))
 
 
 def reads_summary() -> str:
@@ -775,9 +969,9 @@ def reads_summary() -> str:
 
     Examples
     --------
-    >>> reads_summary()  # doctest: +NORMALIZE_WHITESPACE
-    'PNG, JPEG, TIFF, BMP, WebP, GIF, PPM/PGM images, WAV, FLAC, OGG, AIFF, ..., WVE audio, .npy,
-     CSV, TSV, .txt/.dat text series'
+    >>> print(reads_summary())  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    PNG, JPEG, TIFF, BMP, WebP, GIF, PPM/PGM images, WAV, FLAC, OGG, AIFF, ..., WVE audio, .npy,
+    MP4/MOV, MKV/WebM, AVI videos, NIfTI volumes, CSV, TSV, .txt/.dat text series
     """
     parts = []
     for f in FAMILIES:
@@ -854,7 +1048,7 @@ def target_for(signal: Any, path: str | os.PathLike[str], format: str | None = N
         The path is an existing directory and the signal is not a volume.
     """
     p = Path(path)
-    ext = p.suffix.lower()
+    ext = extension(p)
     if format is not None:
         named = [(f, w) for f in FAMILIES for w in f.writes if w.name == format]
         if format != "folder" and not named:
@@ -871,6 +1065,9 @@ def target_for(signal: Any, path: str | os.PathLike[str], format: str | None = N
         known = " ".join(write_extensions())
         raise UnsupportedError(f"{p}: unknown output extension {ext!r}; use one of {known}")
     row, fmt = found
+    claimant = writer_for(row, fmt, signal, p)
+    if claimant is not row:
+        row, fmt = claimant, claimant.write_format(fmt.name)
     fn = row.function("target", p)
     if fn is None:
         return default_target(row, signal, p, fmt)

@@ -43,6 +43,16 @@ class RowSource(abc.ABC):
     def close(self) -> None:  # noqa: B027 - a source without a file has nothing to release
         """Release the file, if any."""
 
+    def expect(self, halo: int, wrap: bool) -> None:  # noqa: B027 - a hint most can ignore
+        """Hear how the rows will be read, before the first read.
+
+        Slabs come in order, each starting at most ``halo`` rows before the previous one
+        ended (the pad mode's rows near either end lie within ``halo`` rows of those read
+        there too); ``wrap`` (circular padding) reads rows of the far end as well.  A source
+        that can only move forward (a video decoder) keeps that many rows behind, so that
+        no row is decoded twice; one that seeks has nothing to do.
+        """
+
     @property
     def may_hold_nonfinite(self) -> bool:
         """Whether rows may hold NaN or Inf (worth counting before filtering)."""

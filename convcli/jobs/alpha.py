@@ -9,25 +9,37 @@ import numpy as np
 from convcli.engine import compute_dtype
 from convcli.engine.chain import apply_chain
 
-__all__ = ["ALPHA_MODES"]
+__all__ = ["ALPHA_MODES", "has_alpha", "alpha_index"]
 
 #: How an alpha channel is filtered (``--alpha``): premultiplied (the default), with the other
 #: channels as they are, or kept as it was.
 ALPHA_MODES = ("premultiply", "separate", "keep")
 
 
-def _alpha_index(signal: Any) -> int | None:
-    """Return the channel index of an alpha channel, if the signal has one.
+def has_alpha(kind: str, channels: int | None, mode: str | None) -> bool:
+    """Whether a signal's last channel is alpha, from its kind, channel count and mode.
 
-    An image or volume read by Pillow with 2 (gray+alpha) or 4 (RGBA) channels has its alpha
-    last, whatever its mode was: a palette image with transparency (mode ``P``) loads as
-    RGBA.  A ``.npy`` read ``--as image``/``volume`` has one only when it is 8-bit LA or RGBA
-    (a 2-channel float array is more likely a vector field than gray+alpha).
+    Images and volumes of 2 (gray+alpha) or 4 (RGBA) channels have their alpha last,
+    whatever mode they were read from (a palette image with transparency, mode ``P``, loads
+    as RGBA) -- provided the loader gave a mode.  A mode of None says the channels are not
+    colours: a ``.npy`` that is not 8-bit (a 2-channel float array is more likely a vector
+    field than gray+alpha), a NIfTI series' time points, a TIFF's folded channel and time
+    axes.  So 4 time points are never taken for RGBA.
+
+    Examples
+    --------
+    >>> has_alpha("image", 4, "RGBA"), has_alpha("volume", 4, None), has_alpha("audio", 2, None)
+    (True, False, False)
     """
-    if signal.kind not in ("image", "volume") or signal.channel_axis is None:
+    return kind in ("image", "volume") and channels in (2, 4) and mode is not None
+
+
+def alpha_index(signal: Any) -> int | None:
+    """Return the channel index of an alpha channel, if the signal has one (:func:`has_alpha`)."""
+    if signal.channel_axis is None:
         return None
     channels = int(signal.data.shape[signal.channel_axis])
-    if channels not in (2, 4):
+    if not has_alpha(signal.kind, channels, signal.form.mode):
         return None
     if signal.form.container == "npy" and signal.form.mode not in ("LA", "RGBA"):
         return None

@@ -123,11 +123,12 @@ def _check_memory(info: dict[str, Any], opts: FilterOptions, budget: int) -> Non
     """Refuse an input whose in-memory filtering would need more than ``budget`` bytes."""
     from convcli.io import LimitError
     from convcli.io.registry import streamed
+    from convcli.jobs.alpha import has_alpha
 
     shape = [int(n) for n in info["shape"]]
     dtype = np.dtype(info["dtype"])  # as loaded (float32 or float64 for audio)
     work = compute_dtype(dtype).itemsize
-    alpha = info["kind"] in ("image", "volume") and info.get("channels") in (2, 4)
+    alpha = has_alpha(info["kind"], info.get("channels"), info.get("mode"))
     alpha = alpha and opts.alpha == "premultiply" and not opts.gray
     need = working_set(math.prod(shape), dtype.itemsize, work, opts.method, alpha)
     if need > budget:
@@ -154,29 +155,38 @@ def _too_many_taps(spec: str, shape: tuple[int, ...], ndim: int, max_taps: int) 
     )
 
 
-def _make_kernel(spec: str, ndim: int, rate: float | None, max_taps: int | None) -> np.ndarray:
+def _make_kernel(
+    spec: str,
+    ndim: int,
+    rate: float | None,
+    max_taps: int | None,
+    spacing: list[tuple[float, str]] | None = None,
+) -> np.ndarray:
     """Build a kernel, refusing one of more than ``max_taps`` taps before it is built.
 
     A named n-D kernel (a cube: ``gaussian``, ``box``, ``disk``...) is first built for one
-    axis, which is cheap, and its side raised to ``ndim``; a kernel file's size comes from its
-    header (:func:`convcli.kernels._files.kernel_file_taps`).  Whatever is built is checked
-    again.
+    axis, which is cheap, and its side raised to ``ndim``; with lengths in units
+    (``sigma=2mm``) it is built for each axis with that axis's spacing, and the sides
+    multiplied.  A kernel file's size comes from its header
+    (:func:`convcli.kernels._files.kernel_file_taps`).  Whatever is built is checked again.
+    ``spacing`` is the signal's, per axis (:attr:`convcli.io.Signal.sample_spacing`).
     """
     from convcli.kernels import get_kernel, make_kernel, parse_spec
     from convcli.kernels._files import kernel_file_taps
 
     if max_taps is None:
-        return make_kernel(spec, ndim, rate=rate)
+        return make_kernel(spec, ndim, rate=rate, spacing=spacing)
     parsed = parse_spec(spec)
     if parsed.kind == "named" and parsed.name is not None and ndim > 1:
         definition = get_kernel(parsed.name)
         if definition.ndims is None and not definition.needs_rate:
+            axes = [[step] for step in spacing] if spacing is not None else [None] * ndim
             try:
-                side = int(make_kernel(parsed, 1, rate=rate).shape[0])
+                sides = [int(make_kernel(parsed, 1, rate=rate, spacing=a).shape[0]) for a in axes]
             except KernelSpecError:  # sobel:axis=1 has no 1-D form: build it as asked
-                side = 0
-            if side**ndim > max_taps:
-                raise _too_many_taps(spec, (side,) * ndim, ndim, max_taps)
+                sides = [0] * ndim
+            if math.prod(sides) > max_taps:
+                raise _too_many_taps(spec, tuple(sides), ndim, max_taps)
     elif parsed.kind == "file" and parsed.path is not None:
         taps = kernel_file_taps(parsed.path)
         if taps is not None and taps > max_taps:
@@ -186,7 +196,7 @@ def _make_kernel(spec: str, ndim: int, rate: float | None, max_taps: int | None)
                 f"({param})",
                 params=[param],
             )
-    k = make_kernel(parsed, ndim, rate=rate)
+    k = make_kernel(parsed, ndim, rate=rate, spacing=spacing)
     if k.size > max_taps:
         raise _too_many_taps(spec, k.shape, ndim, max_taps)
     return k

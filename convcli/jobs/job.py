@@ -19,7 +19,7 @@ import numpy as np
 
 from convcli.engine.chain import apply_chain
 from convcli.errors import ArgumentError, Param
-from convcli.jobs.alpha import _alpha_index, _filter_with_alpha
+from convcli.jobs.alpha import _filter_with_alpha, alpha_index
 from convcli.jobs.blocks import (
     _filter_streamed,
     _filter_to_png,
@@ -120,7 +120,7 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
             direct = _one_pass(opts) and io.streams_always(header, job.output)
             if opts.dry_run or (
                 (big or direct)
-                and _alpha_index(header) is None
+                and alpha_index(header) is None
                 and io.takes_blocks(header, job.output)
             ):
                 return header, source
@@ -157,43 +157,77 @@ def _run_signal(
     record["rate_out"] = rate_out
     out_dtype = np.dtype(io.output_dtype(sig, job.output, opts.dtype))
     record["dtype"] = str(out_dtype)
+    sig = replace(sig, form=_form_out(sig, geometry, len(kernels)))
     if opts.dry_run:
         _dry_run(job, opts, record, sig, shape_in, kernels, geometry)
     elif source is not None:
         _filter_streamed(job, opts, record, sig, source, kernels, geometry, out_dtype, rate_out)
-    elif _png_strips(sig, job, opts, kernels, _alpha_index(sig), out_dtype):
+    elif _png_strips(sig, job, opts, kernels, alpha_index(sig), out_dtype):
         _filter_to_png(job, opts, record, sig, kernels[0], geometry, out_dtype)
     else:
         _filter_in_memory(job, opts, record, sig, kernels, geometry, out_dtype, rate_out)
+    if sig.form.info.get("quality"):  # what a writer of a lossy or re-encoded format chose
+        record["written"] = sig.form.info["quality"]
+
+
+def _strides(geometry: dict[str, Any], ndim: int, count: int) -> tuple[int, ...]:
+    """Return each spatial axis's total stride over a chain of ``count`` kernels."""
+    stride = geometry["stride"]
+    per_axis = (stride,) * ndim if isinstance(stride, int) else tuple(stride)
+    return tuple(int(s) ** count for s in per_axis)
+
+
+def _form_out(sig: Any, geometry: dict[str, Any], count: int) -> Any:
+    """Return the output's form: the input's, its sample spacing times the stride.
+
+    So a NIfTI's pixdim and affine, a TIFF's resolution and OME sizes and a video's frame
+    interval describe the output's samples.  The ``info`` is a copy, for the writer's notes.
+    """
+    form = sig.form
+    spacing = form.spacing
+    if spacing is not None and len(spacing) == sig.spatial_ndim:
+        strides = _strides(geometry, sig.spatial_ndim, count)
+        spacing = tuple(float(v) * s for v, s in zip(spacing, strides))
+    return replace(form, spacing=spacing, info=dict(form.info))
 
 
 def _kernels(opts: FilterOptions, sig: Any, record: dict[str, Any]) -> list[np.ndarray]:
     """Build every kernel of the chain for the signal (within ``max_taps``), normalised if asked."""
+    from convcli.kernels import resolved_params
+
     ndim = sig.spatial_ndim
+    spacing = sig.sample_spacing
     kernels = []
+    resolved = []
     for spec in opts.kernels:
-        k = _make_kernel(spec, ndim, sig.rate, opts.max_taps)
+        k = _make_kernel(spec, ndim, sig.rate, opts.max_taps, spacing)
         if opts.normalize:
             k = _normalized(k, per_channel=k.ndim == ndim + 1)
         kernels.append(k)
         record["kernels"].append(list(k.shape))
+        resolved.append(resolved_params(spec, ndim, sig.rate, spacing))
+    if any(r is not None for r in resolved):  # lengths given in mm, um, ms...: in samples
+        record["resolved"] = resolved
     return kernels
 
 
 def _rate_out(sig: Any, geometry: dict[str, Any], count: int) -> float | None:
-    """Return the output's sample rate: audio's rate over every kernel's stride, which divides it.
+    """Return the output's rate: the input's over the first axis's stride, every kernel's.
+
+    Audio's sample rate, which the strides must divide (an audio file stores whole Hz); a
+    video's frame rate (its time axis is the first).
 
     Raises
     ------
     ArgumentError
-        The strides do not divide the rate (an audio file stores whole Hz).
+        The strides do not divide an audio rate.
     """
-    if sig.kind != "audio" or sig.rate is None:
-        return sig.rate
-    strides = geometry["stride"]
-    s = strides if isinstance(strides, int) else strides[0]
-    total_stride = s**count
+    if sig.rate is None:
+        return None
+    total_stride = _strides(geometry, sig.spatial_ndim, count)[0]
     rate_out = sig.rate / total_stride
+    if sig.kind != "audio":
+        return float(rate_out)
     if total_stride > 1 and not float(rate_out).is_integer():
         raise ArgumentError(
             f"stride {total_stride} does not divide the sample rate {sig.rate:g} Hz "
@@ -251,7 +285,7 @@ def _filter_in_memory(
     from convcli import io
 
     data = sig.data
-    alpha = _alpha_index(sig)
+    alpha = alpha_index(sig)
     ch = sig.channel_axis
     plans: list[Any] = []
     record["nonfinite"] = count_nonfinite(data)

@@ -73,11 +73,12 @@ from convcli.kernels._files import (
     read_vips_matrix,
 )
 from convcli.kernels._grammar import ParsedSpec, format_inline, kernel_label, parse_spec
-from convcli.kernels._make import make_kernel
+from convcli.kernels._make import make_kernel, resolved_params
 from convcli.kernels._registry import REGISTRY, KernelDef, Param, get_kernel, list_kernels
 
 __all__ = [
     "make_kernel",
+    "resolved_params",
     "parse_spec",
     "ParsedSpec",
     "kernel_label",

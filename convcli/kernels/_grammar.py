@@ -42,6 +42,7 @@ from convcli.kernels._files import has_kernel_file_extension
 from convcli.kernels._numbers import NumberError, row_numbers, to_float
 from convcli.kernels._origin import centre_origin
 from convcli.kernels._registry import KernelDef, get_kernel
+from convcli.kernels._units import Quantity
 
 __all__ = [
     "ParsedSpec",
@@ -538,6 +539,8 @@ def kernel_label(spec: str | ArrayLike) -> str:
 
 
 def _label_value(value: Any) -> str:
+    if isinstance(value, Quantity):
+        return format(value.value, ".6g").replace("+", "") + value.unit
     if isinstance(value, float):
         return format(value, ".6g").replace("+", "")
     return str(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,12 +18,16 @@ from convcli.kernels._files import (
 )
 from convcli.kernels._grammar import ParsedSpec, parse_spec
 from convcli.kernels._registry import get_kernel
+from convcli.kernels._units import Quantity
 
-__all__ = ["make_kernel", "fit_axes", "as_kernel_array"]
+__all__ = ["make_kernel", "resolved_params", "fit_axes", "as_kernel_array"]
 
 
 def make_kernel(
-    spec: str | ParsedSpec | ArrayLike, ndim: int, rate: float | None = None
+    spec: str | ParsedSpec | ArrayLike,
+    ndim: int,
+    rate: float | None = None,
+    spacing: Sequence[Any] | None = None,
 ) -> NDArray[np.float64]:
     """Build the kernel that a ``-k`` spec (or an array) describes, for a signal of ``ndim`` axes.
 
@@ -38,6 +43,14 @@ def make_kernel(
         The sample rate in Hz; needed by the audio kernels (``lowpass``, ``echo``, ...).  An
         audio impulse response recorded at another rate is refused (the taps are samples:
         used at another rate, the response would stretch or shrink in time).
+    spacing : sequence, optional
+        The signal's sample spacing, one entry per axis: ``(value, unit)`` pairs as
+        ``zip(form.spacing, form.units)`` gives them (unit ``""``: none), strings such as
+        ``"0.5mm"``, or None for an axis without one.  Named kernels' lengths given with a
+        unit (``gaussian:sigma=2mm``, ``box:size=10ms``) are converted with it, per axis,
+        so anisotropic voxels get per-axis sizes (see :mod:`convcli.kernels._units`); on
+        1-D signals, ``rate`` gives a spacing of ``1/rate`` seconds.  A unit without a
+        spacing is an error, never a guess.
 
     Returns
     -------
@@ -69,6 +82,10 @@ def make_kernel(
            [-1., 0., 1.]])
     >>> make_kernel("echo:delay=0.5", 1, rate=4).tolist()
     [0.5, 0.0, 1.0, 0.0, 0.0]
+    >>> make_kernel("gaussian:sigma=2mm", 3, spacing=[(2, "mm"), (1, "mm"), (1, "mm")]).shape
+    (9, 17, 17)
+    >>> make_kernel("box:size=0.5ms", 1, rate=8000).tolist()
+    [0.2, 0.2, 0.2, 0.2, 0.2]
     >>> make_kernel("prewitt", 3)
     Traceback (most recent call last):
     ...
@@ -83,7 +100,7 @@ def make_kernel(
         return fit_axes(as_kernel_array(spec), ndim, "the kernel array")
     if spec.kind == "named":
         assert spec.name is not None
-        return get_kernel(spec.name).build(ndim, rate, spec.params)
+        return get_kernel(spec.name).build(ndim, rate, spec.params, spacing)
     if spec.kind == "inline":
         assert spec.array is not None
         return fit_axes(spec.array.copy(), ndim, f"inline kernel {spec.text.strip()!r}")
@@ -139,6 +156,62 @@ def as_kernel_array(value: Any) -> NDArray[np.float64]:
             f"the kernel array has {what} at index {index}; a kernel must be finite"
         )
     return kernel
+
+
+def resolved_params(
+    spec: str | ParsedSpec,
+    ndim: int,
+    rate: float | None = None,
+    spacing: Sequence[Any] | None = None,
+) -> dict[str, Any] | None:
+    """Return what a named kernel's lengths with units came to, in samples, per axis.
+
+    What ``-v`` and ``--json`` print for a spec such as ``gaussian:sigma=2mm``: each
+    parameter given with a unit, as one number per axis (planes, rows, columns...).
+
+    Parameters
+    ----------
+    spec : str or ParsedSpec
+        A ``-k`` spec.
+    ndim, rate, spacing
+        As :func:`make_kernel` takes them.
+
+    Returns
+    -------
+    dict or None
+        Parameter name -> list of samples per axis (``size`` as the odd sizes used); None
+        for a spec with no unit (or not a named kernel).
+
+    Raises
+    ------
+    KernelSpecError
+        As :func:`make_kernel`.
+
+    Examples
+    --------
+    >>> resolved_params("gaussian:sigma=2mm", 3, spacing=[(2, "mm"), (1, "mm"), (1, "mm")])
+    {'sigma': [1.0, 2.0, 2.0]}
+    >>> resolved_params("gaussian:sigma=2", 3) is None
+    True
+    """
+    if isinstance(spec, str):
+        spec = parse_spec(spec)
+    if spec.kind != "named" or spec.name is None:
+        return None
+    definition = get_kernel(spec.name)
+    with_units = [
+        name
+        for name, raw in spec.params.items()
+        if isinstance(definition.param(name).validate(raw, definition.name), Quantity)
+    ]
+    if not with_units:
+        return None
+    values, _ = definition.resolve(ndim, rate, spec.params, spacing)
+    out: dict[str, Any] = {}
+    for name in with_units:
+        value = values[name]
+        out[name] = [float(v) for v in value] if isinstance(value, tuple) else [float(value)] * ndim
+    return out
 
 
 def fit_axes(

@@ -15,7 +15,7 @@ rate).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from convcli.errors import KernelSpecError
 from convcli.kernels import _fir, _named
 from convcli.kernels._numbers import NumberError, to_float
+from convcli.kernels._units import ANISOTROPIC, Quantity, parse_quantity, resolve
 
 __all__ = ["Param", "KernelDef", "REGISTRY", "list_kernels", "get_kernel"]
 
@@ -56,6 +57,10 @@ class Param:
         error messages and listings.
     check : callable or None
         Returns True for an allowed value (after type conversion).
+    unit : bool
+        The value is a length in samples that may instead carry a unit (``2mm``, ``10ms``):
+        it is then a :class:`~convcli.kernels._units.Quantity`, converted to samples when
+        the kernel is built for a signal with a sample spacing.
     """
 
     name: str
@@ -65,6 +70,7 @@ class Param:
     choices: tuple[str, ...] | None = None
     allowed: str = ""
     check: Callable[[Any], bool] | None = None
+    unit: bool = False
 
     @property
     def required(self) -> bool:
@@ -76,7 +82,8 @@ class Param:
         if self.choices is not None:
             return "one of " + ", ".join(self.choices)
         words = _TYPE_WORDS[self.type]
-        return f"{words} {self.allowed}".rstrip()
+        text = f"{words} {self.allowed}".rstrip()
+        return text + (" (or a length with a unit: 2mm, 1.5um, 10ms)" if self.unit else "")
 
     def default_text(self) -> str:
         """Format the default as it would be written in a spec (``1.0``, ``0``, ``hamming``)."""
@@ -107,6 +114,10 @@ class Param:
             When the value is not of the right type or not allowed.
         """
         value: Any
+        if self.unit:
+            quantity = parse_quantity(text, kernel, self.name)
+            if quantity is not None:
+                return self._quantity(kernel, quantity, text)
         if self.type is str:
             value = text.strip().lower()
         else:
@@ -144,6 +155,10 @@ class Param:
         """
         if isinstance(value, str):
             return self.parse(value, kernel)
+        if isinstance(value, Quantity):
+            if not self.unit:
+                raise self._error(kernel, str(value), "has a unit")
+            return self._quantity(kernel, value, str(value))
         if self.type is str or isinstance(value, bool):
             raise self._error(kernel, value, f"is not {_TYPE_WORDS[self.type]}")
         try:
@@ -157,6 +172,11 @@ class Param:
                 raise self._error(kernel, value, "is not an integer")
             return self._check(kernel, int(number), value)
         return self._check(kernel, number, value)
+
+    def _quantity(self, kernel: str, value: Quantity, shown: Any) -> Quantity:
+        if not value.value > 0:
+            raise self._error(kernel, shown, "is not a positive length")
+        return value
 
     def _check(self, kernel: str, value: Any, shown: Any) -> Any:
         if self.choices is not None and value not in self.choices:
@@ -265,7 +285,11 @@ class KernelDef(Described):
     builder: Builder
 
     def build(
-        self, ndim: int, rate: float | None = None, params: Mapping[str, Any] | None = None
+        self,
+        ndim: int,
+        rate: float | None = None,
+        params: Mapping[str, Any] | None = None,
+        spacing: Sequence[Any] | None = None,
     ) -> NDArray[np.float64]:
         """Build the kernel for a signal with ``ndim`` axes.
 
@@ -277,6 +301,9 @@ class KernelDef(Described):
             The sample rate in Hz; required when :attr:`needs_rate` is true.
         params : mapping, optional
             Parameter values by name; missing ones take their defaults.  Values are checked.
+        spacing : sequence, optional
+            The signal's sample spacing, one entry per axis, to convert values given with a
+            unit (see :func:`convcli.kernels._units.normalize_spacing`).
 
         Returns
         -------
@@ -303,6 +330,43 @@ class KernelDef(Described):
             )
         if self.needs_rate:
             rate = check_rate(rate, self.name)
+        values, anisotropic = self.resolve(ndim, rate, params, spacing)
+        builder = ANISOTROPIC[self.name] if anisotropic else self.builder
+        kernel = np.asarray(builder(ndim, rate, values), dtype=np.float64)
+        if kernel.ndim != ndim:  # pragma: no cover - a builder bug, not a user error
+            raise AssertionError(f"{self.name} built {kernel.ndim} axes for ndim={ndim}")
+        return kernel
+
+    def resolve(
+        self,
+        ndim: int,
+        rate: float | None = None,
+        params: Mapping[str, Any] | None = None,
+        spacing: Sequence[Any] | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Return every parameter's value, checked, with lengths in units made samples.
+
+        Parameters
+        ----------
+        ndim, rate, params, spacing
+            As :meth:`build` takes them.
+
+        Returns
+        -------
+        (dict, bool)
+            The values (a parameter given with a unit is a number of samples, or a tuple of
+            one per axis where the spacing is anisotropic), and whether any is per axis.
+
+        Raises
+        ------
+        KernelSpecError
+            A missing or bad parameter; a unit without a spacing, or of the wrong dimension.
+
+        Examples
+        --------
+        >>> REGISTRY["gaussian"].resolve(2, params={"sigma": "2mm"}, spacing=["0.5mm", "1mm"])
+        ({'sigma': (4.0, 2.0), 'size': 0}, True)
+        """
         given = dict(params or {})
         values: dict[str, Any] = {}
         for p in self.params:
@@ -316,10 +380,9 @@ class KernelDef(Described):
                 values[p.name] = p.default
         if given:
             self.param(next(iter(given)))  # raises, naming the parameters allowed
-        kernel = np.asarray(self.builder(ndim, rate, values), dtype=np.float64)
-        if kernel.ndim != ndim:  # pragma: no cover - a builder bug, not a user error
-            raise AssertionError(f"{self.name} built {kernel.ndim} axes for ndim={ndim}")
-        return kernel
+        if any(isinstance(v, Quantity) for v in values.values()):
+            return resolve(self.name, self.params, values, ndim, rate, spacing)
+        return values, False
 
 
 def check_rate(rate: float | None, name: str) -> float:
@@ -390,17 +453,18 @@ def _factor() -> Param:
 _ODD = "that is odd and >= 1"
 
 
-def _sigma(default: float = 1.0, name: str = "sigma", what: str = "") -> Param:
+def _sigma(default: float = 1.0, name: str = "sigma", what: str = "", unit: bool = False) -> Param:
     text = what or "standard deviation in samples"
-    return Param(name, float, default, text, allowed="> 0", check=_positive)
+    return Param(name, float, default, text, allowed="> 0", check=_positive, unit=unit)
 
 
-def _size(help_text: str = "kernel size per axis; 0 = auto") -> Param:
-    return Param("size", int, 0, help_text, allowed=_ODD + ", or 0 for auto", check=_odd_or_auto)
+def _size(help_text: str = "kernel size per axis; 0 = auto", unit: bool = False) -> Param:
+    allowed = _ODD + ", or 0 for auto"
+    return Param("size", int, 0, help_text, allowed=allowed, check=_odd_or_auto, unit=unit)
 
 
-def _odd_size(default: int) -> Param:
-    return Param("size", int, default, "kernel size per axis", allowed=_ODD, check=_odd)
+def _odd_size(default: int, unit: bool = False) -> Param:
+    return Param("size", int, default, "kernel size per axis", allowed=_ODD, check=_odd, unit=unit)
 
 
 def _axis() -> Param:
@@ -452,7 +516,7 @@ _DEFS: tuple[KernelDef, ...] = (
     KernelDef(
         "box",
         "mean over a cube of size^ndim samples (sums to 1)",
-        (_odd_size(3),),
+        (_odd_size(3, unit=True),),
         None,
         False,
         _named.box,
@@ -460,7 +524,10 @@ _DEFS: tuple[KernelDef, ...] = (
     KernelDef(
         "gaussian",
         "separable Gaussian blur, truncated at 4 sigma like scipy.ndimage (sums to 1)",
-        (_sigma(), _size("kernel size per axis; 0 = auto, 2*int(4*sigma+0.5)+1")),
+        (
+            _sigma(unit=True),
+            _size("kernel size per axis; 0 = auto, 2*int(4*sigma+0.5)+1", unit=True),
+        ),
         None,
         False,
         _named.gaussian,
@@ -476,7 +543,7 @@ _DEFS: tuple[KernelDef, ...] = (
     KernelDef(
         "log",
         "Laplacian of Gaussian, negative centre, made zero-sum (sums to 0)",
-        (_sigma(), _size()),
+        (_sigma(unit=True), _size(unit=True)),
         None,
         False,
         _named.log,
@@ -485,9 +552,9 @@ _DEFS: tuple[KernelDef, ...] = (
         "dog",
         "difference of Gaussians G(sigma1) - G(sigma2) (sums to 0)",
         (
-            _sigma(1.0, "sigma1", "standard deviation of the positive Gaussian"),
-            _sigma(1.6, "sigma2", "standard deviation of the negative Gaussian"),
-            _size("kernel size per axis; 0 = auto from the larger sigma"),
+            _sigma(1.0, "sigma1", "standard deviation of the positive Gaussian", unit=True),
+            _sigma(1.6, "sigma2", "standard deviation of the negative Gaussian", unit=True),
+            _size("kernel size per axis; 0 = auto from the larger sigma", unit=True),
         ),
         None,
         False,
@@ -505,7 +572,7 @@ _DEFS: tuple[KernelDef, ...] = (
         "unsharp",
         "unsharp mask: identity + amount*(identity - gaussian) (sums to 1)",
         (
-            _sigma(what="standard deviation of the blur in samples"),
+            _sigma(what="standard deviation of the blur in samples", unit=True),
             Param("amount", float, 1.0, "strength", allowed=">= 0", check=_non_negative),
         ),
         None,
@@ -523,7 +590,11 @@ _DEFS: tuple[KernelDef, ...] = (
     KernelDef(
         "disk",
         "flat n-ball of the given radius (sums to 1)",
-        (Param("radius", float, 2.0, "radius in samples", allowed="> 0", check=_positive),),
+        (
+            Param(
+                "radius", float, 2.0, "radius in samples", allowed="> 0", check=_positive, unit=True
+            ),
+        ),
         None,
         False,
         _named.disk,
