@@ -815,9 +815,9 @@ def _block_values(chunk: Chunk, layout: SeriesLayout) -> np.ndarray:
 class SeriesRows:
     """Rows ``[start, stop)`` of a series file, parsed block by block on demand.
 
-    The duck type of :class:`convcli.stream.RowSource`: ``shape``, ``dtype``, ``read``,
-    ``take``, ``close`` and ``may_hold_nonfinite``; also ``nonfinite`` (counted by the index)
-    and ``signal`` (a :class:`~convcli.io.Signal` with no rows describing the input).
+    The duck type of :class:`convcli.io.rows.RowSource`: ``shape``, ``dtype``, ``read``,
+    ``take``, ``expect``, ``close`` and ``may_hold_nonfinite``; also ``nonfinite`` (counted
+    by the index) and ``signal`` (a :class:`~convcli.io.Signal` with no rows describing the input).
 
     Parameters
     ----------
@@ -892,6 +892,9 @@ class SeriesRows:
         while len(self._kept) > self.KEEP:
             self._kept.popitem(last=False)
         return values
+
+    def expect(self, halo: int, wrap: bool) -> None:
+        """Hear how the rows will be read: nothing to do, blocks are found by the index."""
 
     def close(self) -> None:
         """Close the file."""

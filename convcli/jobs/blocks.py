@@ -143,6 +143,8 @@ def _filter_streamed(
         _stream_one_pass(opts, record, sig, source, kernels[0], geometry, sink)
     else:
         _stream_staged(job, opts, record, sig, source, kernels, geometry, sink)
+    if form.info.get("quality"):  # what the writer chose, told on the form it wrote with
+        record["written"] = form.info["quality"]
     record["status"] = "ok"
 
 

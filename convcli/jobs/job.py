@@ -304,6 +304,8 @@ def _filter_in_memory(
     form = placed_form(sig, data.shape, kernels, geometry, opts.dtype)
     out = replace(sig, data=cast, rate=rate_out, form=form)
     io.save(out, job.output, overwrite=opts.overwrite, protect=job.protect)
+    if form.info.get("quality"):  # what the writer chose, told on the form it wrote with
+        record["written"] = form.info["quality"]
     record["status"] = "ok"
 
 
