@@ -1,11 +1,15 @@
-"""convcli on Dask: chunked convolution of dask arrays.
+"""convcli on Dask: chunked convolution of dask arrays, and Zarr volumes filtered chunk by chunk.
 
 Needs the ``dask`` extra (``pip install 'convcli[dask]'``: dask, distributed, zarr).
 Importing this module does not import dask; calling its functions does.
 
 - :func:`convolve` — :func:`convcli.convolve`'s arguments and arithmetic on a dask array,
   returning a lazy dask array: every pad mode exact at the whole array's edges, halos of
-  any depth, stride, dilation, every padding and method, a channel axis.
+  any depth, stride, dilation, every padding and method, a channel axis;
+- :func:`filter_zarr` — a Zarr store (or OME-Zarr image) filtered into a new store, chunk
+  by chunk, on local threads or a :mod:`distributed` cluster.
+
+Zarr reading and writing itself is :mod:`convcli.io.zarr_store`.
 
 Examples
 --------
@@ -24,5 +28,6 @@ True
 from __future__ import annotations
 
 from convcli.chunked.graph import convolve
+from convcli.chunked.zarr_filter import filter_zarr
 
-__all__ = ["convolve"]
+__all__ = ["convolve", "filter_zarr"]

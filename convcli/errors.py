@@ -16,6 +16,7 @@ __all__ = [
     "SignalWriteError",
     "OutputExistsError",
     "UnsupportedError",
+    "SchedulerError",
 ]
 
 
@@ -45,3 +46,7 @@ class OutputExistsError(ConvcliError, FileExistsError):
 
 class UnsupportedError(ConvcliError, ValueError):
     """A result the requested output format cannot hold (float RGB in PNG, say)."""
+
+
+class SchedulerError(ConvcliError, ConnectionError):
+    """A Dask scheduler that cannot be reached or started (``--scheduler``)."""
