@@ -270,3 +270,21 @@ def test_importing_convcli_dask_imports_no_dask():
     code = "import sys, convcli.dask; print('dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_stored_chunk_is_read_again_by_its_block_not_held(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    from convcli.io.zarr_store import open_dask
+
+    x = np.random.default_rng(5).integers(0, 50, (12, 10)).astype(np.int16)
+    zarr.create_array(str(tmp_path / "v.zarr"), shape=x.shape, chunks=(4, 5), dtype="i2")[...] = x
+    d = open_dask(tmp_path / "v.zarr")
+    y = convcli.dask.convolve(d, np.ones((3, 3)), pad_mode="symmetric")
+    graph = dict(y.__dask_graph__())
+    block = graph[(y.name, 1, 1)]
+    rereads = [k for k in block.dependencies if "reread" in str(k)]
+    assert len(rereads) == 1 and rereads[0][1:] == (1, 1)
+    assert (d.name, 1, 1) not in block.dependencies  # held only by the cuts taken from it
+    np.testing.assert_array_equal(
+        y.compute(**SYNC), convcli.convolve(x, np.ones((3, 3)), pad_mode="symmetric")
+    )

@@ -1,23 +1,28 @@
 """Chunked convolution of dask arrays: one task per output block, exact at every edge.
 
-The graph has three kinds of task:
+The graph has these tasks:
 
 - the input's own chunks (read from Zarr, or whatever made ``x``);
 - *cuts*: a piece of a chunk that another block needs (a halo, the far side of the array for
-  ``circular``, a mirror image near an edge), copied so that the chunk can be freed once its
-  own block and its cuts are done;
+  ``circular``, a mirror image near an edge), copied so that the chunk need not be kept;
+- *re-reads*: a block's own chunk, when it comes straight from storage (a data producer),
+  is read again by the block rather than held while the block waits for its neighbours
+  (in any order of work, a whole plane of chunks is read between a chunk and its last
+  neighbour: holding them would make memory grow with the volume's cross-section);
 - *blocks*: one per output chunk, which assembles its padded window from whole chunks and
   cuts (:func:`convcli.chunked.blocks.run_block`) and runs the engine on it, unpadded.
 
-No rechunking and no ``map_overlap``: a halo deeper than a chunk just takes pieces of more
-chunks, and the output chunks are whatever the caller asks (by default, aligned with the
-input's: :func:`anchored_chunks`).
+So a worker holds the chunks it is working on, and thin cuts (the cuts of a plane of chunks,
+a few percent of it for a 3x3x3 kernel and 128^3 chunks).  No rechunking and no
+``map_overlap``: a halo deeper than a chunk just takes pieces of more chunks, and the output
+chunks are whatever the caller asks (by default, aligned with the input's:
+:func:`anchored_chunks`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import product
 from typing import Any
 
@@ -106,14 +111,35 @@ class _Graph:
         from dask.task_spec import List, Task, TaskRef
 
         self._task, self._ref, self._list = Task, TaskRef, List
-        self.x = x
         self.xname = x.name
         self.in_chunks = x.chunks
+        layer = x.__dask_graph__().layers.get(x.name)
+        self._sources = layer if isinstance(layer, Mapping) else {}
         self.name = f"convcli-convolve-{token}"
         self.cut_name = f"convcli-cut-{token}"
+        self.read_name = f"convcli-reread-{token}"
         self.call_key = f"convcli-call-{token}"
         self.tasks: dict[Any, Any] = {}
         self._cuts: dict[tuple[Any, ...], Any] = {}
+
+    def whole(self, chunk: tuple[int, ...]) -> Any:
+        """Return a reference to a whole chunk for a block.
+
+        A chunk read straight from storage (a *data producer*: ``from_zarr``, ``from_array``,
+        :func:`convcli.io.zarr_store.open_dask`) is read again by a task of the block's own,
+        rather than held in memory from the time its neighbours' cuts are taken until every
+        neighbour of its block has been read (a whole plane of chunks later, in any order).
+        """
+        key = (self.xname, *chunk)
+        source: Any = self._sources.get(key)
+        if not getattr(source, "data_producer", False) or source.func is None:
+            return self._ref(key)
+        again: Any = (self.read_name, *chunk)
+        if again not in self.tasks:
+            self.tasks[again] = self._task(
+                again, source.func, *source.args, _data_producer=True, **source.kwargs
+            )
+        return self._ref(again)
 
     def part(self, chunk: tuple[int, ...], bounds: tuple[tuple[int, int], ...]) -> tuple[Any, bool]:
         """Return a reference to a whole chunk, or to a cut of it; and whether it is whole."""
@@ -123,7 +149,7 @@ class _Graph:
                 whole = False
                 break
         if whole:
-            return self._ref((self.xname, *chunk)), True
+            return self.whole(chunk), True
         key = self._cuts.get((chunk, bounds))
         if key is None:
             key = (self.cut_name, len(self._cuts))
