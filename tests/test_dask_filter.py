@@ -130,6 +130,27 @@ def test_cluster_writes_the_same_bytes_as_local_threads(tmp_path, cluster):
     assert local["clipped"] == remote["clipped"] == by_address["clipped"] > 0
 
 
+def test_a_failure_on_the_cluster_leaves_no_temporary_store(tmp_path, cluster):
+    from convcli.io.zarr_store import save_dask
+
+    def slow_or_fail(block, block_info=None):  # nested: pickled by value for the workers
+        import time
+
+        if block_info[0]["chunk-location"] == (0,):
+            raise RuntimeError("disk full")
+        time.sleep(0.5)
+        return block
+
+    import dask.array as da
+
+    bad = da.arange(16.0, chunks=4).map_blocks(slow_or_fail, dtype=np.float64)
+    with distributed.Client(cluster) as client:
+        with pytest.raises(RuntimeError, match="disk full"):
+            save_dask(bad, tmp_path / "o.zarr", chunks=(4,), scheduler=client)
+    time.sleep(1.0)  # the other blocks would have finished by now
+    assert os.listdir(tmp_path) == []
+
+
 def test_an_unreachable_scheduler_fails_before_anything_is_read(tmp_path, monkeypatch):
     from convcli.chunked import zarr_filter
 

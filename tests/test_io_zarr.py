@@ -319,3 +319,22 @@ def test_form_is_a_form(tmp_path):
     form = zs.read_form(tmp_path / "v.zarr")
     assert isinstance(form, Form) and form.format == "ZARR" and form.dtype == "uint16"
     assert form.info["zarr_format"] == 2 and form.info["chunks"] == (3, 3)
+
+
+def test_a_failed_save_leaves_nothing_even_for_writes_still_running(tmp_path, monkeypatch):
+    import time
+
+    store = zs._store_block
+
+    def slow_store(block, array, region, dtype, live):
+        if region[0].start == 0:
+            time.sleep(0.05)
+            raise RuntimeError("disk full")
+        time.sleep(0.4)  # this write is still running when the failure is raised
+        return store(block, array, region, dtype, live)
+
+    monkeypatch.setattr(zs, "_store_block", slow_store)
+    with pytest.raises(RuntimeError, match="disk full"):
+        zs.save_dask(da.arange(8.0, chunks=4), tmp_path / "o.zarr", chunks=(4,))
+    time.sleep(0.6)
+    assert os.listdir(tmp_path) == []

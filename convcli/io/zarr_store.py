@@ -555,19 +555,24 @@ def _create(
 
 
 def _store_block(
-    block: np.ndarray, array: Any, region: tuple[slice, ...], dtype: str | None
+    block: np.ndarray, array: Any, region: tuple[slice, ...], dtype: str | None, live: str
 ) -> np.ndarray:
-    """Cast one block (round, clip, count) and write it; return its clipped count."""
+    """Cast one block (round, clip, count) and write it; return its clipped count.
+
+    Nothing is written once ``live`` is gone (the run failed or was interrupted).
+    """
     from .dtypes import cast
 
     clipped = 0
     if dtype is not None:
         block, clipped = cast(block, dtype)
+    if not os.path.exists(live):
+        raise SignalWriteError(f"{live}: the write was abandoned")
     array[region] = block
     return np.full((1,) * block.ndim, clipped, dtype=np.int64)
 
 
-def _write_graph(darr: Any, array: Any, dtype: str | None) -> Any:
+def _write_graph(darr: Any, array: Any, dtype: str | None, live: Path) -> Any:
     """Return a lazy array of per-block clipped counts, each block written when computed."""
     import dask.array as da
     from dask.base import tokenize
@@ -582,7 +587,13 @@ def _write_graph(darr: Any, array: Any, dtype: str | None) -> Any:
         region = tuple(slice(b[i], b[i + 1]) for b, i in zip(bounds, index))
         key = (name, *index)
         tasks[key] = Task(
-            key, _store_block, TaskRef((darr.name, *index)), TaskRef(target), region, dtype
+            key,
+            _store_block,
+            TaskRef((darr.name, *index)),
+            TaskRef(target),
+            region,
+            dtype,
+            str(live),
         )
     graph = HighLevelGraph.from_collections(name, tasks, dependencies=[darr])
     chunks = tuple((1,) * n for n in darr.numblocks)
@@ -656,8 +667,6 @@ def save_dask(
     (2, array([[  0,   2],
            [255,   0]], dtype=uint8))
     """
-    import dask
-
     out_dtype = np.dtype(dtype) if dtype is not None else np.dtype(darr.dtype)
     with atomic_folder(path, overwrite=overwrite, protect=protect) as tmp:
         array = _create(tmp, darr.shape, out_dtype, like, chunks, shards)
@@ -667,9 +676,64 @@ def save_dask(
         )
         if tuple(darr.chunks) != target:
             darr = darr.rechunk(target)
-        counts = _write_graph(darr, array, None if dtype is None else out_dtype.name)
-        (total,) = dask.compute(counts.sum(), scheduler=scheduler or "threads")
+        live = tmp / _LIVE_MARK
+        live.touch()
+        counts = _write_graph(darr, array, None if dtype is None else out_dtype.name, live)
+        try:
+            total = _compute(counts, scheduler)
+        finally:
+            live.unlink()
     return int(total)
+
+
+#: A file in a store being written: write tasks write only while it exists, so a task that
+#: outlives a failed or interrupted run cannot recreate the removed temporary folder.
+_LIVE_MARK = ".convcli-writing"
+
+
+def _compute(counts: Any, scheduler: Any) -> Any:
+    """Sum the clipped ``counts``; on any failure, return only once no write task is running.
+
+    Local threads run on a pool of this function's own, shut down (waiting for the tasks in
+    progress) before the failure propagates; on a :class:`distributed.Client` the
+    computation is cancelled and the workers are waited for.  Any other scheduler is
+    :func:`dask.compute`'s.
+    """
+    import dask
+
+    total = counts.sum()
+    if scheduler is None or scheduler == "threads":
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+        try:
+            (value,) = dask.compute(total, scheduler="threads", pool=pool)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return value
+    if hasattr(scheduler, "compute") and hasattr(scheduler, "cancel"):  # distributed.Client
+        future = scheduler.compute(total)
+        try:
+            return future.result()
+        except BaseException:
+            _cancel(scheduler, future, counts.name)
+            raise
+    (value,) = dask.compute(total, scheduler=scheduler)
+    return value
+
+
+def _cancel(client: Any, future: Any, name: str, timeout: float = 30.0) -> None:
+    """Cancel a computation and wait (up to ``timeout`` s) until no worker still runs it."""
+    import time
+
+    with contextlib.suppress(Exception):
+        client.cancel(future)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            busy = client.processing()
+            if not any(name in str(key) for keys in busy.values() for key in keys):
+                return
+            time.sleep(0.05)
 
 
 def single_scale_form(form: Form, steps: Sequence[int], origins: Sequence[float]) -> Form:
