@@ -110,8 +110,8 @@ def test_probe(tmp_path, fmt):
 def test_probe_checks_budgets(tmp_path):
     make_array(tmp_path / "v.zarr", data((6, 8)), 3, (6, 8))
     with pytest.raises(LimitError, match="chunk"):
-        zs.probe(tmp_path / "v.zarr", Limits(max_pixels=40))
-    zs.probe(tmp_path / "v.zarr", Limits(max_pixels=48))
+        zs.probe(tmp_path / "v.zarr", limits=Limits(max_pixels=40))
+    zs.probe(tmp_path / "v.zarr", limits=Limits(max_pixels=48))
     # metadata that claims a huge array costs nothing: only the metadata is read
     zarr.create_array(str(tmp_path / "huge.zarr"), shape=(10**6,) * 3, chunks=(64,) * 3, dtype="u1")
     assert zs.probe(tmp_path / "huge.zarr")["shape"] == [10**6] * 3
@@ -147,14 +147,14 @@ def test_load_and_open_dask(tmp_path, fmt):
     s = zs.load(tmp_path / "v.zarr")
     assert s.kind == "array" and s.channel_axis is None and s.form.container == "zarr"
     np.testing.assert_array_equal(s.data, x)
-    v = zs.load(tmp_path / "v.zarr", "volume")
+    v = zs.load(tmp_path / "v.zarr", kind="volume")
     assert v.kind == "volume" and v.channel_axis is None
-    assert zs.load(tmp_path / "v.zarr", "image").channel_axis == 2  # rows x cols x 4
+    assert zs.load(tmp_path / "v.zarr", kind="image").channel_axis == 2  # rows x cols x 4
     make_array(tmp_path / "line.zarr", x[:, 0, 0], fmt)
     with pytest.raises(SignalReadError, match="as volume"):
-        zs.load(tmp_path / "line.zarr", "volume")
+        zs.load(tmp_path / "line.zarr", kind="volume")
     with pytest.raises(SignalReadError, match="audio"):
-        zs.load(tmp_path / "v.zarr", "audio")
+        zs.load(tmp_path / "v.zarr", kind="audio")
     d = zs.open_dask(tmp_path / "v.zarr")
     assert d.chunks == ((3, 3, 1), (4, 4, 1), (4,))
     np.testing.assert_array_equal(d.compute(), x)
@@ -324,16 +324,18 @@ def test_form_is_a_form(tmp_path):
 def test_a_failed_save_leaves_nothing_even_for_writes_still_running(tmp_path, monkeypatch):
     import time
 
-    store = zs._store_block
+    from convcli.io import zarr_write
 
-    def slow_store(block, array, region, dtype, live):
+    store = zarr_write._store_block
+
+    def slow_store(block, array, region, finish, width, live):
         if region[0].start == 0:
             time.sleep(0.05)
             raise RuntimeError("disk full")
         time.sleep(0.4)  # this write is still running when the failure is raised
-        return store(block, array, region, dtype, live)
+        return store(block, array, region, finish, width, live)
 
-    monkeypatch.setattr(zs, "_store_block", slow_store)
+    monkeypatch.setattr(zarr_write, "_store_block", slow_store)
     with pytest.raises(RuntimeError, match="disk full"):
         zs.save_dask(da.arange(8.0, chunks=4), tmp_path / "o.zarr", chunks=(4,))
     time.sleep(0.6)

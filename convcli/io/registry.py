@@ -24,11 +24,23 @@ function            what it does (``path``, ``fmt`` the format :func:`identify` 
                     or None: read rows block by block (:mod:`convcli.io.rows`)
 ``open_writer``     optional: ``open_writer(fh, target, shape, dtype, form, rate)``: a
                     :class:`convcli.io.rows.BlockWriter` for the kinds in ``blocks``
+``open_chunked``    optional: ``open_chunked(path, fmt, kind, limits) -> (array, Signal)``
+                    or None: a lazy dask array of the input's stored chunks, and the
+                    signal ``load`` would give, holding no samples
+``chunk_target``    optional: ``chunk_target(signal, target, shape, steps, origins) ->
+                    ChunkTarget``: how a chunked result of ``shape`` is stored
+``save_chunked``    optional: ``save_chunked(array, chunk_target, **options)``: write a
+                    dask array chunk by chunk, atomically (:func:`convcli.io.save_chunked`)
 ==================  ==================================================================
 
+A folder is identified by its content too: a family whose row lists ``markers`` (Zarr's
+``zarr.json``, ``.zarray``, ``.zgroup``) reads the folders that hold one as a regular file;
+any other folder is a folder of slices (:func:`identify_folder`).
+
 :mod:`convcli.io` asks this table, and nothing else, for all of it: ``load``, ``probe``,
-``save``, ``identify_file``, ``output_dtype``, ``open_rows``, ``open_writer``.  A new format
-is one module and one row (:func:`register` adds a row at run time, for a plugin or a test).
+``save``, ``identify_file``, ``output_dtype``, ``open_rows``, ``open_writer``,
+``open_chunked``, ``chunk_target``, ``save_chunked``.  A new format is one module and one row
+(:func:`register` adds a row at run time, for a plugin or a test).
 
 Standard library only.
 """
@@ -39,6 +51,7 @@ import contextlib
 import importlib
 import importlib.util
 import os
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,12 +66,14 @@ __all__ = [
     "WriteFormat",
     "Family",
     "Target",
+    "ChunkTarget",
     "FAMILIES",
     "register",
     "registered",
     "family",
     "families",
     "identify",
+    "identify_folder",
     "claimed",
     "writes",
     "folder_family",
@@ -206,6 +221,9 @@ class Family:
         The sample encodings it reads (an allowlist: libsndfile subtypes).
     folders : bool
         It reads and writes folders (of slices): an output path with no extension is its.
+    markers : tuple of str
+        A folder holding a regular file of one of these names is of this family (a Zarr
+        store's ``zarr.json``), whatever its name; its output extensions name folders too.
     stream_always : bool
         An input filtered by one kernel into one of its outputs always goes block by block,
         whatever its size (audio: a few slabs of memory, no array the size of the file).
@@ -224,6 +242,7 @@ class Family:
     plural: str = ""
     encodings: tuple[str, ...] = ()
     folders: bool = False
+    markers: tuple[str, ...] = ()
     stream_always: bool = False
     extra: str | None = None
     requires: tuple[str, ...] = ()
@@ -274,6 +293,36 @@ class Target:
         if self.format is None:
             return None
         return family(self.family).write_format(self.format)
+
+
+@dataclass(frozen=True)
+class ChunkTarget:
+    """How a result computed chunk by chunk is stored: where, in what form, on what grid.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The output path as given.
+    family : str
+        The family that writes it (``"zarr"``).
+    form : object
+        The form to keep (the input's, moved for the geometry), or None.
+    chunks : tuple of int
+        The stored chunk shape.
+    shards : tuple of int or None
+        The stored shard shape, when the store is sharded.
+    """
+
+    path: Any
+    family: str
+    form: Any
+    chunks: tuple[int, ...]
+    shards: tuple[int, ...] | None = None
+
+    @property
+    def grid(self) -> tuple[int, ...]:
+        """Return the blocks one task writes whole: shards when sharded, else chunks."""
+        return self.shards if self.shards is not None else self.chunks
 
 
 # ----------------------------------------------------------------------------- the table
@@ -411,6 +460,19 @@ _NPY = Family(
     writes=(WriteFormat("NPY", (".npy",), ANY, blocks=("audio", "volume", "array")),),
 )
 
+_ZARR = Family(
+    name="zarr",
+    module="convcli.io.zarr_store",
+    noun="a Zarr store",
+    plural="stores",
+    takes=("image", "audio", "volume", "array"),
+    reads=(ReadFormat("ZARR", "Zarr", (), (".zarr",)),),
+    writes=(WriteFormat("ZARR", (".zarr",), ANY),),
+    markers=("zarr.json", ".zarray", ".zgroup"),
+    extra="dask",
+    requires=("zarr", "dask"),
+)
+
 _FOLDER = Family(
     name="folder",
     module="convcli.io.slices",
@@ -420,7 +482,7 @@ _FOLDER = Family(
 )
 
 #: The table, in the order content is tried and extensions are listed.
-FAMILIES: list[Family] = [_IMAGE, _AUDIO, _NPY, _FOLDER]
+FAMILIES: list[Family] = [_IMAGE, _AUDIO, _NPY, _ZARR, _FOLDER]
 
 
 # ----------------------------------------------------------------------------- lookups
@@ -484,6 +546,22 @@ def identify(head: bytes) -> tuple[Family, ReadFormat] | None:
     return None
 
 
+def identify_folder(path: str | os.PathLike[str]) -> tuple[Family, ReadFormat] | None:
+    """Return the family and format whose ``markers`` a folder holds, or None.
+
+    A marker counts only as a regular file (a symlink to one is followed); a folder of none
+    is left to the folder-of-slices family.
+    """
+    for f in FAMILIES:
+        for name in f.markers:
+            try:
+                if stat.S_ISREG(os.stat(os.path.join(path, name)).st_mode):
+                    return f, f.reads[0]
+            except (OSError, ValueError):
+                continue
+    return None
+
+
 def claimed(extension: str) -> tuple[Family, ReadFormat] | None:
     """Return the family and format a file extension (``".png"``) claims, or None."""
     ext = extension.lower()
@@ -527,7 +605,7 @@ def reads_summary() -> str:
     Examples
     --------
     >>> reads_summary()
-    'PNG, JPEG, TIFF, BMP, WebP, GIF, PPM/PGM images, WAV, FLAC, OGG, AIFF audio, .npy'
+    'PNG, JPEG, TIFF, BMP, WebP, GIF, PPM/PGM images, WAV, FLAC, OGG, AIFF audio, .npy, Zarr stores'
     """
     parts = []
     for f in FAMILIES:
@@ -611,12 +689,15 @@ def target_for(signal: Any, path: str | os.PathLike[str], format: str | None = N
             names = ", ".join(["folder", *(w.name for f in FAMILIES for w in f.writes)])
             raise UnsupportedError(f"{p}: format {format!r} is not one of {names}")
         ext = named[0][1].extensions[0] if named else ""
-    if format == "folder" or (format is None and (p.is_dir() or ext == "")):
+    found = writes(ext) if format is None else None
+    stores = found is not None and bool(found[0].markers)  # out.zarr/ is a store, not slices
+    if format == "folder" or (format is None and ((p.is_dir() and not stores) or ext == "")):
         row = folder_family()
         fn = row.function("target", p)
         assert fn is not None
         return fn(signal, p, None)
-    found = writes(ext) if format is None else named[0]
+    if format is not None:
+        found = named[0]
     if found is None:
         known = " ".join(write_extensions())
         raise UnsupportedError(f"{p}: unknown output extension {ext!r}; use one of {known}")

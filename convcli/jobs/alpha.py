@@ -21,15 +21,16 @@ def _alpha_index(signal: Any) -> int | None:
 
     An image or volume read by Pillow with 2 (gray+alpha) or 4 (RGBA) channels has its alpha
     last, whatever its mode was: a palette image with transparency (mode ``P``) loads as
-    RGBA.  A ``.npy`` read ``--as image``/``volume`` has one only when it is 8-bit LA or RGBA
-    (a 2-channel float array is more likely a vector field than gray+alpha).
+    RGBA.  A ``.npy`` or a Zarr store read ``--as image``/``volume`` has one only when it is
+    8-bit LA or RGBA (a 2-channel float array is more likely a vector field than
+    gray+alpha).
     """
     if signal.kind not in ("image", "volume") or signal.channel_axis is None:
         return None
     channels = int(signal.data.shape[signal.channel_axis])
     if channels not in (2, 4):
         return None
-    if signal.form.container == "npy" and signal.form.mode not in ("LA", "RGBA"):
+    if signal.form.container in ("npy", "zarr") and signal.form.mode not in ("LA", "RGBA"):
         return None
     return channels - 1
 
