@@ -152,9 +152,9 @@ def test_a_failure_on_the_cluster_leaves_no_temporary_store(tmp_path, cluster):
 
 
 def test_an_unreachable_scheduler_fails_before_anything_is_read(tmp_path, monkeypatch):
-    from convcli.chunked import zarr_filter
+    from convcli.chunked import cluster
 
-    monkeypatch.setattr(zarr_filter, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", "1s")
     t0 = time.perf_counter()
     with pytest.raises(SchedulerError, match="cannot reach the Dask scheduler"):
         convcli.dask.filter_zarr(

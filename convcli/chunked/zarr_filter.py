@@ -2,92 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from convcli.errors import ArgumentError, SchedulerError
+from convcli.chunked.cluster import scheduler_for
+from convcli.errors import ArgumentError
 from convcli.geometry import PaddingArg
 
-__all__ = ["filter_zarr", "scheduler_for"]
+__all__ = ["filter_zarr"]
 
 PathLike = str | os.PathLike[str]
-
-#: How long to try to reach a scheduler given by its address.
-CONNECT_TIMEOUT = "10s"
-
-#: Names :func:`dask.compute` takes for its single-machine schedulers.
-LOCAL_SCHEDULERS = ("threads", "synchronous", "sync", "single-threaded", "processes")
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-@contextlib.contextmanager
-def scheduler_for(scheduler: Any) -> Iterator[Any]:
-    """Yield what :func:`dask.compute` takes for ``scheduler``; connect or start a cluster.
-
-    Parameters
-    ----------
-    scheduler : None, str or distributed.Client
-        None or ``"threads"``: local threads; another name of :data:`LOCAL_SCHEDULERS`;
-        a :class:`distributed.Client` (used as it is); ``"local:N"``: a local cluster of
-        ``N`` worker processes, started here and closed on exit; any other string: the
-        address of a running scheduler (``tcp://host:8786``), connected here and
-        disconnected on exit.
-
-    Yields
-    ------
-    str or distributed.Client
-
-    Raises
-    ------
-    SchedulerError
-        The scheduler cannot be reached, or the local cluster cannot start.
-    ArgumentError
-        ``local:N`` with an ``N`` that is not a positive integer.
-    """
-    if scheduler is None:
-        yield "threads"
-        return
-    if not isinstance(scheduler, str):
-        yield scheduler  # a Client (or anything dask.compute takes)
-        return
-    if scheduler in LOCAL_SCHEDULERS:
-        yield scheduler
-        return
-    from distributed import Client, LocalCluster
-
-    if scheduler.startswith("local:"):
-        try:
-            n = int(scheduler[6:])
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise ArgumentError(f"scheduler {scheduler!r}: local:N takes a positive worker count")
-        try:
-            cluster = LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
-            )
-        except Exception as exc:
-            raise SchedulerError(
-                f"cannot start a local cluster of {n} workers: {_one_line(exc)}"
-            ) from None
-        with cluster, Client(cluster) as client:
-            yield client
-        return
-    try:
-        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
-    except Exception as exc:  # OSError, TimeoutError; ValueError for a malformed address
-        why = " ".join(str(exc).split()) or "not a scheduler address"
-        raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler!r}: {why}") from None
-    with client:
-        yield client
 
 
 def _kernel(kernel: Any, ndim: int) -> np.ndarray:
@@ -151,9 +79,9 @@ def filter_zarr(
     overwrite : bool, optional
         Replace an existing ``dst`` (never ``src``).
     scheduler : optional
-        Where the tasks run (:func:`scheduler_for`): local threads by default, a
-        :class:`distributed.Client`, a scheduler address, or ``"local:N"``.  Any scheduler
-        is reached (or started) before the input is opened.
+        Where the tasks run (:func:`convcli.chunked.cluster.scheduler_for`): local threads
+        by default, a :class:`distributed.Client`, a scheduler address, or ``"local:N"``.
+        Any scheduler is reached (or started) before the input is opened.
     limits : convcli.io.Limits, optional
         The budgets the input's metadata is checked against.
 
