@@ -23,9 +23,10 @@ from convcli.cli.options import (
     progress_opt,
     quiet_opt,
     read_kernel_specs,
+    scheduler_opt,
 )
 from convcli.cli.outputs import make_out_dir, plan_outputs
-from convcli.cli.report import Report, indent, run_and_report
+from convcli.cli.report import Report, backend_for, indent, run_and_report
 
 EPILOG = """\b
 Examples:
@@ -37,6 +38,8 @@ Examples:
   convcli filter song.wav -k room_ir.wav --flip --padding full -o wet.wav
   convcli filter ct_slices/ -k gaussian:1.5 -o ct_smooth/
   convcli filter scans/*.png -k box:5 --out-dir blurred/ -j 0 --json
+  convcli filter scans/*.png -k box:5 --out-dir blurred/ --scheduler tcp://10.0.0.5:8786
+  convcli filter volume.zarr -k gaussian:2 -o smooth.zarr
 """
 
 
@@ -137,6 +140,7 @@ class FilterReport(Report):
 @gray_opt
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (never an input).")
 @jobs_opt
+@scheduler_opt
 @fail_fast_opt
 @json_opt
 @quiet_opt
@@ -174,6 +178,7 @@ def command(
     gray: bool,
     overwrite: bool,
     jobs: int,
+    scheduler: str | None,
     fail_fast: bool,
     as_json: bool,
     quiet: bool,
@@ -197,6 +202,8 @@ def command(
     from convcli.jobs.job import FilterOptions, Job, run_job
 
     pairs = plan_outputs(inputs, output, out_dir)
+    # a cluster is reached (or started) before anything is read, and closed with the command
+    backend = click.get_current_context().with_resource(backend_for(scheduler))
     if not dry_run:
         make_out_dir(out_dir)
     workers = worker_count(jobs)
@@ -236,4 +243,5 @@ def command(
         progress=progress,
         label="filter",
         verb="planned" if dry_run else "done",
+        backend=backend,
     )
