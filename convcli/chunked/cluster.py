@@ -34,6 +34,7 @@ CONNECT_TIMEOUT = "10s"
 #: Names :func:`dask.compute` takes for its single-machine schedulers.
 LOCAL_SCHEDULERS = ("threads", "synchronous", "sync", "single-threaded", "processes")
 
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
