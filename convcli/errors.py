@@ -39,6 +39,7 @@ __all__ = [
     "UnsupportedError",
     "BatchError",
     "MissingExtraError",
+    "SchedulerError",
 ]
 
 
@@ -160,3 +161,7 @@ class BatchError(ConvcliError, RuntimeError):
 
 class MissingExtraError(ConvcliError, ImportError):
     """A file of a format whose optional pip extra is not installed; the message names it."""
+
+
+class SchedulerError(ConvcliError, ConnectionError):
+    """A Dask scheduler that cannot be reached or started (``--scheduler``)."""

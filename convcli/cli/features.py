@@ -20,10 +20,11 @@ from convcli.cli.options import (
     progress_opt,
     quiet_opt,
     read_options,
+    scheduler_opt,
     series_options,
 )
 from convcli.cli.outputs import make_out_dir, plan_outputs
-from convcli.cli.report import Report, run_and_report
+from convcli.cli.report import Report, backend_for, run_and_report
 
 EPILOG = """\b
 Examples:
@@ -36,6 +37,7 @@ Examples:
   convcli features log.csv --columns temp --bank log-scales:sigma=4,scales=3 -o bands/
   convcli features ct_slices/ --bank edges:op=sobel -o ct_edges/
   convcli features scans/*.png --bank edges --out-dir maps/ -j 0 --json
+  convcli features scans/*.png --bank edges --out-dir maps/ --scheduler local:4
 
 \b
 The first layer of a trained network, on your own photo (PyTorch):
@@ -219,6 +221,7 @@ class FeaturesReport(Report):
     help="Write into a DIR that is not empty, replacing files of the same names.",
 )
 @jobs_opt
+@scheduler_opt
 @fail_fast_opt
 @json_opt
 @quiet_opt
@@ -253,6 +256,7 @@ def command(
     gray: bool,
     overwrite: bool,
     jobs: int,
+    scheduler: str | None,
     fail_fast: bool,
     as_json: bool,
     quiet: bool,
@@ -294,6 +298,8 @@ def command(
     from convcli.jobs.batch import Batch, worker_count
 
     pairs = plan_outputs(inputs, output, out_dir, stem=True, what="DIR", refuse_inputs=False)
+    # a cluster is reached (or started) before anything is read, and closed with the command
+    backend = click.get_current_context().with_resource(backend_for(scheduler))
     make_out_dir(out_dir)
     opts = FeaturesOptions(
         kernels=kernels,
@@ -324,4 +330,5 @@ def command(
         fail_fast=fail_fast,
         progress=progress,
         label="features",
+        backend=backend,
     )

@@ -24,10 +24,11 @@ from convcli.cli.options import (
     quiet_opt,
     read_kernel_specs,
     read_options,
+    scheduler_opt,
     series_options,
 )
 from convcli.cli.outputs import make_out_dir, plan_outputs
-from convcli.cli.report import Report, indent, run_and_report
+from convcli.cli.report import Report, backend_for, indent, run_and_report
 
 EPILOG = """\b
 Examples:
@@ -40,6 +41,8 @@ Examples:
   convcli filter ct_slices/ -k gaussian:1.5 -o ct_smooth/
   convcli filter log.csv -k gaussian:sigma=3 --keep-columns time -o smooth.csv
   convcli filter scans/*.png -k box:5 --out-dir blurred/ -j 0 --json
+  convcli filter scans/*.png -k box:5 --out-dir blurred/ --scheduler tcp://10.0.0.5:8786
+  convcli filter volume.zarr -k gaussian:2 -o smooth.zarr
 """
 
 
@@ -153,6 +156,7 @@ class FilterReport(Report):
 @gray_opt
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (never an input).")
 @jobs_opt
+@scheduler_opt
 @fail_fast_opt
 @json_opt
 @quiet_opt
@@ -193,6 +197,7 @@ def command(
     gray: bool,
     overwrite: bool,
     jobs: int,
+    scheduler: str | None,
     fail_fast: bool,
     as_json: bool,
     quiet: bool,
@@ -217,6 +222,8 @@ def command(
 
     read = read_options(columns, keep_columns, header)
     pairs = plan_outputs(inputs, output, out_dir)
+    # a cluster is reached (or started) before anything is read, and closed with the command
+    backend = click.get_current_context().with_resource(backend_for(scheduler))
     if not dry_run:
         make_out_dir(out_dir)
     workers = worker_count(jobs)
@@ -257,4 +264,5 @@ def command(
         progress=progress,
         label="filter",
         verb="planned" if dry_run else "done",
+        backend=backend,
     )

@@ -224,6 +224,32 @@ jobs_opt = click.option(
     show_default=True,
     help="Worker processes for a batch; 0 = all cores.",
 )
+
+
+def _scheduler(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from convcli.chunked.cluster import parse_local
+    from convcli.errors import ArgumentError
+
+    value = value.strip()
+    try:
+        parse_local(value)
+    except ArgumentError:
+        raise click.BadParameter(
+            f"{value!r}: local:N takes a positive worker count", ctx=ctx, param=param
+        ) from None
+    return value
+
+
+scheduler_opt = click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    callback=_scheduler,
+    help="Run each input as a task on the Dask cluster at ADDRESS (tcp://host:8786), or on "
+    "a local cluster of N worker processes (local:N).  Needs the dask extra.",
+)
 fail_fast_opt = click.option(
     "--fail-fast", is_flag=True, help="Stop at the first input that fails."
 )

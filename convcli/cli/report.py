@@ -8,10 +8,11 @@ plan lines, its warnings) in a subclass of it.  The counting and the exit code a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import click
@@ -19,7 +20,7 @@ import click
 from convcli.cli import error_line, problem, spelled
 from convcli.jobs.batch import Batch, Tally, run_batch
 
-__all__ = ["Report", "run_and_report", "indent"]
+__all__ = ["Report", "run_and_report", "backend_for", "indent"]
 
 
 def indent(text: str) -> str:
@@ -111,6 +112,48 @@ def _show(
             report.record(rec)
 
 
+@contextlib.contextmanager
+def backend_for(scheduler: str | None) -> Iterator[Any]:
+    """Yield the backend ``--scheduler`` asks for (None: local, as ``-j`` says).
+
+    The cluster is reached (or started) here, before any input is read; ``-j/--jobs`` with
+    ``--scheduler`` is a usage error (on a cluster, its workers run the inputs).
+
+    Raises
+    ------
+    click.UsageError
+        ``-j`` and ``--scheduler`` together.
+    click.ClickException
+        The scheduler cannot be reached, or the dask extra is not installed (one line,
+        exit status 1).
+    """
+    if scheduler is None:
+        yield None
+        return
+    ctx = click.get_current_context()
+    if ctx.get_parameter_source("jobs") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError(
+            "give -j/--jobs or --scheduler, not both: on a cluster its workers run the inputs "
+            "(--scheduler local:N for N worker processes on this machine)"
+        )
+    from convcli.errors import SchedulerError
+
+    stack = contextlib.ExitStack()
+    try:
+        from convcli.jobs.dask_backend import connect
+
+        backend = stack.enter_context(connect(scheduler))
+    except SchedulerError as exc:
+        raise click.ClickException(problem(exc)) from None
+    except ImportError as exc:
+        raise click.ClickException(
+            f"--scheduler needs the optional 'dask' extra ({exc.name or exc} is not "
+            "installed): pip install 'convcli[dask]'"
+        ) from None
+    with stack:
+        yield backend
+
+
 def run_and_report(
     batch: Batch,
     report: Report,
@@ -120,6 +163,7 @@ def run_and_report(
     progress: bool | None,
     label: str,
     verb: str = "done",
+    backend: Any = None,
 ) -> int:
     """Run a batch, report every record in input order, then the summary line.
 
@@ -139,6 +183,8 @@ def run_and_report(
         The progress bar's label (the command's name).
     verb : str, optional
         What the summary says of the inputs that went well (``done``, ``planned``).
+    backend : Backend, optional
+        Run on this backend (a Dask cluster: :func:`backend_for`) rather than ``workers``.
 
     Returns
     -------
@@ -155,7 +201,8 @@ def run_and_report(
     total = len(batch.jobs)
     show = progress if progress is not None else (not report.quiet and sys.stderr.isatty())
     try:
-        _show(run_batch(batch, workers=workers, fail_fast=fail_fast), report, total, show, label)
+        records = run_batch(batch, workers=workers, fail_fast=fail_fast, backend=backend)
+        _show(records, report, total, show, label)
     except BatchError as exc:
         raise click.ClickException(problem(exc)) from None
     if not report.quiet and total > 1 and not report.as_json:

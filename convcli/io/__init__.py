@@ -12,24 +12,29 @@ slices, multi-page TIFF, animated GIF/PNG/WebP, 3-D ``.npy``) and raw ``.npy`` a
   anything (:mod:`convcli.io.limits`); only regular files are read, and only the formats
   of the table, identified by their content (:mod:`convcli.io.content`);
 - :func:`open_rows` reads an input block by block, :func:`open_writer` writes an output
-  block by block, where the format allows (:func:`takes_blocks`, :func:`streams_always`).
+  block by block, where the format allows (:func:`takes_blocks`, :func:`streams_always`);
+- :func:`open_chunked` opens an input as a lazy dask array of its chunks, and
+  :func:`chunk_target` and :func:`save_chunked` write one chunk by chunk (Zarr stores).
 
 Every format is a family of :mod:`convcli.io.registry`: one row of its table (content,
 extensions, what each output format holds, blocks, optional extra) and one module
-(:mod:`.pillow_image`, :mod:`.sndfile_audio`, :mod:`.npy`, :mod:`.slices`); everything above
-is a lookup in that table.  Pillow and soundfile are imported only when a file is read or
-written.
+(:mod:`.pillow_image`, :mod:`.sndfile_audio`, :mod:`.npy`, :mod:`.zarr_store`,
+:mod:`.slices`); everything above is a lookup in that table.  Pillow and soundfile are
+imported only when a file is read or written (zarr and dask when a Zarr store is).
 """
 
 from __future__ import annotations
 
 from ._api import (
+    chunk_target,
     identify_file,
     load,
+    open_chunked,
     open_rows,
     open_writer,
     probe,
     save,
+    save_chunked,
     streams_always,
     takes_blocks,
 )
@@ -55,6 +60,9 @@ __all__ = [
     "open_writer",
     "takes_blocks",
     "streams_always",
+    "open_chunked",
+    "chunk_target",
+    "save_chunked",
     "Limits",
     "LimitError",
     "DEFAULT_LIMITS",

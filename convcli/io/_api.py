@@ -36,6 +36,9 @@ __all__ = [
     "open_writer",
     "takes_blocks",
     "streams_always",
+    "open_chunked",
+    "chunk_target",
+    "save_chunked",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -89,8 +92,22 @@ def sniff(path: PathLike) -> str:
 
 
 def _where(path: Path) -> tuple[registry.Family, str | None]:
-    """Return the family that reads ``path`` (its content says which), and the format."""
+    """Return the family that reads ``path`` (its content says which), and the format.
+
+    A folder is a store of a family whose ``markers`` it holds (Zarr), else a folder of
+    slices; one whose extension claims a store (``x.zarr``) but that holds no marker is
+    refused.
+    """
     if path.is_dir():
+        found = registry.identify_folder(path)
+        if found is not None:
+            return found[0], found[1].name
+        claim = registry.claimed(path.suffix)
+        if claim is not None and claim[0].markers:
+            raise SignalReadError(
+                f"{path}: is not {claim[0].noun}: a folder without "
+                f"{join_words(list(claim[0].markers))}"
+            )
         return registry.folder_family(), None
     family, fmt = identify_file(path)
     return registry.reader_for(registry.family(family), fmt, path), fmt
@@ -456,7 +473,7 @@ def open_rows(
         An option the input's format does not take.
     """
     p = Path(path)
-    if not p.is_file():
+    if not (p.is_file() or p.is_dir()):
         return None
     try:
         row, fmt = _where(p)
@@ -467,6 +484,109 @@ def open_rows(
         return None
     given = _read_options(row, options, p)
     return opener(p, fmt, kind, DEFAULT_LIMITS if limits is None else limits, **given)
+
+
+def open_chunked(
+    path: PathLike, kind: str = "auto", limits: Limits | None = None
+) -> tuple[Any, Signal] | None:
+    """Open an input as a lazy dask array of its stored chunks, if its format allows it.
+
+    Today Zarr stores (the family's ``open_chunked``).  Anything else returns None, and so
+    does a path that is not what it says: :func:`load` then says what is wrong.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The input.
+    kind : str, optional
+        What to read it as.
+    limits : Limits, optional
+        The budgets of one chunk (a chunk is decoded whole in memory).
+
+    Returns
+    -------
+    (dask.array.Array, Signal) or None
+        The lazy array, and the signal :func:`load` would give, holding no samples.
+
+    Raises
+    ------
+    SignalReadError
+        The family opened the input and refused it (a damaged store, a budget).
+    """
+    p = Path(path)
+    try:
+        row, fmt = _where(p)
+        opener = row.function("open_chunked", p)
+    except (SignalReadError, MissingExtraError):
+        return None
+    if opener is None:
+        return None
+    return opener(p, fmt, kind, DEFAULT_LIMITS if limits is None else limits)
+
+
+def chunk_target(
+    signal: Signal,
+    path: PathLike,
+    shape: tuple[int, ...],
+    *,
+    steps: tuple[int, ...] | None = None,
+    origins: tuple[float, ...] | None = None,
+) -> registry.ChunkTarget | None:
+    """Say how a result of ``shape`` computed chunk by chunk from ``signal`` goes to ``path``.
+
+    Parameters
+    ----------
+    signal : Signal
+        The input: its kind and its form, kept where the output's format can.
+    path : str or os.PathLike
+        The output.
+    shape : tuple of int
+        The result's shape.
+    steps, origins : tuple, optional
+        Per axis: output sample ``o`` lies at input position ``origins[a] + o * steps[a]``
+        (an OME-Zarr image's coordinates are moved so).
+
+    Returns
+    -------
+    ChunkTarget or None
+        Where and on what grid it is stored (compute the result on ``grid``'s blocks); None
+        when the output's format is not written chunk by chunk.
+    """
+    try:
+        target = registry.target_for(signal, path)
+    except (UnsupportedError, ValueError):
+        return None
+    decide = registry.family(target.family).function("chunk_target", path)
+    if decide is None:
+        return None
+    return decide(signal, target, shape, steps, origins)
+
+
+def save_chunked(
+    array: Any, out: registry.ChunkTarget, **options: Any
+) -> tuple[tuple[int, ...], list[Any]]:
+    """Write a dask array chunk by chunk as ``out`` says, atomically.
+
+    Parameters
+    ----------
+    array : dask.array.Array
+        The result, chunked on ``out.grid``.
+    out : ChunkTarget
+        From :func:`chunk_target`.
+    **options
+        ``overwrite``, ``protect`` (as :func:`save`); ``dtype`` (stored), ``finish``
+        (``finish(block) -> (block, counts)``, applied to each block before it is written),
+        ``width`` (how many counts), ``also`` (lazy values computed in the same pass),
+        ``scheduler`` (None for local threads, or a :class:`distributed.Client`),
+        ``threads``.
+
+    Returns
+    -------
+    (tuple of int, list)
+        ``finish``'s counts summed over every block, and the values of ``also``.
+    """
+    write = _function(registry.family(out.family), "save_chunked", out.path)
+    return write(array, out, **options)
 
 
 def takes_blocks(signal: Signal, path: PathLike) -> bool:

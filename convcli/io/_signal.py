@@ -17,7 +17,7 @@ __all__ = ["KINDS", "CONTAINERS", "Form", "Signal"]
 KINDS = ("image", "audio", "volume", "array", "series")
 
 #: How a signal was stored.
-CONTAINERS = ("file", "folder", "multipage", "animated", "npy")
+CONTAINERS = ("file", "folder", "multipage", "animated", "npy", "zarr")
 
 
 @dataclass
@@ -28,8 +28,8 @@ class Form:
     ----------
     container : str
         ``"file"`` (one image, audio or text file), ``"folder"`` (a folder of image slices),
-        ``"multipage"`` (a multi-page TIFF), ``"animated"`` (an animated GIF, PNG or WebP) or
-        ``"npy"`` (a ``.npy`` array).
+        ``"multipage"`` (a multi-page TIFF), ``"animated"`` (an animated GIF, PNG or WebP),
+        ``"npy"`` (a ``.npy`` array) or ``"zarr"`` (a Zarr store, :mod:`convcli.io.zarr_store`).
     format : str or None
         The file format as Pillow or soundfile names it: ``"PNG"``, ``"JPEG"``, ``"TIFF"``,
         ``"WAV"``, ``"FLAC"``, ``"NPY"``...; for a folder, the format of its first slice.

@@ -26,6 +26,7 @@ import dataclasses
 import errno
 import functools
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -46,6 +47,8 @@ __all__ = [
     "interruption_held",
     "defer_interruption",
     "remove_temporaries",
+    "leftover_temporaries",
+    "remove_leftover_temporaries",
     "write_problem",
     "StageFolder",
 ]
@@ -270,6 +273,70 @@ def remove_temporaries() -> None:
 
 
 atexit.register(remove_temporaries)
+
+
+def _temporary_name(name: str) -> re.Pattern[str]:
+    """Match the hidden names a write of ``name`` uses beside it (see the module docstring).
+
+    ``.NAME.XXXXXXXX.tmp.EXT`` (:func:`atomic_file`), ``.NAME.XXXXXXXX.tmp``
+    (:func:`atomic_folder`) and ``.NAME.XXXXXXXX`` (the stages of a slab-by-slab or
+    chunk-by-chunk run), ``XXXXXXXX`` being :mod:`tempfile`'s eight random characters.
+    """
+    return re.compile(re.escape(f".{name}.") + r"[a-z0-9_]{8}(\.tmp(\.[^/]*)?)?")
+
+
+def leftover_temporaries(target: PathLike, *, inside: bool = False) -> list[Path]:
+    """Return the temporary files and folders a write of ``target`` may have left behind.
+
+    A process that is killed (SIGKILL, a Dask worker that dies or is stopped in the middle
+    of a task) cannot remove them; whoever knows the run is over can, by their names.
+
+    Parameters
+    ----------
+    target : str or os.PathLike
+        An output.
+    inside : bool, optional
+        The output is a folder of outputs (``features``): the temporaries of the files in it
+        are returned too.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Hidden names beside ``target`` that only a write of it uses (and with ``inside``,
+        such names inside it).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     for name in ("a.png", ".a.png.k3j_9zq1.tmp.png", ".a.png.old", ".b.png.k3j_9zq1"):
+    ...         open(os.path.join(d, name), "w").close()
+    ...     [p.name for p in leftover_temporaries(os.path.join(d, "a.png"))]
+    ['.a.png.k3j_9zq1.tmp.png']
+    """
+    path = Path(target)
+    found = []
+    pattern = _temporary_name(path.name)
+    with contextlib.suppress(OSError):
+        with os.scandir(path.parent) as it:
+            found += [Path(e.path) for e in it if pattern.fullmatch(e.name)]
+    if inside and path.is_dir() and not path.is_symlink():
+        any_name = re.compile(r"\..+\.[a-z0-9_]{8}(\.tmp(\.[^/]*)?)?")
+        with contextlib.suppress(OSError):
+            with os.scandir(path) as it:
+                found += [Path(e.path) for e in it if any_name.fullmatch(e.name)]
+    return sorted(found)
+
+
+def remove_leftover_temporaries(target: PathLike, *, inside: bool = False) -> int:
+    """Remove what :func:`leftover_temporaries` finds; return how many were removed.
+
+    Call it only once no write of ``target`` can be running any more.
+    """
+    found = leftover_temporaries(target, inside=inside)
+    for path in found:
+        _remove(path)
+    return len(found)
 
 
 def interruption_held() -> bool:

@@ -34,7 +34,18 @@ function            what it does (``path``, ``fmt`` the format :func:`identify` 
 ``claims``          optional, for the formats in :attr:`Family.claims`: ``claims(path)
                     -> bool`` takes a file another family identified, and
                     ``claims_output(signal, path) -> bool`` an output its extension names
+``open_chunked``    optional: ``open_chunked(path, fmt, kind, limits) -> (array, Signal)``
+                    or None: a lazy dask array of the input's stored chunks, and the
+                    signal ``load`` would give, holding no samples
+``chunk_target``    optional: ``chunk_target(signal, target, shape, steps, origins) ->
+                    ChunkTarget``: how a chunked result of ``shape`` is stored
+``save_chunked``    optional: ``save_chunked(array, chunk_target, **options)``: write a
+                    dask array chunk by chunk, atomically (:func:`convcli.io.save_chunked`)
 ==================  ==================================================================
+
+A folder is identified by its content too: a family whose row lists ``markers`` (Zarr's
+``zarr.json``, ``.zarray``, ``.zgroup``) reads the folders that hold one as a regular file;
+any other folder is a folder of slices (:func:`identify_folder`).
 
 ``probe``, ``load`` and ``open_rows`` also take, as keywords, the read options the row lists
 in ``options`` (a text series: ``columns``, ``keep_columns``, ``header``); a writer finds what
@@ -45,8 +56,9 @@ not (:func:`hook`): they import no optional library at the module's top, and say
 extra is missing where it matters (a TIFF only tifffile reads).
 
 :mod:`convcli.io` asks this table, and nothing else, for all of it: ``load``, ``probe``,
-``save``, ``identify_file``, ``output_dtype``, ``open_rows``, ``open_writer``.  A new format
-is one module and one row (:func:`register` adds a row at run time, for a plugin or a test).
+``save``, ``identify_file``, ``output_dtype``, ``open_rows``, ``open_writer``,
+``open_chunked``, ``chunk_target``, ``save_chunked``.  A new format is one module and one row
+(:func:`register` adds a row at run time, for a plugin or a test).
 
 Standard library only.
 """
@@ -57,6 +69,7 @@ import contextlib
 import importlib
 import importlib.util
 import os
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,12 +86,14 @@ __all__ = [
     "WriteFormat",
     "Family",
     "Target",
+    "ChunkTarget",
     "FAMILIES",
     "register",
     "registered",
     "family",
     "families",
     "identify",
+    "identify_folder",
     "claimed",
     "identify_text",
     "writes",
@@ -268,6 +283,9 @@ class Family:
         The sample encodings it reads (an allowlist: libsndfile subtypes).
     folders : bool
         It reads and writes folders (of slices): an output path with no extension is its.
+    markers : tuple of str
+        A folder holding a regular file of one of these names is of this family (a Zarr
+        store's ``zarr.json``), whatever its name; its output extensions name folders too.
     stream_always : bool
         An input filtered by one kernel into one of its outputs always goes block by block,
         whatever its size (audio: a few slabs of memory, no array the size of the file).
@@ -298,6 +316,7 @@ class Family:
     plural: str = ""
     encodings: tuple[str, ...] = ()
     folders: bool = False
+    markers: tuple[str, ...] = ()
     stream_always: bool = False
     extra: str | None = None
     requires: tuple[str, ...] = ()
@@ -363,6 +382,36 @@ class Target:
         if self.format is None:
             return None
         return family(self.family).write_format(self.format)
+
+
+@dataclass(frozen=True)
+class ChunkTarget:
+    """How a result computed chunk by chunk is stored: where, in what form, on what grid.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The output path as given.
+    family : str
+        The family that writes it (``"zarr"``).
+    form : object
+        The form to keep (the input's, moved for the geometry), or None.
+    chunks : tuple of int
+        The stored chunk shape.
+    shards : tuple of int or None
+        The stored shard shape, when the store is sharded.
+    """
+
+    path: Any
+    family: str
+    form: Any
+    chunks: tuple[int, ...]
+    shards: tuple[int, ...] | None = None
+
+    @property
+    def grid(self) -> tuple[int, ...]:
+        """Return the blocks one task writes whole: shards when sharded, else chunks."""
+        return self.shards if self.shards is not None else self.chunks
 
 
 # ----------------------------------------------------------------------------- the table
@@ -640,6 +689,19 @@ _NPY = Family(
     writes=(WriteFormat("NPY", (".npy",), ANY, blocks=("audio", "volume", "array", "series")),),
 )
 
+_ZARR = Family(
+    name="zarr",
+    module="convcli.io.zarr_store",
+    noun="a Zarr store",
+    plural="stores",
+    takes=("image", "audio", "volume", "array"),
+    reads=(ReadFormat("ZARR", "Zarr", (), (".zarr",)),),
+    writes=(WriteFormat("ZARR", (".zarr",), ANY),),
+    markers=("zarr.json", ".zarray", ".zgroup"),
+    extra="dask",
+    requires=("zarr", "dask"),
+)
+
 _FOLDER = Family(
     name="folder",
     module="convcli.io.slices",
@@ -749,7 +811,7 @@ _NIFTI = Family(
 )
 
 #: The table, in the order content is tried and extensions are listed.
-FAMILIES: list[Family] = [_IMAGE, _AUDIO, _NPY, _FOLDER, _VIDEO, _SCITIFF, _NIFTI, _SERIES]
+FAMILIES: list[Family] = [_IMAGE, _AUDIO, _NPY, _ZARR, _FOLDER, _VIDEO, _SCITIFF, _NIFTI, _SERIES]
 
 
 # ----------------------------------------------------------------------------- lookups
@@ -900,9 +962,9 @@ def writer_for(row: Family, fmt: WriteFormat, signal: Any, path: Any) -> Family:
 def strong(found: tuple[Family, ReadFormat]) -> bool:
     """Say whether an extension's claim on a format is strong: the content must be that format.
 
-    A format with a magic number or a family's sniff claims its extensions strongly: a PNG
-    named ``.wav`` is refused.  A format without either (text) claims them weakly: a ``.dat``
-    file holding a WAV is read as the WAV its content is.
+    A format with a magic number, a family's sniff or its folder markers claims its
+    extensions strongly: a PNG named ``.wav`` is refused.  A format with none of them (text)
+    claims them weakly: a ``.dat`` file holding a WAV is read as the WAV its content is.
 
     Examples
     --------
@@ -910,7 +972,23 @@ def strong(found: tuple[Family, ReadFormat]) -> bool:
     (True, False)
     """
     family, fmt = found
-    return bool(fmt.magic) or family.sniff is not None
+    return bool(fmt.magic) or family.sniff is not None or bool(family.markers)
+
+
+def identify_folder(path: str | os.PathLike[str]) -> tuple[Family, ReadFormat] | None:
+    """Return the family and format whose ``markers`` a folder holds, or None.
+
+    A marker counts only as a regular file (a symlink to one is followed); a folder of none
+    is left to the folder-of-slices family.
+    """
+    for f in FAMILIES:
+        for name in f.markers:
+            try:
+                if stat.S_ISREG(os.stat(os.path.join(path, name)).st_mode):
+                    return f, f.reads[0]
+            except (OSError, ValueError):
+                continue
+    return None
 
 
 def claimed(extension: str) -> tuple[Family, ReadFormat] | None:
@@ -971,7 +1049,8 @@ def reads_summary() -> str:
     --------
     >>> print(reads_summary())  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
     PNG, JPEG, TIFF, BMP, WebP, GIF, PPM/PGM images, WAV, FLAC, OGG, AIFF, ..., WVE audio, .npy,
-    MP4/MOV, MKV/WebM, AVI videos, NIfTI volumes, CSV, TSV, .txt/.dat text series
+    Zarr stores, MP4/MOV, MKV/WebM, AVI videos, NIfTI volumes,
+    CSV, TSV, .txt/.dat text series
     """
     parts = []
     for f in FAMILIES:
@@ -1055,12 +1134,15 @@ def target_for(signal: Any, path: str | os.PathLike[str], format: str | None = N
             names = ", ".join(["folder", *(w.name for f in FAMILIES for w in f.writes)])
             raise UnsupportedError(f"{p}: format {format!r} is not one of {names}")
         ext = named[0][1].extensions[0] if named else ""
-    if format == "folder" or (format is None and (p.is_dir() or ext == "")):
+    found = writes(ext) if format is None else None
+    stores = found is not None and bool(found[0].markers)  # out.zarr/ is a store, not slices
+    if format == "folder" or (format is None and ((p.is_dir() and not stores) or ext == "")):
         row = folder_family()
         fn = row.function("target", p)
         assert fn is not None
         return fn(signal, p, None)
-    found = writes(ext) if format is None else named[0]
+    if format is not None:
+        found = named[0]
     if found is None:
         known = " ".join(write_extensions())
         raise UnsupportedError(f"{p}: unknown output extension {ext!r}; use one of {known}")

@@ -22,9 +22,9 @@ def has_alpha(kind: str, channels: int | None, mode: str | None) -> bool:
     Images and volumes of 2 (gray+alpha) or 4 (RGBA) channels have their alpha last,
     whatever mode they were read from (a palette image with transparency, mode ``P``, loads
     as RGBA) -- provided the loader gave a mode.  A mode of None says the channels are not
-    colours: a ``.npy`` that is not 8-bit (a 2-channel float array is more likely a vector
-    field than gray+alpha), a NIfTI series' time points, a TIFF's folded channel and time
-    axes.  So 4 time points are never taken for RGBA.
+    colours: a ``.npy`` or Zarr store that is not 8-bit LA or RGBA (a 2-channel float array
+    is more likely a vector field than gray+alpha), a NIfTI series' time points, a TIFF's
+    folded channel and time axes.  So 4 time points are never taken for RGBA.
 
     Examples
     --------
@@ -41,7 +41,7 @@ def alpha_index(signal: Any) -> int | None:
     channels = int(signal.data.shape[signal.channel_axis])
     if not has_alpha(signal.kind, channels, signal.form.mode):
         return None
-    if signal.form.container == "npy" and signal.form.mode not in ("LA", "RGBA"):
+    if signal.form.container in ("npy", "zarr") and signal.form.mode not in ("LA", "RGBA"):
         return None
     return channels - 1
 

@@ -6,6 +6,9 @@ record that ``--json`` prints) whose ``status`` is ``"ok"``, ``"planned"`` (``--
 
     load -> [premultiply alpha] -> kernel 1 -> kernel 2 -> ... -> [un-premultiply]
          -> abs -> scale * y + bias -> rescale -> round/clip to the output dtype -> save
+
+A Zarr store written to a Zarr store takes the same steps chunk by chunk
+(:mod:`convcli.jobs.chunked`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from convcli.jobs.blocks import (
     _png_strips,
 )
 from convcli.jobs.budget import MEMORY_BUDGET, _check_memory, _make_kernel, default_memory_budget
+from convcli.jobs.chunked import ChunkedInput, filter_chunked, open_chunked_input
 from convcli.jobs.options import (
     FilterOptions,
     Job,
@@ -90,7 +94,9 @@ def run_job(job: Job, opts: FilterOptions) -> dict[str, Any]:
 def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
     """Return ``(signal, source)``: the loaded signal, or a header and a row source.
 
-    An audio file, ``.npy`` or text series is read slab by slab (``source`` is a
+    A Zarr store written to a Zarr store is read chunk by chunk (``source`` is a
+    :class:`convcli.jobs.chunked.ChunkedInput`), whatever its size.  An audio file, ``.npy``
+    or text series is read slab by slab (``source`` is a
     :class:`convcli.jobs.stream.RowSource` and ``signal.data`` holds no rows) when its in-memory
     working set would pass ``opts.max_memory`` (1 GiB when not given), and for ``--dry-run``
     (planning needs only the header).  Everything else is loaded whole, once its header has
@@ -107,6 +113,9 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
     from convcli.jobs.stream import estimate_bytes
 
     limits = _limits(opts)
+    chunked = open_chunked_input(job, opts, limits)
+    if chunked is not None:  # a Zarr store into a Zarr store: chunk by chunk, any size
+        return chunked
     budget = opts.max_memory
     if budget is None:  # the default is shared by the inputs filtered at once (--jobs)
         budget = default_memory_budget() // max(1, opts.jobs)
@@ -160,6 +169,8 @@ def _run_signal(
     sig = replace(sig, form=_form_out(sig, geometry, len(kernels)))
     if opts.dry_run:
         _dry_run(job, opts, record, sig, shape_in, kernels, geometry)
+    elif isinstance(source, ChunkedInput):
+        filter_chunked(job, opts, record, sig, source, kernels, geometry, out_dtype)
     elif source is not None:
         _filter_streamed(job, opts, record, sig, source, kernels, geometry, out_dtype, rate_out)
     elif _png_strips(sig, job, opts, kernels, alpha_index(sig), out_dtype):
