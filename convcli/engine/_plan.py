@@ -38,8 +38,11 @@ samples; element costs are for float32 and double for float64.
   :data:`TILES` from ``4*k'`` up; a whole transform is the alternative.
 - Per call: ``C_CALL`` for each numpy call (chunks times calls per chunk, border slabs).
 
-``auto`` takes the smallest estimate.  A float input holding NaN or Inf never goes to ``fft``,
-which would spread them over the whole output; ``direct`` keeps them local.
+``auto`` takes the smallest estimate, except that small work (at most :data:`SMALL_WORK`
+output samples times taps) always goes ``direct``: it costs less than any other method's
+set-up, and in float64 it sums the taps in the order of the formula, exactly.  A float input
+holding NaN or Inf never goes to ``fft``, which would spread them over the whole output;
+``direct`` keeps them local.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ __all__ = [
     "FFT_CACHE",
     "TILES",
     "TOEPLITZ_MIN_TAPS",
+    "SMALL_WORK",
 ]
 
 METHODS = ("auto", "direct", "separable", "fft")
@@ -147,6 +151,9 @@ TOEPLITZ_MIN_TAPS = 8
 TOEPLITZ_STAGE_MIN_TAPS = 8
 #: A 1-D axis longer than this many overlap-save blocks goes by overlap-save, not one FFT.
 OLS_MIN_BLOCKS = 4
+#: Up to this many multiply-adds (output samples times taps), ``auto`` picks ``direct``
+#: whatever the estimates say: less than the set-up of an FFT or of separable passes.
+SMALL_WORK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -365,6 +372,8 @@ def make_plan(
         candidates = {m: c for m, c in costs.items() if finite or m != "fft"}
         if factors is None or k.ndim == 1:
             candidates.pop("separable", None)
+        if channels * math.prod(g.output for g in geometry) * taps <= SMALL_WORK:
+            candidates = {"direct": costs["direct"]}
         chosen = min(candidates, key=lambda m: candidates[m])
     else:
         chosen = method
@@ -533,12 +542,19 @@ def direct_cost(
 def _overheads(
     variant: str, k: np.ndarray, geometry: Sequence[AxisGeometry], channels: int
 ) -> float:
-    """Per-call costs of the direct path, and its border slabs (computed tap by tap)."""
-    from convcli.engine._direct import CHUNK, interior
+    """Per-call costs of the direct path, and its border slabs (computed tap by tap).
+
+    An output of at most ``SMALL_ELEMENTS`` samples pads the input once and runs one
+    shift-add over blocks: no border slabs.
+    """
+    from convcli.engine._direct import BLOCK_ELEMENTS, CHUNK, SMALL_ELEMENTS, interior
 
     nz = k[k != 0]
     ops = ufunc_ops(nz) if nz.size else 1
     n_out = channels * math.prod(g.output for g in geometry)
+    if n_out <= SMALL_ELEMENTS and variant != "toeplitz":
+        padded = channels * math.prod(g.needed for g in geometry)
+        return C_CALL * (ops * -(-n_out // BLOCK_ELEMENTS) + 4 * len(geometry)) + C_PAD * padded
     inner = 1
     for g in geometry:
         lo, hi = interior(g.size, g.kernel, g.stride, g.dilation, g.pad_lo, g.output)
