@@ -48,11 +48,14 @@ holding NaN or Inf never goes to ``fft``, which would spread them over the whole
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
+from convcli.engine._fft import is_fast_length
 from convcli.engine._separable import Factorization, factorize
 from convcli.errors import ArgumentError
 from convcli.geometry import AxisGeometry, PaddingArg, resolve
@@ -149,6 +152,8 @@ TILES = {2: (64, 128, 256, 384, 512, 768, 1024, 2048), 3: (16, 32, 64, 128, 256)
 #: products on the innermost axis of separable passes).
 TOEPLITZ_MIN_TAPS = 8
 TOEPLITZ_STAGE_MIN_TAPS = 8
+#: Kernels whose analysis (:func:`kernel_facts`) is remembered.
+FACTS_CACHE = 64
 #: A 1-D axis longer than this many overlap-save blocks goes by overlap-save, not one FFT.
 OLS_MIN_BLOCKS = 4
 #: Up to this many multiply-adds (output samples times taps), ``auto`` picks ``direct``
@@ -192,6 +197,10 @@ class Plan:
         The overlap-save FFT length, if used.
     costs : dict
         Estimated nanoseconds of each method that can run.
+    variant : str or None
+        The direct variant (:func:`direct_variant`) for ``input_dtype``.
+    input_dtype : numpy.dtype or None
+        The input dtype planned for.
     """
 
     input_shape: tuple[int, ...]
@@ -210,6 +219,8 @@ class Plan:
     fft_block: int | None
     costs: dict[str, float]
     factors: Factorization | None = field(default=None, repr=False)
+    variant: str | None = None
+    input_dtype: np.dtype | None = None
 
     @property
     def pads(self) -> tuple[tuple[int, int], ...]:
@@ -230,7 +241,7 @@ class Plan:
         if self.method == "fft" and self.fft_block:
             extra = f" (overlap-save, block {self.fft_block})"
         if self.method == "direct":
-            variant = direct_variant(
+            variant = self.variant or direct_variant(
                 self.geometry, self.kernel, self.input_shape, self.spatial_axes
             )
             names = {"toeplitz": "Toeplitz matrix products", "gemm": "matrix products"}
@@ -361,11 +372,18 @@ def make_plan(
     for a, g in zip(spatial_axes, geometry):
         out_shape[a] = g.output
     channels = shape[channel_axis] if channel_axis is not None else 1
-    taps = int(np.count_nonzero(k))
-
-    factors = factorize(k)
-    costs, fft_block = estimate_costs(
-        shape, np.dtype(input_dtype), dtype, k, geometry, spatial_axes, channels, mode, factors
+    taps, ops, factors = kernel_facts(k)
+    costs, fft_block, variant = estimate_costs(
+        shape,
+        np.dtype(input_dtype),
+        dtype,
+        k,
+        geometry,
+        spatial_axes,
+        channels,
+        mode,
+        factors,
+        ops=ops,
     )
 
     if method == "auto":
@@ -398,7 +416,28 @@ def make_plan(
         fft_block=fft_block,
         costs=costs,
         factors=factors,
+        variant=variant,
+        input_dtype=np.dtype(input_dtype),
     )
+
+
+def kernel_facts(k: np.ndarray) -> tuple[int, int, Factorization | None]:
+    """Return the kernel's non-zero taps, :func:`ufunc_ops` and factorization.
+
+    Remembered for the last :data:`FACTS_CACHE` kernels of up to 4096 taps: a batch of inputs
+    (or the frames of a stream) filtered with one kernel does not analyse it again.
+    """
+    if k.size <= 4096:
+        return _facts(k.shape, np.ascontiguousarray(k, dtype=np.float64).tobytes())
+    nz = k[k != 0]
+    return int(nz.size), ufunc_ops(nz) if nz.size else 1, factorize(k)
+
+
+@lru_cache(maxsize=FACTS_CACHE)
+def _facts(shape: tuple[int, ...], data: bytes) -> tuple[int, int, Factorization | None]:
+    k = np.frombuffer(data, dtype=np.float64).reshape(shape)
+    nz = k[k != 0]
+    return int(nz.size), ufunc_ops(nz) if nz.size else 1, factorize(k)
 
 
 def _not_separable(k: np.ndarray) -> str:
@@ -421,6 +460,7 @@ def _ols_block(keff: int) -> int:
     return ols_block(keff)
 
 
+@lru_cache(maxsize=4096)
 def _fast_len_estimate(n: int) -> int:
     """Return a 5-smooth length >= n without importing scipy (planning stays cheap)."""
     best = 1 << max(0, (n - 1).bit_length())
@@ -445,18 +485,25 @@ def ufunc_ops(weights: Sequence[float] | np.ndarray) -> int:
     >>> ufunc_ops([1, 2, 1]), ufunc_ops([0.3, -0.2, 0.5]), ufunc_ops([-1, -1, 5, -1, -1])
     (3, 5, 5)
     """
-    values, counts = np.unique(np.asarray(weights, dtype=np.float64), return_counts=True)
-    if values.size == 0:
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    if w.size > 64:
+        values, cnt = np.unique(w, return_counts=True)
+        counts = list(zip(values.tolist(), cnt.tolist()))
+    else:  # a dict count: np.unique's set-up costs more than small kernels
+        counts = sorted(Counter(w.tolist()).items())
+    if not counts:
         return 1
-    unit = (values == 1) | (values == -1)
+    unit = [v in (1.0, -1.0) for v, _ in counts]
     # The first group: one saving a call, as _direct._accumulate picks it (else the first).
-    saving = ~unit | ((values == 1) & (counts > 1))
-    first = int(np.argmax(saving)) if saving.any() else int(np.argmax(counts))
-    ops = np.where(unit, counts, np.where(counts == 1, 2, counts + 1))
-    total = int(ops.sum()) - int(ops[first])
-    v, n = values[first], int(counts[first])
-    total += n if v == -1 else (n - 1 if v == 1 and n > 1 else max(n, 1))
-    return total
+    saving = [not u or (v == 1.0 and c > 1) for u, (v, c) in zip(unit, counts)]
+    if any(saving):
+        first = saving.index(True)
+    else:
+        first = max(range(len(counts)), key=lambda i: (counts[i][1], -i))
+    ops = [c if u else (2 if c == 1 else c + 1) for u, (_, c) in zip(unit, counts)]
+    v, n = counts[first]
+    total = sum(ops) - ops[first]
+    return total + (n if v == -1.0 else (n - 1 if v == 1.0 and n > 1 else max(n, 1)))
 
 
 def _int16(input_dtype: np.dtype, k: np.ndarray) -> np.ndarray | None:
@@ -488,8 +535,12 @@ def direct_cost(
     spatial_axes: Sequence[int],
     input_dtype: np.dtype | None = None,
     dsize: float = 1.0,
+    ops: int | None = None,
 ) -> tuple[str, float]:
-    """Return the direct variant and its cost per output sample (ns), float32 units."""
+    """Return the direct variant and its cost per output sample (ns), float32 units.
+
+    ``ops`` is :func:`ufunc_ops` of the kernel's non-zero taps, if known.
+    """
     nz = kernel[kernel != 0]
     taps = max(int(nz.size), 1)
     stride1 = all(g.stride == 1 for g in geometry)
@@ -497,7 +548,8 @@ def direct_cost(
     ints = _int16(input_dtype, kernel) if input_dtype is not None else None
     if ints is not None and stride1 and inner_same:
         return "int16", C_OP16 * ufunc_ops(ints[ints != 0]) + C_FLAT
-    ops = ufunc_ops(nz) if nz.size else 1
+    if ops is None:
+        ops = ufunc_ops(nz) if nz.size else 1
     best = ("views", dsize * C_VIEW * ops + C_FLAT)
     if not stride1:
         per_in = math.prod(g.stride for g in geometry)  # input samples per output
@@ -540,7 +592,7 @@ def direct_cost(
 
 
 def _overheads(
-    variant: str, k: np.ndarray, geometry: Sequence[AxisGeometry], channels: int
+    variant: str, k: np.ndarray, geometry: Sequence[AxisGeometry], channels: int, ops: int
 ) -> float:
     """Per-call costs of the direct path, and its border slabs (computed tap by tap).
 
@@ -549,8 +601,6 @@ def _overheads(
     """
     from convcli.engine._direct import BLOCK_ELEMENTS, CHUNK, SMALL_ELEMENTS, interior
 
-    nz = k[k != 0]
-    ops = ufunc_ops(nz) if nz.size else 1
     n_out = channels * math.prod(g.output for g in geometry)
     if n_out <= SMALL_ELEMENTS and variant != "toeplitz":
         padded = channels * math.prod(g.needed for g in geometry)
@@ -578,16 +628,34 @@ def estimate_costs(
     channels: int,
     mode: str,
     factors: Factorization | None,
-) -> tuple[dict[str, float], int | None]:
-    """Estimate every method's nanoseconds; return them and the FFT tile or block, if any."""
+    *,
+    ops: int | None = None,
+) -> tuple[dict[str, float], int | None, str]:
+    """Estimate every method's nanoseconds (``ops``: :func:`ufunc_ops` of the kernel).
+
+    Returns
+    -------
+    costs : dict
+        Nanoseconds per method.
+    tile : int or None
+        The FFT tile or block, if overlap-save is the cheaper FFT.
+    variant : str
+        The cheapest direct variant.
+    """
     dsize = dtype.itemsize / 4
     n_out = channels * math.prod(g.output for g in geometry)
     n_in = math.prod(shape)
     conv = C_CONV * n_in if np.dtype(input_dtype) != dtype else 0.0
     out_cost = C_OUT * dsize * n_out
     costs: dict[str, float] = {}
-    variant, per = direct_cost(geometry, k, shape, spatial_axes, np.dtype(input_dtype), dsize)
-    costs["direct"] = n_out * per + out_cost + conv + _overheads(variant, k, geometry, channels)
+    if ops is None:
+        nz = k[k != 0]
+        ops = ufunc_ops(nz) if nz.size else 1
+    variant, per = direct_cost(
+        geometry, k, shape, spatial_axes, np.dtype(input_dtype), dsize, ops=ops
+    )
+    costs["direct"] = n_out * per + out_cost + conv
+    costs["direct"] += _overheads(variant, k, geometry, channels, ops)
 
     if factors is not None:
         flat = all(g.stride == 1 for g in geometry) and all(
@@ -620,9 +688,13 @@ def estimate_costs(
         sep += C_CALL * stages * (-(-n_out_all // 65536) * 4 + 2 * len(geometry))
         costs["separable"] = sep
 
-    fft, tile = _fft_cost(shape, geometry, spatial_axes, channels, mode, dsize)
+    # Every needed input sample is transformed once at least: when that alone costs more
+    # than another method, the tile search is skipped (the whole transform's cost stands).
+    floor = dsize * channels * math.prod(g.needed for g in geometry) * min(C_FFT1, C_FFTX)
+    quick = floor > min(costs.values())
+    fft, tile = _fft_cost(shape, geometry, spatial_axes, channels, mode, dsize, quick)
     costs["fft"] = fft + out_cost + 20 * C_CALL
-    return costs, tile
+    return costs, tile, variant
 
 
 def _transform(points: int, samples: float, dsize: float, ndim: int) -> float:
@@ -642,9 +714,9 @@ def _fft_cost(
     channels: int,
     mode: str,
     dsize: float,
+    quick: bool = False,
 ) -> tuple[float, int | None]:
-    from convcli.engine._fft import is_fast_length
-
+    """Estimate the FFT's cost and tile; ``quick``: the whole transform only, no tiles."""
     if mode == "circular" and all(is_fast_length(g.size) for g in geometry):
         pts = math.prod(g.size for g in geometry)
         return _transform(pts, channels * pts, dsize, len(geometry)), None
@@ -661,18 +733,19 @@ def _fft_cost(
     pts = math.prod(sizes)
     best = _transform(pts, channels * pts, dsize, len(geometry))
     tile = None
-    if len(geometry) > 1:
+    if len(geometry) > 1 and not quick:
+        axes = [
+            (g.needed, g.effective_kernel, g.output, g.stride, n) for g, n in zip(geometry, sizes)
+        ]
         for t in TILES[min(len(geometry), 3)]:
-            if any(t < 4 * g.effective_kernel for g in geometry if g.needed > t):
+            if any(t < 4 * keff for need, keff, _, _, _ in axes if need > t):
                 continue
-            if all(g.needed <= t for g in geometry):
+            if all(need <= t for need, _, _, _, _ in axes):
                 break
-            tsizes = [t if g.needed > t else _fast_len_estimate(g.needed) for g in geometry]
-            count = math.prod(
-                -(-g.output // ((t - g.effective_kernel) // g.stride + 1)) if g.needed > t else 1
-                for g in geometry
-            )
-            tpts = math.prod(tsizes)
+            tpts = count = 1
+            for need, keff, out, s, n in axes:
+                tpts *= t if need > t else n
+                count *= -(-out // ((t - keff) // s + 1)) if need > t else 1
             cost = _transform(tpts, count * tpts * channels, dsize, len(geometry))
             cost += C_TILE * count
             if cost < best:

@@ -105,16 +105,15 @@ def factorize(kernel: np.ndarray) -> Factorization | None:
     if k.ndim == 1:
         return Factorization(((k.copy(),),))
     if k.ndim == 2 and min(k.shape) > 1:
+        # An outer product first: a row and a column of the kernel (exact for integer
+        # kernels), and cheaper than the SVD that the other kernels need.
+        exact = _rank1(k)
+        if exact is not None:
+            return Factorization((exact,))
         u, sv, vt = np.linalg.svd(k)
-        if sv[0] == 0.0:
-            return Factorization(((np.zeros(k.shape[0]), np.zeros(k.shape[1])),))
         rank = int(np.sum(sv > RANK_TOL * sv[0]))
         if rank >= min(k.shape):
             return None
-        if rank == 1:
-            exact = _rank1(k)  # a row and a column of the kernel: exact for integer kernels
-            if exact is not None:
-                return Factorization((exact,))
         terms = tuple((u[:, r] * sv[r], vt[r].copy()) for r in range(rank))
         recon = sum(np.outer(a, b) for a, b in terms)
         if float(np.max(np.abs(recon - k))) > RANK_TOL * 10 * float(np.max(np.abs(k))):
