@@ -42,6 +42,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import product
 from typing import Any
 
@@ -60,6 +61,7 @@ __all__ = [
     "GEMM_MIN_ROWS",
     "THREAD_MIN_ELEMENTS",
     "SMALL_ELEMENTS",
+    "TINY_ELEMENTS",
     "SMALL_WORK",
     "TapGroups",
     "FlatPass",
@@ -74,6 +76,7 @@ __all__ = [
     "flat_offsets",
     "flat_ok",
     "flat_passes",
+    "flat_chunk",
     "gemm_stage",
     "phased_shift_add",
     "strided_gemm_2d",
@@ -116,6 +119,8 @@ GEMM_MIN_ROWS = 64
 #: Up to this many input samples read (the padded window), the input is padded once (no
 #: interior/border split).
 SMALL_ELEMENTS = 1 << 18
+#: Up to this many samples in the padded window (and 32 taps), one multiply-add per tap.
+TINY_ELEMENTS = 1 << 12
 #: Up to this many multiply-adds (outputs times taps), float64 sums tap by tap in the
 #: formula's order; the planner sends such work to ``direct`` whatever it estimates.
 SMALL_WORK = 1 << 16
@@ -488,6 +493,19 @@ def _run_gemm(
         np.add(dst, r, out=dst)
 
 
+def flat_chunk(width: int, stages: int, itemsize: int, convert: bool) -> int:
+    """Return the outputs per chunk of the flat path (before the halo's and threads' say).
+
+    The arrays a chunk works in should stay in cache together: the sums, scratch, the source
+    window (converted, if ``convert``), the intermediate results of earlier stages.  The
+    rows of ``Z`` of a product stage (``width`` of them) are each written once and read
+    once: they need not, and are bounded by :data:`GEMM_CHUNK` instead.
+    """
+    arrays = 3 + 2 * (stages - 1) + (1 if convert else 0)
+    chunk = min(CHUNK, max(4096, CACHE_BYTES // (arrays * itemsize)))
+    return min(chunk, max(64, GEMM_CHUNK // width)) if width > 1 else chunk
+
+
 def flat_passes(
     src: np.ndarray,
     stages: Sequence[Stage],
@@ -553,10 +571,7 @@ def flat_passes(
         ),
         default=0,
     )
-    # Arrays a chunk touches: the sums, scratch, the source window, ``Z`` of the products and
-    # the intermediate results of earlier stages; they should stay in cache together.
-    arrays = 3 + width + 2 * (m - 1) + (1 if sflat.dtype != wdt else 0)
-    chunk = min(CHUNK, max(4096, CACHE_BYTES // (arrays * wdt.itemsize)))
+    chunk = flat_chunk(width, m, wdt.itemsize, sflat.dtype != wdt)
     chunk = max(chunk, min(4 * halo, 4 * CHUNK))  # the halo is re-read (and re-converted)
     if width > 1:
         chunk = min(chunk, max(64, GEMM_CHUNK // width))
@@ -1140,25 +1155,42 @@ def int16_plan(dtype: np.dtype, kernel: np.ndarray) -> tuple[np.ndarray, float] 
     True
     """
     peak = {"u": 255, "i": 128, "b": 1}.get(dtype.kind)
-    if peak is None or dtype.itemsize != 1:
+    if peak is None or dtype.itemsize != 1 or not np.any(kernel):
         return None
-    nz = np.abs(kernel[kernel != 0])
-    if nz.size == 0:
+    k = np.ascontiguousarray(kernel, dtype=np.float64)
+    found = _integer_kernel(k.shape, k.tobytes()) if k.size <= 4096 else _unit(k)
+    if found is None:
         return None
-    # An integer kernel stays as it is; otherwise look for a unit that makes it one: its
-    # smallest weight or a fraction of it (1/9 box, 3/8 and 1/2), or a power of two (/16).
-    small = float(nz.min())
-    units = [1.0, small, *(small / m for m in range(2, 13)), *(2.0**-p for p in range(1, 25))]
-    for scale in units:
-        ints = kernel / scale
-        rounded = np.round(ints)
-        if np.all(np.abs(ints - rounded) <= 1e-9 * np.maximum(np.abs(rounded), 1.0)):
-            break
-    else:
-        return None
+    rounded, scale = found
     if peak * float(np.abs(rounded).sum()) >= 32767:
         return None
     return rounded.astype(np.int16), scale
+
+
+@lru_cache(maxsize=64)
+def _integer_kernel(shape: tuple[int, ...], data: bytes) -> tuple[np.ndarray, float] | None:
+    """:func:`_unit` of a kernel given by its bytes, remembered (planning asks for each call)."""
+    return _unit(np.frombuffer(data, dtype=np.float64).reshape(shape))
+
+
+def _unit(kernel: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """Return ``(rounded, scale)`` with ``kernel == scale * rounded`` integers, or None.
+
+    An integer kernel stays as it is; otherwise a unit that makes it one is looked for: its
+    smallest weight or a fraction of it (1/9 box, 3/8 and 1/2), or a power of two (/16).
+    All candidates are tried at once; the first that fits is taken.
+    """
+    small = float(np.abs(kernel[kernel != 0]).min())
+    units = np.array(
+        [1.0, small, *(small / m for m in range(2, 13)), *(2.0**-p for p in range(1, 25))]
+    )
+    ints = kernel.reshape(1, -1) / units[:, None]
+    rounded = np.round(ints)
+    fits = np.all(np.abs(ints - rounded) <= 1e-9 * np.maximum(np.abs(rounded), 1.0), axis=1)
+    if not fits.any():
+        return None
+    i = int(np.argmax(fits))
+    return rounded[i].reshape(kernel.shape), float(units[i])
 
 
 def correlate_unpadded(
@@ -1262,13 +1294,16 @@ def _small(
     window (summed in int16) where the fill value fits it.
     """
     dtype = out.dtype
-    ints = int16_plan(x.dtype, kernel) if dtype == np.float32 else None
-    if ints is not None and mode == "constant" and not _fits(value, x.dtype):
-        ints = None
     bounds = [
         (-p, -p + (o - 1) * s + d * (k - 1) + 1)
         for p, o, s, d, k in zip(pad_lo, out.shape, stride, dilation, kernel.shape)
     ]
+    if math.prod(b - a for a, b in bounds) <= TINY_ELEMENTS and np.count_nonzero(kernel) <= 32:
+        _tiny(pad_window(x, bounds, mode, value, dtype=dtype), kernel, stride, dilation, out)
+        return
+    ints = int16_plan(x.dtype, kernel) if dtype == np.float32 else None
+    if ints is not None and mode == "constant" and not _fits(value, x.dtype):
+        ints = None
     win = pad_window(x, bounds, mode, value, dtype=x.dtype if ints is not None else dtype)
     zero = [0] * x.ndim
     # Small float64 work sums tap by tap, in the formula's order (matrix products would
@@ -1288,6 +1323,35 @@ def _small(
     k = kernel.astype(dtype)
     stage = direct_stage(win.shape, k, zero, dilation, use_gemm)
     correlate_window(win, [[stage]], out, threads=threads)
+
+
+def _tiny(
+    win: np.ndarray,
+    kernel: np.ndarray,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out: np.ndarray,
+) -> None:
+    """Correlate a tiny padded window ("valid"): one multiply-add per tap over views.
+
+    The fewest numpy calls and no set-up: for a few thousand samples the calls are the cost.
+    Taps are summed in the formula's order (exact in float64).
+    """
+    tmp = np.empty_like(out)
+    first = True
+    for j in zip(*np.nonzero(kernel)):
+        view = win[
+            tuple(
+                slice(i * d, i * d + (o - 1) * s + 1, s)
+                for i, d, o, s in zip(j, dilation, out.shape, stride)
+            )
+        ]
+        if first:
+            np.multiply(view, kernel[j], out=out, casting="unsafe")
+            first = False
+        else:
+            np.multiply(view, kernel[j], out=tmp, casting="unsafe")
+            np.add(out, tmp, out=out)
 
 
 def _fits(value: float, dtype: np.dtype) -> bool:
