@@ -2,10 +2,11 @@
 
 Cost model
 ----------
-Every estimate is in nanoseconds on the project's 2-core machine (AMD EPYC, AVX-512;
-``benchmarks/calibrate.py`` measures the constants, ``benchmarks/bench_engine.py`` checks the
-picks).  ``P`` is the number of output samples (channels included), ``X`` the number of input
-samples; element costs are for float32 and double for float64.
+Every estimate is in nanoseconds on the project's 2-core machine
+(``benchmarks/calibrate.py`` measures the constants at 512² to 2048²,
+``benchmarks/bench_engine.py`` checks the picks).  ``P`` is the number of output samples
+(channels included), ``X`` the number of input samples; element costs are for float32 and
+double for float64.
 
 - ``direct`` is the cheapest of its variants (see :mod:`convcli.engine._direct`):
 
@@ -15,28 +16,32 @@ samples; element costs are for float32 and double for float64.
   - *shift-add* (the other flat cases): ``P * (C_OP*ops + C_FLAT)`` with ``ops`` the ufunc
     calls per output (taps sharing a weight are summed first; +-1 weights need no multiply);
     ``C_OP16`` per call for 8-bit input in int16;
-  - *strided*: ``P * (C_VIEW*ops + C_FLAT) + C_GATHER*X``; a 2-D input may instead take the
-    matrix products over every input column (``s1`` the column stride):
-    ``P * (s1*(C_MAC*kh*kw + C_GEMM) + C_OP*(kw-1) + C_FLAT)``;
+  - *strided*: ``P * (C_VIEW*ops + C_FLAT) + C_GATHER*X``; a 2-D input (channels after its
+    two axes allowed) may instead take the matrix products over every input column (``s1``
+    the column stride): ``P * (s1*(C_MAC*kh*kw + C_GEMM) + C_OP*(kw-1) + C_FLAT)``;
   - *Toeplitz GEMM* (one spatial axis): ``P * (C_MACB*Kt + C_TOE)`` with
     ``Kt = (B-1)*s + (L-1)*d + 1`` multiply-adds per output and ``C_MACB`` = ``C_MAC32`` or
     ``C_MAC128`` for blocks of ``B`` = 32 or 128 outputs;
 
   plus ``C_OUT`` per output (the fresh result's pages) and ``C_CONV`` per input sample of
-  another dtype than the arithmetic's.
+  another dtype than the arithmetic's.  A padded window of at most ``SMALL_ELEMENTS`` samples
+  is copied once (``C_PAD`` per sample); otherwise the border comes from one padded window
+  per axis, whose outputs cost as the interior's plus ``C_PAD`` each, and the ``k'-1``
+  outputs across each window's seam are computed too.
 - ``separable``: for each rank term, each 1-D pass over its (chunk-fused) outputs: a
   matrix-vector product ``C_MACV*k`` per output along an outer axis, ``C_OP*ops`` along the
   innermost one (Toeplitz products ``C_MAC32*(31 + k')`` from 8 taps), plus ``C_STAGE`` per
-  pass; plus ``C_OUT`` and ``C_CONV``.  A geometry the
-  flat path cannot take pads the input once (``C_PAD`` per sample) and runs whole passes.
+  pass; plus ``C_OUT`` and ``C_CONV``.  A geometry the flat path cannot take in place
+  pads a window per block of outputs (``C_PAD`` per sample) and runs the passes over it.
 - ``fft``: over the ``E`` samples transformed (the padded input at fast lengths, the tiles
   or blocks of overlap-save, or the input itself for ``circular`` at fast sizes).  1-D
   blocks cost ``C_FFT1`` per sample; 2-D and 3-D transforms of ``n`` points cost
   ``C_FFTX + C_FFTD*(ndim-1) + C_FFT*|log2(n) - FFT_SWEET|`` per sample (small transforms
   waste calls, large ones leave the cache), plus ``C_FFTBIG`` per log2 of points above
-  ``FFT_CACHE``; ``C_TILE`` per tile or batch.  Tiles are tried at every length of
-  :data:`TILES` from ``4*k'`` up; a whole transform is the alternative.
-- Per call: ``C_CALL`` for each numpy call (chunks times calls per chunk, border slabs).
+  ``FFT_CACHE``; ``C_TILE`` per tile or batch; ``C_FFTCALL`` once.  Tiles are tried at
+  every length of :data:`TILES` from ``4*k'`` up; a whole transform is the alternative.
+- Per call: ``C_CALL`` for each numpy call (chunks times calls per chunk, border slabs), and
+  a set-up of ``C_DIRECTCALL`` (direct) or ``C_FFTCALL`` (fft).
 
 ``auto`` takes the smallest estimate, except that small work (at most :data:`SMALL_WORK`
 output samples times taps) always goes ``direct``: it costs less than any other method's
@@ -55,6 +60,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from convcli.engine._direct import SMALL_WORK
 from convcli.engine._fft import is_fast_length
 from convcli.engine._separable import Factorization, factorize
 from convcli.errors import ArgumentError
@@ -82,6 +88,8 @@ __all__ = [
     "C_PAD",
     "C_CALL",
     "C_TILE",
+    "C_FFTCALL",
+    "C_DIRECTCALL",
     "C_FFT",
     "C_FFT1",
     "C_FFTX",
@@ -104,39 +112,43 @@ C_OUT = 0.3
 #: Converting an input sample to the arithmetic dtype (chunk by chunk).
 C_CONV = 0.3
 #: One ufunc call, per sample, on contiguous float32 runs (two threads).
-C_OP = 0.085
+C_OP = 0.13
 #: One ufunc call, per sample, in int16 (8-bit input).
-C_OP16 = 0.04
+C_OP16 = 0.09
 #: Fixed cost per output of the flat shift-add (chunks, scratch, border strips).
-C_FLAT = 0.9
+C_FLAT = 0.6
 #: One ufunc call, per output sample, on the strided path.
-C_VIEW = 0.3
+C_VIEW = 0.75
 #: Copying one input sample into phases (strided path).
-C_GATHER = 0.7
+C_GATHER = 1.8
 #: One multiply-add in the small matrix products of the direct path (two threads).
-C_MAC = 0.04
+C_MAC = 0.03
 #: One multiply-add in the matrix-vector products of separable passes.
 C_MACV = 0.1
 #: Fixed cost per output of each separable pass (chunk scratch, border strips).
-C_STAGE = 0.45
+C_STAGE = 0.5
 #: Fixed cost per output of a matrix-product stage (writing and reading ``Z``).
-C_GEMM = 0.85
+C_GEMM = 1.25
 #: Toeplitz products: per multiply-add with blocks of 32 outputs, and of 128.
-C_MAC32 = 0.023
-C_MAC128 = 0.0135
+C_MAC32 = 0.026
+C_MAC128 = 0.016
 #: Toeplitz products: fixed per output (padded window, im2col rows, scatter).
-C_TOE = 1.7
+C_TOE = 2.7
 #: One sample of a padded copy of the whole input.
 C_PAD = 0.5
 #: One numpy call (Python and ufunc set-up), per call.
-C_CALL = 1500.0
+C_CALL = 800.0
 #: One overlap-save tile or batch of blocks (its padded window and bookkeeping).
 C_TILE = 20000.0
+#: One FFT correlation's set-up (the kernel's spectrum, scipy.fft's plans, the copies).
+C_FFTCALL = 45000.0
+#: One direct correlation's set-up (stages, views, the padded window or the border's).
+C_DIRECTCALL = 40000.0
 #: FFT, 1-D blocks: per transformed sample (forward and inverse, spectrum product, copies).
-C_FFT1 = 5.0
+C_FFT1 = 5.7
 #: FFT, 2-D and 3-D: per transformed sample at the best transform size (``2**FFT_SWEET``
 #: points), plus ``C_FFTD`` per axis beyond the first.
-C_FFTX = 4.5
+C_FFTX = 8.5
 C_FFTD = 0.7
 #: FFT: per transformed sample and per log2 of the points away from ``2**FFT_SWEET``.
 C_FFT = 0.8
@@ -156,9 +168,6 @@ TOEPLITZ_STAGE_MIN_TAPS = 8
 FACTS_CACHE = 64
 #: A 1-D axis longer than this many overlap-save blocks goes by overlap-save, not one FFT.
 OLS_MIN_BLOCKS = 4
-#: Up to this many multiply-adds (output samples times taps), ``auto`` picks ``direct``
-#: whatever the estimates say: less than the set-up of an FFT or of separable passes.
-SMALL_WORK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -550,26 +559,11 @@ def direct_cost(
         return "int16", C_OP16 * ufunc_ops(ints[ints != 0]) + C_FLAT
     if ops is None:
         ops = ufunc_ops(nz) if nz.size else 1
-    best = ("views", dsize * C_VIEW * ops + C_FLAT)
-    if not stride1:
-        per_in = math.prod(g.stride for g in geometry)  # input samples per output
-        best = ("strided", dsize * (C_VIEW * ops + C_GATHER * per_in) + C_FLAT)
-    if (
-        not (stride1 and inner_same)
-        and len(input_shape) == kernel.ndim == 2
-        and kernel.shape[0] > 1
-    ):
-        # strided_gemm_2d: products over every input column, strided adds
-        kh, kw = kernel.shape
-        s1 = geometry[1].stride
-        cost = dsize * (s1 * (C_MAC * kh * kw + C_GEMM) + C_OP * (kw - 1)) + C_FLAT
-        if cost < best[1]:
-            best = ("gemm", cost)
     if not (stride1 and inner_same) and len(geometry) > 1:
-        return best
+        return _strided_cost(geometry, kernel, input_shape, spatial_axes, dsize, ops)
+    best = ("flat", dsize * C_OP * ops + C_FLAT)
     if len(geometry) == 1:
         g = geometry[0]
-        best = ("flat", dsize * C_OP * ops + C_FLAT)
         if taps >= TOEPLITZ_MIN_TAPS:
             from convcli.engine._toeplitz import toeplitz_block
 
@@ -579,43 +573,84 @@ def direct_cost(
             if cost < best[1]:
                 best = ("toeplitz", cost)
         return best
-    if inner_same:
-        best = ("flat", dsize * C_OP * ops + C_FLAT)
-        outer = next((i for i in range(kernel.ndim - 1) if kernel.shape[i] > 1), None)
-        if outer is not None:
-            kk = kernel.shape[outer]
-            n = int(np.count_nonzero(np.any(np.moveaxis(kernel, outer, 0) != 0, axis=0)))
-            cost = dsize * (C_MAC * kk * n + C_OP * max(n - 1, 0) + C_GEMM)
-            if cost < best[1]:
-                best = ("gemm", cost)
+    outer = next((i for i in range(kernel.ndim - 1) if kernel.shape[i] > 1), None)
+    if outer is not None:
+        kk = kernel.shape[outer]
+        n = int(np.count_nonzero(np.any(np.moveaxis(kernel, outer, 0) != 0, axis=0)))
+        cost = dsize * (C_MAC * kk * n + C_OP * max(n - 1, 0) + C_GEMM)
+        if cost < best[1]:
+            best = ("gemm", cost)
     return best
+
+
+def _strided_cost(
+    geometry: Sequence[AxisGeometry],
+    kernel: np.ndarray,
+    input_shape: Sequence[int],
+    spatial_axes: Sequence[int],
+    dsize: float,
+    ops: int,
+) -> tuple[str, float]:
+    """Strides or size changes: shift-adds over phases or views, or products over rows.
+
+    The products (:func:`convcli.engine._direct.strided_gemm_2d`) cover every input column
+    (``s1`` of them per output), then add the kernel's columns from strided runs.
+    """
+    from convcli.engine._direct import gemm_2d_ok
+
+    stride1 = all(g.stride == 1 for g in geometry)
+    per_in = math.prod(g.stride for g in geometry)  # input samples per output
+    if stride1:
+        best = ("views", dsize * C_VIEW * ops + C_FLAT)
+    else:
+        best = ("strided", dsize * (C_VIEW * ops + C_GATHER * per_in) + C_FLAT)
+    full = [1] * len(input_shape)
+    strides = [1] * len(input_shape)
+    dilations = [1] * len(input_shape)
+    for a, n, g in zip(spatial_axes, kernel.shape, geometry):
+        full[a], strides[a], dilations[a] = n, g.stride, g.dilation
+    if not gemm_2d_ok(input_shape, full, strides, dilations):
+        return best
+    kh, kw = kernel.shape[0], kernel.shape[1]
+    s1 = geometry[1].stride
+    cost = dsize * (s1 * (C_MAC * kh * kw + C_GEMM) + C_OP * (kw - 1)) + C_FLAT
+    return ("gemm", cost) if cost < best[1] else best
 
 
 def _overheads(
     variant: str, k: np.ndarray, geometry: Sequence[AxisGeometry], channels: int, ops: int
 ) -> float:
-    """Per-call costs of the direct path, and its border slabs (computed tap by tap).
+    """Per-call costs of the direct path, and its border slabs.
 
-    An output of at most ``SMALL_ELEMENTS`` samples pads the input once and runs one
-    shift-add over blocks: no border slabs.
+    A padded window of at most ``SMALL_ELEMENTS`` samples is copied once and run over in
+    one go (no border); otherwise the interior runs in chunks and the border comes from one
+    padded window per axis, computed tap by tap.
     """
-    from convcli.engine._direct import BLOCK_ELEMENTS, CHUNK, SMALL_ELEMENTS, interior
+    from convcli.engine._direct import CHUNK, SMALL_ELEMENTS, flat_chunk, interior
 
     n_out = channels * math.prod(g.output for g in geometry)
-    if n_out <= SMALL_ELEMENTS and variant != "toeplitz":
-        padded = channels * math.prod(g.needed for g in geometry)
-        return C_CALL * (ops * -(-n_out // BLOCK_ELEMENTS) + 4 * len(geometry)) + C_PAD * padded
+    width = 1
+    if variant == "gemm":  # the products' columns: every tap position off the contracted axis
+        outer = next((i for i in range(k.ndim - 1) if k.shape[i] > 1), 0)
+        width = int(np.count_nonzero(np.any(np.moveaxis(k, outer, 0) != 0, axis=0))) or 1
+    per_chunk = 3 + width if variant == "gemm" else ops
+    if variant == "toeplitz":
+        return C_CALL * -(-n_out // CHUNK) * 4
+    window = channels * math.prod(g.needed for g in geometry)
+    if window <= SMALL_ELEMENTS:
+        return C_CALL * (per_chunk + 4 * len(geometry)) + C_PAD * window
     inner = 1
     for g in geometry:
         lo, hi = interior(g.size, g.kernel, g.stride, g.dilation, g.pad_lo, g.output)
         inner *= hi - lo
     border = n_out - channels * inner
-    calls = (-(-n_out // CHUNK)) * (3 + k.shape[-1] if variant == "gemm" else ops)
-    if variant == "toeplitz":
-        calls = -(-n_out // CHUNK) * 4
-        border = 0
-    boxes = 2 * len(geometry) if border else 0
-    return C_CALL * (calls + boxes * ops) + border * C_VIEW * ops
+    calls = -(-n_out // flat_chunk(width, 1, 4, False)) * per_chunk
+    windows = sum(
+        1 for g in geometry if g.pad_lo or g.pad_hi or g.output != g.size
+    )  # axes with a border slab
+    # The border's outputs are counted at the interior's rate; their windows add a copy and
+    # the calls of one more run per axis (and the outputs across each seam: see the caller).
+    return C_CALL * (calls + windows * (8 + per_chunk)) + border * C_PAD
 
 
 def estimate_costs(
@@ -654,7 +689,9 @@ def estimate_costs(
     variant, per = direct_cost(
         geometry, k, shape, spatial_axes, np.dtype(input_dtype), dsize, ops=ops
     )
-    costs["direct"] = n_out * per + out_cost + conv
+    # Border windows also compute the outputs across each seam (dropped): k'-1 per slab.
+    seams = sum(n_out / g.output * (g.effective_kernel - 1) for g in geometry if g.output > 1)
+    costs["direct"] = (n_out + seams) * per + out_cost + conv + C_DIRECTCALL
     costs["direct"] += _overheads(variant, k, geometry, channels, ops)
 
     if factors is not None:
@@ -693,7 +730,7 @@ def estimate_costs(
     floor = dsize * channels * math.prod(g.needed for g in geometry) * min(C_FFT1, C_FFTX)
     quick = floor > min(costs.values())
     fft, tile = _fft_cost(shape, geometry, spatial_axes, channels, mode, dsize, quick)
-    costs["fft"] = fft + out_cost + 20 * C_CALL
+    costs["fft"] = fft + out_cost + C_FFTCALL
     return costs, tile, variant
 
 
