@@ -170,17 +170,20 @@ def run_split(items: Sequence[Any], fn: Callable[[Iterable[Any]], None], go: boo
 
     ``fn`` iterates over what it is given (allocating its scratch once per call).  Pulling
     items one by one, rather than handing each thread a fixed half, keeps both threads busy
-    to the end when another process takes one of the cores for a while.  One call on the
-    calling thread if ``go`` is False.
+    to the end when another process takes one of the cores for a while.  The calling thread
+    is one of the two (no third thread waiting to be woken).  One call on the calling thread
+    if ``go`` is False.
     """
     pool = _pool() if go and len(items) > 1 else None
     if pool is None:
         fn(items)
         return
     shared = _Shared(items)
-    futures = [pool.submit(fn, shared), pool.submit(fn, shared)]
-    for f in futures:
-        f.result()
+    helper = pool.submit(fn, shared)  # the calling thread is the other worker
+    try:
+        fn(shared)
+    finally:
+        helper.result()
 
 
 def _blocks(out_shape: Sequence[int], target: int) -> list[tuple[slice, ...]]:
