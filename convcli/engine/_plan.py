@@ -153,13 +153,14 @@ C_FFTD = 0.7
 #: FFT: per transformed sample and per log2 of the points away from ``2**FFT_SWEET``.
 C_FFT = 0.8
 #: FFT: per transformed sample and per log2 of the points above ``FFT_CACHE``.
-C_FFTBIG = 3.0
+C_FFTBIG = 12.0
 FFT_SWEET = 18
 #: Points of the largest transform that stays in cache.
-FFT_CACHE = 1 << 21
-#: Tile lengths tried for overlap-save, for 2-D and for 3-D or more (3-D transforms of
-#: lengths with a factor 3 measured slower).
-TILES = {2: (64, 128, 256, 384, 512, 768, 1024, 2048), 3: (16, 32, 64, 128, 256)}
+FFT_CACHE = 1 << 20
+#: Tile lengths tried for overlap-save, for 2-D and for 3-D or more.  2-D tiles of 512 and
+#: 1024 were measured twice as slow per point as 384, 640 and 768 (rows a power of two
+#: apart alias in the cache); 3-D transforms of lengths with a factor 3 measured slower.
+TILES = {2: (64, 128, 192, 256, 384, 640, 768, 1536), 3: (16, 32, 64, 128, 256)}
 #: Fewest taps for the Toeplitz GEMM on one spatial axis (and, in ``_direct``, for Toeplitz
 #: products on the innermost axis of separable passes).
 TOEPLITZ_MIN_TAPS = 8
