@@ -41,7 +41,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
 from typing import Any
@@ -594,8 +594,14 @@ def flat_passes(
     if f1 <= f0:
         return
     wdt = np.dtype(work_dtype) if work_dtype is not None else out.dtype
-    sflat = src.reshape(-1)
-    oflat = out.reshape(-1)
+    run = _FlatRun(src.reshape(-1), _typed(stages, wdt), f0, f1, out, wdt, scale, accumulate)
+    split = threads and f1 - f0 >= THREAD_MIN_ELEMENTS
+    run.size_chunks(split)
+    run_split(list(range(f0, f1, run.chunk)), run, split)
+
+
+def _typed(stages: Sequence[Stage], wdt: np.dtype) -> list[Stage]:
+    """Return the stages with their weights in the arithmetic dtype."""
     typed: list[Stage] = []
     for st in stages:
         if isinstance(st, TapStage):
@@ -605,101 +611,149 @@ def flat_passes(
         else:
             w = st.taps.astype(wdt)
             typed.append(ToeplitzStage(st.base, st.dilation, w, st.matrix.astype(wdt)))
-    stages = typed
-    reach = [st.reach() for st in stages]
-    m = len(stages)
-    halo = sum(b - a for a, b in reach)
-    width = max((len(st.offsets) for st in stages if isinstance(st, GemmStage)), default=0)
-    # im2col rows of Toeplitz stages: K/B samples per output
-    ratio = max(
-        (
+    return typed
+
+
+class _FlatRun:
+    """One :func:`flat_passes` call: its stages, chunk size and output; called per thread.
+
+    Each call (one per thread) allocates its scratch once, then runs its chunks: every
+    stage on the samples the later stages need, in scratch, the last one into the output.
+    """
+
+    def __init__(
+        self,
+        sflat: np.ndarray,
+        stages: list[Stage],
+        f0: int,
+        f1: int,
+        out: np.ndarray,
+        wdt: np.dtype,
+        scale: float | None,
+        accumulate: bool,
+    ) -> None:
+        self.sflat, self.stages, self.f0, self.f1, self.wdt = sflat, stages, f0, f1, wdt
+        self.out, self.oflat, self.scale, self.accumulate = out, out.reshape(-1), scale, accumulate
+        self.reach = [st.reach() for st in stages]
+        self.halo = sum(b - a for a, b in self.reach)
+        gemms = [len(st.offsets) for st in stages if isinstance(st, GemmStage)]
+        self.width = max(gemms, default=0)
+        # im2col rows of Toeplitz stages: K/B samples per output
+        toes = [
             -(-st.matrix.shape[0] // st.matrix.shape[1])
             for st in stages
             if isinstance(st, ToeplitzStage)
-        ),
-        default=0,
-    )
-    chunk = flat_chunk(width, m, wdt.itemsize, sflat.dtype != wdt)
-    chunk = max(chunk, min(4 * halo, 4 * CHUNK))  # the halo is re-read (and re-converted)
-    if width > 1:
-        chunk = min(chunk, max(64, GEMM_CHUNK // width))
-    split = threads and f1 - f0 >= THREAD_MIN_ELEMENTS
-    if split:  # enough chunks for both threads
-        chunk = min(chunk, max(4096, -(-(f1 - f0) // MIN_CHUNKS)))
-    if m == 1 and isinstance(stages[0], GemmStage):  # whole products: no remainder product
-        g = stages[0]
-        rows = _gemm_rows(g.step, *g.weights.shape)
-        spread = max(g.offsets) - min(g.offsets)
-        if chunk + spread > 2 * rows:
-            chunk = (chunk + spread) // rows * rows - spread
-    convert = sflat.dtype != wdt
-    direct_out = wdt == out.dtype and (scale is None or scale == 1.0)
-    # Unscaled sums in another dtype (int16 for 8-bit input): the last shift-add writes the
-    # output itself, converting as it goes, instead of a separate conversion pass.
-    fused_out = (
-        not direct_out
-        and (scale is None or scale == 1.0)
-        and not accumulate
-        and isinstance(stages[-1], TapStage)
-    )
+        ]
+        self.ratio = max(toes, default=0)
+        self.convert = sflat.dtype != wdt
+        self.direct_out = wdt == out.dtype and (scale is None or scale == 1.0)
+        # Unscaled sums in another dtype (int16 for 8-bit input): the last shift-add writes
+        # the output itself, converting as it goes, instead of a separate conversion pass.
+        self.fused_out = (
+            not self.direct_out
+            and (scale is None or scale == 1.0)
+            and not accumulate
+            and isinstance(stages[-1], TapStage)
+        )
+        self.chunk = 0
 
-    def run(starts: Iterable[int]) -> None:
-        size = chunk + halo
-        bufs = [np.empty(size, dtype=wdt) for _ in range(2 if m > 1 else 0)]
-        tmp = np.empty(size, dtype=wdt)
-        zbuf = np.empty(width * size, dtype=wdt) if width else tmp
-        abuf = np.empty(ratio * size + TOEPLITZ_ROWS * 256, dtype=wdt) if ratio else tmp
-        conv = np.empty(size, dtype=wdt) if convert else None
-        fin = None if direct_out else np.empty(chunk, dtype=wdt)
-        layouts: dict[tuple[int, int], _GemmLayout] = {}  # (stage, outputs): kept for chunks
+    def size_chunks(self, split: bool) -> None:
+        """Choose the outputs per chunk: cache-sized, enough for two threads if ``split``."""
+        stages, m = self.stages, len(self.stages)
+        chunk = flat_chunk(self.width, m, self.wdt.itemsize, self.convert)
+        chunk = max(chunk, min(4 * self.halo, 4 * CHUNK))  # the halo is re-read (re-converted)
+        if self.width > 1:
+            chunk = min(chunk, max(64, GEMM_CHUNK // self.width))
+        if split:  # enough chunks for both threads
+            chunk = min(chunk, max(4096, -(-(self.f1 - self.f0) // MIN_CHUNKS)))
+        if m == 1 and isinstance(stages[0], GemmStage):  # whole products: no remainder product
+            g = stages[0]
+            rows = _gemm_rows(g.step, *g.weights.shape)
+            spread = max(g.offsets) - min(g.offsets)
+            if chunk + spread > 2 * rows:
+                chunk = (chunk + spread) // rows * rows - spread
+        self.chunk = chunk
+
+    def __call__(self, starts: Iterable[int]) -> None:
+        size, wdt = self.chunk + self.halo, self.wdt
+        scratch = _FlatScratch(
+            bufs=[np.empty(size, dtype=wdt) for _ in range(2 if len(self.stages) > 1 else 0)],
+            tmp=np.empty(size, dtype=wdt),
+            zbuf=np.empty(self.width * size, dtype=wdt) if self.width else None,
+            abuf=np.empty(self.ratio * size + TOEPLITZ_ROWS * 256, dtype=wdt)
+            if self.ratio
+            else None,
+            conv=np.empty(size, dtype=wdt) if self.convert else None,
+            fin=None if self.direct_out else np.empty(self.chunk, dtype=wdt),
+        )
         for c0 in starts:
-            c1 = min(c0 + chunk, f1)
-            lo = [0] * m
-            hi = [0] * m
-            lo[-1], hi[-1] = c0, c1
-            for p in range(m - 1, 0, -1):
-                lo[p - 1], hi[p - 1] = lo[p] + reach[p][0], hi[p] + reach[p][1]
-            a, b = lo[0] + reach[0][0], hi[0] + reach[0][1]
-            if conv is not None:
-                np.copyto(conv[: b - a], sflat[a:b], casting="unsafe")
-                arr, base = conv, a
-            else:
-                arr, base = sflat, 0
-            for p, st in enumerate(stages):
-                n = hi[p] - lo[p]
-                last = p == m - 1
-                if last:
-                    dst = oflat[c0:c1] if direct_out else fin[:n]  # type: ignore[index]
-                else:
-                    dst = bufs[p % 2][:n]
-                start = lo[p] - base
-                init = not (last and accumulate and direct_out)
-                if isinstance(st, GemmStage):
-                    lay = layouts.get((p, n))
-                    if lay is None:
-                        lay = layouts[p, n] = _gemm_layout(st, n, zbuf)
-                    _run_gemm(st, arr, start, n, dst, zbuf, init, lay)
-                elif isinstance(st, ToeplitzStage):
-                    _run_toeplitz(st, arr, start, n, dst, abuf, tmp, init)
-                else:
-                    groups = [
-                        (w, [arr[start + o : start + o + n] for o in offs]) for w, offs in st.groups
-                    ]
-                    final = oflat[c0:c1] if last and fused_out else None
-                    _accumulate(dst, tmp[:n], groups, init, final)
-                arr, base = dst, lo[p]
-            if not direct_out and not fused_out:
-                res = fin[: c1 - c0]  # type: ignore[index]
-                target = oflat[c0:c1]
-                if accumulate:  # (not used by the engine's own paths: no fast path needed)
-                    target += res.astype(out.dtype) * out.dtype.type(scale or 1.0)
-                elif scale is not None and scale != 1.0:
-                    np.multiply(res, out.dtype.type(scale), out=target, casting="unsafe")
-                else:
-                    np.copyto(target, res, casting="unsafe")
+            self._chunk(c0, min(c0 + self.chunk, self.f1), scratch)
 
-    starts = list(range(f0, f1, chunk))
-    run_split(starts, run, split)
+    def _chunk(self, c0: int, c1: int, sc: _FlatScratch) -> None:
+        """Run every stage for the outputs ``[c0, c1)``."""
+        stages, reach, m = self.stages, self.reach, len(self.stages)
+        lo, hi = [0] * m, [0] * m
+        lo[-1], hi[-1] = c0, c1
+        for p in range(m - 1, 0, -1):
+            lo[p - 1], hi[p - 1] = lo[p] + reach[p][0], hi[p] + reach[p][1]
+        a, b = lo[0] + reach[0][0], hi[0] + reach[0][1]
+        if sc.conv is not None:
+            np.copyto(sc.conv[: b - a], self.sflat[a:b], casting="unsafe")
+            arr, base = sc.conv, a
+        else:
+            arr, base = self.sflat, 0
+        for p, st in enumerate(stages):
+            n = hi[p] - lo[p]
+            last = p == m - 1
+            if not last:
+                dst = sc.bufs[p % 2][:n]
+            elif sc.fin is None:  # the output itself
+                dst = self.oflat[c0:c1]
+            else:
+                dst = sc.fin[:n]
+            start = lo[p] - base
+            init = not (last and self.accumulate and self.direct_out)
+            if isinstance(st, GemmStage):
+                assert sc.zbuf is not None
+                lay = sc.layouts.get((p, n))
+                if lay is None:
+                    lay = sc.layouts[p, n] = _gemm_layout(st, n, sc.zbuf)
+                _run_gemm(st, arr, start, n, dst, sc.zbuf, init, lay)
+            elif isinstance(st, ToeplitzStage):
+                assert sc.abuf is not None
+                _run_toeplitz(st, arr, start, n, dst, sc.abuf, sc.tmp, init)
+            else:
+                groups = [
+                    (w, [arr[start + o : start + o + n] for o in offs]) for w, offs in st.groups
+                ]
+                final = self.oflat[c0:c1] if last and self.fused_out else None
+                _accumulate(dst, sc.tmp[:n], groups, init, final)
+            arr, base = dst, lo[p]
+        if sc.fin is not None and not self.fused_out:
+            self._finish(sc.fin[: c1 - c0], self.oflat[c0:c1])
+
+    def _finish(self, res: np.ndarray, target: np.ndarray) -> None:
+        """Convert (and scale) a chunk's sums in another dtype into the output."""
+        dtype, scale = self.out.dtype, self.scale
+        if self.accumulate:  # (not used by the engine's own paths: no fast path needed)
+            target += res.astype(dtype) * dtype.type(scale or 1.0)
+        elif scale is not None and scale != 1.0:
+            np.multiply(res, dtype.type(scale), out=target, casting="unsafe")
+        else:
+            np.copyto(target, res, casting="unsafe")
+
+
+@dataclass
+class _FlatScratch:
+    """One thread's scratch arrays for :class:`_FlatRun`."""
+
+    bufs: list[np.ndarray]  # two intermediate results, alternately
+    tmp: np.ndarray
+    zbuf: np.ndarray | None  # Z of product stages
+    abuf: np.ndarray | None  # im2col rows of Toeplitz stages
+    conv: np.ndarray | None  # the source window, converted
+    fin: np.ndarray | None  # the last stage's sums before conversion
+    layouts: dict[tuple[int, int], _GemmLayout] = field(default_factory=dict)
 
 
 def gemm_stage(
