@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from convcli.errors import ArgumentError
+from convcli.errors import ArgumentError, Param
 
 __all__ = [
     "AxisGeometry",
@@ -265,7 +265,10 @@ def parse_padding(text: str) -> str | int | list[int] | list[tuple[int, int]]:
     if word in PADDING_WORDS:
         return word
     if word == "mirror":
-        raise ArgumentError("padding 'mirror' is a pad mode, not a padding: see --pad-mode")
+        pad_mode = Param("pad_mode")
+        raise ArgumentError(
+            f"padding 'mirror' is a pad mode, not a padding: see {pad_mode}", params=[pad_mode]
+        )
     parts = [p.strip() for p in word.split(",")]
     try:
         if any(":" in p for p in parts):

@@ -900,6 +900,7 @@ def test_fail_fast_with_jobs(tmp_path, make_image):
         (["-k", "box:3", "--dtype", "complex64", "-o", "o.png"], ["complex64"]),
         (["-k", "box:3", "--pad-value", "nan", "-o", "o.png"], ["finite"]),
         (["-k", "box:3", "-j", "-1", "-o", "o.png"], ["jobs"]),
+        (["-k", "0,25 0,5 0,25", "-o", "o.png"], ["'0,25'", "decimal point (0.25)"]),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(tmp_path, make_image, monkeypatch, args, words):
@@ -1060,9 +1061,9 @@ def _break_writes(monkeypatch, ext: str, error: BaseException) -> None:
     """Make the writer of ``ext`` write part of a file, then raise ``error``.
 
     A PNG is written strip by strip (convcli.io.png.PngWriter) while the image is filtered;
-    other formats in one piece (convcli.io.image.write_image).
+    other formats in one piece (convcli.io.pillow_image.write_image).
     """
-    import convcli.io.image as image_io
+    import convcli.io.pillow_image as image_io
     import convcli.io.png as png_io
 
     if ext == ".png":
@@ -1105,9 +1106,9 @@ def test_a_failed_write_leaves_no_file(tmp_path, make_image, monkeypatch, ext):
 def test_an_unexpected_exception_is_one_line_and_the_batch_goes_on(
     tmp_path, make_image, monkeypatch
 ):
-    import convcli.run
+    import convcli.engine.chain
 
-    real = convcli.run.apply_chain
+    real = convcli.engine.chain.apply_chain
     calls = []
 
     def broken_once(*args, **kwargs):
@@ -1116,7 +1117,7 @@ def test_an_unexpected_exception_is_one_line_and_the_batch_goes_on(
             raise RuntimeError("boom")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(convcli.run, "apply_chain", broken_once)
+    monkeypatch.setattr(convcli.engine.chain, "apply_chain", broken_once)
     a, b = make_image("L", name="a.png"), make_image("L", name="b.png")
     res = invoke("filter", a, b, "-k", "box:3", "--out-dir", tmp_path / "o")
     assert res.exit_code == 1 and "Traceback" not in res.output
@@ -1253,7 +1254,7 @@ def test_wrong_output_extension_message_reads_well(tmp_path, make_image):
 
 
 def test_dry_run_and_verbose_print_the_shape_table(tmp_path, make_image):
-    from convcli.arithmetic import format_geometry_table
+    from convcli.explain.arithmetic import format_geometry_table
     from convcli.geometry import resolve
 
     src = make_image("L")
@@ -1271,3 +1272,50 @@ def test_dry_run_and_verbose_print_the_shape_table(tmp_path, make_image):
     assert all(ln.strip() in err for ln in expected.splitlines())
     res = ok(invoke("filter", src, "-k", "box:3", "-o", tmp_path / "p.png", "--json", "-v"))
     assert "tables" not in json.loads(res.stdout)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".tif"])
+def test_wide_integer_files_are_filtered_exactly(tmp_path, suffix):
+    # int32 .npy and TIFF mode I: values above 2**24, which float32 sums got wrong.
+    rng = np.random.default_rng(11)
+    x = rng.integers(-(2**29), 2**29, size=(12, 10), dtype=np.int32)
+    src = tmp_path / f"in{suffix}"
+    if suffix == ".npy":
+        np.save(src, x)
+    else:
+        Image.fromarray(x, mode="I").save(src)
+    out = tmp_path / f"out{suffix}"
+    res = invoke(
+        "filter",
+        str(src),
+        "-k",
+        "1 -1 0; 2 -2 1; 1 -1 3",
+        "--pad-mode",
+        "replicate",
+        "-o",
+        str(out),
+    )
+    assert res.exit_code == 0, res.output
+    got = np.load(out) if suffix == ".npy" else np.array(Image.open(out))
+    assert got.dtype == np.int32
+    w = np.array([[1, -1, 0], [2, -2, 1], [1, -1, 3]])
+    xp = np.pad(x.astype(np.int64), 1, mode="edge")
+    exact = sum(int(w[i, j]) * xp[i : i + 12, j : j + 10] for i in range(3) for j in range(3))
+    info = np.iinfo(np.int32)
+    np.testing.assert_array_equal(got, np.clip(exact, info.min, info.max))
+
+
+def test_an_impulse_response_at_another_rate_is_an_error_for_that_input(tmp_path):
+    ir = tmp_path / "hall.wav"
+    sf.write(ir, np.array([1.0, 0.5, 0.25]), 44100, subtype="FLOAT")
+    same = tmp_path / "at44k.wav"
+    other = tmp_path / "at22k.wav"
+    sf.write(same, np.linspace(-0.5, 0.5, 300), 44100, subtype="FLOAT")
+    sf.write(other, np.linspace(-0.5, 0.5, 300), 22050, subtype="FLOAT")
+    out = tmp_path / "out"
+    res = invoke("filter", str(same), str(other), "-k", str(ir), "--out-dir", str(out))
+    assert res.exit_code == 1
+    lines = error_lines(res)
+    assert len(lines) == 1, lines
+    assert str(other) in lines[0] and "44100 Hz" in lines[0] and "22050 Hz" in lines[0]
+    assert sorted(os.listdir(out)) == ["at44k.wav"]

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 
 import convcli
 from convcli.cli import cli
@@ -36,7 +37,7 @@ def test_cli_geometry_defaults_equal_the_api_defaults():
     assert params["stride"].default is None and api["stride"].default == 1  # None means 1
     assert params["dilation"].default is None and api["dilation"].default == 1
     # --pad-mode defaults by kind (reflect for images/volumes); the API's is zero, as for arrays
-    from convcli.run import default_pad_mode
+    from convcli.jobs.options import default_pad_mode
 
     assert default_pad_mode("array") == api["pad_mode"].default == "zero"
     assert default_pad_mode("audio") == "zero"
@@ -86,3 +87,46 @@ def test_import_convcli_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def _choices(command: str, option: str) -> tuple[str, ...]:
+    cmd = cli.get_command(click.Context(cli), command)
+    assert cmd is not None
+    (param,) = [p for p in cmd.params if option in getattr(p, "opts", ())]
+    return tuple(param.type.choices)
+
+
+@pytest.mark.parametrize("command", ["filter", "features", "info"])
+def test_every_as_choice_list_is_the_kinds_of_io(command):
+    from convcli.io import KINDS
+
+    assert _choices(command, "--as") == ("auto", *KINDS)
+
+
+@pytest.mark.parametrize("command", ["filter", "features"])
+def test_every_method_choice_list_is_the_engines(command):
+    from convcli.engine import METHODS
+
+    assert _choices(command, "--method") == METHODS
+
+
+def test_the_dtype_alpha_and_activation_choices_are_the_librarys():
+    from convcli.features import ACTIVATIONS
+    from convcli.io import DTYPE_CHOICES
+    from convcli.jobs.alpha import ALPHA_MODES
+
+    assert _choices("filter", "--dtype") == DTYPE_CHOICES
+    assert _choices("filter", "--alpha") == ALPHA_MODES
+    assert _choices("features", "--activation") == ACTIVATIONS
+
+
+@pytest.mark.parametrize("command", ["filter", "features"])
+def test_the_pad_mode_help_lists_the_modes_and_aliases_of_padding(command):
+    cmd = cli.get_command(click.Context(cli), command)
+    (param,) = [p for p in cmd.params if "--pad-mode" in getattr(p, "opts", ())]
+    names, aliases = re.match(r"(.*) \(aliases: (.*)\)\.", param.help).groups()
+    assert tuple(names.split(" | ")) == PAD_MODES
+    assert sorted(aliases.split(", ")) == sorted(ALIASES)
+    for spelling in (*PAD_MODES, *ALIASES):  # and the option takes every one of them
+        ctx = click.Context(cmd)
+        assert param.process_value(ctx, spelling) in PAD_MODES

@@ -270,6 +270,61 @@ def test_integers_never_wrap():
     assert y[0] == 60000
 
 
+SOBEL = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+PREWITT = np.array([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]])
+
+
+def exact_correlate(x: np.ndarray, w: np.ndarray, mode: str) -> np.ndarray:
+    """Correlation in Python integers ('same', odd kernel): exact whatever the magnitudes."""
+    r = w.shape[0] // 2
+    xp = np.pad(x.astype(object), r, mode=mode)
+    out = np.zeros(x.shape, dtype=object)
+    for i in range(w.shape[0]):
+        for j in range(w.shape[1]):
+            out += int(w[i, j]) * xp[i : i + x.shape[0], j : j + x.shape[1]]
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.uint32, np.int64, np.uint64])
+@pytest.mark.parametrize("name", ["sobel", "prewitt"])
+@pytest.mark.parametrize("method", ["auto", "direct", "separable"])
+def test_integers_wider_than_16_bits_are_computed_in_float64(dtype, name, method):
+    # scipy.ndimage's sobel/prewitt tests on uint32 and uint64, with values that float32
+    # cannot hold: above 2**24 the float32 sums were off by up to hundreds.
+    w = {"sobel": SOBEL, "prewitt": PREWITT}[name]  # scipy's filter along axis 1 (columns)
+    info = np.iinfo(dtype)
+    top = min(int(info.max), 2**46)  # sums stay below 2**53: exact in float64
+    rng = np.random.default_rng(7)
+    x = rng.integers(max(int(info.min), -top), top, size=(9, 11), dtype=dtype, endpoint=True)
+    got = convcli.convolve(x, w, pad_mode="reflect", method=method)
+    assert got.dtype == np.float64
+    assert got.tolist() == exact_correlate(x, w, "reflect").tolist()
+    ours = convcli.convolve(x, w, pad_mode="symmetric", method=method)
+    theirs = getattr(ndimage, name)(x.astype(np.float64), axis=1)  # correlate1d, mode reflect
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "expected"),
+    [
+        ("bool", "float32"),
+        ("uint8", "float32"),
+        ("int16", "float32"),
+        ("uint16", "float32"),
+        ("float16", "float32"),
+        ("float32", "float32"),
+        ("int32", "float64"),
+        ("uint32", "float64"),
+        ("int64", "float64"),
+        ("uint64", "float64"),
+        ("float64", "float64"),
+    ],
+)
+def test_arithmetic_dtype_follows_what_float32_holds_exactly(dtype, expected):
+    assert convcli.convolve(np.ones(4, dtype=dtype), [1, 1]).dtype == np.dtype(expected)
+    assert convcli.engine.compute_dtype(np.dtype(dtype)) == np.dtype(expected)
+
+
 def test_auto_avoids_fft_on_nan_and_direct_keeps_nan_local():
     x = np.zeros((40, 40))
     x[5, 5] = np.nan

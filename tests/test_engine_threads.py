@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from convcli.engine import _direct
+from convcli.engine import threads
 
 
 @pytest.mark.parametrize("n", [2, 3, 17, 200])
@@ -23,7 +23,7 @@ def test_every_item_is_done_once_before_return(n):
                 time.sleep(delays[i])  # the helper may still be busy when the caller ends
                 done[i] += 1
 
-        _direct.run_split(list(range(n)), fn, True)
+        threads.run_split(list(range(n)), fn, True)
         assert np.all(done == 1)
 
 
@@ -38,7 +38,7 @@ def test_the_helpers_error_reaches_the_caller():
             started.wait(1.0)  # make sure the helper takes an item
 
     with pytest.raises(RuntimeError, match="helper failed"):
-        _direct.run_split(list(range(20)), fn, True)
+        threads.run_split(list(range(20)), fn, True)
 
 
 def test_the_callers_error_propagates_and_the_helper_finishes():
@@ -52,7 +52,7 @@ def test_the_callers_error_propagates_and_the_helper_finishes():
             done.append(i)
 
     with pytest.raises(ValueError, match="caller failed"):
-        _direct.run_split(list(range(10)), fn, True)
+        threads.run_split(list(range(10)), fn, True)
 
 
 def test_one_thread_when_not_asked():
@@ -62,5 +62,5 @@ def test_one_thread_when_not_asked():
         for _ in items:
             seen.add(threading.current_thread().name)
 
-    _direct.run_split(list(range(10)), fn, False)
+    threads.run_split(list(range(10)), fn, False)
     assert seen == {threading.current_thread().name}

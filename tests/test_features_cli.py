@@ -342,3 +342,91 @@ def test_features_is_listed_and_documents_the_pytorch_export():
     assert "conv1.weight.detach().numpy()" in res.output
     assert "--weights conv1.npy" in res.output
     assert not error_lines(res)
+
+
+# ----------------------------------------------------------------------------- batches
+
+
+@pytest.fixture
+def three_images(write_png) -> list[Path]:
+    rng = np.random.default_rng(11)
+    return [
+        write_png(rng.integers(0, 256, (18, 22), dtype=np.uint8), f"in/{name}.png")
+        for name in ("a", "b", "c")
+    ]
+
+
+def test_a_batch_writes_one_folder_per_input_in_order(tmp_path, three_images):
+    out = tmp_path / "maps"
+    args = ["-k", "sobel:axis=0", "-k", "box:3", "--out-dir", out]
+    res = invoke("features", *three_images, *args, "-j", "2", "--json")
+    assert res.exit_code == 0, res.output
+    records = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["input"] for r in records] == [str(p) for p in three_images]
+    assert [r["output"] for r in records] == [str(out / p.stem) for p in three_images]
+    assert all(r["status"] == "ok" and "log" not in r for r in records)
+    assert res.stderr == ""  # --json: no summary line
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c"]
+    # each folder is what features -o writes for that input alone, byte for byte
+    for src in three_images:
+        alone = tmp_path / f"alone-{src.stem}"
+        assert invoke("features", src, *args[:4], "-o", alone).exit_code == 0
+        for name in ("maps.npy", "00-sobel-axis0.png", "montage.png"):
+            assert (alone / name).read_bytes() == (out / src.stem / name).read_bytes()
+    assert leftovers(out) == []
+
+
+def test_a_bad_input_in_a_batch_is_one_line_and_the_others_are_written(tmp_path, three_images):
+    bad = tmp_path / "in" / "bad.png"
+    bad.write_bytes(b"not a png at all")
+    inputs = [three_images[0], bad, *three_images[1:]]
+    out = tmp_path / "maps"
+    res = invoke("features", *inputs, "-k", "box:3", "--out-dir", out, "-j", "2")
+    assert res.exit_code == 1
+    [line] = error_lines(res)
+    assert line.startswith(f"convcli: error: {bad}: ")
+    assert res.stderr.splitlines()[-1] == "convcli: 3 done, 1 failed, of 4 inputs"
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "c"]
+    assert (out / "c" / "maps.npy").exists()
+
+
+def test_fail_fast_stops_a_batch_at_the_first_failure(tmp_path, three_images):
+    bad = tmp_path / "in" / "bad.png"
+    bad.write_bytes(b"not a png at all")
+    out = tmp_path / "maps"
+    res = invoke(
+        "features",
+        three_images[0],
+        bad,
+        three_images[1],
+        "-k",
+        "box",
+        "--out-dir",
+        out,
+        "--fail-fast",
+        "--json",
+    )
+    assert res.exit_code == 1
+    assert [json.loads(line)["status"] for line in res.stdout.splitlines()] == ["ok", "error"]
+    assert sorted(p.name for p in out.iterdir()) == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("outputs", "words"),
+    [
+        (["-o", "x", "--out-dir", "y"], "not both"),
+        ([], "give -o/--output DIR (one input) or --out-dir DIR"),
+        (["-o", "x"], "-o/--output takes one input, got 2"),
+    ],
+)
+def test_batch_usage_errors(tmp_path, three_images, outputs, words):
+    res = invoke("features", *three_images[:2], "-k", "box", *outputs)
+    assert words in assert_one_error_line(res, 2)
+
+
+def test_two_inputs_with_one_name_would_write_one_folder(tmp_path, write_png):
+    data = np.zeros((8, 8), np.uint8)
+    a, b = write_png(data, "x/a.png"), write_png(data, "y/a.png")
+    res = invoke("features", a, b, "-k", "box", "--out-dir", tmp_path / "maps")
+    assert "would both write" in assert_one_error_line(res, 2)
+    assert not (tmp_path / "maps").exists()

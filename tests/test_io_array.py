@@ -122,9 +122,9 @@ def test_array_outputs(tmp_path: Path) -> None:
     save(a2, tmp_path / "a.png")
     assert load(tmp_path / "a.png").data.dtype == np.uint16
     a3 = Signal(np.zeros((3, 4, 5), np.float32), "array")
-    with pytest.raises(UnsupportedError, match="--as image"):
+    with pytest.raises(UnsupportedError, match="kind='image' \\(channels last\\) or kind='volume'"):
         save(a3, tmp_path / "a.tif")
-    with pytest.raises(UnsupportedError, match="--as audio"):
+    with pytest.raises(UnsupportedError, match="read it with kind='audio'"):
         output_dtype(Signal(np.zeros((3, 2)), "array"), tmp_path / "a.wav")
     with pytest.raises(UnsupportedError, match="has no extension"):
         save(a2, tmp_path / "noext")

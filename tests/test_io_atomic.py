@@ -11,7 +11,7 @@ import pytest
 
 from convcli.errors import OutputExistsError, SignalWriteError
 from convcli.io import Signal, load, same_file, save
-from convcli.io import image as image_module
+from convcli.io import pillow_image as image_module
 from convcli.io.atomic import atomic_file, atomic_folder
 
 
@@ -35,7 +35,7 @@ def test_no_temp_left_when_the_writer_fails(tmp_path: Path, error: BaseException
 def test_no_temp_left_when_an_encoder_fails_inside_save(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(fh, arr, fmt, form):  # type: ignore[no-untyped-def]
+    def broken(fh, arr, fmt, form, **kw):  # type: ignore[no-untyped-def]
         fh.write(b"\x89PNG partial")
         raise OSError("disk on fire")
 
@@ -48,7 +48,7 @@ def test_no_temp_left_when_an_encoder_fails_inside_save(
 def test_interrupt_inside_save_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupted(fh, arr, fmt, form):  # type: ignore[no-untyped-def]
+    def interrupted(fh, arr, fmt, form, **kw):  # type: ignore[no-untyped-def]
         fh.write(b"partial")
         raise KeyboardInterrupt
 
@@ -80,7 +80,7 @@ def test_permissions_follow_the_umask(tmp_path: Path) -> None:
 def test_existing_output_needs_overwrite(tmp_path: Path) -> None:
     target = tmp_path / "a.png"
     target.write_bytes(b"precious")
-    with pytest.raises(OutputExistsError, match="exists; use --overwrite"):
+    with pytest.raises(OutputExistsError, match="exists; use overwrite=True"):
         save(gray(), target)
     assert target.read_bytes() == b"precious"
     save(gray(9), target, overwrite=True)

@@ -273,7 +273,7 @@ def test_probe_audio(tmp_path: Path) -> None:
 @pytest.mark.parametrize("channels", [1, 2, 3])
 def test_read_frames_equals_libsndfile_float_read(tmp_path, fmt, subtype, channels):
     """The integer-then-scale read gives libsndfile's float32 samples bit for bit."""
-    from convcli.io.audio import read_frames
+    from convcli.io.sndfile_audio import read_frames
 
     rng = np.random.default_rng(channels)
     full = 2**15 if subtype == "PCM_16" else 2**31

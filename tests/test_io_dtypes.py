@@ -15,7 +15,10 @@ from PIL import Image
 
 from convcli.errors import ArgumentError, UnsupportedError
 from convcli.io import Form, Signal, cast, load, output_dtype, save
-from convcli.io.dtypes import IMAGE_DTYPES, image_dtypes
+from convcli.io.pillow_image import image_dtypes
+from convcli.io.registry import family
+
+IMAGE_FORMATS = [f.name for f in family("image").writes]
 
 EXT = {
     "PNG": ".png",
@@ -45,7 +48,7 @@ def sample(dtype: str, channels: int, seed: int = 0, few: bool = False) -> np.nd
 
 
 MATRIX = [
-    (fmt, channels, dtype) for fmt in IMAGE_DTYPES for channels in (1, 2, 3, 4) for dtype in DTYPES
+    (fmt, channels, dtype) for fmt in IMAGE_FORMATS for channels in (1, 2, 3, 4) for dtype in DTYPES
 ]
 
 
@@ -149,15 +152,15 @@ def test_output_dtype(signal: Signal, path: str, requested: str, expected: str) 
             "o.png",
             "auto",
             r"o.png: PNG cannot hold 32-bit float RGB: PNG holds 8-bit gray, gray\+alpha, RGB "
-            r"or RGBA and 16-bit gray; use .tif for one channel \(--gray\) or .npy, "
-            r"or --dtype uint8",
+            r"or RGBA and 16-bit gray; use .tif for one channel \(gray=True\) or .npy, "
+            r"or dtype='uint8'",
         ),
         (
             sig("image", "uint16", 3),
             "o.png",
             "auto",
-            r"PNG cannot hold 16-bit RGB.*use .tif for one channel \(--gray\) or .npy, "
-            r"or --dtype uint8",
+            r"PNG cannot hold 16-bit RGB.*use .tif for one channel \(gray=True\) or .npy, "
+            r"or dtype='uint8'",
         ),
         (sig("image", "uint16", 3), "o.tif", "auto", r"TIFF cannot hold 16-bit RGB.*\.npy"),
         (sig("image", "uint16"), "o.jpg", "auto", r"JPEG cannot hold 16-bit gray.*\.png.*\.tif"),

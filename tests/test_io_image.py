@@ -244,7 +244,7 @@ def test_exif_orientation_applied(tmp_path: Path, orientation: int) -> None:
 @pytest.mark.parametrize("orientation", [3, 6, 8])
 @pytest.mark.parametrize("mode", ["L", "I;16", "F", "RGB"])
 def test_tiff_orientation(tmp_path: Path, mode: str, orientation: int, compression: str) -> None:
-    from convcli.io.image import orient
+    from convcli.io.pillow_image import orient
 
     _, arr = make(mode)
     exif = Image.Exif()
@@ -281,7 +281,7 @@ def test_gray_equals_pillow_L(tmp_path: Path, mode: str) -> None:
 def test_gray_keeps_16_bit_and_float() -> None:
     rng = np.random.default_rng(1)
     rgb16 = rng.integers(0, 65536, (4, 5, 3), dtype=np.uint16)
-    from convcli.io.image import to_gray
+    from convcli.io.pillow_image import to_gray
 
     g = to_gray(rgb16, 2)
     assert g.dtype == np.uint16
@@ -423,3 +423,15 @@ def test_image_forced_as_array_and_volume(tmp_path: Path) -> None:
     assert v.kind == "volume" and v.data.shape == (1, ROWS, COLS, 3) and v.channel_axis == 3
     with pytest.raises(SignalReadError, match="cannot be read as audio"):
         load(path, "audio")
+
+
+def test_a_jpeg_whose_header_pillow_refuses_is_named_not_a_keyerror(tmp_path: Path) -> None:
+    """Pillow opens an MPO with its JPEG plugin; naming "MPO" as a plugin too made every
+    JPEG whose header Pillow refused fail with a bare KeyError: "cannot read as JPEG: 'MPO'".
+    """
+    path = tmp_path / "bad.jpg"
+    path.write_bytes(b"\xff\xd8\xff\xe0\x00\x02" + b"\x00" * 40)
+    with pytest.raises(SignalReadError) as caught:
+        load(path)
+    assert "'MPO'" not in str(caught.value)
+    assert "bad.jpg: cannot read as JPEG: a damaged or truncated header" in str(caught.value)

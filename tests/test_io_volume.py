@@ -297,7 +297,7 @@ def test_animated_png_holds_8_bit_only(tmp_path: Path) -> None:
     with pytest.raises(
         UnsupportedError,
         match=r"animated PNG cannot hold 16-bit gray.*use \.tif \(multi-page\), a folder of "
-        r"slices \(a path with no extension\) or \.npy, or --dtype uint8$",
+        r"slices \(a path with no extension\) or \.npy, or dtype='uint8'$",
     ):
         output_dtype(v, tmp_path / "v.png")
     with pytest.raises(UnsupportedError, match="animated PNG"):

@@ -96,6 +96,8 @@ def test_text_column_file_is_taps_for_audio(tmp_path: Path) -> None:
         ("1 2,\n", "1:4", "trailing ','"),
         ("a,b,c\n1,2,3\n", "1:1", "'a' is not a number"),
         ("\ufeff1 2\n3 y\n", "2:3", "'y'"),
+        ("0,25 0,5 0,25\n", "1:1", "decimal point (0.25)"),
+        ("1 2 1\n2 4,5 2\n", "2:3", "'4,5' could be two numbers"),
     ],
 )
 def test_text_errors_give_line_and_column(
@@ -280,6 +282,24 @@ def test_audio_nan_refused(tmp_path: Path) -> None:
     path = tmp_path / "nan.wav"
     soundfile.write(path, np.array([1.0, np.nan]), 8000, subtype="FLOAT")
     assert "NaN at index (1,)" in error_of(str(path))
+
+
+def test_audio_at_the_signals_rate_is_used(tmp_path: Path) -> None:
+    path = tmp_path / "ir.wav"
+    soundfile.write(path, np.array([0.5, 0.25]), 22050, subtype="DOUBLE")
+    np.testing.assert_array_equal(make_kernel(str(path), 1, rate=22050), [0.5, 0.25])
+    np.testing.assert_array_equal(make_kernel(str(path), 1, rate=22050.0), [0.5, 0.25])
+
+
+def test_audio_at_another_rate_is_refused_naming_both(tmp_path: Path) -> None:
+    path = tmp_path / "hall.wav"
+    soundfile.write(path, np.array([0.5, 0.25]), 44100, subtype="DOUBLE")
+    with pytest.raises(KernelSpecError) as info:
+        make_kernel(str(path), 1, rate=22050)
+    message = str(info.value)
+    assert str(path) in message
+    assert "44100 Hz" in message and "22050 Hz" in message and "2 times as long" in message
+    assert make_kernel(str(path), 2).shape == (1, 2)  # no rate (an image): no check
 
 
 # --- missing and odd paths ---------------------------------------------------------------

@@ -127,6 +127,14 @@ def test_inline_column_kernel() -> None:
         ("1 2 3e", ["column 5", "'3e'"]),
         ("1_000", ["column 1", "'1_000'"]),
         ("0x10", ["column 1", "'0x10'"]),
+        ("0,25 0,5 0,25", ["column 1", "'0,25'", "decimal comma", "0.25"]),
+        ("1 \u0663 1", ["column 3", "not a number"]),  # ARABIC-INDIC DIGIT THREE
+        ("1\x0c2", ["column 1", "not a number"]),
+        ("1\u20032", ["column 1", "not a number"]),  # EM SPACE
+        ("1 0,5 1", ["column 3", "'0,5'", "decimal point (0.5)"]),
+        ("[1 2 1; 2 -0,5 2]/8", ["column 11", "'-0,5'", "(-0.5)"]),
+        ("1,5 2", ["column 1", "'1,5'"]),
+        ("1 2|1 0,5", ["column 7", "'0,5'"]),
     ],
 )
 def test_inline_errors_say_where(spec: str, fragments: list[str]) -> None:
@@ -135,6 +143,23 @@ def test_inline_errors_say_where(spec: str, fragments: list[str]) -> None:
     message = str(info.value)
     for fragment in fragments:
         assert fragment in message, (fragment, message)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("1 2 1", [1, 2, 1]),
+        ("1,2,1", [1, 2, 1]),
+        ("1, 2, 1", [1, 2, 1]),
+        ("1 ,2 ,1", [1, 2, 1]),
+        ("0.25 0.5 0.25", [0.25, 0.5, 0.25]),
+        ("0,25", [0, 25]),  # one way to read it: no space separates any number
+    ],
+)
+def test_commas_and_spaces_read_one_way(spec: str, expected: list[float]) -> None:
+    parsed = parse_spec(spec)
+    assert parsed.array is not None
+    assert parsed.array.tolist() == expected
 
 
 def test_empty_spec() -> None:
@@ -489,7 +514,7 @@ def test_registry_listing() -> None:
     assert {
         "identity", "box", "gaussian", "laplacian", "log", "dog", "sharpen", "unsharp", "sobel",
         "disk", "prewitt", "scharr", "emboss", "outline", "motion", "gabor", "lowpass",
-        "highpass", "bandpass", "bandstop", "echo",
+        "highpass", "bandpass", "bandstop", "echo", "bilinear", "bicubic", "lanczos",
     } == set(names)  # fmt: skip
     for k in kernels:
         assert isinstance(k, KernelDef)

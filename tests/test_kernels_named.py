@@ -16,7 +16,9 @@ from convcli.errors import KernelSpecError
 from convcli.kernels import REGISTRY, list_kernels, make_kernel
 from convcli.kernels._fir import MAX_TAPS, MIN_TAPS
 
-SPATIAL = [k.name for k in list_kernels() if not k.needs_rate]
+#: Upsampling kernels for a transposed convolution: even sizes, phases summing to 1.
+UPSAMPLING = {"bilinear", "bicubic", "lanczos"}
+SPATIAL = [k.name for k in list_kernels() if not k.needs_rate and k.name not in UPSAMPLING]
 CASES = [
     (name, ndim)
     for name in SPATIAL
@@ -41,6 +43,21 @@ def correlate_same(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 # --- every spatial kernel in every supported ndim ----------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(UPSAMPLING))
+@pytest.mark.parametrize("factor", [1, 2, 3, 4])
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_upsampling_kernels(name: str, factor: int, ndim: int) -> None:
+    k = make_kernel(f"{name}:{factor}", ndim)
+    radius = {"bilinear": 1, "bicubic": 2, "lanczos": 3}[name]
+    side = 2 * radius * factor - factor % 2
+    assert k.shape == (side,) * ndim and k.dtype == np.float64
+    assert np.allclose(k, flip_all(k))
+    taps = make_kernel(f"{name}:{factor}", 1)
+    for r in range(factor):  # each output phase's weights sum to 1
+        assert taps[r::factor].sum() == pytest.approx(1.0, abs=1e-12)
+    assert k.sum() == pytest.approx(factor**ndim)
 
 
 def test_every_kernel_is_covered() -> None:

@@ -314,7 +314,7 @@ def test_long_audio_streams_under_a_small_budget_instead_of_being_refused(corpus
 def test_option_defaults_agree_with_the_library():
     from convcli.cli import options
     from convcli.io import limits
-    from convcli.run import MAX_TAPS
+    from convcli.jobs.budget import MAX_TAPS
 
     assert (
         options._PIXELS,
@@ -368,7 +368,7 @@ def test_the_decompression_bomb_warning_is_an_error(tmp_path):
     from PIL import Image
 
     from convcli.io import Limits
-    from convcli.io.image import open_image
+    from convcli.io.pillow_image import open_image
 
     Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "a.png")
     with open_image(tmp_path / "a.png", Limits(max_pixels=500)) as im:
@@ -537,7 +537,7 @@ def test_json_and_messages_with_undecodable_names(corpus, tmp_path):
 def test_the_default_budget_follows_the_address_space_limit():
     import resource
 
-    from convcli.run import default_memory_budget
+    from convcli.jobs.budget import default_memory_budget
 
     with open("/proc/self/status", encoding="ascii") as fh:
         size = next(int(x.split()[1]) << 10 for x in fh if x.startswith("VmSize:"))

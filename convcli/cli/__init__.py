@@ -19,11 +19,21 @@ import importlib
 import os
 import signal
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import click
 
 from convcli import __version__
+from convcli.errors import ConvcliError, Param, join_words, spell
+from convcli.jobs.process import (
+    STOP_SIGNALS,
+    catch_lost_interruptions,
+    caught_signal,
+    on_stop_signal,
+    quiet_warnings,
+    stopped,
+)
 
 __all__ = ["cli", "main"]
 
@@ -48,6 +58,39 @@ Examples:
 """
 
 
+#: The library parameters whose option is not ``--`` and the name with dashes.
+OPTION_NAMES = {"kind": "--as", "kernels": "-k"}
+
+
+def option_for(param: Param) -> str:
+    """Spell a parameter a library message names as the option that sets it.
+
+    Examples
+    --------
+    >>> option_for(Param("max_pixels")), option_for(Param("kind", "image"))
+    ('--max-pixels', '--as image')
+    >>> option_for(Param("overwrite", True)), option_for(Param("dtype", "uint8", "uint16"))
+    ('--overwrite', '--dtype uint8 or uint16')
+    >>> option_for(Param("bias", 2.0))
+    '--bias 2'
+    """
+    option = OPTION_NAMES.get(param.name, "--" + param.name.replace("_", "-"))
+    values = [f"{v:g}" if isinstance(v, float) else str(v) for v in param.values if v is not True]
+    return f"{option} {join_words(values)}" if values else option
+
+
+def problem(exc: BaseException) -> str:
+    """Return an exception's message as the CLI says it: options for the parameters it names."""
+    if isinstance(exc, ConvcliError):
+        return exc.spelled(option_for)
+    return str(exc)
+
+
+def spelled(message: str, params: Iterable[Param]) -> str:
+    """Return a record's error message with options for the parameters it names."""
+    return spell(message, params, option_for)
+
+
 def error_line(message: str, path: object = None) -> str:
     """Format the one line every error gets: ``convcli: error: <file>: <problem>``."""
     text = " ".join(str(message).split())  # one line, whatever the message holds
@@ -64,91 +107,6 @@ def safe_path(path: object) -> str:
 
 class Interrupted(Exception):
     """Ctrl-C during a command: reported as one line, exit status 130."""
-
-
-#: The signals a run cleans up after, and what the one line says for each.
-_SIGNALS: dict[int, str] = {
-    int(signal.SIGINT): "interrupted",
-    int(signal.SIGTERM): "terminated",
-    **({int(signal.SIGHUP): "hung up"} if hasattr(signal, "SIGHUP") else {}),
-}
-_caught: list[int] = []  # the signal that stopped this run, if any
-
-
-def interrupt_now() -> None:
-    """Raise KeyboardInterrupt, or have a :func:`convcli.io.atomic.hold_signals` block do it.
-
-    A signal handler calls this: a step that must not be split (a temporary file created
-    and not yet known by name) finishes first.
-    """
-    atomic = sys.modules.get("convcli.io.atomic")
-    if atomic is not None and atomic.interruption_held():
-        atomic.defer_interruption()
-        return
-    raise KeyboardInterrupt
-
-
-def _on_signal(signum: int, frame: Any) -> None:
-    """Stop the run: later signals are ignored while it cleans up."""
-    for sig in _SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
-    if not _caught:
-        _caught.append(signum)
-    interrupt_now()
-
-
-_relay: list[Any] = [interrupt_now]  # what a re-raised interruption calls
-
-
-def _raise_once(signum: int, frame: Any) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _relay[0]()
-
-
-def _unraisable(unraisable: Any) -> None:
-    """Re-raise an interruption that Python could not let out; report anything else.
-
-    A KeyboardInterrupt raised while a ``__del__`` or a callback from C runs is "ignored"
-    by Python (a traceback is printed, the exception dropped).  Here it is raised again,
-    silently, a moment later in the main thread (:func:`_thread.interrupt_main`).
-    """
-    if isinstance(unraisable.exc_value, KeyboardInterrupt):
-        import _thread
-        import threading
-
-        signal.signal(signal.SIGINT, _raise_once)
-        # from another thread, a moment later: once this hook and the __del__ are over
-        threading.Timer(0.001, _thread.interrupt_main, args=(signal.SIGINT,)).start()
-        return
-    sys.__unraisablehook__(unraisable)
-
-
-def catch_lost_interruptions(relay: Any = None) -> None:
-    """Install :func:`_unraisable` as :func:`sys.unraisablehook` (the CLI and its workers).
-
-    Parameters
-    ----------
-    relay : callable, optional
-        What the interruption, raised again, calls: :func:`interrupt_now` by default.
-    """
-    _relay[0] = interrupt_now if relay is None else relay
-    sys.unraisablehook = _unraisable
-
-
-def signal_caught() -> bool:
-    """Whether SIGINT, SIGTERM or SIGHUP has asked this run to stop.
-
-    The handler raises KeyboardInterrupt, but code that swallows exceptions (a callback
-    from C, a ``__del__``) can lose it; a batch checks this between inputs so that it stops
-    all the same.
-    """
-    return bool(_caught)
-
-
-def _stopped() -> tuple[str, int]:
-    """Return the line's word and the exit status of an interrupted run."""
-    signum = _caught[0] if _caught else int(signal.SIGINT)
-    return _SIGNALS.get(signum, "interrupted"), 128 + signum
 
 
 def _die_by(signum: int) -> None:
@@ -227,7 +185,7 @@ class ConvcliGroup(click.Group):
             click.echo(error_line(exc.format_message()), err=True)
             sys.exit(exc.exit_code)
         except (click.exceptions.Abort, KeyboardInterrupt, Interrupted):
-            word, status = _stopped()
+            word, status = stopped()
             click.echo(f"convcli: {word}", err=True)
             sys.exit(status)
         except BrokenPipeError:
@@ -251,19 +209,6 @@ def cli() -> None:
     """
 
 
-def quiet_warnings() -> None:
-    """Keep Python's warnings (numpy overflow, Pillow metadata) off the CLI's stderr.
-
-    What a user needs to know is a ``convcli: warning:`` or ``convcli: error:`` line (an
-    overflow is counted as clipped; a damaged file fails in one line).  ``python -W`` or
-    ``PYTHONWARNINGS`` still show them.
-    """
-    if not sys.warnoptions:
-        import warnings
-
-        warnings.simplefilter("ignore")
-
-
 def main() -> None:
     """Console-script entry point.
 
@@ -273,8 +218,8 @@ def main() -> None:
     """
     quiet_warnings()
     catch_lost_interruptions()
-    for sig in _SIGNALS:
-        signal.signal(sig, _on_signal)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_stop_signal)
     if hasattr(signal, "SIGXFSZ"):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
@@ -283,12 +228,12 @@ def main() -> None:
         finally:
             # The run is over (every output written or cleaned up): from here a signal just
             # ends the process, by its default action, which a shell loop sees.
-            for sig in _SIGNALS:
+            for sig in STOP_SIGNALS:
                 signal.signal(sig, signal.SIG_DFL)
     except KeyboardInterrupt:  # a signal in the very instant the run ended
         pass
     except SystemExit:
-        if not _caught:
+        if caught_signal() is None:
             raise
     # Out of the except blocks, the interrupted frames are no longer held by a traceback.
-    _die_by(_caught[0] if _caught else int(signal.SIGINT))
+    _die_by(caught_signal() or int(signal.SIGINT))

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from convcli.cli import problem
 from convcli.cli.options import size_options
 
 EPILOG = """\b
@@ -124,8 +125,8 @@ def command(
     kernel positions and never-read samples, the output grid; with --values, the numbers and
     each frame's dot product.  1-D and 2-D geometries, any that `convcli shape` accepts.
     """
-    from convcli.animate import output_kind, plan_animation, save_animation
     from convcli.errors import ArgumentError, ConvcliError, KernelSpecError
+    from convcli.explain.animate import output_kind, plan_animation, save_animation
     from convcli.geometry import normalize_per_axis, parse_ints, parse_padding
 
     if not math.isfinite(pad_value):
@@ -185,13 +186,13 @@ def command(
             max_frames=max_frames,
         )
     except (ArgumentError, KernelSpecError) as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(problem(exc)) from None
     try:
         kind, count, (width, height) = save_animation(
             anim, output, overwrite=overwrite, duration=duration, cell=cell
         )
     except ConvcliError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(problem(exc)) from None
     what = {"gif": "GIF", "apng": "animated PNG", "folder": "PNG frames"}[kind]
     click.echo(f"{output}: {count} frame{'s' if count != 1 else ''} ({what}), {width}x{height} px")
     return 0

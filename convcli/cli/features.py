@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from convcli.cli import error_line, safe_path
-from convcli.cli.options import check_kernel_specs, geometry_options
-
-KINDS = ("auto", "image", "audio", "volume", "array")
-ACTIVATIONS = ("none", "relu", "abs", "tanh", "sigmoid")
+from convcli.cli import problem, safe_path
+from convcli.cli.options import (
+    ACTIVATION_CHOICES,
+    check_kernel_specs,
+    fail_fast_opt,
+    geometry_options,
+    gray_opt,
+    jobs_opt,
+    json_opt,
+    kind_opt,
+    progress_opt,
+    quiet_opt,
+)
+from convcli.cli.outputs import make_out_dir, plan_outputs
+from convcli.cli.report import Report, run_and_report
 
 EPILOG = """\b
 Examples:
@@ -23,6 +32,7 @@ Examples:
       --pool max:2 -o conv1/
   convcli features song.wav --bank log-scales:sigma=4,scales=5 -o bands/
   convcli features ct_slices/ --bank edges:op=sobel -o ct_edges/
+  convcli features scans/*.png --bank edges --out-dir maps/ -j 0 --json
 
 \b
 The first layer of a trained network, on your own photo (PyTorch):
@@ -34,7 +44,7 @@ then: convcli features photo.jpg --weights conv1.npy --stride 2 --padding 3 -o c
 Keras/TensorFlow kernels are (kh, kw, C, F): save w.transpose(3, 2, 0, 1).
 
 \b
-DIR receives: maps.npy (float32, (F, *out)); one viewable file per map, NN-<label>.png
+Each folder receives: maps.npy (float32, (F, *out)); one viewable file per map, NN-<label>.png
 (images: signed maps in a blue-white-red diverging colour map symmetric about 0, maps of
 one sign in grey), NN-<label>.wav (audio, peak-normalised) or NN-<label>/ (volumes: one
 PNG per plane); montage.png (every map labelled; volumes: the middle plane); maps.json
@@ -51,7 +61,7 @@ def _bank(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
     try:
         parse_bank(value)
     except KernelSpecError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+        raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
     return value
 
 
@@ -95,11 +105,47 @@ def _pool(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
     try:
         return parse_pool(value).text()
     except ArgumentError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+        raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
+
+
+class FeaturesReport(Report):
+    """What a ``features`` record adds: the plan, the alpha and bias warnings, maps written."""
+
+    hidden = ("traceback", "log", "params")
+
+    def plan_lines(self, rec: dict[str, Any]) -> list[str]:
+        """Return the bank's plan (kernels, channels, pads, shapes, method)."""
+        return [f"convcli: {safe_path(rec['input'])}: {line}" for line in rec.get("log", [])]
+
+    def warnings(self, rec: dict[str, Any]) -> list[str]:
+        """Return the warnings: alpha not used; --bias over the file's bias; maps with NaN/Inf."""
+        where = safe_path(rec["input"])
+        found = []
+        if rec.get("alpha_dropped"):
+            found.append(
+                f"{where}: the alpha channel is not used (the maps describe the colour channels)"
+            )
+        source = rec["source"]
+        if source.get("bias") == "--bias" and source.get("bias_in_file"):
+            found.append(f"{safe_path(source['weights'])}: --bias replaces the bias in the file")
+        bad = sum(1 for m in rec["maps"] if m.get("nonfinite"))
+        if bad:
+            found.append(f"{where}: {bad} maps hold NaN or Inf (drawn as 0)")
+        return found
+
+    def finished(self, rec: dict[str, Any]) -> None:
+        """Say (with -v) how many maps were written where, and how long it took."""
+        if self.verbose:
+            shape = "x".join(str(n) for n in rec["shape"])
+            click.echo(
+                f"convcli: {safe_path(rec['input'])}: wrote {rec['shape'][0]} maps ({shape}) to "
+                f"{safe_path(rec['output'])} in {rec['seconds']:.2f} s",
+                err=True,
+            )
 
 
 @click.command("features", epilog=EPILOG)
-@click.argument("input_path", metavar="INPUT")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option(
     "-k",
     "--kernel",
@@ -127,10 +173,15 @@ def _pool(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 @click.option(
     "-o",
     "--output",
-    "out_dir",
     metavar="DIR",
-    required=True,
-    help="Folder to write (created; must be empty unless --overwrite).",
+    default=None,
+    help="Folder to write, for one input (created; must be empty unless --overwrite).",
+)
+@click.option(
+    "--out-dir",
+    metavar="DIR",
+    default=None,
+    help="Write each input's maps to DIR/<input name without extension>/ (created if missing).",
 )
 @geometry_options
 @click.option(
@@ -142,7 +193,7 @@ def _pool(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 )
 @click.option(
     "--activation",
-    type=click.Choice(ACTIVATIONS, case_sensitive=False),
+    type=click.Choice(ACTIVATION_CHOICES, case_sensitive=False),
     default="none",
     show_default=True,
     help="Applied after the bias.",
@@ -155,34 +206,31 @@ def _pool(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
     help="Pool after the activation: max:N or avg:N, windows N wide, S apart "
     "(default N); out = floor((in - N) / S) + 1.",
 )
-@click.option(
-    "--as",
-    "kind",
-    type=click.Choice(KINDS),
-    default="auto",
-    show_default=True,
-    help="Read the input as this kind of signal.",
-)
-@click.option("--gray", is_flag=True, help="Convert images and volumes to one grey channel first.")
+@kind_opt
+@gray_opt
 @click.option(
     "--overwrite",
     is_flag=True,
     help="Write into a DIR that is not empty, replacing files of the same names.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the run's record as JSON on stdout.")
-@click.option("-q", "--quiet", is_flag=True, help="No warnings.")
+@jobs_opt
+@fail_fast_opt
+@json_opt
+@quiet_opt
 @click.option(
     "-v",
     "--verbose",
     is_flag=True,
     help="Print the plan (kernels, channels, pads, shapes, method) and tracebacks.",
 )
+@progress_opt
 def command(
-    input_path: str,
+    inputs: tuple[str, ...],
     kernels: tuple[str, ...],
     bank: str | None,
     weights: str | None,
-    out_dir: str,
+    output: str | None,
+    out_dir: str | None,
     stride: tuple[int, ...] | None,
     padding: Any,
     pad_mode: str | None,
@@ -196,11 +244,17 @@ def command(
     kind: str,
     gray: bool,
     overwrite: bool,
+    jobs: int,
+    fail_fast: bool,
     as_json: bool,
     quiet: bool,
     verbose: bool,
+    progress: bool | None,
 ) -> int:
-    """Apply a bank of kernels to INPUT and write one feature map per kernel to DIR.
+    """Apply a bank of kernels to each INPUT and write one feature map per kernel.
+
+    The maps of one input go to -o DIR; those of any number of inputs to --out-dir DIR, one
+    folder per input named after it (DIR/photo/ for photo.png), in worker processes with -j.
 
     Give the bank as -k SPEC (repeated), --bank NAME[:ARGS] or --weights FILE (exactly one).
     Every map is computed in one pass, as a convolutional layer computes its channels:
@@ -227,8 +281,11 @@ def command(
             f"--bias has {len(bias)} values but there are {len(kernels)} kernels: give one value, "
             "or one per kernel"
         )
-    from convcli.features._job import FeaturesOptions, run_features
+    from convcli.features._job import FeaturesJob, FeaturesOptions, features_job
+    from convcli.jobs.batch import Batch, worker_count
 
+    pairs = plan_outputs(inputs, output, out_dir, stem=True, what="DIR", refuse_inputs=False)
+    make_out_dir(out_dir)
     opts = FeaturesOptions(
         kernels=kernels,
         bank=bank,
@@ -248,42 +305,13 @@ def command(
         overwrite=overwrite,
         verbose=verbose,
     )
-
-    def log(line: str) -> None:
-        click.echo(f"convcli: {safe_path(input_path)}: {line}", err=True)
-
-    rec = run_features(input_path, out_dir, opts, log=log if verbose else None)
-    if as_json:
-        click.echo(json.dumps({k: v for k, v in rec.items() if k != "traceback"}))
-    if rec["status"] == "error":
-        if verbose and rec.get("traceback"):
-            click.echo(rec["traceback"].rstrip(), err=True)
-        click.echo(error_line(rec["error"], rec["error_file"]), err=True)
-        return 1
-    if not quiet:
-        if rec.get("alpha_dropped"):
-            click.echo(
-                f"convcli: warning: {safe_path(input_path)}: the alpha channel is not used "
-                "(the maps describe the colour channels)",
-                err=True,
-            )
-        if rec["source"].get("bias") == "--bias" and rec["source"].get("bias_in_file"):
-            click.echo(
-                f"convcli: warning: {safe_path(weights)}: --bias replaces the bias in the file",
-                err=True,
-            )
-        bad = sum(1 for m in rec["maps"] if m.get("nonfinite"))
-        if bad:
-            click.echo(
-                f"convcli: warning: {safe_path(input_path)}: {bad} maps hold NaN or Inf "
-                "(drawn as 0)",
-                err=True,
-            )
-    if verbose:
-        shape = "x".join(str(n) for n in rec["shape"])
-        click.echo(
-            f"convcli: {safe_path(input_path)}: wrote {rec['shape'][0]} maps ({shape}) to "
-            f"{safe_path(out_dir)} in {rec['seconds']:.2f} s",
-            err=True,
-        )
-    return 0
+    protect = tuple(inputs)
+    batch = Batch(features_job, [FeaturesJob(inp, out, protect) for inp, out in pairs], opts)
+    return run_and_report(
+        batch,
+        FeaturesReport(quiet=quiet, verbose=verbose, as_json=as_json),
+        workers=worker_count(jobs),
+        fail_fast=fail_fast,
+        progress=progress,
+        label="features",
+    )

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from convcli.cli import error_line, safe_path
-from convcli.cli.options import limits_options, make_limits
+from convcli.cli import error_line, safe_path, spelled
+from convcli.cli.options import kind_opt, limits_options, make_limits
 
 
 def _fmt(value: Any) -> str:
@@ -29,14 +29,7 @@ def _fmt(value: Any) -> str:
     "  convcli info *.wav --json",
 )
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option(
-    "--as",
-    "kind",
-    type=click.Choice(("auto", "image", "audio", "volume", "array")),
-    default="auto",
-    show_default=True,
-    help="Read the input as this kind of signal.",
-)
+@kind_opt
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per input.")
 @limits_options
 def command(
@@ -55,16 +48,16 @@ def command(
     claims more than the limits is refused, as filter would refuse it.
     """
     from convcli import io
-    from convcli.errors import ConvcliError
+    from convcli.jobs.record import EXPECTED, error_message
 
     limits = make_limits(max_pixels, max_voxels, max_frames, max_channels, max_samples)
     failed = 0
     for path in inputs:
         try:
             info = io.probe(path, kind=kind, limits=limits)
-        except (ConvcliError, OSError, ValueError, MemoryError) as exc:
+        except EXPECTED as exc:
             failed += 1
-            problem = _problem(exc, path)
+            problem = spelled(error_message(exc, path), getattr(exc, "params", ()))
             if as_json:
                 click.echo(json.dumps({"input": path, "status": "error", "error": problem}))
             click.echo(error_line(problem, path), err=True)
@@ -77,14 +70,3 @@ def command(
                 if value is not None and key not in ("input", "path"):
                     click.echo(f"  {key}: {_fmt(value)}")
     return 1 if failed else 0
-
-
-def _problem(exc: BaseException, path: str) -> str:
-    """Return the error's message without the path in front (the error line names it)."""
-    from pathlib import Path
-
-    text = " ".join(str(exc).split())
-    for spelling in dict.fromkeys((path, str(Path(path)), path.rstrip("/\\"))):
-        if spelling and text.startswith(f"{spelling}: "):
-            return text[len(spelling) + 2 :]
-    return text or type(exc).__name__

@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from convcli.cli import problem
+
 EPILOG = """\b
 Examples:
   convcli kernels
@@ -108,7 +110,7 @@ def command(
         if ndim is None:  # a file: show it as stored
             kernel = np.squeeze(kernel) if kernel.ndim > 1 else kernel
     except KernelSpecError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(problem(exc)) from None
     if response is not None:
         if kernel.ndim == 0:
             kernel = kernel.reshape(1)
@@ -129,26 +131,29 @@ def _check_plot_path(path: str, overwrite: bool) -> None:
     """Refuse, before any work, a plot path Pillow cannot write or that exists."""
     import os
 
-    from PIL import Image
-
     from convcli.errors import ConvcliError
     from convcli.io.atomic import check_output
+    from convcli.io.drawings import picture_format
 
     ext = os.path.splitext(path)[1].lower()
-    fmt = Image.registered_extensions().get(ext)
-    if fmt is None or fmt not in Image.SAVE:
+    if picture_format(path) is None:
         raise click.UsageError(
             f"--response {path!r}: cannot write {ext or 'a file without an extension'}; use .png"
         )
     try:
         check_output(path, overwrite=overwrite)
     except ConvcliError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(problem(exc)) from None
 
 
 def _response(spec: str, kernel: Any, rate: float | None, path: str, overwrite: bool) -> None:
     from convcli.errors import ArgumentError, ConvcliError
-    from convcli.response import format_properties, kernel_properties, plot_response, save_response
+    from convcli.explain.response import (
+        format_properties,
+        kernel_properties,
+        plot_response,
+        save_response,
+    )
 
     hz = rate if kernel.ndim == 1 else None
     shape = "x".join(map(str, kernel.shape))
@@ -157,9 +162,9 @@ def _response(spec: str, kernel: Any, rate: float | None, path: str, overwrite: 
         click.echo(format_properties(kernel_properties(kernel), rate=hz))
         image = plot_response(kernel, rate=hz, title=title)
     except ArgumentError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(problem(exc)) from None
     try:
         save_response(image, path, overwrite=overwrite)
     except ConvcliError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(problem(exc)) from None
     click.echo(f"response: {path} ({image.width}x{image.height})")

@@ -12,11 +12,27 @@ from typing import Any, TypeVar
 
 import click
 
+from convcli.cli import problem
 from convcli.errors import ArgumentError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Every choice list of the CLI, written out here so that `--help` imports no numpy; each is
+# tested against its one source in the library (tests/test_contract.py).
+#: ``--method``: :data:`convcli.engine.METHODS`.
 METHOD_CHOICES = ("auto", "direct", "separable", "fft")
+#: ``--as``: ``auto`` and :data:`convcli.io.KINDS`.
+KIND_CHOICES = ("auto", "image", "audio", "volume", "array")
+#: ``--dtype``: :data:`convcli.io.DTYPE_CHOICES`.
+DTYPE_CHOICES = ("auto", "uint8", "uint16", "int16", "int32", "float32", "float64")
+#: ``--alpha``: :data:`convcli.jobs.alpha.ALPHA_MODES`.
+ALPHA_CHOICES = ("premultiply", "separate", "keep")
+#: ``--activation``: :data:`convcli.features.ACTIVATIONS`.
+ACTIVATION_CHOICES = ("none", "relu", "abs", "tanh", "sigmoid")
+#: ``--pad-mode``: :data:`convcli.padding.PAD_MODES`, and the aliases of
+#: :data:`convcli.padding.ALIASES`.
+PAD_MODE_CHOICES = ("zero", "constant", "reflect", "symmetric", "replicate", "circular")
+PAD_MODE_ALIASES = ("zeros", "reflect101", "edge", "nearest", "clamp", "wrap")
 
 
 def _ints(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
@@ -28,7 +44,7 @@ def _ints(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
         values = parse_ints(value, param.name or "value")
         normalize_per_axis(values, len(values), param.name or "value")
     except ArgumentError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+        raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
     return values
 
 
@@ -40,7 +56,7 @@ def _padding(ctx: click.Context, param: click.Parameter, value: str) -> Any:
         if not isinstance(parsed, str):
             normalize_padding(parsed, len(parsed) if isinstance(parsed, list) else 1)
     except ArgumentError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+        raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
     return parsed
 
 
@@ -52,7 +68,7 @@ def _pad_mode(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     try:
         return canonical_mode(value)
     except ArgumentError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+        raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
 
 
 def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
@@ -85,9 +101,8 @@ pad_mode_opt = click.option(
     metavar="NAME",
     default=None,
     callback=_pad_mode,
-    help="zero | constant | reflect | symmetric | replicate | circular (aliases: zeros, "
-    "reflect101, edge, nearest, clamp, wrap).  [default: reflect for images and volumes, "
-    "zero for audio and arrays]",
+    help=f"{' | '.join(PAD_MODE_CHOICES)} (aliases: {', '.join(PAD_MODE_ALIASES)}).  "
+    "[default: reflect for images and volumes, zero for audio and arrays]",
 )
 pad_value_opt = click.option(
     "--pad-value",
@@ -121,6 +136,39 @@ method_opt = click.option(
 )
 
 
+kind_opt = click.option(
+    "--as",
+    "kind",
+    type=click.Choice(KIND_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Read the input as this kind of signal.",
+)
+gray_opt = click.option(
+    "--gray", is_flag=True, help="Convert images and volumes to one grey channel first."
+)
+jobs_opt = click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Worker processes for a batch; 0 = all cores.",
+)
+fail_fast_opt = click.option(
+    "--fail-fast", is_flag=True, help="Stop at the first input that fails."
+)
+json_opt = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object per input on stdout."
+)
+quiet_opt = click.option("-q", "--quiet", is_flag=True, help="No warnings and no progress bar.")
+progress_opt = click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar on stderr.  [default: on a terminal, unless -q]",
+)
+
+
 def parse_size(text: str) -> int:
     """Parse a size in bytes: ``1000``, ``512K``, ``256M``, ``2G``, ``1.5GiB`` (powers of 1024).
 
@@ -147,7 +195,7 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
     try:
         return parse_size(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+        raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
 
 
 max_memory_opt = click.option(
@@ -198,7 +246,7 @@ def _count_option(name: str, default: int, what: str) -> Callable[[F], F]:
         try:
             return parse_count(value)
         except ValueError as exc:
-            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+            raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
 
     return click.option(
         name,
@@ -209,7 +257,7 @@ def _count_option(name: str, default: int, what: str) -> Callable[[F], F]:
     )
 
 
-# The defaults of convcli.io.limits and convcli.run.MAX_TAPS, written out so that `--help`
+# The defaults of convcli.io.limits and convcli.jobs.budget.MAX_TAPS, written out so that `--help`
 # imports no numpy (tests/test_reliability_corpus.py checks that they agree).
 _PIXELS, _VOXELS, _FRAMES, _CHANNELS, _SAMPLES, _TAPS = (
     1 << 26,
@@ -291,7 +339,7 @@ def check_kernel_specs(
         try:
             parsed = parse_spec(spec)
         except KernelSpecError as exc:
-            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+            raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
         if parsed.kind == "file" and parsed.path is not None and not Path(parsed.path).is_file():
             what = "is not a regular file" if Path(parsed.path).exists() else "does not exist"
             raise click.BadParameter(f"kernel file {parsed.path} {what}", ctx=ctx, param=param)
@@ -318,7 +366,7 @@ def read_kernel_specs(
         try:
             read_kernel_file(parsed.path)
         except KernelSpecError as exc:
-            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+            raise click.BadParameter(problem(exc), ctx=ctx, param=param) from None
     return value
 
 

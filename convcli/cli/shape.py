@@ -10,7 +10,10 @@ from typing import Any
 
 import click
 
-from convcli.arithmetic import (
+from convcli.cli import problem
+from convcli.cli.options import size_options
+from convcli.errors import ArgumentError
+from convcli.explain.arithmetic import (
     NoSolutionError,
     PaddingSolution,
     TransposedSolution,
@@ -18,8 +21,6 @@ from convcli.arithmetic import (
     geometry_record,
     solve_geometry,
 )
-from convcli.cli.options import size_options
-from convcli.errors import ArgumentError
 from convcli.geometry import (
     normalize_per_axis,
     parse_ints,
@@ -156,10 +157,10 @@ def command(
             )
         else:
             axes = resolve(sizes_n, ksizes_n, stride=strides, padding=pad, dilation=dilations)
-    except NoSolutionError as exc:
-        raise click.ClickException(str(exc)) from None  # exit status 1: a valid question, no answer
+    except NoSolutionError as exc:  # exit status 1: a valid question, no answer
+        raise click.ClickException(problem(exc)) from None
     except ArgumentError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(problem(exc)) from None
     record = geometry_record(axes)
     if target is not None:
         record["target"] = list(targets)
@@ -172,7 +173,7 @@ def command(
     if as_json:
         click.echo(json.dumps(record))
         return 0
-    from convcli.arithmetic import axis_names
+    from convcli.explain.arithmetic import axis_names
 
     names = axis_names(ndim)
     if target is not None:

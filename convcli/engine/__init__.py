@@ -9,11 +9,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from convcli.engine._direct import correlate_unpadded
-from convcli.engine._plan import METHODS, Plan, direct_variant, make_plan
+from convcli.engine._execute import correlate, execute
+from convcli.engine._plan import METHODS, Plan, compute_dtype, make_plan
+from convcli.engine._transposed import conv_transpose
+from convcli.errors import ArgumentError
 from convcli.geometry import PaddingArg
 
-__all__ = ["convolve", "make_plan", "execute", "Plan", "METHODS"]
+__all__ = [
+    "convolve",
+    "conv_transpose",
+    "make_plan",
+    "execute",
+    "compute_dtype",
+    "Plan",
+    "METHODS",
+]
 
 
 def convolve(
@@ -28,6 +38,8 @@ def convolve(
     flip: bool = False,
     method: str = "auto",
     channel_axis: int | None = None,
+    normalized: bool = False,
+    mask: object | None = None,
 ) -> np.ndarray:
     """Correlate (or, with ``flip``, convolve) an N-D signal with a kernel.
 
@@ -42,7 +54,8 @@ def convolve(
     x : array_like
         The signal: one axis per kernel axis, plus one channel axis if ``channel_axis`` names
         it (the kernel is then applied to each channel).  Integers and bools are fine: the
-        arithmetic is float32 (float64 for a float64 input), so integers never wrap.
+        arithmetic is float32 (float64 for float64 and for integers wider than 16 bits,
+        :func:`compute_dtype`), so integers never wrap.
     kernel : array_like
         The kernel (weights), one axis per spatial axis of ``x``; NaN and Inf are refused.
     stride : int or sequence of int, optional
@@ -81,12 +94,33 @@ def convolve(
         ``ValueError`` for a kernel that cannot be split exactly.
     channel_axis : int, optional
         The axis of ``x`` that holds channels.
+    normalized : bool, optional
+        Normalized convolution: ``y = (x·m ⋆ w) / (m ⋆ w)``, where ``m`` (the certainty) is 0
+        on NaN samples, where ``mask`` is 0, and on padding outside the signal, so missing
+        samples are left out and the kernel is renormalised by the weight it kept (borders do
+        not darken, NaN holes are filled from their neighbours; astropy's ``convolve`` with
+        ``nan_treatment='interpolate'`` and ``normalize_kernel=True``).  With pad mode
+        ``zero`` or ``constant`` the padding is outside the signal (certainty 0, whatever its
+        value); ``reflect``, ``symmetric``, ``replicate`` and ``circular`` make copies of
+        samples, and each copy keeps its sample's certainty (astropy's ``boundary='extend'``
+        is ``replicate``, ``'wrap'`` is ``circular``).  ±Inf is a value, not a missing sample.
+        The output is NaN where ``|m ⋆ w| <= rtol * sum(|w|)`` (``rtol`` 1e-5 for float32
+        arithmetic, 1e-10 for float64: above every method's rounding, so every method masks
+        the same samples).  A kernel whose sum is within that bound of 0 (a derivative, a
+        Laplacian) is refused with ``ValueError``, as astropy refuses it.  With weights of
+        mixed sign, ``m ⋆ w`` can be small where much of the kernel is left out: the output
+        is then what the definition says, large, and NaN below the bound.  Where nothing is
+        left out, the result is the convolution with the kernel divided by its sum.
+    mask : array_like, optional
+        With ``normalized``: the certainty of each sample, bool or weights in [0, 1] (1 =
+        keep, 0 = missing; the opposite of numpy.ma's and astropy's ``mask``), of ``x``'s
+        spatial shape and shared by its channels (an alpha channel, say).
 
     Returns
     -------
     ndarray
-        float32 (float64 for float64 input), shape :func:`convcli.output_shape` on the spatial
-        axes and the channel axis unchanged.
+        In :func:`compute_dtype` of ``x``'s dtype (float32 or float64); its shape is
+        :func:`convcli.output_shape` on the spatial axes, the channel axis unchanged.
 
     Raises
     ------
@@ -95,17 +129,40 @@ def convolve(
 
     Examples
     --------
-    >>> convolve([0, 0, 1, 0, 0], [1, 2, 3])
-    array([0., 3., 2., 1., 0.], dtype=float32)
-    >>> convolve([0, 0, 1, 0, 0], [1, 2, 3], flip=True)
+    >>> convolve([0, 0, 1, 0, 0], [1, 2, 3])  # Python ints are int64: float64 arithmetic
+    array([0., 3., 2., 1., 0.])
+    >>> convolve(np.array([0, 0, 1, 0, 0], np.uint8), [1, 2, 3], flip=True)
     array([0., 1., 2., 3., 0.], dtype=float32)
     >>> convolve(np.arange(6.0), [1.0, 1.0], padding="valid", stride=2)
     array([1., 5., 9.])
     >>> convolve(np.ones((4, 4, 3), np.uint8), np.ones((3, 3)), channel_axis=-1).shape
     (4, 4, 3)
+    >>> convolve([1.0, 2.0, np.nan, 4.0], [1, 1, 1], normalized=True)
+    array([1.5, 1.5, 3. , 4. ])
     """
-    arr = np.asarray(x)
-    args = dict(
+    if normalized or mask is not None:
+        if not normalized:
+            raise ArgumentError(
+                "mask is the certainty of normalized convolution: pass normalized=True"
+            )
+        from convcli.engine._normalized import normalized_convolve
+
+        return normalized_convolve(
+            x,
+            kernel,
+            mask,
+            stride=stride,
+            padding=padding,
+            pad_mode=pad_mode,
+            pad_value=pad_value,
+            dilation=dilation,
+            flip=flip,
+            method=method,
+            channel_axis=channel_axis,
+        )
+    return correlate(
+        x,
+        kernel,
         stride=stride,
         padding=padding,
         pad_mode=pad_mode,
@@ -114,123 +171,4 @@ def convolve(
         flip=flip,
         method=method,
         channel_axis=channel_axis,
-    )
-    plan = make_plan(arr.shape, arr.dtype, kernel, **args)  # type: ignore[arg-type]
-    if plan.method == "fft" and plan.requested == "auto" and arr.dtype.kind == "f":
-        # NaN or Inf would spread over the whole output by FFT: check only when it matters
-        # (min/max propagate both, without a temporary array).
-        if not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
-            plan = make_plan(arr.shape, arr.dtype, kernel, finite=False, **args)  # type: ignore[arg-type]
-    return execute(plan, arr)
-
-
-def _full_kernel(plan: Plan, dtype: np.dtype | None = None) -> np.ndarray:
-    """Return the kernel with a size-1 axis at the channel axis, in the compute dtype."""
-    k = plan.kernel
-    if plan.channel_axis is not None:
-        k = np.expand_dims(k, plan.channel_axis)
-    return k.astype(dtype or plan.dtype)
-
-
-def _per_axis(plan: Plan, attr: str, fill: int) -> list[int]:
-    values = [fill] * len(plan.input_shape)
-    for a, g in zip(plan.spatial_axes, plan.geometry):
-        values[a] = getattr(g, attr)
-    return values
-
-
-def execute(plan: Plan, x: np.ndarray) -> np.ndarray:
-    """Run a plan made by :func:`make_plan` on the data it was made for.
-
-    Parameters
-    ----------
-    plan : Plan
-        The plan.
-    x : ndarray
-        The input; its shape must be ``plan.input_shape``.
-
-    Returns
-    -------
-    ndarray
-    """
-    x = np.asarray(x)
-    if x.shape != plan.input_shape:
-        raise ValueError(f"plan is for shape {plan.input_shape}, got {x.shape}")
-    stride = _per_axis(plan, "stride", 1)
-    dilation = _per_axis(plan, "dilation", 1)
-    out_shape = list(plan.output_shape)
-    if plan.method == "direct":
-        variant = (
-            plan.variant
-            if x.dtype == plan.input_dtype and plan.variant
-            else direct_variant(plan.geometry, plan.kernel, x.shape, plan.spatial_axes, x.dtype)
-        )
-        if (
-            variant in ("gemm", "toeplitz")
-            and x.dtype.kind == "f"
-            and (variant == "toeplitz" or np.any(plan.kernel == 0))
-            and not np.isfinite(np.sum(x))
-        ):
-            # Matrix products multiply zero weights too (0 * NaN = NaN): with NaN or Inf in
-            # the input, sum tap by tap so that they stay where the kernel's taps put them.
-            variant = "taps"
-        if variant == "toeplitz":
-            from convcli.engine._toeplitz import correlate_toeplitz
-
-            a, g = plan.spatial_axes[0], plan.geometry[0]
-            return correlate_toeplitz(
-                x,
-                plan.kernel,
-                a,
-                g.pad_lo,
-                g.stride,
-                g.dilation,
-                g.output,
-                plan.pad_mode,
-                plan.pad_value,
-                plan.dtype,
-            )
-        return correlate_unpadded(
-            x,
-            _full_kernel(plan, np.dtype(np.float64)),
-            _per_axis(plan, "pad_lo", 0),
-            stride,
-            dilation,
-            out_shape,
-            plan.pad_mode,
-            plan.pad_value,
-            plan.dtype,
-            gemm=variant == "gemm",
-        )
-    if plan.method == "separable":
-        from convcli.engine._separable import correlate_separable, factorize
-
-        factors = plan.factors or factorize(plan.kernel)
-        assert factors is not None
-        return correlate_separable(
-            x,
-            factors,
-            plan.spatial_axes,
-            _per_axis(plan, "pad_lo", 0),
-            stride,
-            dilation,
-            out_shape,
-            plan.pad_mode,
-            plan.pad_value,
-            plan.dtype,
-        )
-    from convcli.engine._fft import correlate_fft
-
-    return correlate_fft(
-        x,
-        _full_kernel(plan, np.dtype(np.float64)),
-        plan.spatial_axes,
-        _per_axis(plan, "pad_lo", 0),
-        stride,
-        dilation,
-        out_shape,
-        plan.pad_mode,
-        plan.pad_value,
-        plan.dtype,
-        tile=plan.fft_block,
     )

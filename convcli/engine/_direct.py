@@ -37,10 +37,7 @@ axis) shift-add over strided views of the input, in blocks along the outer axes.
 from __future__ import annotations
 
 import math
-import os
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
@@ -48,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from convcli.engine.threads import run_split
 from convcli.padding import pad_window
 
 __all__ = [
@@ -90,7 +88,6 @@ __all__ = [
     "long_axis_last",
     "SHORT_INNER",
     "int16_plan",
-    "run_split",
 ]
 
 #: Output elements per block of the strided-view path (256 KiB of float32: L2-resident).
@@ -131,104 +128,6 @@ THREAD_MIN_ELEMENTS = 1 << 17
 TapGroups = list[tuple[float, list[tuple[int, ...]]]]
 #: One 1-D pass of the flat path: ``[(weight, [flat offset, ...]), ...]``.
 FlatPass = list[tuple[float, list[int]]]
-
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _pool() -> ThreadPoolExecutor | None:
-    global _POOL
-    workers = min(2, os.cpu_count() or 1)
-    if workers < 2:
-        return None
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="convcli")
-    return _POOL
-
-
-class _Shared:
-    """Items that the calling thread and one helper thread pull one at a time.
-
-    The helper's item in progress is tracked, so that the caller, once it runs out of items,
-    waits for that item only: a helper that a busy machine has not scheduled yet costs
-    nothing (it finds no items when it runs), where waiting for it to start could take a
-    scheduler time slice, longer than a whole medium-sized job.
-    """
-
-    def __init__(self, items: Sequence[Any]) -> None:
-        self._items = items
-        self._next = 0
-        self._cond = threading.Condition()
-        self._helper_busy = False
-        self._error: BaseException | None = None
-
-    def _pull(self, helper: bool) -> Any:
-        with self._cond:
-            if helper and self._helper_busy:  # the helper asks again: its last item is done
-                self._helper_busy = False
-                self._cond.notify_all()
-            i = self._next
-            if i >= len(self._items):
-                raise StopIteration
-            self._next = i + 1
-            if helper:
-                self._helper_busy = True
-        return self._items[i]
-
-    def caller(self) -> Iterator[Any]:
-        """Yield items to the calling thread."""
-        while True:
-            try:
-                yield self._pull(False)
-            except StopIteration:
-                return
-
-    def help(self, fn: Callable[[Iterable[Any]], None]) -> None:
-        """Run ``fn`` on the helper thread's items (its exception reaches the caller)."""
-
-        def items() -> Iterator[Any]:
-            while True:
-                try:
-                    yield self._pull(True)
-                except StopIteration:
-                    return
-
-        try:
-            fn(items())
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller in wait()
-            self._error = exc
-        finally:
-            with self._cond:
-                self._helper_busy = False
-                self._cond.notify_all()
-
-    def wait(self) -> None:
-        """Wait for the helper's item in progress, if any; raise the helper's exception."""
-        with self._cond:
-            while self._helper_busy:
-                self._cond.wait()
-        if self._error is not None:
-            raise self._error
-
-
-def run_split(items: Sequence[Any], fn: Callable[[Iterable[Any]], None], go: bool) -> None:
-    """Run ``fn`` over ``items`` on two threads that pull items as they go.
-
-    ``fn`` iterates over what it is given (allocating its scratch once per call).  Pulling
-    items one by one, rather than handing each thread a fixed half, keeps both threads busy
-    to the end when another process takes one of the cores for a while.  The calling thread
-    is one of the two, and it waits for the helper only while the helper is working on an
-    item (:class:`_Shared`).  One call on the calling thread if ``go`` is False.
-    """
-    pool = _pool() if go and len(items) > 1 else None
-    if pool is None:
-        fn(items)
-        return
-    shared = _Shared(items)
-    pool.submit(shared.help, fn)
-    try:
-        fn(shared.caller())
-    finally:
-        shared.wait()
 
 
 def _blocks(out_shape: Sequence[int], target: int) -> list[tuple[slice, ...]]:

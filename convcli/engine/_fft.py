@@ -25,7 +25,7 @@ from itertools import product
 
 import numpy as np
 
-from convcli.engine._direct import run_split
+from convcli.engine.threads import run_split
 from convcli.padding import pad_window
 
 __all__ = [

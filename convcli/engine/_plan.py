@@ -74,6 +74,8 @@ __all__ = [
     "estimate_costs",
     "direct_variant",
     "ufunc_ops",
+    "fast_len_estimate",
+    "log2_at_least_1",
     "C_OUT",
     "C_CONV",
     "C_OP",
@@ -292,12 +294,39 @@ def check_channel_axis(channel_axis: object, ndim: int) -> int | None:
 
 
 def compute_dtype(dtype: np.dtype) -> np.dtype:
-    """Return the arithmetic dtype for an input dtype: float64 for float64, else float32."""
+    """Return the arithmetic dtype for an input dtype.
+
+    float32 for float32 (and narrower floats) and for integers of up to 16 bits, which it
+    holds exactly; float64 for float64 and for integers wider than 16 bits (int32, uint32,
+    int64, uint64), which float32 cannot hold exactly above 2**24.
+
+    Parameters
+    ----------
+    dtype : numpy.dtype
+        The input's dtype.
+
+    Returns
+    -------
+    numpy.dtype
+        float32 or float64.
+
+    Raises
+    ------
+    ArgumentError
+        A complex or non-numeric dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> [compute_dtype(np.dtype(t)).name for t in ("uint8", "uint16", "int32", "float64")]
+    ['float32', 'float32', 'float64', 'float64']
+    """
+    dtype = np.dtype(dtype)
     if dtype.kind == "c":
         raise ArgumentError(f"x is complex ({dtype}); convolve real and imaginary parts apart")
     if dtype.kind not in "biuf":
         raise ArgumentError(f"x must be a numeric array, got dtype {dtype}")
-    if dtype == np.float64 or (dtype.kind == "f" and dtype.itemsize > 8):
+    if dtype.itemsize > (4 if dtype.kind == "f" else 2):
         return np.dtype(np.float64)
     return np.dtype(np.float32)
 
@@ -318,7 +347,14 @@ def _check_kernel(kernel: object) -> np.ndarray:
     return k
 
 
-def _log2(n: float) -> float:
+def log2_at_least_1(n: float) -> float:
+    """Return ``log2(n)``, and 1 for any ``n`` below 2: the FFT cost factor of a length.
+
+    Examples
+    --------
+    >>> log2_at_least_1(8), log2_at_least_1(0)
+    (3.0, 1.0)
+    """
     return math.log2(max(n, 2.0))
 
 
@@ -471,8 +507,17 @@ def _ols_block(keff: int) -> int:
 
 
 @lru_cache(maxsize=4096)
-def _fast_len_estimate(n: int) -> int:
-    """Return a 5-smooth length >= n without importing scipy (planning stays cheap)."""
+def fast_len_estimate(n: int) -> int:
+    """Return the smallest 5-smooth length ``>= n``, without importing scipy.
+
+    The transform length an FFT of ``n`` samples is costed at (what
+    ``scipy.fft.next_fast_len`` gives for real transforms); planning stays cheap.
+
+    Examples
+    --------
+    >>> fast_len_estimate(97), fast_len_estimate(1000)
+    (100, 1000)
+    """
     best = 1 << max(0, (n - 1).bit_length())
     p5 = 1
     while p5 < 2 * n:
@@ -739,7 +784,7 @@ def _transform(points: int, samples: float, dsize: float, ndim: int) -> float:
     """Cost of transforming ``samples`` samples in transforms of ``points`` points."""
     if ndim == 1:
         return samples * dsize * C_FFT1
-    lg = _log2(points)
+    lg = log2_at_least_1(points)
     per = C_FFTX + C_FFTD * (ndim - 1) + C_FFT * abs(lg - FFT_SWEET)
     per += C_FFTBIG * max(0.0, lg - math.log2(FFT_CACHE))
     return samples * dsize * per
@@ -767,7 +812,7 @@ def _fft_cost(
             batches = -(-nblocks * block // (1 << 20)) * channels
             cost = _transform(block, nblocks * block * channels, dsize, 1)
             return cost + C_TILE * batches, block
-    sizes = [_fast_len_estimate(g.needed) for g in geometry]
+    sizes = [fast_len_estimate(g.needed) for g in geometry]
     pts = math.prod(sizes)
     best = _transform(pts, channels * pts, dsize, len(geometry))
     tile = None

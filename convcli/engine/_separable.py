@@ -30,6 +30,7 @@ from convcli.engine._direct import (
     interior,
     toeplitz_stage,
 )
+from convcli.engine.threads import run_split
 
 __all__ = [
     "Factorization",
@@ -295,7 +296,7 @@ def correlate_separable(
     def run(boxes: Iterable[tuple[tuple[int, int], ...]]) -> None:
         fill_border(x, out, boxes, kshape, pad_lo, stride, dilation, mode, value, compute)
 
-    _direct.run_split(_row_boxes(out_shape), run, threads)
+    run_split(_row_boxes(out_shape), run, threads)
     return out
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from convcli.engine._direct import run_split
+from convcli.engine.threads import run_split
 from convcli.padding import pad_window
 
 __all__ = [

@@ -74,11 +74,11 @@ from typing import Any
 import numpy as np
 
 from convcli.engine._plan import (
-    _fast_len_estimate,
-    _log2,
     check_channel_axis,
     check_pad_value,
     compute_dtype,
+    fast_len_estimate,
+    log2_at_least_1,
 )
 from convcli.errors import ArgumentError
 from convcli.geometry import AxisGeometry, PaddingArg, resolve
@@ -166,7 +166,7 @@ class BankPlan:
     pad_value : float
         Fill value of ``constant`` (per input channel).
     dtype : numpy.dtype
-        The arithmetic (and result) dtype: float32, float64 for float64 input.
+        The arithmetic (and result) dtype (:func:`convcli.engine.compute_dtype`).
     method : str
         ``direct``, ``fft`` or ``engine``.
     requested : str
@@ -432,11 +432,14 @@ def plan_bank(
             fft_block = block
             total = nblocks * block
         else:
-            total = _fast_len_estimate(g.needed)
+            total = fast_len_estimate(g.needed)
     else:
-        total = math.prod(_fast_len_estimate(g.needed) for g in geometry)
+        total = math.prod(fast_len_estimate(g.needed) for g in geometry)
     costs["fft"] = passes * (
-        C_FFT * total * _log2(total if fft_block is None else fft_block) * (cin + 1.5 * nmaps)
+        C_FFT
+        * total
+        * log2_at_least_1(total if fft_block is None else fft_block)
+        * (cin + 1.5 * nmaps)
         + C_SPEC * total / 2 * nmaps * cin
         + C_STORE * n_out * nmaps
     )
@@ -790,7 +793,7 @@ def correlate_bank(
     ----------
     x : array_like
         The signal: one axis per kernel axis, plus one channel axis if ``channel_axis`` names
-        it.  Integers are fine (the arithmetic is float32, float64 for float64 input).
+        it.  Integers are fine (the arithmetic is :func:`convcli.engine.compute_dtype`'s).
     weights : array_like or sequence of array_like
         ``(F, *k)``: ``F`` kernels shared by every channel, each applied per channel and the
         results summed (``per_channel="sum"``) or kept apart (``"separate"``).

@@ -18,19 +18,25 @@ from __future__ import annotations
 import json
 import os
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from convcli.errors import ArgumentError, ConvcliError, OutputExistsError, SignalWriteError
-from convcli.run import _padding_for, _per_axis, error_message
+from convcli.errors import (
+    ArgumentError,
+    OutputExistsError,
+    Param,
+    SignalWriteError,
+)
+from convcli.io import Form, Signal
+from convcli.jobs.options import geometry_for
+from convcli.jobs.record import record_failure
 
-__all__ = ["FeaturesOptions", "run_features", "describe_colours"]
+__all__ = ["FeaturesOptions", "FeaturesJob", "run_features", "features_job", "describe_colours"]
 
 #: Channel counts of images and volumes whose last channel is alpha (LA, RGBA).
 _ALPHA_CHANNELS = (2, 4)
@@ -85,6 +91,7 @@ def run_features(
     opts: FeaturesOptions,
     *,
     log: Callable[[str], None] | None = None,
+    protect: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """Compute the feature maps of one input and write them to ``out_dir``.
 
@@ -99,13 +106,17 @@ def run_features(
     opts : FeaturesOptions
         The bank and everything else.
     log : callable, optional
-        Receives ``-v`` lines (the plan) as they are known.
+        Receives ``-v`` lines (the plan) as they are known; they are also the record's
+        ``log``.
+    protect : tuple of str, optional
+        Paths never to write (every input of a batch); default ``(input_path,)``.
 
     Returns
     -------
     dict
         ``status`` (``"ok"`` or ``"error"``), ``error``, ``error_file``, ``input``,
-        ``output``, ``seconds``, and on success everything ``maps.json`` holds.
+        ``output``, ``seconds``, and on success everything ``maps.json`` holds; ``log`` and
+        (with ``opts.verbose``, on failure) ``traceback`` are for the CLI's report.
     """
     t0 = time.perf_counter()
     record: dict[str, Any] = {
@@ -115,17 +126,47 @@ def run_features(
         "error": None,
         "error_file": None,
     }
+    lines: list[str] = []
+
+    def note(line: str) -> None:
+        lines.append(line)
+        if log is not None:
+            log(line)
+
     stage = _Stage(out_dir)
     try:
-        record.update(_run(input_path, out_dir, opts, stage, log))
+        protect = (input_path,) if protect is None else protect
+        record.update(_run(input_path, out_dir, opts, stage, note, protect))
         record["status"] = "ok"
-    except (ConvcliError, ValueError, OSError, MemoryError) as exc:
-        record["error"] = error_message(exc, stage.path)
+    except Exception as exc:  # a bug below too: still one line, and the batch goes on
+        record_failure(record, exc, stage.path, opts.verbose)
         record["error_file"] = stage.path
-        if opts.verbose:
-            record["traceback"] = traceback.format_exc()
     record["seconds"] = round(time.perf_counter() - t0, 6)
+    record["log"] = lines
     return record
+
+
+@dataclass(frozen=True)
+class FeaturesJob:
+    """One input of a ``features`` batch and the folder its maps go to.
+
+    ``protect`` lists every input of the run: no output may replace one.
+    """
+
+    input: str
+    output: str
+    protect: tuple[str, ...] = field(default_factory=tuple)
+
+
+def features_job(job: FeaturesJob, opts: FeaturesOptions) -> dict[str, Any]:
+    """Run one job of a ``features`` batch (:class:`convcli.jobs.batch.Batch`'s ``work``).
+
+    Returns
+    -------
+    dict
+        The record of :func:`run_features`.
+    """
+    return run_features(job.input, job.output, opts, protect=job.protect or None)
 
 
 def _check_dir(out_dir: str, input_path: str, overwrite: bool) -> None:
@@ -145,8 +186,9 @@ def _check_dir(out_dir: str, input_path: str, overwrite: bool) -> None:
         with os.scandir(d) as it:
             empty = next(it, None) is None
         if not empty and not overwrite:
+            param = Param("overwrite", True)
             raise OutputExistsError(
-                f"{d}: exists and is not empty; use --overwrite to write into it"
+                f"{d}: exists and is not empty; use {param} to write into it", params=[param]
             )
 
 
@@ -187,10 +229,12 @@ def _build_bank(
         for spec in opts.kernels:
             k = make_kernel(spec, ndim, rate=rate)
             if k.ndim != ndim:
+                each, weights = Param("kernels"), Param("weights")
                 raise ArgumentError(
                     f"kernel {spec!r} holds {k.shape[0]} per-channel kernels (shape "
-                    f"{'x'.join(map(str, k.shape))}); features takes one kernel per -k "
-                    "(use --weights for per-channel weights)"
+                    f"{'x'.join(map(str, k.shape))}); features takes one kernel per {each} "
+                    f"spec (use {weights} for per-channel weights)",
+                    params=[each, weights],
                 )
             pairs.append((kernel_label(spec), k))
         source = {"kernels": list(opts.kernels)}
@@ -204,89 +248,127 @@ def _run(
     out_dir: str,
     opts: FeaturesOptions,
     stage: _Stage,
-    log: Callable[[str], None] | None,
+    log: Callable[[str], None],
+    protect: tuple[str, ...],
 ) -> dict[str, Any]:
-    from convcli import io
-    from convcli.features._bank import add_bias, execute_bank, plan_bank
-    from convcli.features._layer import activate, parse_pool, pool
-    from convcli.run import default_pad_mode
+    """Check DIR, load, build the bank, compute every map, write the folder; describe it."""
+    from convcli.features._bank import plan_bank
+    from convcli.features._layer import parse_pool
 
     stage.path = out_dir
     _check_dir(out_dir, input_path, opts.overwrite)
     stage.path = input_path
+    sig, data, alpha_dropped = _load(input_path, opts)
+    ch = sig.channel_axis
+    channels = int(data.shape[ch]) if ch is not None else 1
+    ndim = sig.spatial_ndim
+    weights, labels, shapes, file_bias, source = _build_bank(opts, ndim, sig.rate, channels, stage)
+    bias = _bias(opts, file_bias, len(labels), source)
+    geometry = geometry_for(opts, ndim, sig.kind)
+    pooling = parse_pool(opts.pool) if opts.pool else None
+    finite = not (data.dtype.kind == "f" and not np.all(np.isfinite(data)))
+    plan = plan_bank(data.shape, data.dtype, weights, channel_axis=ch, finite=finite, **geometry)
+    log(plan.describe())
+    rate_out = _rate_out(sig, plan.geometry[0].stride * (pooling.stride if pooling else 1))
+    maps = _compute(plan, data, bias, opts.activation, pooling)
+    description: dict[str, Any] = {
+        "kind": sig.kind,
+        "input_shape": list(sig.data.shape),
+        "channels": channels,
+        "alpha_dropped": alpha_dropped,
+        "channel_use": _channel_use(plan.shared, channels),
+        "rate": sig.rate,
+        "rate_out": rate_out,
+        "source": source,
+        "geometry": _geometry_record(plan, opts),
+        "bias": None if bias is None else [float(b) for b in bias],
+        "activation": opts.activation,
+        "pool": None
+        if pooling is None
+        else {"mode": pooling.mode, "size": pooling.size, "stride": pooling.stride},
+        "shape": list(maps.shape),
+        "dtype": "float32",
+    }
+    stage.path = out_dir
+    width = max(2, len(str(len(labels) - 1)))
+    stems = [f"{i:0{width}d}-{label}" for i, label in enumerate(labels)]
+    written = _write_outputs(
+        Path(out_dir), maps, stems, labels, shapes, bias, sig, rate_out, opts, protect
+    )
+    description.update(written)
+    description["colours"] = describe_colours()
+    with _atomic(Path(out_dir) / "maps.json", opts, protect) as fh:
+        fh.write(json.dumps(description, indent=2).encode("utf-8") + b"\n")
+    return description
+
+
+def _load(input_path: str, opts: FeaturesOptions) -> tuple[Any, np.ndarray, bool]:
+    """Load the input; drop the alpha channel of an RGBA or LA image or volume (not a .npy)."""
+    from convcli import io
+
     sig = io.load(input_path, kind=opts.kind, gray=opts.gray)
     data = sig.data
     ch = sig.channel_axis
-    alpha_dropped = False
     if (
         sig.kind in ("image", "volume")
         and ch is not None
         and sig.form.container != "npy"
         and data.shape[ch] in _ALPHA_CHANNELS
     ):
-        data = np.delete(data, data.shape[ch] - 1, axis=ch)
-        alpha_dropped = True
-    ndim = sig.spatial_ndim
-    channels = int(data.shape[ch]) if ch is not None else 1
+        return sig, np.delete(data, data.shape[ch] - 1, axis=ch), True
+    return sig, data, False
 
-    weights, labels, shapes, file_bias, source = _build_bank(opts, ndim, sig.rate, channels, stage)
-    nmaps = len(labels)
-    bias: np.ndarray | None = file_bias
+
+def _bias(
+    opts: FeaturesOptions, file_bias: np.ndarray | None, nmaps: int, source: dict[str, Any]
+) -> np.ndarray | None:
+    """Return each map's bias: ``--bias`` (one value, or one per map), else the file's."""
     if opts.bias is not None:
         if len(opts.bias) not in (1, nmaps):
             raise ArgumentError(
-                f"--bias has {len(opts.bias)} values but the bank has {nmaps} maps: give one "
-                "value, or one per map"
+                f"bias has {len(opts.bias)} values but the bank has {nmaps} maps: give one "
+                "value, or one per map",
+                params=[Param("bias")],
             )
-        bias = np.broadcast_to(np.asarray(opts.bias, dtype=np.float64), (nmaps,)).copy()
         source["bias"] = "--bias"
-    elif file_bias is not None:
+        return np.broadcast_to(np.asarray(opts.bias, dtype=np.float64), (nmaps,)).copy()
+    if file_bias is not None:
         source["bias"] = "file"
+    return file_bias
 
-    pad_mode = opts.pad_mode or default_pad_mode(sig.kind)
-    stride = _per_axis(opts.stride, ndim, "stride")
-    dilation = _per_axis(opts.dilation, ndim, "dilation")
-    padding = _padding_for(opts.padding, ndim)
-    pooling = parse_pool(opts.pool) if opts.pool else None
-    finite = not (data.dtype.kind == "f" and not np.all(np.isfinite(data)))
-    plan = plan_bank(
-        data.shape,
-        data.dtype,
-        weights,
-        stride=stride,
-        padding=padding,
-        pad_mode=pad_mode,
-        pad_value=opts.pad_value,
-        dilation=dilation,
-        flip=opts.flip,
-        channel_axis=ch,
-        method=opts.method,
-        finite=finite,
-    )
-    if log is not None:
-        log(plan.describe())
 
-    rate_out = None
-    if sig.kind == "audio" and sig.rate is not None:
-        step = plan.geometry[0].stride * (pooling.stride if pooling else 1)
-        rate_out = sig.rate / step
-        if not float(rate_out).is_integer():
-            raise ArgumentError(
-                f"stride x pool stride {step} does not divide the sample rate {sig.rate:g} Hz "
-                f"(the maps' rate would be {rate_out:.4f} Hz, and WAV files hold whole Hz)"
-            )
+def _rate_out(sig: Any, step: int) -> float | None:
+    """Return the maps' sample rate (audio): the input's over the stride times the pool stride."""
+    if sig.kind != "audio" or sig.rate is None:
+        return None
+    rate_out = sig.rate / step
+    if not float(rate_out).is_integer():
+        raise ArgumentError(
+            f"stride x pool stride {step} does not divide the sample rate {sig.rate:g} Hz "
+            f"(the maps' rate would be {rate_out:.4f} Hz, and WAV files hold whole Hz)"
+        )
+    return rate_out
+
+
+def _compute(
+    plan: Any, data: np.ndarray, bias: np.ndarray | None, activation: str, pooling: Any
+) -> np.ndarray:
+    """Compute every map in one pass, then the bias, the activation and the pooling."""
+    from convcli.features._bank import add_bias, execute_bank
+    from convcli.features._layer import activate, pool
 
     maps = execute_bank(plan, data)
     if bias is not None:
         add_bias(maps, bias)
-    activate(maps, opts.activation)
+    activate(maps, activation)
     if pooling is not None:
         maps = pool(maps, pooling.mode, pooling.size, pooling.stride)
-    maps = np.ascontiguousarray(maps, dtype=np.float32)
+    return np.ascontiguousarray(maps, dtype=np.float32)
 
-    width = max(2, len(str(nmaps - 1)))
-    stems = [f"{i:0{width}d}-{label}" for i, label in enumerate(labels)]
-    geometry = {
+
+def _geometry_record(plan: Any, opts: FeaturesOptions) -> dict[str, Any]:
+    """Describe the geometry every map was computed with (``maps.json``)."""
+    return {
         "stride": [g.stride for g in plan.geometry],
         "dilation": [g.dilation for g in plan.geometry],
         "padding": [[g.pad_lo, g.pad_hi] for g in plan.geometry],
@@ -297,34 +379,6 @@ def _run(
         "kernel_shape": list(plan.kernel_shape),
         "method": plan.method,
     }
-    description: dict[str, Any] = {
-        "kind": sig.kind,
-        "input_shape": list(sig.data.shape),
-        "channels": channels,
-        "alpha_dropped": alpha_dropped,
-        "channel_use": _channel_use(plan.shared, channels),
-        "rate": sig.rate,
-        "rate_out": rate_out,
-        "source": source,
-        "geometry": geometry,
-        "bias": None if bias is None else [float(b) for b in bias],
-        "activation": opts.activation,
-        "pool": None
-        if pooling is None
-        else {"mode": pooling.mode, "size": pooling.size, "stride": pooling.stride},
-        "shape": list(maps.shape),
-        "dtype": "float32",
-    }
-
-    stage.path = out_dir
-    written = _write_outputs(
-        Path(out_dir), maps, stems, labels, shapes, bias, sig, rate_out, opts, input_path
-    )
-    description.update(written)
-    description["colours"] = describe_colours()
-    with _atomic(Path(out_dir) / "maps.json", opts, input_path) as fh:
-        fh.write(json.dumps(description, indent=2).encode("utf-8") + b"\n")
-    return description
 
 
 def _channel_use(shared: bool, channels: int) -> str:
@@ -335,10 +389,10 @@ def _channel_use(shared: bool, channels: int) -> str:
     return "one channel"
 
 
-def _atomic(path: Path, opts: FeaturesOptions, input_path: str) -> Any:
+def _atomic(path: Path, opts: FeaturesOptions, protect: tuple[str, ...]) -> Any:
     from convcli.io.atomic import atomic_file
 
-    return atomic_file(path, overwrite=opts.overwrite, protect=(input_path,))
+    return atomic_file(path, overwrite=opts.overwrite, protect=protect)
 
 
 def _stats(m: np.ndarray) -> dict[str, Any]:
@@ -367,20 +421,19 @@ def _write_outputs(
     sig: Any,
     rate_out: float | None,
     opts: FeaturesOptions,
-    input_path: str,
+    protect: tuple[str, ...],
 ) -> dict[str, Any]:
     """Write maps.npy, the viewable files and the montage; describe them."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SignalWriteError(f"{folder}: cannot create the folder: {exc.strerror}") from exc
-    with _atomic(folder / "maps.npy", opts, input_path) as fh:
-        np.save(fh, maps, allow_pickle=False)
+    _save(Signal(maps, "array"), folder / "maps.npy", opts, protect)
     nd = maps.ndim - 1
     audio = nd == 1 and sig.kind == "audio" and rate_out is not None
 
     def one(i: int) -> tuple[dict[str, Any], np.ndarray | None, str]:
-        return _write_view(folder, maps[i], stems[i], nd, audio, rate_out, opts, input_path)
+        return _write_view(folder, maps[i], stems[i], nd, audio, rate_out, opts, protect)
 
     workers = min(2, os.cpu_count() or 1)
     if workers > 1 and len(stems) > 1:
@@ -413,10 +466,7 @@ def _write_outputs(
         image, layout = draw_montage(
             [t for t in tiles if t is not None], texts, sorted(shown & {"diverging", "grey"})
         )
-        from convcli.io.png import write_png
-
-        with _atomic(folder / "montage.png", opts, input_path) as fh:
-            write_png(fh, np.asarray(image))
+        _save(_picture(np.asarray(image)), folder / "montage.png", opts, protect, threads=None)
         montage = "montage.png"
     return {"files": {"maps": "maps.npy", "montage": montage}, "maps": entries}
 
@@ -429,7 +479,7 @@ def _write_view(
     audio: bool,
     rate_out: float | None,
     opts: FeaturesOptions,
-    input_path: str,
+    protect: tuple[str, ...],
 ) -> tuple[dict[str, Any], np.ndarray | None, str]:
     """Write one map's viewable file; return its entry, its montage tile and how it is drawn."""
     from convcli.features._display import display, display_range, peak_normalise, waveform
@@ -438,32 +488,26 @@ def _write_view(
         how = display_range(m)[0]
         tile = waveform(m)
         if audio:
-            import soundfile as sf
-
             assert rate_out is not None
             name = f"{stem}.wav"
-            with _atomic(folder / name, opts, input_path) as fh:
-                sf.write(fh, peak_normalise(m), int(rate_out), subtype="PCM_16", format="WAV")
+            # 16-bit as libsndfile converts the peak-normalised floats (encoding)
+            wav = Signal(peak_normalise(m)[:, None], "audio", 1, rate=float(int(rate_out)))
+            _save(wav, folder / name, opts, protect, encoding="PCM_16")
         else:
             name = f"{stem}.png"
-            _save_png(folder / name, waveform(m, 1024, 128), opts, input_path)
+            _save(_picture(waveform(m, 1024, 128)), folder / name, opts, protect)
         return {"file": name}, tile, how
     if nd == 2:
         levels, how = display(m)
         name = f"{stem}.png"
-        with _atomic(folder / name, opts, input_path) as fh:
-            _write_levels(fh, levels, how)
+        _save(_levels(levels, how), folder / name, opts, protect)
         return {"file": name}, _tile(levels, how), how
     if nd == 3:
-        from convcli.io.atomic import atomic_folder, write_new
-
         levels, how = display(m)
         name = stem
         digits = max(3, len(str(len(levels) - 1)))
-        with atomic_folder(folder / name, overwrite=opts.overwrite, protect=(input_path,)) as tmp:
-            for z, plane in enumerate(levels):
-                with write_new(tmp / f"{z:0{digits}d}.png") as fh:
-                    _write_levels(fh, plane, how)
+        names = [f"{z:0{digits}d}.png" for z in range(len(levels))]
+        _save(_levels(levels, how, names), folder / name, opts, protect, format="folder")
         return {"file": name}, _tile(levels[len(levels) // 2], how), how
     return {"file": None}, None, display_range(m)[0]
 
@@ -480,25 +524,39 @@ def _tile(levels: np.ndarray, how: str) -> np.ndarray:
     return to_rgb(small, how) if how == "diverging" else small
 
 
-def _write_levels(fh: Any, levels: np.ndarray, how: str) -> None:
-    """Write 2-D levels as PNG: a palette image for diverging maps, else 8-bit grey."""
-    if how == "diverging":
-        from PIL import Image
+def _levels(levels: np.ndarray, how: str, slice_names: list[str] | None = None) -> Signal:
+    """Return 8-bit levels as an image (or the planes of a volume) to write as PNG.
 
-        from convcli.features._display import diverging_lut
+    A diverging map is indexed colour (the levels index :func:`diverging_lut`), any other
+    8-bit grey; a volume's planes go to a folder with ``slice_names``.
+    """
+    from convcli.features._display import diverging_lut
 
-        im = Image.fromarray(np.ascontiguousarray(levels))
-        im.putpalette(diverging_lut().ravel().tolist())
-        im.save(fh, format="PNG", compress_level=1)
-    else:
-        from convcli.io.png import write_png
+    info = {"palette": diverging_lut()} if how == "diverging" else {}
+    levels = np.ascontiguousarray(levels)
+    if slice_names is None:
+        return Signal(levels, "image", form=Form(info=info))
+    form = Form(container="folder", slice_names=slice_names, info=info)
+    return Signal(levels, "volume", form=form)
 
-        write_png(fh, levels, threads=1)
+
+def _picture(picture: np.ndarray) -> Signal:
+    """Return a drawn 8-bit picture (gray, or RGB channels last) as an image to write."""
+    return Signal(picture, "image", channel_axis=2 if picture.ndim == 3 else None)
 
 
-def _save_png(path: Path, picture: np.ndarray, opts: FeaturesOptions, input_path: str) -> None:
-    """Write a PNG atomically (one deflate thread: maps go two at a time)."""
-    from convcli.io.png import write_png
+def _save(
+    signal: Signal,
+    path: Path,
+    opts: FeaturesOptions,
+    protect: tuple[str, ...],
+    threads: int | None = 1,
+    **options: Any,
+) -> None:
+    """Write one of the folder's files atomically.
 
-    with _atomic(path, opts, input_path) as fh:
-        write_png(fh, picture, threads=1)
+    A PNG deflates on one thread by default: maps are written two at a time.
+    """
+    from convcli import io
+
+    io.save(signal, path, overwrite=opts.overwrite, protect=protect, threads=threads, **options)

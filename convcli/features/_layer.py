@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from convcli.errors import ArgumentError
+from convcli.errors import ArgumentError, Param
 from convcli.geometry import PaddingArg
 
 __all__ = [
@@ -201,8 +201,10 @@ def pool(
     outs = [pool_output_size(n, size, s) for n in spatial]
     if any(o == 0 for o in outs):
         dims = "x".join(map(str, spatial))
+        param = Param("pool")
         raise ArgumentError(
-            f"the pooling window {size} is larger than the maps ({dims}); use a smaller --pool"
+            f"the pooling window {size} is larger than the maps ({dims}); use a smaller {param}",
+            params=[param],
         )
     nd = len(spatial)
     reduce = np.max if mode == "max" else np.mean
@@ -252,7 +254,7 @@ def feature_maps(
     Returns
     -------
     ndarray
-        ``(F, *out)``: float32 (float64 for float64 input).
+        ``(F, *out)``: float32 (float64 where :func:`convcli.engine.compute_dtype` says).
 
     Examples
     --------

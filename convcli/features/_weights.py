@@ -27,14 +27,13 @@ Examples
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from convcli.errors import KernelSpecError, SignalReadError
+from convcli.errors import KernelSpecError, Param, SignalReadError
 
 __all__ = ["LayerWeights", "load_weights", "check_weights", "WEIGHT_KEYS"]
 
@@ -104,34 +103,65 @@ def _numeric(arr: Any, what: str) -> np.ndarray:
     return out
 
 
+def _unreadable(exc: BaseException, what: str) -> KernelSpecError:
+    """Say in one line why numpy or zipfile could not read a weights file.
+
+    A damaged file makes them raise many things: ValueError and EOFError (a cut array),
+    tokenize.TokenError (a mangled version-1 ``.npy`` header), zipfile.BadZipFile (a member
+    whose CRC-32 does not match), zlib.error (a broken deflate stream), NotImplementedError
+    (a member's compression method flipped to an unknown one).  Every one is this error.
+    """
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, ValueError) and "pickle" in text.lower():
+        return KernelSpecError(
+            "holds Python objects (a pickled array); convcli reads numeric arrays only "
+            f"and never unpickles: {_SAVE_HINT}"
+        )
+    return KernelSpecError(f"{what}: {text}")
+
+
 def _load_npy(path: Path) -> np.ndarray:
+    from convcli.io.limits import open_regular
+    from convcli.io.npy import header_fields, read_array
+
     try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "pickle" in str(exc).lower():
-            raise KernelSpecError(
-                "holds Python objects (a pickled array); convcli reads numeric arrays only "
-                f"and never unpickles: {_SAVE_HINT}"
-            ) from None
-        raise KernelSpecError(
-            f"is not a readable .npy array: {' '.join(str(exc).split())}"
-        ) from None
+        with open_regular(path) as fh:
+            shape, _fortran, dtype = header_fields(fh)
+            claimed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            held = os.fstat(fh.fileno()).st_size - fh.tell()
+            if not dtype.hasobject and claimed > held:  # before anything is allocated
+                raise KernelSpecError(
+                    f"is truncated: the header says {_shape(tuple(shape))} {dtype} "
+                    f"({claimed} bytes of data) but the file holds {max(held, 0)}"
+                )
+            fh.seek(0)
+            return read_array(fh)
+    except (KernelSpecError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - said, never swallowed (see _unreadable)
+        raise _unreadable(exc, "is not a readable .npy array") from None
 
 
 def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    from convcli.io.npy import archive_names, read_archive
+
     try:
-        names = zipfile.ZipFile(path).namelist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise KernelSpecError(f"is not a readable .npz archive: {exc}") from None
+        names = archive_names(path)
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - said, never swallowed (see _unreadable)
+        raise _unreadable(exc, "is not a readable .npz archive") from None
     if any(n.endswith("data.pkl") for n in names):
         raise KernelSpecError(
             "is a PyTorch checkpoint (torch.save), which holds pickles convcli never loads: "
             + _SAVE_HINT
         )
     try:
-        archive = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise KernelSpecError(f"is not a readable .npz archive: {exc}") from None
+        archive = read_archive(path)
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - said, never swallowed (see _unreadable)
+        raise _unreadable(exc, "is not a readable .npz archive") from None
     with archive:
         keys = list(archive.files)
         if "weight" not in keys:
@@ -143,13 +173,10 @@ def _load_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         try:
             weight = archive["weight"]
             bias = archive["bias"] if "bias" in keys else None
-        except ValueError as exc:
-            if "pickle" in str(exc).lower():
-                raise KernelSpecError(
-                    "holds Python objects (a pickled array); convcli reads numeric arrays only "
-                    f"and never unpickles: {_SAVE_HINT}"
-                ) from None
-            raise KernelSpecError(f"cannot read an array: {' '.join(str(exc).split())}") from None
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - read in full, so a member's CRC-32 is checked
+            raise _unreadable(exc, "cannot read an array") from None
     return weight, bias
 
 
@@ -177,16 +204,12 @@ def load_weights(path: str | os.PathLike[str]) -> LayerWeights:
         ``.npz``; fewer than 2 axes; not real numbers; NaN or Inf; a bias that is not ``F``
         values.  Messages start with the problem; the CLI puts the file's name first.
     """
+    from convcli.io.limits import read_head
+
     p = Path(path)
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(6)
-    except FileNotFoundError:
-        raise SignalReadError(f"{p}: does not exist") from None
-    except IsADirectoryError:
-        raise SignalReadError(f"{p}: is a folder, not a weights file") from None
-    except OSError as exc:
-        raise SignalReadError(f"{p}: cannot read: {exc.strerror}") from exc
+    if p.is_dir():
+        raise SignalReadError(f"{p}: is a folder, not a weights file")
+    head = read_head(p, 6)  # a regular file (never a FIFO), or one line why not
     if head.startswith(b"\x93NUMPY"):
         raw_weight, raw_bias = _load_npy(p), None
     elif head.startswith(b"PK"):
@@ -253,9 +276,12 @@ def check_weights(layer: LayerWeights, spatial_ndim: int, channels: int) -> str:
     if w.ndim == nd + 2:
         if w.shape[1] != channels:
             hint = ""
+            params: list[Param] = []
             if w.shape[1] == 1 and channels > 1:
+                gray = Param("gray", True)
+                params.append(gray)
                 hint = (
-                    "; use --gray for one channel, or save the weights as (F, *k) to apply "
+                    f"; use {gray} for one channel, or save the weights as (F, *k) to apply "
                     "them to each channel and sum"
                 )
             elif w.shape[1] == 3 and channels == 1:
@@ -264,7 +290,8 @@ def check_weights(layer: LayerWeights, spatial_ndim: int, channels: int) -> str:
                 hint = "; drop the alpha channel first"
             raise KernelSpecError(
                 f"the weights have {_count(w.shape[1], 'input channel')} (shape "
-                f"{_shape(w.shape)}) but the input has {_count(channels, 'channel')}{hint}"
+                f"{_shape(w.shape)}) but the input has {_count(channels, 'channel')}{hint}",
+                params=params,
             )
         return "full"
     raise KernelSpecError(

@@ -10,14 +10,29 @@ slices, multi-page TIFF, animated GIF/PNG/WebP, 3-D ``.npy``) and raw ``.npy`` a
   never over an input (``protect``, compared with :func:`same_file`);
 - :class:`Limits` holds the budgets every loader checks from the header before it decodes
   anything (:mod:`convcli.io.limits`); only regular files are read, and only the formats
-  listed in :mod:`convcli.io._content`, identified by their content.
+  of the table, identified by their content (:mod:`convcli.io.content`);
+- :func:`open_rows` reads an input block by block, :func:`open_writer` writes an output
+  block by block, where the format allows (:func:`takes_blocks`, :func:`streams_always`).
 
-Pillow and soundfile are imported only when a file is read or written.
+Every format is a family of :mod:`convcli.io.registry`: one row of its table (content,
+extensions, what each output format holds, blocks, optional extra) and one module
+(:mod:`.pillow_image`, :mod:`.sndfile_audio`, :mod:`.npy`, :mod:`.slices`); everything above
+is a lookup in that table.  Pillow and soundfile are imported only when a file is read or
+written.
 """
 
 from __future__ import annotations
 
-from ._api import identify_file, load, probe, save
+from ._api import (
+    identify_file,
+    load,
+    open_rows,
+    open_writer,
+    probe,
+    save,
+    streams_always,
+    takes_blocks,
+)
 from ._signal import CONTAINERS, KINDS, Form, Signal
 from .atomic import same_file
 from .dtypes import DTYPE_CHOICES, cast, output_dtype
@@ -36,6 +51,10 @@ __all__ = [
     "cast",
     "same_file",
     "identify_file",
+    "open_rows",
+    "open_writer",
+    "takes_blocks",
+    "streams_always",
     "Limits",
     "LimitError",
     "DEFAULT_LIMITS",

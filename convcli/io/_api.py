@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -10,15 +9,32 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentError, ConvcliError, SignalReadError, SignalWriteError
-from ._content import check_content
-from ._formats import resolve_target
+from ..errors import (
+    ArgumentError,
+    ConvcliError,
+    MissingExtraError,
+    SignalReadError,
+    SignalWriteError,
+    UnsupportedError,
+)
+from . import registry
 from ._signal import KINDS, Signal
-from .atomic import atomic_file, atomic_folder, write_new
-from .dtypes import check_image, slice_format
+from .atomic import write_problem
+from .content import check_content
 from .limits import DEFAULT_LIMITS, Limits, read_head
+from .rows import BlockWriter, RowSource
 
-__all__ = ["load", "probe", "save", "sniff", "identify_file"]
+__all__ = [
+    "load",
+    "probe",
+    "save",
+    "sniff",
+    "identify_file",
+    "open_rows",
+    "open_writer",
+    "takes_blocks",
+    "streams_always",
+]
 
 PathLike = str | os.PathLike[str]
 
@@ -35,7 +51,7 @@ def identify_file(path: PathLike) -> tuple[str, str]:
     -------
     tuple of str
         ``family`` is ``"image"``, ``"audio"`` or ``"npy"``; ``format`` the format the
-        content is (``"PNG"``, ``"WAV"``, ``"NPY"``...; see :mod:`convcli.io._content`).
+        content is (``"PNG"``, ``"WAV"``, ``"NPY"``...; see :mod:`convcli.io.content`).
 
     Raises
     ------
@@ -58,24 +74,30 @@ def sniff(path: PathLike) -> str:
     Returns
     -------
     str
-        ``"folder"``, ``"npy"``, ``"audio"`` or ``"image"``.
+        The family's name in :mod:`convcli.io.registry`: ``"folder"``, ``"npy"``,
+        ``"audio"``, ``"image"``...
 
     Raises
     ------
     SignalReadError
         As :func:`identify_file`.
     """
-    p = Path(path)
-    if p.is_dir():
-        return "folder"
-    return identify_file(p)[0]
+    return _where(Path(path))[0].name
 
 
-def _where(path: PathLike) -> tuple[str, str | None]:
-    p = Path(path)
-    if p.is_dir():
-        return "folder", None
-    return identify_file(p)
+def _where(path: Path) -> tuple[registry.Family, str | None]:
+    """Return the family that reads ``path`` (its content says which), and the format."""
+    if path.is_dir():
+        return registry.folder_family(), None
+    family, fmt = identify_file(path)
+    return registry.family(family), fmt
+
+
+def _function(row: registry.Family, name: str, path: Path) -> Any:
+    fn = row.function(name, path)
+    if fn is None:
+        raise ArgumentError(f"{path}: the {row.name} family has no {name} function")
+    return fn
 
 
 def load(
@@ -84,7 +106,7 @@ def load(
     """Load an image, audio file, volume or ``.npy`` array.
 
     Only regular files (and folders of them) are read, and only the formats listed in
-    :mod:`convcli.io._content`, identified by their content; every size a header claims is
+    :mod:`convcli.io.content`, identified by their content; every size a header claims is
     checked against ``limits`` before anything is decoded (:mod:`convcli.io.limits`).
 
     Parameters
@@ -97,10 +119,10 @@ def load(
         is an array (every axis spatial); any other image is an image.
         ``"image"``, ``"audio"``, ``"volume"`` or ``"array"`` force a reading: an image of
         a multi-frame file or folder is its first frame; a volume of one image has one
-        plane; a ``.npy`` takes the shapes described in :mod:`convcli.io.array`.
+        plane; a ``.npy`` takes the shapes described in :mod:`convcli.io.npy`.
     gray : bool, optional
         Images and volumes: convert to one channel (ITU-R 601-2 luma, alpha dropped, bit
-        depth kept; :func:`convcli.io.image.to_gray`).  Ignored for audio and arrays.
+        depth kept; :func:`convcli.io.pillow_image.to_gray`).  Ignored for audio and arrays.
     limits : Limits, optional
         The budgets (pixels, voxels, planes, channels, samples); default
         :data:`convcli.io.limits.DEFAULT_LIMITS`.
@@ -133,30 +155,8 @@ def load(
         raise ArgumentError(f"kind {kind!r} is not one of auto, {', '.join(KINDS)}")
     limits = DEFAULT_LIMITS if limits is None else limits
     p = Path(path)
-    family, fmt = _where(p)
-    if family == "folder":
-        if kind == "audio":
-            raise SignalReadError(f"{p}: a folder of slices cannot be read as audio")
-        from .volume import read_folder
-
-        return read_folder(p, kind, gray, limits=limits)
-    if family == "npy":
-        from .array import read_npy
-
-        return read_npy(p, kind, gray, limits=limits)
-    if family == "audio":
-        if kind in ("image", "volume"):
-            raise SignalReadError(f"{p}: is audio; it cannot be read as {kind}")
-        from .audio import read_audio
-
-        return read_audio(p, kind, limits=limits)
-    if kind == "audio":
-        raise SignalReadError(
-            f"{p}: is not an audio file (WAV, FLAC, OGG, AIFF); it cannot be read as audio"
-        )
-    from .image import read_image
-
-    return read_image(p, kind, gray, limits=limits, fmt=fmt)
+    row, fmt = _where(p)
+    return _function(row, "load", p)(p, fmt, kind, gray, limits)
 
 
 _PROBE_KEYS = (
@@ -221,23 +221,8 @@ def probe(path: PathLike, kind: str = "auto", *, limits: Limits | None = None) -
         raise ArgumentError(f"kind {kind!r} is not one of auto, {', '.join(KINDS)}")
     limits = DEFAULT_LIMITS if limits is None else limits
     p = Path(path)
-    family, fmt = _where(p)
-    if family == "folder":
-        from .volume import probe_folder
-
-        found = probe_folder(p, limits=limits)
-    elif family == "npy":
-        from .array import probe_npy
-
-        found = probe_npy(p)
-    elif family == "audio":
-        from .audio import probe_audio
-
-        found = probe_audio(p, limits=limits)
-    else:
-        from .image import probe_image
-
-        found = probe_image(p, limits=limits, fmt=fmt)
+    row, fmt = _where(p)
+    found = _function(row, "probe", p)(p, fmt, limits)
     if kind not in ("auto", found["kind"]):
         found = {**found, **_describe(load(p, kind, limits=limits))}
     record: dict[str, Any] = dict.fromkeys(_PROBE_KEYS)
@@ -296,6 +281,9 @@ def save(
     *,
     overwrite: bool = False,
     protect: Iterable[PathLike] = (),
+    threads: int | None = None,
+    format: str | None = None,
+    encoding: str | None = None,
 ) -> Path:
     """Write a signal in the form its path says, atomically.
 
@@ -319,6 +307,16 @@ def save(
     protect : iterable of str or os.PathLike, optional
         Paths that must never be written, whatever ``overwrite`` says (the inputs): compared
         by real path and by ``(st_dev, st_ino)``.
+    threads : int, optional
+        Threads an encoder may use (PNG deflates on every core by default; a caller that
+        writes several files at once gives 1).  A PNG deflated in more pieces is a valid PNG
+        of other bytes.
+    format : str, optional
+        The output format by name (``"PNG"``, ``"WAV"``, ``"folder"``...), whatever the
+        path's extension says (a folder of slices named ``maps-1.5``).
+    encoding : str, optional
+        The sample encoding to write (audio: a libsndfile subtype such as ``"PCM_16"``; float
+        samples are then converted by libsndfile).  It must be one the format has.
 
     Returns
     -------
@@ -344,74 +342,137 @@ def save(
     ...     load(out).data.tolist()
     [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
     """
-    target = resolve_target(signal, path)
+    target = registry.target_for(signal, path, format)
     out = target.path
     data = _normalised(signal)
     protect = tuple(protect)
-    fmt = target.format or "folder"
+    write = _function(registry.family(target.family), "save", out)
+    options: dict[str, Any] = {"threads": threads}
+    if encoding is not None:
+        written = target.write_format()
+        if written is None or encoding not in written.encodings:
+            has = (
+                ", ".join(written.encodings)
+                if written is not None and written.encodings
+                else "none"
+            )
+            raise UnsupportedError(
+                f"{out}: {target.format or target.family} is not written as {encoding} "
+                f"(its encodings: {has})"
+            )
+        options["encoding"] = encoding
     try:
-        if target.family == "npy":
-            from .array import write_npy
-
-            with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
-                write_npy(fh, np.asarray(signal.data))
-        elif target.family == "audio":
-            from .audio import check_rate, write_audio
-            from .dtypes import check_audio
-
-            assert target.format is not None
-            rate = check_rate(signal.rate, out)
-            check_audio(target.format, data.dtype, out)
-            with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
-                write_audio(fh, data, rate, target.format, signal.form, out)
-        elif target.family == "image":
-            from .image import write_image
-
-            assert target.format is not None
-            image = data[0] if signal.kind == "volume" else data
-            channels = 1 if image.ndim == 2 else int(image.shape[2])
-            check_image(target.format, image.dtype, channels, out)
-            with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
-                write_image(fh, image, target.format, signal.form)
-        elif target.family == "frames":
-            from .image import write_frames
-
-            assert target.format is not None
-            channels = 1 if data.ndim == 3 else int(data.shape[3])
-            animated = target.format != "TIFF"
-            check_image(target.format, data.dtype, channels, out, animated=animated, volume=True)
-            with atomic_file(out, overwrite=overwrite, protect=protect) as fh:
-                write_frames(fh, data, target.format, signal.form, out)
-        else:
-            _save_folder(signal, data, out, overwrite, protect)
+        write(signal, data, target, overwrite=overwrite, protect=protect, **options)
     except (ConvcliError, KeyboardInterrupt):
         raise
     except Exception as exc:
-        raise SignalWriteError(f"{out}: cannot write {fmt}: {_write_problem(exc)}") from exc
+        fmt = target.format or target.family
+        raise SignalWriteError(f"{out}: cannot write {fmt}: {write_problem(exc)}") from exc
     return out
 
 
-def _write_problem(exc: BaseException) -> str:
-    """Say in a few words why a write failed (a full disk, a file size limit...)."""
-    if isinstance(exc, OSError) and exc.strerror:
-        text = exc.strerror
-        if exc.errno == errno.EFBIG:
-            text += " (a file size limit: ulimit -f)"
-        return text
-    return " ".join(str(exc).split()) or type(exc).__name__
+def open_rows(
+    path: PathLike, kind: str = "auto", limits: Limits | None = None
+) -> tuple[RowSource, Signal] | None:
+    """Open an input to read its rows block by block, if its format allows it.
+
+    The family of the input's content opens it (its module's ``open_rows``): today audio
+    files (read as ``auto`` or ``audio``) and C-ordered ``.npy`` files (``auto``, ``array``,
+    or ``volume`` of 3 or 4 axes).  Anything else returns None, and so does a path that is not
+    a regular file or not what its name says: :func:`load` then says what is wrong.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The input.
+    kind : str, optional
+        What to read it as.
+    limits : Limits, optional
+        The budgets the header is checked against, as :func:`load` checks them.
+
+    Returns
+    -------
+    (RowSource, Signal) or None
+        The rows, and the signal :func:`load` would give, holding no rows (its kind, channel
+        axis, rate and form).
+
+    Raises
+    ------
+    SignalReadError
+        The family opened the file and refused it (a truncated audio file, a budget).
+    """
+    p = Path(path)
+    if not p.is_file():
+        return None
+    try:
+        name, fmt = identify_file(p)
+        opener = registry.family(name).function("open_rows", p)
+    except (SignalReadError, MissingExtraError):
+        return None
+    if opener is None:
+        return None
+    return opener(p, fmt, kind, DEFAULT_LIMITS if limits is None else limits)
 
 
-def _save_folder(
-    signal: Signal, data: np.ndarray, out: Path, overwrite: bool, protect: tuple[PathLike, ...]
-) -> None:
-    from .image import write_image
-    from .volume import slice_names
+def takes_blocks(signal: Signal, path: PathLike) -> bool:
+    """Whether the output ``path`` takes the rows of ``signal`` block by block, as they come.
 
-    fmt = slice_format(signal, data.dtype, out)
-    channels = 1 if data.ndim == 3 else int(data.shape[3])
-    check_image(fmt, data.dtype, channels, out)
-    names = slice_names(signal.form, len(data), fmt)
-    with atomic_folder(out, overwrite=overwrite, protect=protect) as tmp:
-        for name, plane in zip(names, data):
-            with write_new(tmp / name) as fh:
-                write_image(fh, plane, fmt, signal.form)
+    Its format's row says which kinds of signal its block writer takes (``blocks``): audio
+    formats take audio, ``.npy`` audio, volumes and arrays, PNG images.
+
+    Raises
+    ------
+    SignalWriteError
+        The path is a folder and the signal is not a volume (as :func:`save` would say).
+    """
+    try:
+        target = registry.target_for(signal, path)
+    except (UnsupportedError, ValueError):
+        return False
+    fmt = target.write_format()
+    return fmt is not None and signal.kind in fmt.blocks
+
+
+def streams_always(signal: Signal, path: PathLike) -> bool:
+    """Whether a signal filtered by one kernel always goes to ``path`` block by block.
+
+    So it does into a family whose row says ``stream_always`` (audio: a few slabs of memory
+    whatever the file's length), when the output takes the signal's rows.
+    """
+    if not takes_blocks(signal, path):
+        return False
+    return registry.family(registry.target_for(signal, path).family).stream_always
+
+
+def open_writer(
+    fh: Any,
+    target: registry.Target,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    form: Any,
+    rate: float | None = None,
+) -> BlockWriter:
+    """Start an output whose rows come block by block (the family's ``open_writer``).
+
+    Parameters
+    ----------
+    fh : binary file
+        Where to write (:func:`convcli.io.atomic.atomic_file` gives it).
+    target : Target
+        The output (:func:`convcli.io.registry.target_for`).
+    shape : tuple of int
+        The output's shape: its rows, and the row shape of its blocks.
+    dtype : numpy.dtype
+        The blocks' dtype (cast already).
+    form : Form
+        The input's form: metadata to carry.
+    rate : float, optional
+        The sample rate, for audio.
+
+    Raises
+    ------
+    UnsupportedError
+        The format cannot hold the blocks (a dtype, a channel count, a rate).
+    """
+    opener = _function(registry.family(target.family), "open_writer", target.path)
+    return opener(fh, target, shape, dtype, form, rate)

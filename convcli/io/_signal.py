@@ -53,7 +53,9 @@ class Form:
     info : dict
         Extras a writer carries to the output where the format can hold them: ``dpi``,
         ``icc_profile``, ``exif`` (orientation removed, as it has been applied),
-        ``compression`` (TIFF), ``subsampling`` (JPEG).
+        ``compression`` (TIFF), ``subsampling`` (JPEG); and ``palette``, a ``(256, 3)`` uint8
+        colour table with which 8-bit gray levels are written as indexed colour (never set
+        by a loader: convcli's own pictures use it).
     """
 
     container: str = "file"

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import OutputExistsError, SignalWriteError
+from ..errors import OutputExistsError, Param, SignalWriteError
 
 __all__ = [
     "same_file",
@@ -46,6 +46,7 @@ __all__ = [
     "interruption_held",
     "defer_interruption",
     "remove_temporaries",
+    "write_problem",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -71,6 +72,12 @@ def _umask() -> int:
         os.umask(mask)
         _UMASK = mask
     return _UMASK
+
+
+def _exists(path: PathLike) -> OutputExistsError:
+    """Return the error of an output that exists (``overwrite`` not given)."""
+    overwrite = Param("overwrite", True)
+    return OutputExistsError(f"{path}: exists; use {overwrite} to replace it", params=[overwrite])
 
 
 def same_file(a: PathLike, b: PathLike) -> bool:
@@ -210,7 +217,7 @@ def check_output(
     if folder and _is_empty_dir(path):
         return
     if not overwrite:
-        raise OutputExistsError(f"{path}: exists; use --overwrite to replace it")
+        raise _exists(path)
 
 
 _held = 0  # depth of hold_signals() blocks in progress
@@ -294,12 +301,12 @@ def _commit_file(tmp: str, target: Path, overwrite: bool) -> None:
     try:
         os.link(tmp, target)
     except FileExistsError:
-        raise OutputExistsError(f"{target}: exists; use --overwrite to replace it") from None
+        raise _exists(target) from None
     except OSError as exc:
         if exc.errno not in _NO_LINK:
             raise
         if os.path.lexists(target):
-            raise OutputExistsError(f"{target}: exists; use --overwrite to replace it") from None
+            raise _exists(target) from None
         os.rename(tmp, target)
         return
     os.unlink(tmp)
@@ -389,7 +396,7 @@ def _commit_folder(tmp: str, target: Path, overwrite: bool) -> None:
         os.rmdir(target)
     elif os.path.lexists(target):
         if not overwrite:
-            raise OutputExistsError(f"{target}: exists; use --overwrite to replace it")
+            raise _exists(target)
         aside = target.parent / f".{target.name}.{secrets.token_hex(6)}.old"
         os.rename(target, aside)
         try:
@@ -403,7 +410,7 @@ def _commit_folder(tmp: str, target: Path, overwrite: bool) -> None:
         os.rename(tmp, target)
     except OSError as exc:
         if os.path.lexists(target):
-            raise OutputExistsError(f"{target}: exists; use --overwrite to replace it") from exc
+            raise _exists(target) from exc
         raise
 
 
@@ -485,3 +492,26 @@ def _write_new(path: Path) -> Iterator[BinaryIO]:
         yield fh
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def write_problem(exc: BaseException) -> str:
+    """Say in a few words why a write failed: the system's reason, or the exception's text.
+
+    A full disk, a read-only folder, a file size limit (``ulimit -f``, named as such) come
+    from the ``OSError``'s ``strerror``; anything else is the exception's message on one
+    line.  Writers put it after ``<path>: cannot write <format>: ``.
+
+    Examples
+    --------
+    >>> import errno
+    >>> write_problem(OSError(errno.EFBIG, "File too large"))
+    'File too large (a file size limit: ulimit -f)'
+    >>> write_problem(ValueError("cannot write mode F as PNG"))
+    'cannot write mode F as PNG'
+    """
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+        if exc.errno == errno.EFBIG:
+            text += " (a file size limit: ulimit -f)"
+        return text
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -25,7 +25,7 @@ limit              default             what it bounds
 Pillow's :class:`~PIL.Image.DecompressionBombWarning` is an error here.  Every limit may be
 ``None`` (no limit).  The defaults never bother a real job: a 64-megapixel photo, a 65536-
 slice stack, 24 hours of 96 kHz stereo.  The working-set budget (``--max-memory``) is
-checked by :mod:`convcli.run`, which knows the kernels and the method.
+checked by :mod:`convcli.jobs.budget`, which knows the kernels and the method.
 """
 
 from __future__ import annotations
@@ -36,11 +36,12 @@ import stat
 from dataclasses import dataclass, fields
 from typing import BinaryIO
 
-from ..errors import SignalReadError
+from ..errors import Param, SignalReadError
 
 __all__ = [
     "Limits",
     "LimitError",
+    "over_limit",
     "DEFAULT_LIMITS",
     "MAX_PIXELS",
     "MAX_VOXELS",
@@ -68,7 +69,36 @@ MAX_SAMPLES = 1 << 34
 
 
 class LimitError(SignalReadError):
-    """An input larger than a budget of :class:`Limits`; the message gives both numbers."""
+    """An input larger than a budget of :class:`Limits`; the message gives both numbers.
+
+    Parameters
+    ----------
+    message : str
+        What is too large, with the numbers.
+    limit : str, optional
+        The budget exceeded (``max_pixels``...): its :class:`~convcli.errors.Param`, so that
+        the CLI can name its option.
+    """
+
+    def __init__(self, message: str = "", *, limit: str | None = None) -> None:
+        super().__init__(message, params=() if limit is None else (Param(limit),))
+
+    @property
+    def limit(self) -> str | None:
+        """The budget exceeded (``max_pixels``, ``max_frames``...), if the message names one."""
+        return self.params[0].name if self.params else None
+
+
+def over_limit(message: str, limit: str) -> LimitError:
+    """Return the :class:`LimitError` of a budget exceeded: the message ends ``(limit)``.
+
+    Examples
+    --------
+    >>> err = over_limit("a.png: 9 planes, more than the limit of 8", "max_frames")
+    >>> str(err), err.limit
+    ('a.png: 9 planes, more than the limit of 8 (max_frames)', 'max_frames')
+    """
+    return LimitError(f"{message} ({limit})", limit=limit)
 
 
 def _over(value: int, limit: int | None) -> bool:
@@ -126,9 +156,10 @@ class Limits:
             raise SignalReadError(f"{path}: {what}{rows}x{cols} (rows x cols) has no pixel")
         count = rows * cols
         if _over(count, self.max_pixels):
-            raise LimitError(
+            raise over_limit(
                 f"{path}: {what}{rows}x{cols} (rows x cols) is {count} pixels, more than the "
-                f"limit of {self.max_pixels} (--max-pixels)"
+                f"limit of {self.max_pixels}",
+                "max_pixels",
             )
 
     def check_planes(self, path: PathLike, planes: int, rows: int, cols: int) -> None:
@@ -140,14 +171,15 @@ class Limits:
             With the counts and the limit.
         """
         if _over(planes, self.max_frames):
-            raise LimitError(
-                f"{path}: {planes} planes, more than the limit of {self.max_frames} (--max-frames)"
+            raise over_limit(
+                f"{path}: {planes} planes, more than the limit of {self.max_frames}", "max_frames"
             )
         count = planes * rows * cols
         if _over(count, self.max_voxels):
-            raise LimitError(
+            raise over_limit(
                 f"{path}: {planes}x{rows}x{cols} (planes x rows x cols) is {count} voxels, "
-                f"more than the limit of {self.max_voxels} (--max-voxels)"
+                f"more than the limit of {self.max_voxels}",
+                "max_voxels",
             )
 
     def check_channels(self, path: PathLike, channels: int) -> None:
@@ -161,9 +193,9 @@ class Limits:
         if channels < 1:
             raise SignalReadError(f"{path}: the header says {channels} channels")
         if _over(channels, self.max_channels):
-            raise LimitError(
-                f"{path}: {channels} channels, more than the limit of {self.max_channels} "
-                f"(--max-channels)"
+            raise over_limit(
+                f"{path}: {channels} channels, more than the limit of {self.max_channels}",
+                "max_channels",
             )
 
     def check_samples(self, path: PathLike, frames: int, channels: int) -> None:
@@ -177,9 +209,10 @@ class Limits:
         self.check_channels(path, channels)
         count = frames * channels
         if _over(count, self.max_samples):
-            raise LimitError(
+            raise over_limit(
                 f"{path}: {frames} frames x {channels} channels is {count} samples, more than "
-                f"the limit of {self.max_samples} (--max-samples)"
+                f"the limit of {self.max_samples}",
+                "max_samples",
             )
 
     def check_elements(self, path: PathLike, shape: tuple[int, ...], itemsize: int) -> None:

@@ -29,9 +29,12 @@ names exist (write ``@box`` to read one).
 - Inline: numbers split by spaces or commas, rows by ``;``, planes by ``|``, optionally in
   brackets with a ``/N`` or ``*F`` factor: ``"[1 2 1; 2 4 2; 1 2 1]/16"``.  No ``;``/``|``
   gives 1-D, ``;`` 2-D, ``|`` 3-D (planes, rows, columns).
+- ImageMagick's kernel strings: ``3x3:1,2,1,2,4,2,1,2,1``, ``3x3+0+0:...`` (origin column
+  and row), ``nan`` for a tap outside the neighbourhood; centred on their origin.
 - Files: ``.txt``/``.csv`` (one row per line, ``#`` comments, a blank line between planes),
-  ``.npy`` (no pickles), ``.json`` (a nested list, or ``{"kernel": ...}``), audio impulse
-  responses (used exactly as stored; several channels give one kernel per channel).
+  ``.npy`` (no pickles), ``.json`` (a nested list, or ``{"kernel": ...}``), ``.mat`` (a libvips
+  matrix: ``W H [scale [offset]]`` then rows), audio impulse responses (used exactly as
+  stored; several channels give one kernel per channel).
 
 Conventions
 -----------
@@ -63,7 +66,12 @@ from convcli.kernels._banks import (
     make_bank,
     parse_bank,
 )
-from convcli.kernels._files import KERNEL_FILE_EXTENSIONS, read_kernel_file
+from convcli.kernels._files import (
+    KERNEL_FILE_EXTENSIONS,
+    VipsMatrix,
+    read_kernel_file,
+    read_vips_matrix,
+)
 from convcli.kernels._grammar import ParsedSpec, format_inline, kernel_label, parse_spec
 from convcli.kernels._make import make_kernel
 from convcli.kernels._registry import REGISTRY, KernelDef, Param, get_kernel, list_kernels
@@ -80,6 +88,8 @@ __all__ = [
     "list_kernels",
     "get_kernel",
     "read_kernel_file",
+    "read_vips_matrix",
+    "VipsMatrix",
     "KERNEL_FILE_EXTENSIONS",
     "BANKS",
     "BankDef",

@@ -6,6 +6,9 @@
   ``path:line:column``.
 - ``.npy``: loaded with ``allow_pickle=False``; bool, integer and float arrays only.
 - ``.json``: a nested list of numbers, or an object ``{"kernel": nested list}``.
+- ``.mat``: a libvips matrix file (:func:`read_vips_matrix`): a header line ``W H [scale
+  [offset]]``, then ``H`` rows of ``W`` numbers; the values are divided by ``scale``; a
+  non-zero ``offset`` (which libvips adds to the result) is refused here, naming ``--bias``.
 - Audio (``.wav .flac .ogg .aiff .aif``): an impulse response, read with soundfile as float64
   (integer samples scaled to [-1, 1) as soundfile does, otherwise used exactly as stored, never
   normalised): shape ``(taps,)`` for mono, ``(channels, taps)`` for several channels.
@@ -18,7 +21,7 @@ Limits: only regular files are read (a FIFO or a device is refused, never waited
 or JSON kernel file holds at most :data:`MAX_TEXT_BYTES` (64 MiB: some 6 million taps; save a
 larger kernel as ``.npy``); a kernel file of any kind holds at most :data:`MAX_FILE_TAPS`
 taps (64 Mi), checked from the ``.npy`` or audio header before anything is read.  The run's
-own ``--max-taps`` (:data:`convcli.run.MAX_TAPS`) is usually lower, and is checked with
+own ``--max-taps`` (:data:`convcli.jobs.budget.MAX_TAPS`) is usually lower, and is checked with
 :func:`kernel_file_taps` before the kernel is read.
 """
 
@@ -28,12 +31,12 @@ import math
 import os
 import re
 import stat
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from convcli.errors import KernelSpecError
+from convcli.errors import KernelSpecError, Param, SignalReadError
 from convcli.kernels._numbers import NumberError, row_numbers
 
 __all__ = [
@@ -51,13 +54,16 @@ __all__ = [
     "read_npy_kernel",
     "read_json_kernel",
     "read_impulse_response",
+    "VipsMatrix",
+    "read_vips_matrix",
+    "impulse_response_rate",
 ]
 
 Kernel = NDArray[np.float64]
 
 TEXT_EXTENSIONS = (".txt", ".csv")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
-KERNEL_FILE_EXTENSIONS = TEXT_EXTENSIONS + (".npy", ".json") + AUDIO_EXTENSIONS
+KERNEL_FILE_EXTENSIONS = TEXT_EXTENSIONS + (".npy", ".json", ".mat") + AUDIO_EXTENSIONS
 
 #: Largest text or JSON kernel file read, in bytes.
 MAX_TEXT_BYTES = 64 << 20
@@ -111,18 +117,19 @@ def kernel_file_taps(path: str) -> int | None:
         text and JSON (bounded by :data:`MAX_TEXT_BYTES`) and when the header cannot be
         read (reading the kernel then says why).
     """
+    from convcli.io.limits import open_regular
+    from convcli.io.sndfile_audio import raw_info
+
     ext = _extension(path)
     try:
         if ext == ".npy":
             _regular(path)
-            with open(path, "rb") as handle:
+            with open_regular(path) as handle:
                 shape, _dtype = _npy_header(handle, path)
             return math.prod(shape)
         if ext in AUDIO_EXTENSIONS:
-            import soundfile
-
             _regular(path)
-            info = soundfile.info(os.fsencode(path))
+            info = raw_info(path)
             return int(info.frames) * int(info.channels)
     except (KernelSpecError, OSError, RuntimeError, ValueError, TypeError):
         return None
@@ -131,11 +138,10 @@ def kernel_file_taps(path: str) -> int | None:
 
 def _npy_header(handle: Any, path: str) -> tuple[tuple[int, ...], np.dtype]:
     """Read and check a ``.npy`` kernel's header: numeric, within the file and the limit."""
-    fmt = np.lib.format
+    from convcli.io.npy import header_fields
+
     try:
-        version = fmt.read_magic(handle)
-        reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        shape, _fortran, dtype = reader(handle)
+        shape, _fortran, dtype = header_fields(handle)
     except Exception as exc:
         raise KernelSpecError(f"{path}: not a readable .npy file ({exc})") from None
     if dtype.hasobject:
@@ -206,12 +212,16 @@ def read_kernel_file(path: str) -> Kernel:
         return read_json_kernel(path)
     if ext in AUDIO_EXTENSIONS:
         return read_impulse_response(path)
+    if ext == ".mat":
+        return _vips_kernel(path)
     if ext == ".npz":
         raise KernelSpecError(f"{path}: an .npz archive is not a kernel file; save one .npy")
     return read_text_kernel(path)
 
 
 def _read_text(path: str) -> str:
+    from convcli.io.limits import read_head
+
     size = _regular(path).st_size
     if size > MAX_TEXT_BYTES:
         raise KernelSpecError(
@@ -219,10 +229,9 @@ def _read_text(path: str) -> str:
             f"may have; save a large kernel as .npy"
         )
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_TEXT_BYTES + 1)
-    except OSError as exc:
-        raise KernelSpecError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raw = read_head(path, MAX_TEXT_BYTES + 1)
+    except SignalReadError as exc:
+        raise KernelSpecError(str(exc)) from None
     if len(raw) > MAX_TEXT_BYTES:
         raise KernelSpecError(
             f"{path}: more than the {MAX_TEXT_BYTES} bytes a kernel file may have"
@@ -305,9 +314,12 @@ def read_npy_kernel(path: str) -> Kernel:
     KernelSpecError
         For an object (pickled), complex, string or structured array, NaN, Inf or no values.
     """
+    from convcli.io.limits import open_regular
+    from convcli.io.npy import read_array
+
     _regular(path)
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             magic = handle.read(6)
             if magic != b"\x93NUMPY":
                 what = "an .npz archive" if magic.startswith(b"PK") else "no NUMPY header"
@@ -315,7 +327,7 @@ def read_npy_kernel(path: str) -> Kernel:
             handle.seek(0)
             _npy_header(handle, path)
             handle.seek(0)
-            loaded: np.ndarray[Any, Any] = np.load(handle, allow_pickle=False)
+            loaded: np.ndarray[Any, Any] = read_array(handle)
     except KernelSpecError:
         raise
     except ValueError as exc:
@@ -415,22 +427,31 @@ def read_impulse_response(path: str) -> Kernel:
     KernelSpecError
         When soundfile cannot read the file, it has no samples, or a sample is not finite.
     """
-    import soundfile
-
-    from convcli.io._content import AUDIO_FORMATS, AUDIO_SUBTYPES
+    from convcli.io.sndfile_audio import claimed_frames, open_raw, readable
 
     _regular(path)
     try:
-        with soundfile.SoundFile(os.fsencode(path)) as sound:
-            if sound.format not in AUDIO_FORMATS or sound.subtype not in AUDIO_SUBTYPES:
+        with open_raw(path) as sound:
+            formats, subtypes = readable()
+            if sound.format not in formats or sound.subtype not in subtypes:
                 raise KernelSpecError(
                     f"{path}: {sound.format} {sound.subtype} audio is not read; impulse "
                     f"responses are WAV, FLAC, OGG or AIFF in PCM or float"
                 )
-            taps = int(sound.frames) * int(sound.channels)
+            frames = int(sound.frames)
+            taps = frames * int(sound.channels)
             if taps > MAX_FILE_TAPS:
                 raise _too_many(path, taps)
+            # libsndfile reads what is there of a WAV or AIFF shorter than its header says:
+            # a cut impulse response is refused, as a cut input is (convcli.io.sndfile_audio)
+            claim = claimed_frames(path)
             data = sound.read(dtype="float64", always_2d=True)
+            held = int(data.shape[0])
+            if (claim is not None and claim > frames) or held < frames:
+                raise KernelSpecError(
+                    f"{path}: truncated: the header says {max(claim or 0, frames)} frames but "
+                    f"the file holds {min(held, frames)}"
+                )
     except KernelSpecError:
         raise
     except (RuntimeError, OSError, ValueError, TypeError) as exc:
@@ -440,3 +461,154 @@ def read_impulse_response(path: str) -> Kernel:
         raise KernelSpecError(f"{path}: the impulse response has no samples")
     kernel = data[:, 0].copy() if data.shape[1] == 1 else np.ascontiguousarray(data.T)
     return _check_finite(kernel, path)
+
+
+class VipsMatrix(NamedTuple):
+    """A libvips matrix file: the values as stored, their ``scale`` and ``offset``.
+
+    libvips convolves with ``values`` and computes ``sum / scale + offset``.
+    """
+
+    values: Kernel
+    scale: float
+    offset: float
+
+    def kernel(self) -> Kernel:
+        """Return ``values / scale``, placed as libvips places it (see :func:`read_vips_matrix`)."""
+        from convcli.kernels._origin import centre_origin
+
+        rows, cols = self.values.shape
+        return centre_origin(self.values / self.scale, (rows // 2, cols // 2))
+
+
+_VIPS_TOKEN = re.compile(r'[^ \t\r\n,"]+')
+
+
+def _vips_numbers(line: str, path: str, line_number: int) -> list[tuple[float, int]]:
+    """Split a libvips matrix line (spaces, tabs, commas, quotes) into numbers and columns."""
+    from convcli.kernels._numbers import NumberError, to_float
+
+    out = []
+    for match in _VIPS_TOKEN.finditer(line):
+        try:
+            out.append((to_float(match.group()), match.start() + 1))
+        except NumberError as exc:
+            raise KernelSpecError(
+                f"{path}:{line_number}:{match.start() + 1}: {exc.reason}"
+            ) from None
+    return out
+
+
+def read_vips_matrix(path: str) -> VipsMatrix:
+    r"""Read a libvips matrix file (``vips_matrixload``'s ``.mat``).
+
+    The first line holds ``width height [scale [offset]]`` (scale 1 and offset 0 when
+    omitted; scale must not be 0); then ``height`` lines of ``width`` numbers, split by any
+    mix of spaces, tabs, commas and double quotes, ``.`` as the decimal point.  Blank lines
+    are skipped.  Stricter than libvips, which ignores what follows: a row with more numbers
+    than the width, or a line after the last row, is an error.
+
+    libvips correlates (``sum(pixel[i] * mask[i]) / scale + offset``) with tap
+    ``(width // 2, height // 2)`` on each pixel and pads by copying the edge (convcli's
+    ``replicate``).  :meth:`VipsMatrix.kernel` places an even-sized matrix so that the same
+    tap sits on each sample under ``padding="same"`` (a zero row or column after it).
+
+    Raises
+    ------
+    KernelSpecError
+        With ``path:line:column``: a bad header, a token that is not a number, a row of the
+        wrong length, too few or too many rows.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "blur.mat")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("3 3 16 0\n1 2 1\n2 4 2\n1 2 1\n")
+    >>> m = read_vips_matrix(path)
+    >>> m.scale, m.offset, m.kernel()[1].tolist()
+    (16.0, 0.0, [0.125, 0.25, 0.125])
+    """
+    from convcli.io.limits import read_head
+
+    _regular(path)
+    try:
+        magic = read_head(path, 19)
+    except SignalReadError as exc:
+        raise KernelSpecError(str(exc)) from None
+    if magic == b"MATLAB 5.0 MAT-file":
+        raise KernelSpecError(
+            f"{path}: a MATLAB .mat file, not a libvips matrix; save the kernel as .npy or text"
+        )
+    lines = [(n, line) for n, line in enumerate(_LINES.split(_read_text(path)), 1) if line.strip()]
+    if not lines:
+        raise KernelSpecError(f"{path}: empty: a libvips matrix starts with 'width height'")
+    number, header = lines[0]
+    head = _vips_numbers(header, path, number)
+    if not 2 <= len(head) <= 4:
+        raise KernelSpecError(
+            f"{path}:{number}:1: the header is 'width height [scale [offset]]', "
+            f"got {len(head)} numbers"
+        )
+    (width, wcol), (height, hcol) = head[0], head[1]
+    for value, column, name in ((width, wcol, "width"), (height, hcol, "height")):
+        if value != math.floor(value) or value < 1:
+            raise KernelSpecError(
+                f"{path}:{number}:{column}: {name} {value:g} is not a positive integer"
+            )
+    scale = head[2][0] if len(head) > 2 else 1.0
+    offset = head[3][0] if len(head) > 3 else 0.0
+    if scale == 0:
+        raise KernelSpecError(f"{path}:{number}:{head[2][1]}: scale is 0; it divides the sum")
+    cols, rows = int(width), int(height)
+    if rows * cols > MAX_FILE_TAPS:
+        raise _too_many(path, rows * cols)
+    body = lines[1:]
+    if len(body) < rows:
+        where = f"{path}:{body[-1][0] if body else number}"
+        raise KernelSpecError(f"{where}: the header says {rows} rows, the file has {len(body)}")
+    if len(body) > rows:
+        raise KernelSpecError(
+            f"{path}:{body[rows][0]}:1: a line after the {rows} rows the header announces"
+        )
+    values = []
+    for line_number, line in body:
+        row = _vips_numbers(line, path, line_number)
+        if len(row) != cols:
+            column = row[cols][1] if len(row) > cols else len(line.rstrip()) + 1
+            raise KernelSpecError(
+                f"{path}:{line_number}:{column}: row has {len(row)} numbers but the header "
+                f"says width {cols}"
+            )
+        values.append([v for v, _ in row])
+    return VipsMatrix(np.array(values, dtype=np.float64), float(scale), float(offset))
+
+
+def _vips_kernel(path: str) -> Kernel:
+    matrix = read_vips_matrix(path)
+    if matrix.offset != 0:
+        bias = Param("bias", float(matrix.offset))
+        raise KernelSpecError(
+            f"{path}: offset {matrix.offset:g}, which libvips adds to the result; a convcli "
+            f"kernel has no offset: set it to 0 in the file and give {bias}",
+            params=[bias],
+        )
+    return matrix.kernel()
+
+
+def impulse_response_rate(path: str) -> int:
+    """Return the sample rate, in Hz, an audio impulse response file was recorded at.
+
+    Raises
+    ------
+    KernelSpecError
+        When soundfile cannot read the file's header.
+    """
+    from convcli.io.sndfile_audio import raw_info
+
+    _regular(path)
+    try:
+        return int(raw_info(path).samplerate)
+    except (RuntimeError, OSError, ValueError, TypeError) as exc:
+        text = re.sub(r"^Error opening .*?: (?=[A-Z])", "", " ".join(str(exc).split()))
+        raise KernelSpecError(f"{path}: cannot read as audio: {text}") from None

@@ -20,6 +20,10 @@ Names and keys are case-insensitive.
 Inline: numbers split by spaces or single commas, rows by ``;``, planes by ``|``; optionally in
 brackets followed by ``/N`` or ``*F``.  No ``;`` or ``|`` gives 1-D, ``;`` 2-D, ``|`` 3-D
 (planes, rows, columns).  Errors give the 1-based column in the spec.
+
+ImageMagick's kernel strings are inline matrices too (see :func:`parse_imagemagick`):
+``WxH[+X+Y]:v,v,...`` (``W`` alone is ``WxW``), read row by row, ``nan`` or ``-`` for a tap
+that is not part of the neighbourhood (weight 0), ``+X+Y`` the origin (column, row).
 """
 
 from __future__ import annotations
@@ -36,9 +40,17 @@ from numpy.typing import ArrayLike, NDArray
 from convcli.errors import KernelSpecError
 from convcli.kernels._files import has_kernel_file_extension
 from convcli.kernels._numbers import NumberError, row_numbers, to_float
+from convcli.kernels._origin import centre_origin
 from convcli.kernels._registry import KernelDef, get_kernel
 
-__all__ = ["ParsedSpec", "parse_spec", "parse_inline", "kernel_label", "format_inline"]
+__all__ = [
+    "ParsedSpec",
+    "parse_spec",
+    "parse_inline",
+    "parse_imagemagick",
+    "kernel_label",
+    "format_inline",
+]
 
 SpecKind = Literal["named", "inline", "file"]
 
@@ -47,6 +59,13 @@ _NAMED_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\s*:")
 _LEADING_WORD = re.compile(r"[A-Za-z]+")
 _NON_FINITE_WORDS = {"nan", "inf", "infinity"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: ImageMagick's user kernel: geometry ``W[xH][+X+Y]`` (and its flags, refused) before ``:``.
+_IM_HEAD = re.compile(r"\s*\d+\s*(?:[xX]\s*\d*\s*)?(?:[+-]\s*\d+\s*[+-]\s*\d+\s*)?[@<>]?\s*:")
+_IM_GEOMETRY = re.compile(
+    r"\s*(?P<w>\d+)\s*(?:[xX]\s*(?P<h>\d*)\s*)?"
+    r"(?:(?P<x>[+-]\s*\d+)\s*(?P<y>[+-]\s*\d+)\s*)?(?P<flag>[@<>])?\s*"
+)
+_IM_TOKEN = re.compile(r"[^\s,]+")
 
 
 @dataclass(frozen=True)
@@ -140,6 +159,8 @@ def parse_spec(spec: str) -> ParsedSpec:
     if kind == "named":
         kdef, params = _parse_named(text)
         return ParsedSpec("named", spec, name=kdef.name, params=params)
+    if _IM_HEAD.match(spec):
+        return ParsedSpec("inline", spec, array=parse_imagemagick(spec))
     return ParsedSpec("inline", spec, array=parse_inline(spec))
 
 
@@ -308,6 +329,98 @@ def parse_inline(spec: str) -> NDArray[np.float64]:
     if not np.all(np.isfinite(array)):
         raise fail(body_end + 1, "the factor makes values overflow to infinity")
     return array
+
+
+def parse_imagemagick(spec: str) -> NDArray[np.float64]:
+    """Parse an ImageMagick kernel string: ``"3x3:1,2,1,2,4,2,1,2,1"``, ``"3x3+0+0:..."``.
+
+    The form is ImageMagick's ``WxH[+X+Y]:values`` (``-morphology Convolve``,
+    ``-convolve``): ``W`` columns and ``H`` rows (``W`` alone: a ``W x W`` square, so
+    ``3:`` needs 9 values; a row of three is ``3x1:``), then ``W*H`` values row by row,
+    split by spaces or commas; ``nan`` or ``-`` marks a tap that is not part of the
+    neighbourhood (weight 0 in a convolution).  ``+X+Y`` is the origin, the tap that sits on
+    the output pixel: column ``X`` and row ``Y`` from the top left; by default
+    ``((W-1)//2, (H-1)//2)``.  The kernel is returned centred on its origin
+    (:func:`convcli.kernels._origin.centre_origin`: zeros added where needed), so that
+    convcli's correlation with ``padding="same"`` computes ImageMagick's
+    ``-morphology Correlate`` and ``--flip`` its ``-morphology Convolve``, origin included.
+    A list of kernels (``;``) and the rotation flags ``@ > <`` are not read.
+    ``-define convolve:scale`` is not part of the string: ``--normalize`` and ``--scale``
+    play its part.
+
+    Raises
+    ------
+    KernelSpecError
+        With the 1-based column: a bad geometry or origin, a token that is not a number,
+        ``nan`` or ``-``, too few or too many values, no value that is not ``nan``.
+
+    Examples
+    --------
+    >>> parse_imagemagick("3x1:1,2,1").tolist()
+    [[1.0, 2.0, 1.0]]
+    >>> parse_imagemagick("2x2+0+0: 1 2 3 nan")
+    array([[0., 0., 0.],
+           [0., 1., 2.],
+           [0., 3., 0.]])
+    """
+    where = f"ImageMagick kernel {spec.strip()!r}"
+
+    def fail(column: int, problem: str) -> KernelSpecError:
+        return KernelSpecError(f"{where}: column {column}: {problem}")
+
+    colon = spec.find(":")
+    geometry = _IM_GEOMETRY.fullmatch(spec, 0, colon)
+    if colon < 0 or geometry is None:
+        raise fail(1, "expected WxH[+X+Y]: before the values, as in '3x3:1,2,1,2,4,2,1,2,1'")
+    if geometry.group("flag"):
+        raise fail(
+            geometry.start("flag") + 1,
+            f"the flag {geometry.group('flag')!r} (a list of rotated kernels) is not read",
+        )
+    width = int(geometry.group("w"))
+    height = int(geometry.group("h") or width)
+    if width < 1 or height < 1:
+        raise fail(geometry.start("w") + 1, f"size {width}x{height}: both must be >= 1")
+    if geometry.group("x") is not None:
+        ox = int(geometry.group("x").replace(" ", ""))
+        oy = int(geometry.group("y").replace(" ", ""))
+        if not (0 <= ox < width and 0 <= oy < height):
+            raise fail(
+                geometry.start("x") + 1,
+                f"origin {ox:+d}{oy:+d} is outside the {width}x{height} kernel "
+                f"(column 0..{width - 1}, row 0..{height - 1})",
+            )
+    else:
+        ox, oy = (width - 1) // 2, (height - 1) // 2
+    if ";" in spec[colon:]:
+        raise fail(
+            spec.index(";", colon) + 1,
+            "a list of kernels (';') is not read: give one kernel per -k",
+        )
+    values: list[float] = []
+    need = width * height
+    for match in _IM_TOKEN.finditer(spec, colon + 1):
+        token, column = match.group(), match.start() + 1
+        if len(values) == need:
+            raise fail(column, f"more than the {need} values a {width}x{height} kernel has")
+        if token.lower() == "nan" or token == "-":
+            values.append(float("nan"))
+            continue
+        try:
+            values.append(to_float(token))
+        except NumberError as exc:
+            raise fail(column, exc.reason) from None
+    if len(values) < need:
+        square = " (ImageMagick reads 'W:' as WxW)" if geometry.group("h") is None else ""
+        raise fail(
+            len(spec.rstrip()) + 1,
+            f"a {width}x{height} kernel needs {need} values{square}, got {len(values)}",
+        )
+    kernel = np.array(values, dtype=np.float64).reshape(height, width)
+    if np.isnan(kernel).all():
+        raise fail(colon + 2, "every value is nan: at least one tap must be part of the kernel")
+    kernel[np.isnan(kernel)] = 0.0
+    return centre_origin(kernel, (oy, ox))
 
 
 def _numbers(count: int) -> str:

@@ -9,7 +9,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from convcli.errors import KernelSpecError
-from convcli.kernels._files import is_audio_file, is_text_file, read_kernel_file
+from convcli.kernels._files import (
+    impulse_response_rate,
+    is_audio_file,
+    is_text_file,
+    read_kernel_file,
+)
 from convcli.kernels._grammar import ParsedSpec, parse_spec
 from convcli.kernels._registry import get_kernel
 
@@ -30,7 +35,9 @@ def make_kernel(
     ndim : int
         The number of spatial axes of the signal: 1 for audio, 2 for images, 3 for volumes.
     rate : float, optional
-        The sample rate in Hz; needed by the audio kernels (``lowpass``, ``echo``, ...).
+        The sample rate in Hz; needed by the audio kernels (``lowpass``, ``echo``, ...).  An
+        audio impulse response recorded at another rate is refused (the taps are samples:
+        used at another rate, the response would stretch or shrink in time).
 
     Returns
     -------
@@ -82,6 +89,8 @@ def make_kernel(
         return fit_axes(spec.array.copy(), ndim, f"inline kernel {spec.text.strip()!r}")
     assert spec.path is not None
     kernel = read_kernel_file(spec.path)
+    if rate is not None and is_audio_file(spec.path):
+        _check_rate(spec.path, rate)
     if ndim == 1 and kernel.ndim == 2 and is_audio_file(spec.path):
         return kernel
     if ndim == 1 and is_text_file(spec.path) and kernel.ndim == 2 and kernel.shape[1] == 1:
@@ -161,3 +170,14 @@ def fit_axes(
         f"{what} has {kernel.ndim} axes (shape {shape}) but the signal has {ndim}; only "
         f"leading size-1 axes can be dropped{f' ({hint})' if hint else ''}"
     )
+
+
+def _check_rate(path: str, rate: float) -> None:
+    """Refuse an impulse response recorded at another rate than the signal's."""
+    own = impulse_response_rate(path)
+    if own != rate:
+        raise KernelSpecError(
+            f"kernel file {path}: the impulse response is sampled at {own} Hz but the signal "
+            f"at {rate:g} Hz; applied as it is, it would last {own / rate:.3g} times as long "
+            f"as recorded: resample one of them to the other's rate first"
+        )

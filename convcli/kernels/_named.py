@@ -2,7 +2,9 @@
 
 Every builder has the signature ``builder(ndim, rate, params) -> ndarray`` (``params`` is
 complete and already checked by the registry; ``rate`` is unused here) and returns a float64
-array with exactly ``ndim`` axes, odd along each, the centre tap at index ``k // 2``.
+array with exactly ``ndim`` axes, odd along each, the centre tap at index ``k // 2`` -- except
+the upsampling kernels (``bilinear``, ``bicubic``, ``lanczos``), made for a transposed
+convolution with stride ``factor``, whose size follows the factor (even for even factors).
 
 Conventions: the kernels are written for the default operation, correlation,
 ``y[o] = sum_j w[j] * x[o + j - centre]``.  So a derivative kernel (``sobel``, ``prewitt``,
@@ -44,6 +46,9 @@ __all__ = [
     "outline",
     "motion",
     "gabor",
+    "bilinear",
+    "bicubic",
+    "lanczos",
 ]
 
 Kernel = NDArray[np.float64]
@@ -298,3 +303,73 @@ def gabor(ndim: int, rate: float | None, p: Params) -> Kernel:
     yr = -x * sin + y * cos
     envelope = np.exp(-0.5 * (xr**2 / sigma_x**2 + yr**2 / sigma_y**2))
     return envelope * np.cos(2.0 * math.pi / wavelength * xr + math.radians(p["psi"]))
+
+
+# --- interpolation kernels, for upsampling with a transposed convolution ------------------
+#
+# Sampled at (j - centre) / factor over 2*radius*factor - factor%2 taps (the profile's whole
+# support), with stride ``factor`` and padding "same" (a crop of (k - factor) / 2 each side)
+# a transposed convolution gives output o the weights profile(src(o) - i) of input i, where
+# src(o) = (o + 0.5) / factor - 0.5: half-pixel centres, as align_corners=False.
+
+
+def _upsampling(
+    name: str, factor: int, radius: int, profile: Any, ndim: int, per_phase: bool = False
+) -> Kernel:
+    side = 2 * radius * factor - factor % 2
+    check_size(name, (side,) * ndim)
+    t = (np.arange(side, dtype=np.float64) - (side - 1) / 2.0) / factor
+    taps = np.asarray(profile(t), dtype=np.float64)
+    if per_phase:  # each output phase's weights sum to 1: a flat signal stays flat
+        for r in range(factor):
+            taps[r::factor] /= taps[r::factor].sum()
+    return _outer([taps] * ndim)
+
+
+def bilinear(ndim: int, rate: float | None, p: Params) -> Kernel:
+    """Tent ``max(0, 1 - |t|)``: linear interpolation (bilinear in 2-D) by ``factor``.
+
+    Examples
+    --------
+    >>> bilinear(1, None, {"factor": 2}).tolist()
+    [0.25, 0.75, 0.75, 0.25]
+    """
+    return _upsampling("bilinear", p["factor"], 1, lambda t: np.maximum(0.0, 1.0 - np.abs(t)), ndim)
+
+
+def _keys(a: float) -> Any:
+    def profile(t: np.ndarray) -> np.ndarray:
+        x = np.abs(t)
+        near = ((a + 2) * x - (a + 3)) * x * x + 1
+        far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+        return np.where(x <= 1, near, np.where(x < 2, far, 0.0))
+
+    return profile
+
+
+def bicubic(ndim: int, rate: float | None, p: Params) -> Kernel:
+    """Keys' cubic convolution kernel with parameter ``a``, by ``factor``.
+
+    ``a = -0.5`` (Keys 1981; Pillow's BICUBIC, MATLAB's imresize) is the default; OpenCV's
+    INTER_CUBIC and PyTorch's ``interpolate(mode='bicubic')`` use ``a = -0.75``.
+
+    Examples
+    --------
+    >>> bicubic(1, None, {"factor": 2, "a": -0.5}).round(6).tolist()
+    [-0.023438, -0.070312, 0.226562, 0.867188, 0.867188, 0.226562, -0.070312, -0.023438]
+    """
+    return _upsampling("bicubic", p["factor"], 2, _keys(p["a"]), ndim)
+
+
+def lanczos(ndim: int, rate: float | None, p: Params) -> Kernel:
+    """Lanczos window ``sinc(t) sinc(t/a)`` for ``|t| < a``, by ``factor``.
+
+    The taps of each output phase are divided by their sum (as Pillow normalises its
+    weights), so a flat signal stays flat; bilinear and bicubic need no such step.
+    """
+    a = p["a"]
+
+    def profile(t: np.ndarray) -> np.ndarray:
+        return np.where(np.abs(t) < a, np.sinc(t) * np.sinc(t / a), 0.0)
+
+    return _upsampling("lanczos", p["factor"], a, profile, ndim, per_phase=True)

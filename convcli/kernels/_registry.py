@@ -372,6 +372,21 @@ def _any(x: float) -> bool:
     return True
 
 
+def _keys_a(x: float) -> bool:
+    return -1.0 <= x <= 0.0
+
+
+def _factor() -> Param:
+    return Param(
+        "factor",
+        int,
+        2,
+        "upsampling factor: use it as the stride of a transposed convolution",
+        allowed=">= 1",
+        check=_at_least_one,
+    )
+
+
 _ODD = "that is odd and >= 1"
 
 
@@ -594,6 +609,44 @@ _DEFS: tuple[KernelDef, ...] = (
         _named.gabor,
     ),
     KernelDef(
+        "bilinear",
+        "linear upsampling by a transposed convolution, stride factor, padding same",
+        (_factor(),),
+        None,
+        False,
+        _named.bilinear,
+    ),
+    KernelDef(
+        "bicubic",
+        "Keys cubic upsampling by a transposed convolution, stride factor (a=-0.75: OpenCV, "
+        "PyTorch)",
+        (
+            _factor(),
+            Param(
+                "a",
+                float,
+                -0.5,
+                "Keys' parameter: -0.5 as Pillow and MATLAB, -0.75 as OpenCV and PyTorch",
+                allowed="between -1 and 0",
+                check=_keys_a,
+            ),
+        ),
+        None,
+        False,
+        _named.bicubic,
+    ),
+    KernelDef(
+        "lanczos",
+        "Lanczos upsampling by a transposed convolution, stride factor (phases sum to 1)",
+        (
+            _factor(),
+            Param("a", int, 3, "lobes of the window", allowed=">= 1", check=_at_least_one),
+        ),
+        None,
+        False,
+        _named.lanczos,
+    ),
+    KernelDef(
         "lowpass",
         "windowed-sinc low-pass FIR, -6 dB at cutoff (linear phase)",
         _fir_params(("cutoff", "cut-off frequency in Hz")),
@@ -666,7 +719,7 @@ def list_kernels() -> list[KernelDef]:
     ...     print(f"{k.signature():36} {k.ndims_text():4} {k.summary}")
     bandpass:low,high,taps=0,window=hamming,beta=8.6 1-D  windowed-sinc band-pass FIR, ...
     bandstop:low,high,taps=0,window=hamming,beta=8.6 1-D  windowed-sinc band-stop FIR, ...
-    box:size=3                           n-D  mean over a cube of size^ndim samples (sums to 1)
+    bicubic:factor=2,a=-0.5              n-D  Keys cubic upsampling by a transposed convolution, ...
     """
     return [REGISTRY[name] for name in sorted(REGISTRY)]
 

@@ -1,7 +1,8 @@
 r"""What a file is, by its content: the allowlist of formats convcli reads.
 
-A file is identified by its first bytes, never by its name, and only these formats are
-read (each through the one decoder named here):
+A file is identified by its first bytes, never by its name, and only the formats of the
+table (:mod:`convcli.io.registry`, whose rows hold the magic and the extensions) are read,
+each through the one decoder its row names.  Today:
 
 ==========  ===============================  =====================  ========================
 family      format                           magic                  read extensions
@@ -36,83 +37,13 @@ import os
 from pathlib import Path
 
 from ..errors import SignalReadError
+from . import registry
 
 __all__ = [
-    "IMAGE_FORMATS",
-    "AUDIO_FORMATS",
-    "AUDIO_SUBTYPES",
-    "READ_EXT",
     "identify",
     "refused_name",
     "check_content",
-    "pil_formats",
 ]
-
-#: Image formats read (Pillow's names), and the Pillow plugins each may be opened with.
-IMAGE_FORMATS: dict[str, tuple[str, ...]] = {
-    "PNG": ("PNG",),
-    "JPEG": ("JPEG", "MPO"),
-    "TIFF": ("TIFF",),
-    "BMP": ("BMP",),
-    "WEBP": ("WEBP",),
-    "GIF": ("GIF",),
-    "PPM": ("PPM",),
-}
-
-#: Audio container formats read (soundfile's names).
-AUDIO_FORMATS = ("WAV", "WAVEX", "RF64", "FLAC", "OGG", "AIFF")
-
-#: Audio sample encodings read (soundfile's subtypes).  Every codec with a history of
-#: decoder bugs that nobody needs for filtering (ADPCM, GSM, DWVW, MPEG...) is left out.
-AUDIO_SUBTYPES = (
-    "PCM_S8",
-    "PCM_U8",
-    "PCM_16",
-    "PCM_24",
-    "PCM_32",
-    "FLOAT",
-    "DOUBLE",
-    "ULAW",
-    "ALAW",
-    "VORBIS",
-    "OPUS",
-)
-
-#: Extension -> (family, format) of the files convcli reads.
-READ_EXT: dict[str, tuple[str, str]] = {
-    **dict.fromkeys((".png", ".apng"), ("image", "PNG")),
-    **dict.fromkeys((".jpg", ".jpeg", ".jpe", ".jfif", ".mpo"), ("image", "JPEG")),
-    **dict.fromkeys((".tif", ".tiff"), ("image", "TIFF")),
-    **dict.fromkeys((".bmp", ".dib"), ("image", "BMP")),
-    ".webp": ("image", "WEBP"),
-    ".gif": ("image", "GIF"),
-    **dict.fromkeys((".ppm", ".pgm", ".pbm", ".pnm", ".pfm"), ("image", "PPM")),
-    **dict.fromkeys((".wav", ".wave"), ("audio", "WAV")),
-    ".flac": ("audio", "FLAC"),
-    **dict.fromkeys((".ogg", ".oga", ".opus"), ("audio", "OGG")),
-    **dict.fromkeys((".aiff", ".aif", ".aifc"), ("audio", "AIFF")),
-    ".npy": ("npy", "NPY"),
-}
-
-_NAMES = {
-    "PNG": "PNG",
-    "JPEG": "JPEG",
-    "TIFF": "TIFF",
-    "BMP": "BMP",
-    "WEBP": "WebP",
-    "GIF": "GIF",
-    "PPM": "PPM/PGM",
-    "WAV": "WAV",
-    "FLAC": "FLAC",
-    "OGG": "OGG",
-    "AIFF": "AIFF",
-    "NPY": "NPY",
-}
-
-_FAMILY_WORDS = {"image": "an image", "audio": "audio", "npy": ".npy"}
-
-#: What convcli reads, for messages.
-READS = "PNG, JPEG, TIFF, BMP, WebP, GIF, PPM/PGM images, WAV, FLAC, OGG, AIFF audio, .npy"
 
 # Formats recognised only to be refused by name (never opened).
 _REFUSED: tuple[tuple[bytes, str], ...] = (
@@ -159,31 +90,8 @@ def identify(head: bytes) -> tuple[str, str] | None:
     >>> identify(b"\x89PNG\r\n\x1a\n\x00\x00"), identify(b"%PDF-1.7")
     (('image', 'PNG'), None)
     """
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image", "PNG"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image", "JPEG"
-    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return "image", "TIFF"
-    if head.startswith(b"BM") and len(head) >= 14:
-        return "image", "BMP"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image", "GIF"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image", "WEBP"
-    if len(head) >= 3 and head[:1] == b"P" and head[1:2] in b"123456f" and head[2:3].isspace():
-        return "image", "PPM"
-    if head[:4] in (b"RIFF", b"RF64", b"BW64") and head[8:12] == b"WAVE":
-        return "audio", "WAV"
-    if head.startswith(b"fLaC"):
-        return "audio", "FLAC"
-    if head.startswith(b"OggS"):
-        return "audio", "OGG"
-    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-        return "audio", "AIFF"
-    if head.startswith(b"\x93NUMPY"):
-        return "npy", "NPY"
-    return None
+    found = registry.identify(head)
+    return None if found is None else (found[0].name, found[1].name)
 
 
 def refused_name(head: bytes) -> str | None:
@@ -242,33 +150,23 @@ def check_content(path: str | os.PathLike[str], head: bytes) -> tuple[str, str]:
     """
     if not head:
         raise SignalReadError(f"{path}: is empty (0 bytes)")
-    found = identify(head)
+    found = registry.identify(head)
     ext = Path(path).suffix.lower()
-    claimed = READ_EXT.get(ext)
+    claimed = registry.claimed(ext)
     if found is None:
         what = _describe_head(head)
         if claimed is not None:
             raise SignalReadError(
-                f"{path}: cannot read as {_FAMILY_WORDS[claimed[0]]}: the content is {what}, "
-                f"not {_NAMES[claimed[1]]}"
+                f"{path}: cannot read as {claimed[0].noun}: the content is {what}, "
+                f"not {claimed[1].label}"
             )
         raise SignalReadError(
-            f"{path}: the content is {what}, not a format convcli reads ({READS})"
+            f"{path}: the content is {what}, not a format convcli reads "
+            f"({registry.reads_summary()})"
         )
-    if claimed is not None and claimed != found:
+    if claimed is not None and claimed[1] != found[1]:
         raise SignalReadError(
-            f"{path}: the content is {_NAMES[found[1]]} but the extension {ext} says "
-            f"{_NAMES[claimed[1]]}"
+            f"{path}: the content is {found[1].label} but the extension {ext} says "
+            f"{claimed[1].label}"
         )
-    return found
-
-
-def pil_formats(fmt: str) -> list[str]:
-    """Return the Pillow plugin names to open a file of image format ``fmt`` with.
-
-    Examples
-    --------
-    >>> pil_formats("JPEG")
-    ['JPEG', 'MPO']
-    """
-    return list(IMAGE_FORMATS[fmt])
+    return found[0].name, found[1].name

@@ -1,4 +1,4 @@
-"""``convcli shape`` and convcli.arithmetic: Dumoulin & Visin's relationships, checked by
+"""``convcli shape`` and convcli.explain.arithmetic: Dumoulin & Visin's relationships, checked by
 counting kernel placements directly; transposed sizes; --target; the CLI."""
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convcli.arithmetic import (
+from convcli.cli import cli
+from convcli.errors import ArgumentError
+from convcli.explain.arithmetic import (
     RELATIONSHIPS,
     Case,
     NoSolutionError,
@@ -28,8 +30,6 @@ from convcli.arithmetic import (
     solve_padding,
     solve_transposed,
 )
-from convcli.cli import cli
-from convcli.errors import ArgumentError
 from convcli.geometry import resolve, resolve_transposed
 
 # -- brute force ---------------------------------------------------------------------------
@@ -461,7 +461,7 @@ def test_cli_errors_are_one_line(args, code, message):
 
 def test_shape_stays_light():
     code = (
-        "import sys, convcli.cli.shape, convcli.arithmetic; "
+        "import sys, convcli.cli.shape, convcli.explain.arithmetic; "
         "print(','.join(m for m in ('numpy', 'PIL', 'scipy') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -11,8 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convcli
+from convcli.io.npy import NpyFileSource
+from convcli.io.raw import RawFile
+from convcli.io.rows import ArraySource
+from convcli.io.sndfile_audio import AudioFileSource
+from convcli.jobs.stream import correlate_rows
 from convcli.padding import PAD_MODES
-from convcli.stream import ArraySource, AudioFileSource, NpyFileSource, RawFile, correlate_rows
 
 
 def _run(source, kernel, rows, **kw):
@@ -132,7 +136,8 @@ def _filter(*args):
 )
 @pytest.mark.parametrize("budget", [["--max-memory", "1K"], []])
 def test_streamed_audio_equals_in_memory(tmp_path, extra, budget, monkeypatch):
-    import convcli.run as run
+    import convcli.jobs.blocks as blocks
+    import convcli.jobs.job as run
 
     rng = np.random.default_rng(4)
     audio = np.clip(rng.standard_normal((6000, 2)) * 0.3, -1, 1)
@@ -144,7 +149,7 @@ def test_streamed_audio_equals_in_memory(tmp_path, extra, budget, monkeypatch):
         rec = _filter(src, *extra, "-o", whole, "--json")
         assert rec.exit_code == 0 and "streamed" not in json.loads(rec.stdout)
     # Without a budget, one kernel streams in one pass (many slabs here): file to file.
-    monkeypatch.setattr(run, "ONE_PASS_SLAB_BYTES", 4000)
+    monkeypatch.setattr(blocks, "ONE_PASS_SLAB_BYTES", 4000)
     res = _filter(src, *extra, "-o", slabs, *budget, "--json")
     assert res.exit_code == 0, res.output
     one_pass = extra.count("-k") == 1 and "--rescale" not in extra
@@ -159,7 +164,7 @@ def test_streamed_audio_equals_in_memory(tmp_path, extra, budget, monkeypatch):
 
 @pytest.mark.parametrize("mode", PAD_MODES)
 def test_streamed_npy_volume_equals_in_memory(tmp_path, mode, monkeypatch):
-    import convcli.stream as stream
+    import convcli.jobs.stream as stream
 
     monkeypatch.setattr(stream, "SLAB_BYTES", 200)  # many slabs even for a small volume
     rng = np.random.default_rng(5)
@@ -173,7 +178,7 @@ def test_streamed_npy_volume_equals_in_memory(tmp_path, mode, monkeypatch):
 
 
 def test_streamed_stereo_ir_on_mono(tmp_path, monkeypatch):
-    import convcli.run as run
+    import convcli.jobs.job as run
 
     rng = np.random.default_rng(6)
     sf.write(tmp_path / "m.wav", rng.uniform(-0.5, 0.5, 3000), 8000, subtype="FLOAT")
@@ -213,7 +218,8 @@ def test_png_strips_equal_the_whole_image(tmp_path, monkeypatch, mode, image, ex
     """An image filtered strip by strip into a PNG has the in-memory result's pixels."""
     from PIL import Image
 
-    import convcli.run as run
+    import convcli.jobs.blocks as blocks
+    import convcli.jobs.job as run
 
     rng = np.random.default_rng(8)
     if image == "I;16":
@@ -226,7 +232,7 @@ def test_png_strips_equal_the_whole_image(tmp_path, monkeypatch, mode, image, ex
     with monkeypatch.context() as m:  # the reference: the whole image in memory
         m.setattr(run, "_png_strips", lambda *a: False)
         assert _filter(*args, "-o", tmp_path / "whole.png").exit_code == 0
-    monkeypatch.setattr(run, "ONE_PASS_SLAB_BYTES", 3000)  # strips of a few rows
+    monkeypatch.setattr(blocks, "ONE_PASS_SLAB_BYTES", 3000)  # strips of a few rows
     import convcli.io.png as png_io
 
     blocks = []

@@ -1,4 +1,4 @@
-"""Kernel frequency responses (convcli.response) and ``convcli kernels --response``."""
+"""Kernel frequency responses (convcli.explain.response) and ``convcli kernels --response``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from PIL import Image
 
 from convcli.cli import cli
 from convcli.errors import ArgumentError, OutputExistsError
-from convcli.kernels import make_kernel
-from convcli.response import (
+from convcli.explain.response import (
     HALF_DB,
     HALF_POWER_DB,
     dtft,
@@ -24,6 +23,7 @@ from convcli.response import (
     separability_rank,
     symmetry,
 )
+from convcli.kernels import make_kernel
 
 RATE = 44100.0
 

@@ -1,4 +1,4 @@
-"""``convcli animate`` and convcli.animate: frames, the cells they highlight, values, files."""
+"""``convcli animate`` and convcli.explain.animate: frames, cells highlighted, values, files."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from convcli.animate import output_kind, plan_animation, save_animation
 from convcli.cli import cli
 from convcli.errors import ArgumentError, OutputExistsError
+from convcli.explain.animate import output_kind, plan_animation, save_animation
 from convcli.geometry import resolve, resolve_transposed
 from convcli.padding import PAD_MODES
 

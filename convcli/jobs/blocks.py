@@ -1,0 +1,249 @@
+"""The block-by-block routes of a job: an image to PNG in strips; a streamed input in slabs.
+
+Both send blocks of output rows to the sink (:mod:`convcli.jobs.sink`) as they are computed,
+so no float copy of the whole result is ever made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from convcli.engine import compute_dtype
+from convcli.jobs.post import _finite_range, _post, count_nonfinite
+from convcli.jobs.record import _plans_to_record
+from convcli.jobs.sink import _Sink
+
+if TYPE_CHECKING:
+    from convcli.jobs.options import FilterOptions, Job
+
+__all__ = []
+
+
+#: Bytes of input per slab when a streamed input goes to its output in one pass: small
+#: enough for the slab and its result to stay in the processor's caches between the read,
+#: the filtering and the cast.
+ONE_PASS_SLAB_BYTES = 8 << 20
+
+
+def _one_pass(opts: FilterOptions) -> bool:
+    """Whether a streamed input goes from its file to the output in one pass, slab by slab.
+
+    One kernel and no ``--rescale`` (which needs the whole result's range first): each slab
+    is filtered, cast and written as it comes.  Audio always streams then: the resident set
+    stays at a few slabs and no array the size of the file is ever made.
+    """
+    return len(opts.kernels) == 1 and not opts.rescale
+
+
+def _png_strips(
+    sig: Any,
+    job: Job,
+    opts: FilterOptions,
+    kernels: list[np.ndarray],
+    alpha: int | None,
+    out_dtype: np.dtype,
+) -> bool:
+    """Whether an image goes to a PNG strip by strip (:func:`_filter_to_png`).
+
+    One kernel, no ``--rescale``, no alpha channel, an output that takes an image's rows
+    block by block (:func:`convcli.io.takes_blocks`: an 8- or 16-bit PNG).
+    """
+    from convcli import io
+
+    if sig.kind != "image" or not _one_pass(opts) or alpha is not None:
+        return False
+    if kernels[0].ndim != sig.spatial_ndim or sig.channel_axis not in (None, 2):
+        return False
+    if out_dtype not in (np.uint8, np.uint16):
+        return False
+    return io.takes_blocks(sig, job.output)
+
+
+def _filter_to_png(
+    job: Job,
+    opts: FilterOptions,
+    record: dict[str, Any],
+    sig: Any,
+    kernel: np.ndarray,
+    geometry: dict[str, Any],
+    out_dtype: np.dtype,
+) -> None:
+    """Filter an image in strips of rows, each cast and deflated while the next is filtered.
+
+    The same pixels as filtering the whole image (each strip reads the rows its outputs
+    need, the pad mode's included: :func:`convcli.jobs.stream.correlate_rows`), without a float
+    copy of the whole result, and the PNG's deflate (on every core) overlaps the filtering.
+    """
+    from convcli.engine import make_plan
+    from convcli.io.rows import ArraySource
+    from convcli.jobs.stream import correlate_rows
+
+    data = sig.data
+    nonfinite = count_nonfinite(data)
+    record["nonfinite"] = nonfinite
+    finite = nonfinite == 0
+    ch = sig.channel_axis
+    whole = make_plan(data.shape, data.dtype, kernel, channel_axis=ch, finite=finite, **geometry)
+    out = whole.output_shape
+    rows_shape = (out[0], out[1], out[2] if len(out) == 3 else 1)
+    sink = _Sink(job, opts, sig, out_dtype, None, None, rows_shape, finite)
+    with sink:
+        plan = correlate_rows(
+            ArraySource(data),
+            kernel,
+            sink.put,
+            channel_axis=ch,
+            finite=finite,
+            slab_bytes=ONE_PASS_SLAB_BYTES,
+            **geometry,
+        )
+    _plans_to_record([plan], record, opts)
+    record["clipped"] = sink.clipped
+    record["shape_out"] = list(out)
+    record["status"] = "ok"
+
+
+def _filter_streamed(
+    job: Job,
+    opts: FilterOptions,
+    record: dict[str, Any],
+    sig: Any,
+    source: Any,
+    kernels: list[np.ndarray],
+    geometry: dict[str, Any],
+    out_dtype: np.dtype,
+    rate_out: float | None,
+) -> None:
+    """Filter slab by slab: in one pass where the output allows it, else through stages.
+
+    Peak memory is a few slabs (a slab is :func:`convcli.jobs.stream.slab_bytes_for` the
+    budget), whatever the input's length.
+    """
+    from convcli import io
+
+    nonfinite = 0
+    if source.may_hold_nonfinite:
+        nonfinite = sum(count_nonfinite(b) for _, b in _blocks(source, _slab_bytes(opts)))
+    record["nonfinite"] = nonfinite
+    record["streamed"] = True
+    sink = partial(_Sink, job, opts, sig, out_dtype, rate_out, getattr(sig.form, "subtype", None))
+    if _one_pass(opts) and io.streams_always(sig, job.output):
+        _stream_one_pass(opts, record, sig, source, kernels[0], geometry, sink)
+    else:
+        _stream_staged(job, opts, record, sig, source, kernels, geometry, sink)
+    record["status"] = "ok"
+
+
+def _stream_one_pass(
+    opts: FilterOptions,
+    record: dict[str, Any],
+    sig: Any,
+    source: Any,
+    kernel: np.ndarray,
+    geometry: dict[str, Any],
+    sink: Callable[..., _Sink],
+) -> None:
+    """Filter, cast and write each slab as it comes: no temporary file at all."""
+    from convcli.jobs.stream import correlate_rows
+
+    finite = record["nonfinite"] == 0
+    with sink(source.shape, finite) as out:
+        plan = correlate_rows(
+            source,
+            kernel,
+            out.put,
+            channel_axis=sig.channel_axis,
+            finite=finite,
+            slab_bytes=min(_slab_bytes(opts), ONE_PASS_SLAB_BYTES),
+            **geometry,
+        )
+    _plans_to_record([plan], record, opts)
+    record["clipped"] = out.clipped
+    record["shape_out"] = [out.rows, *out.row_shape]
+
+
+def _stream_staged(
+    job: Job,
+    opts: FilterOptions,
+    record: dict[str, Any],
+    sig: Any,
+    source: Any,
+    kernels: list[np.ndarray],
+    geometry: dict[str, Any],
+    sink: Callable[..., _Sink],
+) -> None:
+    """Each kernel's rows through a raw temporary file, then post-process, cast and write.
+
+    The stage files live in a hidden folder beside the output and go with it.
+    """
+    import tempfile
+
+    from convcli.io.atomic import hold_signals
+    from convcli.io.raw import RawFile
+    from convcli.jobs.stream import correlate_rows
+
+    target = Path(job.output)
+    finite = record["nonfinite"] == 0
+    plans: list[Any] = []
+    with hold_signals():  # the folder's clean-up is set up before an interruption can come
+        stage_dir = tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.")
+    with stage_dir as tmp:
+        current = source
+        stages: list[RawFile] = []
+        try:
+            for i, k in enumerate(kernels):
+                raw = RawFile(Path(tmp) / f"stage{i}.raw", compute_dtype(sig.data.dtype))
+                stages.append(raw)
+                plans.append(
+                    correlate_rows(
+                        current,
+                        k,
+                        raw.write,
+                        channel_axis=sig.channel_axis,
+                        finite=finite,
+                        slab_bytes=_slab_bytes(opts),
+                        **geometry,
+                    )
+                )
+                current = raw
+            _plans_to_record(plans, record, opts)
+            last = stages[-1]
+            stats = _stats(last, opts) if opts.rescale else None
+            with sink(last.shape, finite, stats) as out:
+                for start, block in _blocks(last, _slab_bytes(opts)):
+                    out.put(start, block)
+            record["clipped"] = out.clipped
+            record["shape_out"] = list(last.shape)
+        finally:
+            for raw in stages:
+                raw.close()
+
+
+def _slab_bytes(opts: FilterOptions) -> int:
+    from convcli.jobs.stream import slab_bytes_for
+
+    return slab_bytes_for(opts.max_memory)
+
+
+def _blocks(source: Any, slab_bytes: int) -> Any:
+    """Yield ``(start, rows)`` blocks of a row source, a slab at a time."""
+    from convcli.jobs.stream import slab_rows
+
+    n = source.shape[0]
+    step = slab_rows(int(np.prod(source.shape[1:], dtype=np.int64)) or 1, slab_bytes)
+    for start in range(0, n, step):
+        yield start, source.read(start, min(start + step, n))
+
+
+def _stats(source: Any, opts: FilterOptions) -> tuple[float, float, float]:
+    """Return the min, max and peak magnitude of the post-processed result, for ``--rescale``."""
+    lo, hi, peak = np.inf, -np.inf, 0.0
+    for _, block in _blocks(source, _slab_bytes(opts)):
+        b_lo, b_hi, b_peak = _finite_range(_post(block, opts))
+        lo, hi, peak = min(lo, b_lo), max(hi, b_hi), max(peak, b_peak)
+    return lo, hi, peak
