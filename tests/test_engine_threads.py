@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
@@ -64,3 +68,32 @@ def test_one_thread_when_not_asked():
 
     threads.run_split(list(range(10)), fn, False)
     assert seen == {threading.current_thread().name}
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_one_usable_cpu_means_one_thread():
+    """Pinned to one CPU (``taskset -c 0``), the engine starts no helper thread."""
+    code = textwrap.dedent(
+        """
+        import os, threading
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        import numpy as np
+        from convcli.engine import threads, convolve
+        from convcli.engine import _fft
+        assert threads.usable_cpus() == 1 and threads.WORKERS == 1 and _fft.WORKERS == 1
+        seen = set()
+        def fn(items):
+            for _ in items:
+                seen.add(threading.current_thread().name)
+        threads.run_split(list(range(50)), fn, True)
+        assert seen == {threading.current_thread().name}, seen
+        x = np.random.default_rng(0).random((600, 600), dtype=np.float32)
+        y = convolve(x, np.ones((3, 3)), method="direct")
+        assert np.allclose(y[1:-1, 1:-1], sum(
+            x[i : i + 598, j : j + 598] for i in range(3) for j in range(3)
+        ), atol=1e-5)
+        assert threading.active_count() == 1, threading.enumerate()
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

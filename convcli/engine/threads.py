@@ -2,7 +2,8 @@
 
 numpy releases the GIL in its loops and matrix products, so two threads really run in
 parallel; the direct, separable, Toeplitz and FFT paths all split their blocks here.  The
-pool's thread is made on the first split job, so a small job never starts it.
+pool's thread is made on the first split job, and :mod:`concurrent.futures` imported then,
+so a small job pays for neither.
 """
 
 from __future__ import annotations
@@ -10,20 +11,45 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["run_split"]
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["run_split", "usable_cpus", "WORKERS"]
+
+
+def usable_cpus() -> int:
+    """Return how many CPUs this process may run on.
+
+    The process's CPU affinity where the system has one (``taskset -c 0`` gives 1), else
+    :func:`os.cpu_count`: threads beyond it would only take turns on the same core.
+
+    Examples
+    --------
+    >>> usable_cpus() >= 1
+    True
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on this system (macOS, Windows)
+        return os.cpu_count() or 1
+
+
+#: The engine's threads: two at most (the calling thread and one helper), one on one CPU.
+WORKERS = min(2, usable_cpus())
 
 _POOL: ThreadPoolExecutor | None = None
 
 
 def _pool() -> ThreadPoolExecutor | None:
     global _POOL
-    workers = min(2, os.cpu_count() or 1)
+    workers = WORKERS
     if workers < 2:
         return None
     if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
         _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="convcli")
     return _POOL
 
