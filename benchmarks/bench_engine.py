@@ -57,6 +57,11 @@ class Workload:
     skipped: list[str] = field(default_factory=list)
     note: str = ""
     bank: np.ndarray | None = None  # (F, *k) for banks: convcli.features.correlate_bank
+    #: The peers the ratio is taken against (default: all); the others are shown in the details.
+    against: tuple[str, ...] | None = None
+    #: Timed runs of this workload per ``--repeat`` (small workloads take more, to steady
+    #: their medians).
+    repeat_scale: int = 1
 
     def run_convcli(self) -> Array:
         if self.bank is not None:
@@ -177,54 +182,8 @@ def build(quick: bool) -> list[Workload]:
         wl.skipped.append("ndimage.correlate (about 20 s)")
     out.append(wl)
 
-    # W5: RGB uint8, 3x3 sharpen; every contender returns the exact float result.
-    rgb = rng.integers(0, 256, (n2, n2, 3), dtype=np.uint8)
-    sharpen = np.array([[0.0, -1, 0], [-1, 5, -1], [0, -1, 0]])
-    wl = Workload("W5", f"{n2}² RGB u8 3×3 sharpen", 1.5, rgb, sharpen, {"channel_axis": -1})
-    s32 = sharpen.astype(np.float32)
-    if cv2 is not None:
-        wl.peers["cv2.filter2D u8->f32"] = lambda: cv2.filter2D(
-            rgb, cv2.CV_32F, s32, borderType=cv2.BORDER_CONSTANT
-        )
-        wl.peers["cv2.filter2D u8->s16"] = lambda: cv2.filter2D(
-            rgb, cv2.CV_16S, s32, borderType=cv2.BORDER_CONSTANT
-        )
-    if ndimage is not None:
-        wl.peers["ndimage.correlate"] = lambda: ndimage.correlate(
-            rgb, s32[:, :, None], output=np.float32, mode="constant"
-        )
-    if torch is not None:
-        trgb = torch.from_numpy(rgb)
-        tw = torch.from_numpy(np.repeat(s32[None, None], 3, axis=0))
-
-        def torch_rgb() -> np.ndarray:
-            t = trgb.permute(2, 0, 1)[None].float()
-            y = torch.nn.functional.conv2d(t, tw, padding="same", groups=3)
-            return y[0].permute(1, 2, 0).contiguous().numpy()
-
-        wl.peers["torch.conv2d (u8->f32)"] = torch_rgb
-    out.append(wl)
-
-    # W6: 3x3 random, stride 2.  'same' with stride 2 pads 0 before, 1 after (TensorFlow's
-    # rule): output o reads x[2o + j], i.e. the centred full-resolution result at [1::2, 1::2].
-    w = rng.standard_normal((3, 3))
-    w6 = w.astype(np.float32)
-    wl = Workload("W6", f"{n2}² 3×3 random, stride 2", 1.0, img, w, {"stride": 2})
-    if cv2 is not None:
-        wl.peers["cv2.filter2D + [1::2,1::2]"] = lambda: cv2.filter2D(
-            img, -1, w6, borderType=cv2.BORDER_CONSTANT
-        )[1::2, 1::2]
-    if ndimage is not None:
-        wl.peers["ndimage.correlate + slice"] = lambda: ndimage.correlate(img, w6, mode="constant")[
-            1::2, 1::2
-        ]
-    if torch is not None:
-        tx = torch.from_numpy(img)[None, None]
-        tw6 = torch.from_numpy(w6)[None, None]
-        wl.peers["torch.conv2d stride 2"] = lambda: torch.nn.functional.conv2d(
-            torch.nn.functional.pad(tx, (0, 1, 0, 1)), tw6, stride=2
-        )[0, 0].numpy()
-    out.append(wl)
+    out.append(_rgb_workload("W5", rng, n2, 1.5))
+    out.append(_stride_workload("W6", rng, img, 1.0))
 
     # W7: a bank of 16 random 3x3 kernels on one image, all maps in one pass.
     bimg = rng.random((nb, nb), dtype=np.float32)
@@ -323,6 +282,127 @@ def build(quick: bool) -> list[Workload]:
         wl.peers["ndimage.correlate"] = lambda: ndimage.correlate(vol, w11, mode="constant")
     _volume_peers(wl, vol, w11)
     out.append(wl)
+    return out + build_ordinary(quick)
+
+
+def _rgb_workload(
+    key: str, rng: np.random.Generator, n: int, target: float, like_for_like: bool = False
+) -> Workload:
+    """RGB uint8, 3x3 sharpen; every contender returns the exact float result.
+
+    With ``like_for_like`` the ratio is taken against OpenCV's float32 output only (the
+    type convcli returns); OpenCV's int16 output (half the bytes) is shown in the details.
+    """
+    rgb = rng.integers(0, 256, (n, n, 3), dtype=np.uint8)
+    sharpen = np.array([[0.0, -1, 0], [-1, 5, -1], [0, -1, 0]])
+    title = f"{n}² RGB u8 3×3 sharpen"
+    wl = Workload(key, title, target, rgb, sharpen, {"channel_axis": -1})
+    s32 = sharpen.astype(np.float32)
+    if cv2 is not None:
+        wl.peers["cv2.filter2D u8->f32"] = lambda: cv2.filter2D(
+            rgb, cv2.CV_32F, s32, borderType=cv2.BORDER_CONSTANT
+        )
+        wl.peers["cv2.filter2D u8->s16"] = lambda: cv2.filter2D(
+            rgb, cv2.CV_16S, s32, borderType=cv2.BORDER_CONSTANT
+        )
+        if like_for_like:
+            wl.against = ("cv2.filter2D u8->f32",)
+            wl.note = "ratio against OpenCV's float32 output, convcli's own type"
+    if ndimage is not None:
+        wl.peers["ndimage.correlate"] = lambda: ndimage.correlate(
+            rgb, s32[:, :, None], output=np.float32, mode="constant"
+        )
+    if torch is not None:
+        trgb = torch.from_numpy(rgb)
+        tw = torch.from_numpy(np.repeat(s32[None, None], 3, axis=0))
+
+        def torch_rgb() -> np.ndarray:
+            t = trgb.permute(2, 0, 1)[None].float()
+            y = torch.nn.functional.conv2d(t, tw, padding="same", groups=3)
+            return y[0].permute(1, 2, 0).contiguous().numpy()
+
+        wl.peers["torch.conv2d (u8->f32)"] = torch_rgb
+    return wl
+
+
+def _stride_workload(
+    key: str, rng: np.random.Generator, img: np.ndarray, target: float
+) -> Workload:
+    """3x3 random, stride 2.
+
+    ``same`` with stride 2 pads 0 before, 1 after (TensorFlow's rule): output ``o`` reads
+    ``x[2o + j]``, i.e. the centred full-resolution result at ``[1::2, 1::2]``.
+    """
+    w = rng.standard_normal((3, 3))
+    w6 = w.astype(np.float32)
+    title = f"{img.shape[0]}² 3×3 random, stride 2"
+    wl = Workload(key, title, target, img, w, {"stride": 2})
+    if cv2 is not None:
+        wl.peers["cv2.filter2D + [1::2,1::2]"] = lambda: cv2.filter2D(
+            img, -1, w6, borderType=cv2.BORDER_CONSTANT
+        )[1::2, 1::2]
+    if ndimage is not None:
+        wl.peers["ndimage.correlate + slice"] = lambda: ndimage.correlate(img, w6, mode="constant")[
+            1::2, 1::2
+        ]
+    if torch is not None:
+        tx = torch.from_numpy(img)[None, None]
+        tw6 = torch.from_numpy(w6)[None, None]
+        wl.peers["torch.conv2d stride 2"] = lambda: torch.nn.functional.conv2d(
+            torch.nn.functional.pad(tx, (0, 1, 0, 1)), tw6, stride=2
+        )[0, 0].numpy()
+    return wl
+
+
+#: The sides of issue 14's ordinary-size images (W12-W17, W18-W23).
+ORDINARY_SIDES = (1024, 2048)
+
+
+def build_ordinary(quick: bool) -> list[Workload]:
+    """The engine at ordinary sizes (issue 14): 1024² and 2048², float32 unless said.
+
+    W12-W17 are 1024², W18-W23 2048² (``--quick``: 256² and 512²), each with the same six
+    jobs: 3×3 and 5×5 against ``cv2.filter2D`` (target 1.5), a 15×15 Gaussian against
+    ``cv2.sepFilter2D`` (1.2), 31×31 (1.0), uint8 RGB 3×3 against ``cv2.filter2D`` to the
+    same float32 output (1.2), and 3×3 at stride 2 against OpenCV computing every output
+    and slicing (0.5).
+    """
+    rng = np.random.default_rng(14)
+    out: list[Workload] = []
+    sides = (256, 512) if quick else ORDINARY_SIDES
+    for i, n in enumerate(sides):
+        key = 12 + 6 * i
+        scale = 4 if n <= 1024 else 2
+        img = rng.random((n, n), dtype=np.float32)
+        g3 = gauss1d(3)
+        w = outer(g3, g3)
+        rows = [
+            Workload(f"W{key}", f"{n}² 3×3 gauss", 1.5, img, w, {}, image_peers(img, w, (g3, g3)))
+        ]
+        w = rng.standard_normal((5, 5))
+        rows.append(
+            Workload(f"W{key + 1}", f"{n}² 5×5 random", 1.5, img, w, {}, image_peers(img, w, None))
+        )
+        g15 = gauss1d(15, 3.0)
+        w = outer(g15, g15)
+        rows.append(
+            Workload(
+                f"W{key + 2}", f"{n}² 15×15 gauss", 1.2, img, w, {}, image_peers(img, w, (g15, g15))
+            )
+        )
+        w = rng.standard_normal((31, 31))
+        wl = Workload(
+            f"W{key + 3}", f"{n}² 31×31 random", 1.0, img, w, {}, image_peers(img, w, None)
+        )
+        if n > 1024:
+            del wl.peers["ndimage.correlate"]
+            wl.skipped.append("ndimage.correlate (seconds)")
+        rows.append(wl)
+        rows.append(_rgb_workload(f"W{key + 4}", rng, n, 1.2, like_for_like=True))
+        rows.append(_stride_workload(f"W{key + 5}", rng, img, 0.5))
+        for wl in rows:
+            wl.repeat_scale = scale
+        out.extend(rows)
     return out
 
 
@@ -424,7 +504,7 @@ def run_workload(
     active = [n for n in contenders if n not in slow and not checks[n].startswith("failed")]
     if not time_convcli:
         del checks["convcli"]
-    for r in range(repeat if active else 0):
+    for r in range(repeat * wl.repeat_scale if active else 0):
         shift = r % len(active)
         for name in active[shift:] + active[:shift]:
             dt, y = _timed(contenders[name])
@@ -453,7 +533,11 @@ def print_table(rows: list[Row], memory: bool) -> None:
     for row in rows:
         wl = row.wl
         ours = row.median("convcli")
-        peers = {n: row.median(n) for n in wl.peers if n in row.times and row.checks[n] == "ok"}
+        peers = {
+            n: row.median(n)
+            for n in (wl.against or wl.peers)
+            if n in row.times and row.checks[n] == "ok"
+        }
         line = f"{wl.key:<4} {wl.title:<30} {row.method:<14} {_fmt_ms(ours):>10} "
         if peers:
             best = min(peers, key=lambda n: peers[n])

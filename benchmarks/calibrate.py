@@ -2,13 +2,16 @@
 
 Usage::
 
-    python benchmarks/calibrate.py [--quick]
+    python benchmarks/calibrate.py [-v] [--quick] [--repeat 5] [--sizes 512,1024,2048]
 
-Each primitive of the engine runs on inputs of a few sizes (best of ``--repeat`` runs: the
-constants describe an unloaded machine), and a least-squares fit turns the times into
-nanoseconds per sample and per operation.  The printout lists, for every constant, the value
-in ``_plan.py`` and the fitted one; copy the fitted ones over when they differ a lot, then
-check the planner's picks with ``bench_engine.py``.
+Each primitive of the engine runs on images of every size in ``--sizes`` (512² to 2048² by
+default: the ordinary sizes the planner decides most often; best of ``--repeat`` runs, so
+the constants describe an unloaded machine), and a least-squares fit over all sizes turns
+the times into nanoseconds per sample and per operation.  ``-v`` prints every measurement
+with its nanoseconds per output at each size, so a constant that drifts with the size shows.
+The printout lists, for every constant, the value in ``_plan.py`` and the fitted one; copy
+the fitted ones over when they differ a lot, then check the planner's picks with
+``bench_engine.py``.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from convcli.engine._plan import ufunc_ops
 from convcli.engine._separable import correlate_separable, factorize
 
 VERBOSE = False
+F32 = np.dtype(np.float32)
 
 
 def best(fn: Callable[[], object], repeat: int, label: str = "", per: float = 1.0) -> float:
+    """Best wall time of ``repeat`` runs after one warm-up, in nanoseconds."""
     fn()
     times = []
     for _ in range(repeat):
@@ -36,7 +41,7 @@ def best(fn: Callable[[], object], repeat: int, label: str = "", per: float = 1.
         times.append(time.perf_counter() - t0)
     ns = min(times) * 1e9
     if VERBOSE and label:
-        print(f"  {label:<40} {ns / 1e6:9.2f} ms  {ns / per:8.3f} ns/sample")
+        print(f"  {label:<44} {ns / 1e6:9.3f} ms  {ns / per:8.3f} ns/output")
     return ns
 
 
@@ -46,114 +51,138 @@ def fit(rows: list[list[float]], ys: list[float]) -> np.ndarray:
     return coef
 
 
-def direct(x: np.ndarray, w: np.ndarray, stride: int = 1, gemm: bool | None = None) -> object:
+def direct(x: np.ndarray, w: np.ndarray, stride: int = 1, gemm: bool | None = None) -> np.ndarray:
     pads = [k // 2 if stride == 1 else 0 for k in w.shape]
-    out = [-(-n // stride) for n in x.shape]
+    out = [
+        -(-n // stride) if stride == 1 else (n - k) // stride + 1 for n, k in zip(x.shape, w.shape)
+    ]
     return _direct.correlate_unpadded(
-        x,
-        w,
-        pads,
-        [stride] * x.ndim,
-        [1] * x.ndim,
-        out,
-        "zero",
-        0.0,
-        np.dtype(np.float32),
-        gemm=gemm,
+        x, w, pads, [stride] * x.ndim, [1] * x.ndim, out, "zero", 0.0, F32, gemm=gemm
     )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("-v", "--verbose", action="store_true", help="print every measurement")
-    args = ap.parse_args()
-    global VERBOSE
-    VERBOSE = args.verbose
-    n = 1024 if args.quick else 2048
-    rng = np.random.default_rng(0)
-    x = rng.random((n, n), dtype=np.float32)
-    u8 = rng.integers(0, 256, (n, n), dtype=np.uint8)
-    p = x.size
-    found: dict[str, float] = {}
+def calls(repeat: int, found: dict[str, float]) -> None:
+    """C_CALL: one more ufunc call per chunk, on a range too short to cost anything else."""
+    x = np.random.default_rng(0).random((64, 64), dtype=np.float32)
+    out = np.empty_like(x)
+    rows, ys = [], []
+    for k in (1, 5, 9, 17):
+        weights = [0.5 + i for i in range(k)]
+        st = _direct.TapStage([(wv, [i]) for i, wv in enumerate(weights)])
+        t = best(
+            lambda st=st: _direct.flat_passes(x, [st], 100, 116, out, threads=False), 20 * repeat
+        )
+        rows.append([ufunc_ops(weights), 1.0])
+        ys.append(t)
+    found["C_CALL"] = float(fit(rows, ys)[0])
 
-    # fresh output pages: first touch of a new array against an existing one
+
+def outputs(xs: dict[int, np.ndarray], repeat: int, found: dict[str, float]) -> None:
+    """C_OUT (a fresh output's pages) and C_CONV (uint8 to float32), at the largest size."""
+    x = xs[max(xs)]
+    u8 = (x * 255).astype(np.uint8)
     buf = np.empty_like(x)
-    t_new = best(lambda: np.multiply(x, np.float32(0.5), out=np.empty_like(x)), args.repeat)
-    t_old = best(lambda: np.multiply(x, np.float32(0.5), out=buf), args.repeat)
-    found["C_OUT"] = max(t_new - t_old, 0.0) / p
-    t_conv = best(lambda: u8.astype(np.float32), args.repeat)
-    found["C_CONV"] = max(t_conv - t_new, 0.0) / p
+    t_new = best(lambda: np.multiply(x, np.float32(0.5), out=np.empty_like(x)), repeat)
+    t_old = best(lambda: np.multiply(x, np.float32(0.5), out=buf), repeat)
+    found["C_OUT"] = max(t_new - t_old, 0.0) / x.size
+    found["C_CONV"] = max(best(lambda: u8.astype(np.float32), repeat) - t_new, 0.0) / x.size
 
-    # flat shift-add: 1 x k kernels (no outer axis to contract)
-    rows, ys = [], []
-    for k in (3, 9, 17):
-        w = rng.standard_normal((1, k))
-        t = best(lambda w=w: direct(x, w), args.repeat, f"flat 1x{k}", p)
-        rows.append([ufunc_ops(w.ravel().tolist()), 1.0])
-        ys.append(t / p - found["C_OUT"])
-    c_op, c_flat = fit(rows, ys)
-    found["C_OP"], found["C_FLAT"] = c_op, c_flat
 
+def flat(xs: dict[int, np.ndarray], repeat: int, found: dict[str, float]) -> None:
+    """C_OP, C_FLAT (1 x k shift-adds), C_OP16 (uint8 in int16), C_MAC, C_GEMM (k x k)."""
+    rng = np.random.default_rng(1)
     rows, ys = [], []
-    for k in (3, 9, 17):
-        w = rng.integers(-3, 4, (1, k)).astype(float)
-        w[0, 0] = 5
-        t = best(lambda w=w: direct(u8, w), args.repeat, f"int16 1x{k}", p)
-        rows.append([ufunc_ops(w[w != 0].tolist())])
-        ys.append(t / p - found["C_OUT"] - c_flat)
+    for n, x in xs.items():
+        for k in (3, 9, 17):
+            w = rng.standard_normal((1, k))
+            t = best(lambda w=w, x=x: direct(x, w), repeat, f"flat 1x{k} {n}²", x.size)
+            rows.append([ufunc_ops(w.ravel()), 1.0])
+            ys.append(t / x.size - found["C_OUT"])
+    found["C_OP"], found["C_FLAT"] = fit(rows, ys)
+    rows, ys = [], []
+    for n, x in xs.items():
+        u8 = (x * 255).astype(np.uint8)
+        for k in (3, 9, 17):
+            w = rng.integers(-3, 4, (1, k)).astype(float)
+            w[0, 0] = 5
+            t = best(lambda w=w, u8=u8: direct(u8, w), repeat, f"int16 1x{k} {n}²", u8.size)
+            rows.append([ufunc_ops(w[w != 0])])
+            ys.append(t / u8.size - found["C_OUT"] - found["C_FLAT"])
     found["C_OP16"] = float(fit(rows, ys)[0])
-
-    # matrix products: k x k random kernels
     rows, ys = [], []
-    for k in (3, 5, 7, 9):
-        w = rng.standard_normal((k, k))
-        t = best(lambda w=w: direct(x, w, gemm=True), args.repeat, f"gemm {k}x{k}", p)
-        rows.append([k * k, 1.0])
-        ys.append(t / p - found["C_OUT"] - c_op * (k - 1))
-    c_mac, c_gemm = fit(rows, ys)
-    found["C_MAC"], found["C_GEMM"] = c_mac, c_gemm
+    for n, x in xs.items():
+        for k in (3, 5, 7, 9):
+            w = rng.standard_normal((k, k))
+            t = best(lambda w=w, x=x: direct(x, w, gemm=True), repeat, f"gemm {k}x{k} {n}²", x.size)
+            rows.append([k * k, 1.0])
+            ys.append(t / x.size - found["C_OUT"] - found["C_OP"] * (k - 1))
+    found["C_MAC"], found["C_GEMM"] = fit(rows, ys)
 
-    # strided phases: RGB (channels last) with stride 2; per output, gather per input
-    rgb = rng.random((n // 2, n // 2, 3), dtype=np.float32)
+
+def strided(xs: dict[int, np.ndarray], repeat: int, found: dict[str, float]) -> None:
+    """C_VIEW, C_GATHER: shift-adds over column phases, RGB with stride 2 (and 2-D)."""
+    rng = np.random.default_rng(2)
     rows, ys = [], []
-    for k in (3, 5):
-        w = rng.standard_normal((k, k, 1))
-        q = rgb.size // 4
-
-        def strided(w: np.ndarray = w) -> object:
-            out = [rgb.shape[0] // 2, rgb.shape[1] // 2, 3]
-            return _direct.correlate_unpadded(
-                rgb, w, [0, 0, 0], [2, 2, 1], [1, 1, 1], out, "zero", 0.0, np.dtype(np.float32)
+    for n, x in xs.items():
+        rgb = np.repeat(x[: n // 2, : n // 2, None], 3, axis=2)
+        for k in (3, 5):
+            w = rng.standard_normal((k, k, 1))
+            q = rgb.size // 4
+            t = best(
+                lambda w=w, rgb=rgb: direct(rgb, w, stride=2, gemm=False),
+                repeat,
+                f"stride 2 RGB {k}x{k} taps {n // 2}²",
+                q,
             )
-
-        t = best(strided, args.repeat, f"stride 2 RGB {k}x{k}", q)
-        rows.append([ufunc_ops(w.ravel()), 4.0])
-        ys.append(t / q - found["C_OUT"] - c_flat)
+            rows.append([ufunc_ops(w.ravel()), 4.0])
+            ys.append(t / q - found["C_OUT"] - found["C_FLAT"])
     found["C_VIEW"], found["C_GATHER"] = fit(rows, ys)
-
-    # separable: gaussian passes (a matrix-vector product on the outer axis, then shift-adds
-    # or Toeplitz products on the inner one)
-    rows, ys = [], []
-    for k in (3, 5, 7):
-        g = np.exp(-0.5 * ((np.arange(k) - k // 2) / (k / 5)) ** 2)
-        f = factorize(np.outer(g, g))
-        assert f is not None
-        pads = [k // 2, k // 2]
-
-        def sep(f: object = f, pads: list[int] = pads) -> object:
-            return correlate_separable(
-                x, f, (0, 1), pads, [1, 1], [1, 1], x.shape, "zero", 0.0, np.dtype(np.float32)
+    # the phased products (gemm): report their ns per output against the model's estimate
+    for n, x in xs.items():
+        for k in (3, 5):
+            w = rng.standard_normal((k, k))
+            q = x.size // 4
+            t = best(
+                lambda w=w, x=x: direct(x, w, stride=2, gemm=True),
+                repeat,
+                f"stride 2 gemm {k}x{k} {n}²",
+                q,
             )
+            model = (
+                found["C_GATHER"] * 4
+                + found["C_MAC"] * k * k
+                + found["C_GEMM"] * 2
+                + found["C_OP"] * (k - 1)
+                + found["C_FLAT"]
+            )
+            if VERBOSE:
+                print(f"    model {model:.3f} ns/output, measured {t / q - found['C_OUT']:.3f}")
 
-        t = best(sep, args.repeat, f"separable {k}x{k}", p)
-        rows.append([k, 2.0])
-        ys.append(t / p - found["C_OUT"] - c_op * ufunc_ops(g))
+
+def separable(xs: dict[int, np.ndarray], repeat: int, found: dict[str, float]) -> None:
+    """C_MACV, C_STAGE: gaussian passes (matrix-vector products, then shift-adds)."""
+    rows, ys = [], []
+    for n, x in xs.items():
+        for k in (3, 5, 7):
+            g = np.exp(-0.5 * ((np.arange(k) - k // 2) / (k / 5)) ** 2)
+            f = factorize(np.outer(g, g))
+            assert f is not None
+            pads = [k // 2, k // 2]
+
+            def sep(f: object = f, pads: list[int] = pads, x: np.ndarray = x) -> object:
+                return correlate_separable(
+                    x, f, (0, 1), pads, [1, 1], [1, 1], x.shape, "zero", 0.0, F32
+                )
+
+            t = best(sep, repeat, f"separable {k}x{k} {n}²", x.size)
+            rows.append([k, 2.0])
+            ys.append(t / x.size - found["C_OUT"] - found["C_OP"] * ufunc_ops(g))
     found["C_MACV"], found["C_STAGE"] = fit(rows, ys)
 
-    # Toeplitz products, 1-D stereo: blocks of 32 (short kernels) and 128
-    m = (1 << 21) if args.quick else (1 << 22)
+
+def toeplitz(m: int, repeat: int, found: dict[str, float]) -> np.ndarray:
+    """C_MAC32, C_TOE, C_MAC128: blocked Toeplitz products on stereo audio."""
+    rng = np.random.default_rng(3)
     audio = rng.standard_normal((m, 2)).astype(np.float32)
     rows, ys = [], []
     for taps in (16, 32, 64, 101):
@@ -161,25 +190,30 @@ def main() -> None:
 
         def toe(h: np.ndarray = h, b: int = 32) -> object:
             return _toeplitz.correlate_toeplitz(
-                audio, h, 0, h.size // 2, 1, 1, m, "zero", 0.0, np.dtype(np.float32), block=b
+                audio, h, 0, h.size // 2, 1, 1, m, "zero", 0.0, F32, block=b
             )
 
-        t = best(toe, args.repeat, f"toeplitz L={taps} B=32", audio.size)
+        t = best(toe, repeat, f"toeplitz L={taps} B=32", audio.size)
         rows.append([31 + taps, 1.0])
         ys.append(t / audio.size - found["C_OUT"])
     found["C_MAC32"], found["C_TOE"] = fit(rows, ys)
     h = rng.standard_normal(301)
     t = best(
         lambda: _toeplitz.correlate_toeplitz(
-            audio, h, 0, 150, 1, 1, m, "zero", 0.0, np.dtype(np.float32), block=128
+            audio, h, 0, 150, 1, 1, m, "zero", 0.0, F32, block=128
         ),
-        args.repeat,
+        repeat,
         "toeplitz L=301 B=128",
         audio.size,
     )
     found["C_MAC128"] = (t / audio.size - found["C_OUT"] - found["C_TOE"]) / (127 + 301)
+    return audio
 
-    # FFT, 1-D overlap-save blocks: per transformed sample
+
+def fft(xs: dict[int, np.ndarray], audio: np.ndarray, repeat: int, found: dict[str, float]) -> None:
+    """C_FFT1 (1-D blocks), C_FFTX, C_FFT (2-D, whole and tiles); set-ups of FFT and direct."""
+    rng = np.random.default_rng(4)
+    m = audio.shape[0]
     per1 = []
     for taps in (301, 4001, 65537):
         h = rng.standard_normal(taps)
@@ -188,72 +222,82 @@ def main() -> None:
 
         def ols(h: np.ndarray = h, block: int = block) -> object:
             return _fft.correlate_tiles(
-                audio,
-                h[:, None],
-                (0,),
-                [h.size // 2, 0],
-                [1, 1],
-                [1, 1],
-                list(audio.shape),
-                "zero",
-                0.0,
-                np.dtype(np.float32),
-                block,
-            )
+                audio, h[:, None], (0,), [h.size // 2, 0], [1, 1], [1, 1], list(audio.shape),
+                "zero", 0.0, F32, block,
+            )  # fmt: skip
 
         e = nblocks * block * 2
-        per1.append(best(ols, args.repeat, f"fft blocks L={taps} n={block}", e) / e)
+        per1.append(best(ols, repeat, f"fft blocks L={taps} n={block}", e) / e)
     found["C_FFT1"] = float(np.median(per1))
-
-    # FFT, 2-D: whole transforms and tiles; per transformed sample against |log2(n) - 18|
     rows, ys = [], []
     w = rng.standard_normal((31, 31))
-    for size in (256, 512, 1024):
+    for size in sorted({256, *xs}):
         img = rng.random((size, size), dtype=np.float32)
 
         def whole(img: np.ndarray = img) -> object:
             return _fft.correlate_whole(
-                img,
-                w,
-                (0, 1),
-                [15, 15],
-                [1, 1],
-                [1, 1],
-                img.shape,
-                "zero",
-                0.0,
-                np.dtype(np.float32),
+                img, w, (0, 1), [15, 15], [1, 1], [1, 1], img.shape, "zero", 0.0, F32
             )
 
         pts = _fft.fast_length(size + 30) ** 2
-        t = best(whole, args.repeat, f"fft whole {size}^2 k=31", pts)
+        t = best(whole, repeat, f"fft whole {size}² k=31", pts)
         rows.append([1.0, abs(math.log2(pts) - _plan.FFT_SWEET)])
         ys.append(t / pts - _plan.C_FFTD)
+    x = xs[max(xs)]
+    n = x.shape[0]
     for tile in (128, 256, 512):
 
         def tiles(tile: int = tile) -> object:
             return _fft.correlate_tiles(
-                x,
-                w,
-                (0, 1),
-                [15, 15],
-                [1, 1],
-                [1, 1],
-                x.shape,
-                "zero",
-                0.0,
-                np.dtype(np.float32),
-                tile,
+                x, w, (0, 1), [15, 15], [1, 1], [1, 1], x.shape, "zero", 0.0, F32, tile
             )
 
         count = (-(-n // (tile - 30))) ** 2
         e = count * tile * tile
-        t = best(tiles, args.repeat, f"fft tiles {tile} on {n}^2 k=31", e)
+        t = best(tiles, repeat, f"fft tiles {tile} on {n}² k=31", e)
         rows.append([1.0, abs(math.log2(tile * tile) - _plan.FFT_SWEET)])
         ys.append((t - _plan.C_TILE * count) / e - _plan.C_FFTD)
     found["C_FFTX"], found["C_FFT"] = fit(rows, ys)
+    tiny = rng.random((8, 8), dtype=np.float32)
+    found["C_DIRECTCALL"] = best(
+        lambda: _direct.correlate_unpadded(
+            tiny, w[:3, :3], [1, 1], [1, 1], [1, 1], tiny.shape, "zero", 0.0, F32
+        ),
+        repeat * 20,
+        "direct 8x8, 3x3 (set-up)",
+    )
+    found["C_FFTCALL"] = best(
+        lambda: _fft.correlate_fft(
+            tiny, w[:3, :3], (0, 1), [1, 1], [1, 1], [1, 1], tiny.shape, "zero", 0.0, F32
+        ),
+        repeat * 20,
+        "fft 8x8, 3x3 (set-up)",
+    )
 
-    print(f"{'constant':<10} {'in _plan.py':>12} {'fitted':>10}")
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="256² and 512², shorter audio")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--sizes", default="", help="image sides, e.g. 512,1024,2048")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print every measurement")
+    args = ap.parse_args()
+    global VERBOSE
+    VERBOSE = args.verbose
+    sizes = [int(s) for s in args.sizes.split(",") if s] or (
+        [256, 512] if args.quick else [512, 1024, 2048]
+    )
+    rng = np.random.default_rng(0)
+    xs = {n: rng.random((n, n), dtype=np.float32) for n in sizes}
+    found: dict[str, float] = {}
+    calls(args.repeat, found)
+    outputs(xs, args.repeat, found)
+    flat(xs, args.repeat, found)
+    strided(xs, args.repeat, found)
+    separable(xs, args.repeat, found)
+    audio = toeplitz((1 << 21) if args.quick else (1 << 22), args.repeat, found)
+    fft(xs, audio, args.repeat, found)
+    print(f"{'constant':<10} {'in _plan.py':>12} {'fitted':>10}   sizes {sizes}")
     for name, value in found.items():
         print(f"{name:<10} {getattr(_plan, name):>12.4g} {value:>10.4g}")
 

@@ -36,8 +36,10 @@ axis) shift-add over strided views of the input, in blocks along the outer axes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import product
 from typing import Any
 
@@ -50,12 +52,15 @@ __all__ = [
     "BLOCK_ELEMENTS",
     "CHUNK",
     "GEMM_CHUNK",
+    "CACHE_BYTES",
     "STRIDED_GEMM_CHUNK",
     "MIN_CHUNKS",
     "GEMM_MAX_MNK",
     "GEMM_MIN_ROWS",
     "THREAD_MIN_ELEMENTS",
     "SMALL_ELEMENTS",
+    "TINY_ELEMENTS",
+    "SMALL_WORK",
     "TapGroups",
     "FlatPass",
     "TapStage",
@@ -69,9 +74,11 @@ __all__ = [
     "flat_offsets",
     "flat_ok",
     "flat_passes",
+    "flat_chunk",
     "gemm_stage",
     "phased_shift_add",
     "strided_gemm_2d",
+    "gemm_2d_ok",
     "shift_add",
     "correlate_direct",
     "correlate_unpadded",
@@ -91,6 +98,8 @@ BLOCK_ELEMENTS = 1 << 16
 CHUNK = 1 << 18
 #: Elements of the matrix-product scratch ``Z`` per chunk (``N`` columns x chunk).
 GEMM_CHUNK = 1 << 20
+#: Bytes of the arrays one chunk of the flat path touches (a share of a core's L2).
+CACHE_BYTES = 1 << 20
 #: Elements of ``Z`` per block of output rows in :func:`strided_gemm_2d`.
 STRIDED_GEMM_CHUNK = 1 << 18
 #: Fewest chunks a large output is cut into, so that both threads have work.
@@ -102,10 +111,16 @@ TOEPLITZ_ROWS = 16
 #: Fewest taps for a Toeplitz stage on the innermost axis of separable passes (the same
 #: threshold as the planner's ``TOEPLITZ_STAGE_MIN_TAPS``).
 TOEPLITZ_STAGE_MIN_TAPS = 8
-#: Smallest flat stride of the contracted axis (rows per product) for the GEMM path.
+#: Rows per product from which a 3x3 kernel's products pay (larger kernels: fewer rows).
 GEMM_MIN_ROWS = 64
-#: Up to this many output elements the input is padded once (no interior/border split).
+#: Up to this many input samples read (the padded window), the input is padded once (no
+#: interior/border split).
 SMALL_ELEMENTS = 1 << 18
+#: Up to this many samples in the padded window (and 32 taps), one multiply-add per tap.
+TINY_ELEMENTS = 1 << 12
+#: Up to this many multiply-adds (outputs times taps), float64 sums tap by tap in the
+#: formula's order; the planner sends such work to ``direct`` whatever it estimates.
+SMALL_WORK = 1 << 16
 #: Below this many output elements the work is not split across threads.
 THREAD_MIN_ELEMENTS = 1 << 17
 
@@ -352,6 +367,36 @@ def _gemm_rows(step: int, k: int, n: int) -> int:
     return max(1, min(step, GEMM_MAX_MNK // max(1, k * n)))
 
 
+@dataclass
+class _GemmLayout:
+    """How :func:`_run_gemm` runs a :class:`GemmStage` for ``n`` outputs into scratch ``Z``.
+
+    Built once per chunk size and thread (every full chunk has the same): the product
+    shapes, the views of ``Z`` they write and the rows of ``Z`` the outputs sum.
+    """
+
+    m: int  # rows per product
+    nq: int  # products in the stack
+    rem: int  # rows of the last, smaller product
+    z3: np.ndarray | None  # the stack's output view of Z
+    zr: np.ndarray | None  # the last product's output view of Z
+    rows: list[np.ndarray]  # Z[t, f + offset_t - lo] for f < n
+
+
+def _gemm_layout(stage: GemmStage, n: int, zbuf: np.ndarray) -> _GemmLayout:
+    k, nt = stage.weights.shape
+    lo = min(stage.offsets)
+    span = n + max(stage.offsets) - lo
+    m = min(_gemm_rows(stage.step, k, nt), span)
+    nq, rem = divmod(span, m)
+    it = zbuf.itemsize
+    z = zbuf[: nt * span].reshape(nt, span)
+    z3 = np.ndarray((nq, m, nt), z.dtype, z, 0, (m * it, it, span * it)) if nq else None
+    zr = z[:, nq * m :].T if rem else None
+    rows = [z[t, o - lo : o - lo + n] for t, o in enumerate(stage.offsets)]
+    return _GemmLayout(m, nq, rem, z3, zr, rows)
+
+
 def _run_gemm(
     stage: GemmStage,
     arr: np.ndarray,
@@ -360,31 +405,31 @@ def _run_gemm(
     dst: np.ndarray,
     zbuf: np.ndarray,
     init: bool,
+    layout: _GemmLayout | None = None,
 ) -> None:
-    """Apply a :class:`GemmStage` for ``n`` outputs; ``arr[start]`` is output 0's position."""
+    """Apply a :class:`GemmStage` for ``n`` outputs; ``arr[start]`` is output 0's position.
+
+    ``layout`` is :func:`_gemm_layout` for ``n`` and ``zbuf``, if the caller keeps one.
+    """
     w = stage.weights
     k, nt = w.shape
-    lo = min(stage.offsets)
-    span = n + max(stage.offsets) - lo
     it = arr.itemsize
-    m = min(_gemm_rows(stage.step, k, nt), span)
-    nq, rem = divmod(span, m)
-    a0 = start + lo + stage.base
-    single = nt == 1 and init
-    z = dst.reshape(1, n) if single else zbuf[: nt * span].reshape(nt, span)
+    single = nt == 1 and init  # one column: the product writes the output itself
+    if single or layout is None:
+        layout = _gemm_layout(stage, n, dst if single else zbuf)
+    m, nq = layout.m, layout.nq
     # Strided views built by the ndarray constructor: it checks the buffer's bounds, and
     # costs a tenth of as_strided (this runs for every chunk).
-    aoff = a0 * it
+    aoff = (start + min(stage.offsets) + stage.base) * it
     if nq:
         a3 = np.ndarray((nq, m, k), arr.dtype, arr, aoff, (m * it, it, stage.step * it))
-        z3 = np.ndarray((nq, m, nt), z.dtype, z, 0, (m * it, it, span * it))
-        np.matmul(a3, w, out=z3)
-    if rem:
-        a1 = np.ndarray((rem, k), arr.dtype, arr, aoff + nq * m * it, (it, stage.step * it))
-        np.matmul(a1, w, out=z[:, nq * m :].T)
+        np.matmul(a3, w, out=layout.z3)
+    if layout.rem:
+        a1 = np.ndarray((layout.rem, k), arr.dtype, arr, aoff + nq * m * it, (it, stage.step * it))
+        np.matmul(a1, w, out=layout.zr)
     if single:
         return
-    rows = [z[t, o - lo : o - lo + n] for t, o in enumerate(stage.offsets)]
+    rows = layout.rows
     if init:
         if nt == 1:
             np.copyto(dst, rows[0])
@@ -393,6 +438,19 @@ def _run_gemm(
         rows = rows[2:]
     for r in rows:
         np.add(dst, r, out=dst)
+
+
+def flat_chunk(width: int, stages: int, itemsize: int, convert: bool) -> int:
+    """Return the outputs per chunk of the flat path (before the halo's and threads' say).
+
+    The arrays a chunk works in should stay in cache together: the sums, scratch, the source
+    window (converted, if ``convert``), the intermediate results of earlier stages.  The
+    rows of ``Z`` of a product stage (``width`` of them) are each written once and read
+    once: they need not, and are bounded by :data:`GEMM_CHUNK` instead.
+    """
+    arrays = 3 + 2 * (stages - 1) + (1 if convert else 0)
+    chunk = min(CHUNK, max(4096, CACHE_BYTES // (arrays * itemsize)))
+    return min(chunk, max(64, GEMM_CHUNK // width)) if width > 1 else chunk
 
 
 def flat_passes(
@@ -435,8 +493,14 @@ def flat_passes(
     if f1 <= f0:
         return
     wdt = np.dtype(work_dtype) if work_dtype is not None else out.dtype
-    sflat = src.reshape(-1)
-    oflat = out.reshape(-1)
+    run = _FlatRun(src.reshape(-1), _typed(stages, wdt), f0, f1, out, wdt, scale, accumulate)
+    split = threads and f1 - f0 >= THREAD_MIN_ELEMENTS
+    run.size_chunks(split)
+    run_split(list(range(f0, f1, run.chunk)), run, split)
+
+
+def _typed(stages: Sequence[Stage], wdt: np.dtype) -> list[Stage]:
+    """Return the stages with their weights in the arithmetic dtype."""
     typed: list[Stage] = []
     for st in stages:
         if isinstance(st, TapStage):
@@ -446,89 +510,149 @@ def flat_passes(
         else:
             w = st.taps.astype(wdt)
             typed.append(ToeplitzStage(st.base, st.dilation, w, st.matrix.astype(wdt)))
-    stages = typed
-    reach = [st.reach() for st in stages]
-    m = len(stages)
-    halo = sum(b - a for a, b in reach)
-    width = max((len(st.offsets) for st in stages if isinstance(st, GemmStage)), default=0)
-    # im2col rows of Toeplitz stages: K/B samples per output
-    ratio = max(
-        (
+    return typed
+
+
+class _FlatRun:
+    """One :func:`flat_passes` call: its stages, chunk size and output; called per thread.
+
+    Each call (one per thread) allocates its scratch once, then runs its chunks: every
+    stage on the samples the later stages need, in scratch, the last one into the output.
+    """
+
+    def __init__(
+        self,
+        sflat: np.ndarray,
+        stages: list[Stage],
+        f0: int,
+        f1: int,
+        out: np.ndarray,
+        wdt: np.dtype,
+        scale: float | None,
+        accumulate: bool,
+    ) -> None:
+        self.sflat, self.stages, self.f0, self.f1, self.wdt = sflat, stages, f0, f1, wdt
+        self.out, self.oflat, self.scale, self.accumulate = out, out.reshape(-1), scale, accumulate
+        self.reach = [st.reach() for st in stages]
+        self.halo = sum(b - a for a, b in self.reach)
+        gemms = [len(st.offsets) for st in stages if isinstance(st, GemmStage)]
+        self.width = max(gemms, default=0)
+        # im2col rows of Toeplitz stages: K/B samples per output
+        toes = [
             -(-st.matrix.shape[0] // st.matrix.shape[1])
             for st in stages
             if isinstance(st, ToeplitzStage)
-        ),
-        default=0,
-    )
-    chunk = CHUNK if width <= 1 else max(4096, min(CHUNK, GEMM_CHUNK // width))
-    if width <= 1:
-        # Scale with the halo (re-read, re-converted) and the sample size (cache bytes).
-        chunk = max(chunk, min(4 * halo, 4 * CHUNK)) * max(1, 4 // wdt.itemsize)
-    chunk = min(chunk, max(4096, -(-(f1 - f0) // MIN_CHUNKS)))
-    convert = sflat.dtype != wdt
-    direct_out = wdt == out.dtype and (scale is None or scale == 1.0)
-    # Unscaled sums in another dtype (int16 for 8-bit input): the last shift-add writes the
-    # output itself, converting as it goes, instead of a separate conversion pass.
-    fused_out = (
-        not direct_out
-        and (scale is None or scale == 1.0)
-        and not accumulate
-        and isinstance(stages[-1], TapStage)
-    )
+        ]
+        self.ratio = max(toes, default=0)
+        self.convert = sflat.dtype != wdt
+        self.direct_out = wdt == out.dtype and (scale is None or scale == 1.0)
+        # Unscaled sums in another dtype (int16 for 8-bit input): the last shift-add writes
+        # the output itself, converting as it goes, instead of a separate conversion pass.
+        self.fused_out = (
+            not self.direct_out
+            and (scale is None or scale == 1.0)
+            and not accumulate
+            and isinstance(stages[-1], TapStage)
+        )
+        self.chunk = 0
 
-    def run(starts: Iterable[int]) -> None:
-        size = chunk + halo
-        bufs = [np.empty(size, dtype=wdt) for _ in range(2 if m > 1 else 0)]
-        tmp = np.empty(size, dtype=wdt)
-        zbuf = np.empty(width * size, dtype=wdt) if width else tmp
-        abuf = np.empty(ratio * size + TOEPLITZ_ROWS * 256, dtype=wdt) if ratio else tmp
-        conv = np.empty(size, dtype=wdt) if convert else None
-        fin = None if direct_out else np.empty(chunk, dtype=wdt)
+    def size_chunks(self, split: bool) -> None:
+        """Choose the outputs per chunk: cache-sized, enough for two threads if ``split``."""
+        stages, m = self.stages, len(self.stages)
+        chunk = flat_chunk(self.width, m, self.wdt.itemsize, self.convert)
+        chunk = max(chunk, min(4 * self.halo, 4 * CHUNK))  # the halo is re-read (re-converted)
+        if self.width > 1:
+            chunk = min(chunk, max(64, GEMM_CHUNK // self.width))
+        if split:  # enough chunks for both threads
+            chunk = min(chunk, max(4096, -(-(self.f1 - self.f0) // MIN_CHUNKS)))
+        if m == 1 and isinstance(stages[0], GemmStage):  # whole products: no remainder product
+            g = stages[0]
+            rows = _gemm_rows(g.step, *g.weights.shape)
+            spread = max(g.offsets) - min(g.offsets)
+            if chunk + spread > 2 * rows:
+                chunk = (chunk + spread) // rows * rows - spread
+        self.chunk = chunk
+
+    def __call__(self, starts: Iterable[int]) -> None:
+        size, wdt = self.chunk + self.halo, self.wdt
+        scratch = _FlatScratch(
+            bufs=[np.empty(size, dtype=wdt) for _ in range(2 if len(self.stages) > 1 else 0)],
+            tmp=np.empty(size, dtype=wdt),
+            zbuf=np.empty(self.width * size, dtype=wdt) if self.width else None,
+            abuf=np.empty(self.ratio * size + TOEPLITZ_ROWS * 256, dtype=wdt)
+            if self.ratio
+            else None,
+            conv=np.empty(size, dtype=wdt) if self.convert else None,
+            fin=None if self.direct_out else np.empty(self.chunk, dtype=wdt),
+        )
         for c0 in starts:
-            c1 = min(c0 + chunk, f1)
-            lo = [0] * m
-            hi = [0] * m
-            lo[-1], hi[-1] = c0, c1
-            for p in range(m - 1, 0, -1):
-                lo[p - 1], hi[p - 1] = lo[p] + reach[p][0], hi[p] + reach[p][1]
-            a, b = lo[0] + reach[0][0], hi[0] + reach[0][1]
-            if conv is not None:
-                np.copyto(conv[: b - a], sflat[a:b], casting="unsafe")
-                arr, base = conv, a
-            else:
-                arr, base = sflat, 0
-            for p, st in enumerate(stages):
-                n = hi[p] - lo[p]
-                last = p == m - 1
-                if last:
-                    dst = oflat[c0:c1] if direct_out else fin[:n]  # type: ignore[index]
-                else:
-                    dst = bufs[p % 2][:n]
-                start = lo[p] - base
-                init = not (last and accumulate and direct_out)
-                if isinstance(st, GemmStage):
-                    _run_gemm(st, arr, start, n, dst, zbuf, init)
-                elif isinstance(st, ToeplitzStage):
-                    _run_toeplitz(st, arr, start, n, dst, abuf, tmp, init)
-                else:
-                    groups = [
-                        (w, [arr[start + o : start + o + n] for o in offs]) for w, offs in st.groups
-                    ]
-                    final = oflat[c0:c1] if last and fused_out else None
-                    _accumulate(dst, tmp[:n], groups, init, final)
-                arr, base = dst, lo[p]
-            if not direct_out and not fused_out:
-                res = fin[: c1 - c0]  # type: ignore[index]
-                target = oflat[c0:c1]
-                if accumulate:  # (not used by the engine's own paths: no fast path needed)
-                    target += res.astype(out.dtype) * out.dtype.type(scale or 1.0)
-                elif scale is not None and scale != 1.0:
-                    np.multiply(res, out.dtype.type(scale), out=target, casting="unsafe")
-                else:
-                    np.copyto(target, res, casting="unsafe")
+            self._chunk(c0, min(c0 + self.chunk, self.f1), scratch)
 
-    starts = list(range(f0, f1, chunk))
-    run_split(starts, run, threads and f1 - f0 >= THREAD_MIN_ELEMENTS)
+    def _chunk(self, c0: int, c1: int, sc: _FlatScratch) -> None:
+        """Run every stage for the outputs ``[c0, c1)``."""
+        stages, reach, m = self.stages, self.reach, len(self.stages)
+        lo, hi = [0] * m, [0] * m
+        lo[-1], hi[-1] = c0, c1
+        for p in range(m - 1, 0, -1):
+            lo[p - 1], hi[p - 1] = lo[p] + reach[p][0], hi[p] + reach[p][1]
+        a, b = lo[0] + reach[0][0], hi[0] + reach[0][1]
+        if sc.conv is not None:
+            np.copyto(sc.conv[: b - a], self.sflat[a:b], casting="unsafe")
+            arr, base = sc.conv, a
+        else:
+            arr, base = self.sflat, 0
+        for p, st in enumerate(stages):
+            n = hi[p] - lo[p]
+            last = p == m - 1
+            if not last:
+                dst = sc.bufs[p % 2][:n]
+            elif sc.fin is None:  # the output itself
+                dst = self.oflat[c0:c1]
+            else:
+                dst = sc.fin[:n]
+            start = lo[p] - base
+            init = not (last and self.accumulate and self.direct_out)
+            if isinstance(st, GemmStage):
+                assert sc.zbuf is not None
+                lay = sc.layouts.get((p, n))
+                if lay is None:
+                    lay = sc.layouts[p, n] = _gemm_layout(st, n, sc.zbuf)
+                _run_gemm(st, arr, start, n, dst, sc.zbuf, init, lay)
+            elif isinstance(st, ToeplitzStage):
+                assert sc.abuf is not None
+                _run_toeplitz(st, arr, start, n, dst, sc.abuf, sc.tmp, init)
+            else:
+                groups = [
+                    (w, [arr[start + o : start + o + n] for o in offs]) for w, offs in st.groups
+                ]
+                final = self.oflat[c0:c1] if last and self.fused_out else None
+                _accumulate(dst, sc.tmp[:n], groups, init, final)
+            arr, base = dst, lo[p]
+        if sc.fin is not None and not self.fused_out:
+            self._finish(sc.fin[: c1 - c0], self.oflat[c0:c1])
+
+    def _finish(self, res: np.ndarray, target: np.ndarray) -> None:
+        """Convert (and scale) a chunk's sums in another dtype into the output."""
+        dtype, scale = self.out.dtype, self.scale
+        if self.accumulate:  # (not used by the engine's own paths: no fast path needed)
+            target += res.astype(dtype) * dtype.type(scale or 1.0)
+        elif scale is not None and scale != 1.0:
+            np.multiply(res, dtype.type(scale), out=target, casting="unsafe")
+        else:
+            np.copyto(target, res, casting="unsafe")
+
+
+@dataclass
+class _FlatScratch:
+    """One thread's scratch arrays for :class:`_FlatRun`."""
+
+    bufs: list[np.ndarray]  # two intermediate results, alternately
+    tmp: np.ndarray
+    zbuf: np.ndarray | None  # Z of product stages
+    abuf: np.ndarray | None  # im2col rows of Toeplitz stages
+    conv: np.ndarray | None  # the source window, converted
+    fin: np.ndarray | None  # the last stage's sums before conversion
+    layouts: dict[tuple[int, int], _GemmLayout] = field(default_factory=dict)
 
 
 def gemm_stage(
@@ -540,16 +664,15 @@ def gemm_stage(
     """Plan the direct flat path as one :class:`GemmStage`, or None if it does not pay.
 
     The contracted axis is the outermost one with two taps or more, other than the last
-    (its flat stride must be at least :data:`GEMM_MIN_ROWS` for the products to be worth
-    their call).
+    (its flat stride bounds the rows of each product: :func:`_products_pay`).
     """
     st = _c_strides(shape)
     axis = next((a for a in range(kernel.ndim - 1) if kernel.shape[a] > 1), None)
-    if axis is None or st[axis] * dilation[axis] < GEMM_MIN_ROWS:
+    if axis is None:
         return None
     k = np.moveaxis(kernel, axis, 0).reshape(kernel.shape[axis], -1)
     cols = np.flatnonzero(np.any(k != 0, axis=0))
-    if cols.size == 0:
+    if cols.size == 0 or not _products_pay(st[axis] * dilation[axis], k.shape[0], cols.size):
         return None
     others = [n for a, n in enumerate(kernel.shape) if a != axis]
     oaxes = [a for a in range(kernel.ndim) if a != axis]
@@ -766,56 +889,106 @@ def strided_gemm_2d(
 ) -> np.ndarray:
     """2-D correlation by small matrix products, for any stride and output size.
 
-    ``out[r, c] = sum_ij w[i, j] * x[start0 + r*s0 + i*d0, start1 + c*s1 + j*d1]``.  For a
-    block of output rows, one stack of products (one per output row) contracts the kernel's
-    rows over whole input rows: ``Z[r, j, col] = sum_i x[start0 + r*s0 + i*d0, col] * w[i, j]``
-    (the input rows are read in place, a stride of ``s0`` rows apart); then ``kw - 1`` adds
-    of strided runs of ``Z`` give the outputs.  The products cover every input column, also
-    with a column stride: a strided gather of the input would cost more.
+    ``out[r, c] = sum_ij w[i, j] * x[start0 + r*s0 + i*d0, start1 + c*s1 + j*d1]``; axes
+    after the first two (channels: kernel size 1, stride 1) are carried whole.  For a block
+    of output rows, one stack of products (one per output row) contracts the kernel's rows
+    over whole input rows: ``Z[r, j, col] = sum_i x[start0 + r*s0 + i*d0, col] * w[i, j]``
+    (the input rows are read in place, ``s0`` rows apart; converted block by block if ``x``
+    is not C-contiguous in the output's dtype); then ``kw - 1`` adds of strided runs of ``Z``
+    give the outputs.  The products cover every input column, also with a column stride:
+    measured, copying the columns into phases first costs more than the products it saves.
     """
     dtype = out.dtype
-    xc = np.ascontiguousarray(x, dtype=dtype)
-    w = np.ascontiguousarray(kernel, dtype=dtype)
+    w = np.ascontiguousarray(np.asarray(kernel, dtype=dtype).reshape(kernel.shape[:2]))
     kh, kw = w.shape
-    rows_out, cols_out = out.shape
-    s0, s1 = stride
-    d0, d1 = dilation
-    c0 = start[1]
-    span = (cols_out - 1) * s1 + (kw - 1) * d1 + 1  # input columns read per row
-    item = xc.itemsize
-    row_stride = xc.strides[0]
+    rows_out, cols_out = out.shape[:2]
+    s0, s1 = stride[0], stride[1]
+    d0, d1 = dilation[0], dilation[1]
+    ch = math.prod(x.shape[2:])
+    span = ((cols_out - 1) * s1 + (kw - 1) * d1 + 1) * ch  # input values read per row
     per = max(1, min(rows_out, STRIDED_GEMM_CHUNK // max(1, kw * span)))
     m_cols = max(1, min(span, GEMM_MAX_MNK // (kh * kw)))
+    in_place = x.dtype == dtype and x.flags.c_contiguous
+    row = x.shape[1] * ch if in_place else span  # elements between input rows
+    nrows = (per - 1) * s0 + (kh - 1) * d0 + 1  # input rows a block reads
     blocks = list(range(0, rows_out, per))
-    origin = start[0] * row_stride + c0 * item  # byte offset of (start0, start1) in xc
+    odst = out.reshape(rows_out, cols_out, ch)
+    if not np.may_share_memory(odst, out):  # not a view of ``out``: sum apart, copy back
+        odst = np.empty((rows_out, cols_out, ch), dtype=dtype)
 
     def run(block_list: Iterable[int]) -> None:
-        z = np.empty((per, kw, span), dtype=dtype)
+        z = np.empty(per * kw * span, dtype=dtype)
+        buf = None if in_place else np.empty(nrows * span, dtype=dtype)
+        it = z.itemsize
         for r0 in block_list:
             n = min(per, rows_out - r0)
-            zz = z[:n]
+            r_in = start[0] + r0 * s0
+            if buf is None:
+                src, origin = x, (r_in * x.shape[1] + start[1]) * ch
+            else:  # the block's input rows, converted
+                m_rows = (n - 1) * s0 + (kh - 1) * d0 + 1
+                view = x[r_in : r_in + m_rows, start[1] : start[1] + span // ch]
+                region = buf[: m_rows * span].reshape(view.shape[:2] + (ch,))
+                np.copyto(region, view.reshape(region.shape), casting="unsafe")
+                src, origin = buf, 0
             for q0 in range(0, span, m_cols):
                 m = min(m_cols, span - q0)
                 a3 = np.ndarray(
-                    (n, m, kh),
-                    dtype,
-                    xc,
-                    origin + r0 * s0 * row_stride + q0 * item,
-                    (s0 * row_stride, item, d0 * row_stride),
+                    (n, m, kh), dtype, src, (origin + q0) * it, (s0 * row * it, it, d0 * row * it)
                 )
-                np.matmul(a3, w, out=zz[:, :, q0 : q0 + m].transpose(0, 2, 1))
-            dst = out[r0 : r0 + n]
-            last = (cols_out - 1) * s1 + 1
-            rows = [zz[:, j, j * d1 : j * d1 + last : s1] for j in range(kw)]
+                z3 = np.ndarray((n, m, kw), dtype, z, q0 * it, (kw * span * it, it, span * it))
+                np.matmul(a3, w, out=z3)
+            cols = [
+                np.ndarray(
+                    (n, cols_out, ch),
+                    dtype,
+                    z,
+                    (j * span + j * d1 * ch) * it,
+                    (kw * span * it, s1 * ch * it, it),
+                )
+                for j in range(kw)
+            ]
+            dst = odst[r0 : r0 + n]
             if kw == 1:
-                np.copyto(dst, rows[0])
+                np.copyto(dst, cols[0])
                 continue
-            np.add(rows[0], rows[1], out=dst)
-            for r in rows[2:]:
-                np.add(dst, r, out=dst)
+            np.add(cols[0], cols[1], out=dst)
+            for c in cols[2:]:
+                np.add(dst, c, out=dst)
 
     run_split(blocks, run, threads and out.size >= THREAD_MIN_ELEMENTS)
+    if not np.may_share_memory(odst, out):
+        out[...] = odst.reshape(out.shape)
     return out
+
+
+def gemm_2d_ok(
+    shape: Sequence[int],
+    kernel_shape: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+) -> bool:
+    """Whether :func:`strided_gemm_2d` applies and pays.
+
+    Two axes (and channels after them: kernel size 1, stride 1), two kernel rows or more,
+    and phase rows long enough for the products to be worth their call.
+    """
+    if len(shape) < 2 or kernel_shape[0] < 2:
+        return False
+    if any(k != 1 for k in kernel_shape[2:]) or any(s != 1 for s in stride[2:]):
+        return False
+    rows = shape[1] * math.prod(shape[2:]) * dilation[0]
+    return _products_pay(rows, kernel_shape[0], kernel_shape[1])
+
+
+def _products_pay(rows: int, k: int, n: int) -> bool:
+    """Whether stacked ``rows x k`` by ``k x n`` products beat ``k*n`` shift-adds.
+
+    Each product in a stack costs a few tens of nanoseconds; it pays once it holds as many
+    multiply-adds as a 3x3 kernel on :data:`GEMM_MIN_ROWS` rows (a large kernel pays on
+    narrow rows: its shift-adds would be twice its taps in ufunc calls).
+    """
+    return min(rows, _gemm_rows(rows, k, n)) * k * n >= 9 * GEMM_MIN_ROWS
 
 
 def correlate_direct(
@@ -944,7 +1117,7 @@ def border_boxes(
 def fill_border(
     x: np.ndarray,
     out: np.ndarray,
-    boxes: Sequence[tuple[tuple[int, int], ...]],
+    boxes: Iterable[tuple[tuple[int, int], ...]],
     kernel_shape: Sequence[int],
     pad_lo: Sequence[int],
     stride: Sequence[int],
@@ -983,25 +1156,42 @@ def int16_plan(dtype: np.dtype, kernel: np.ndarray) -> tuple[np.ndarray, float] 
     True
     """
     peak = {"u": 255, "i": 128, "b": 1}.get(dtype.kind)
-    if peak is None or dtype.itemsize != 1:
+    if peak is None or dtype.itemsize != 1 or not np.any(kernel):
         return None
-    nz = np.abs(kernel[kernel != 0])
-    if nz.size == 0:
+    k = np.ascontiguousarray(kernel, dtype=np.float64)
+    found = _integer_kernel(k.shape, k.tobytes()) if k.size <= 4096 else _unit(k)
+    if found is None:
         return None
-    # An integer kernel stays as it is; otherwise look for a unit that makes it one: its
-    # smallest weight or a fraction of it (1/9 box, 3/8 and 1/2), or a power of two (/16).
-    small = float(nz.min())
-    units = [1.0, small, *(small / m for m in range(2, 13)), *(2.0**-p for p in range(1, 25))]
-    for scale in units:
-        ints = kernel / scale
-        rounded = np.round(ints)
-        if np.all(np.abs(ints - rounded) <= 1e-9 * np.maximum(np.abs(rounded), 1.0)):
-            break
-    else:
-        return None
+    rounded, scale = found
     if peak * float(np.abs(rounded).sum()) >= 32767:
         return None
     return rounded.astype(np.int16), scale
+
+
+@lru_cache(maxsize=64)
+def _integer_kernel(shape: tuple[int, ...], data: bytes) -> tuple[np.ndarray, float] | None:
+    """:func:`_unit` of a kernel given by its bytes, remembered (planning asks for each call)."""
+    return _unit(np.frombuffer(data, dtype=np.float64).reshape(shape))
+
+
+def _unit(kernel: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """Return ``(rounded, scale)`` with ``kernel == scale * rounded`` integers, or None.
+
+    An integer kernel stays as it is; otherwise a unit that makes it one is looked for: its
+    smallest weight or a fraction of it (1/9 box, 3/8 and 1/2), or a power of two (/16).
+    All candidates are tried at once; the first that fits is taken.
+    """
+    small = float(np.abs(kernel[kernel != 0]).min())
+    units = np.array(
+        [1.0, small, *(small / m for m in range(2, 13)), *(2.0**-p for p in range(1, 25))]
+    )
+    ints = kernel.reshape(1, -1) / units[:, None]
+    rounded = np.round(ints)
+    fits = np.all(np.abs(ints - rounded) <= 1e-9 * np.maximum(np.abs(rounded), 1.0), axis=1)
+    if not fits.any():
+        return None
+    i = int(np.argmax(fits))
+    return rounded[i].reshape(kernel.shape), float(units[i])
 
 
 def correlate_unpadded(
@@ -1019,6 +1209,12 @@ def correlate_unpadded(
     gemm: bool | None = None,
 ) -> np.ndarray:
     """Correlate without a padded copy: the interior from ``x`` itself, the border apart.
+
+    A small output with stride 1 is one flat run over the input padded once
+    (:func:`correlate_window`).  Otherwise the *interior* (outputs whose taps all read
+    inside the input) reads ``x`` in place, and the border is computed from small padded
+    windows: with stride 1 one window per axis, the slabs before and after the interior
+    stacked (:func:`border_windows`); with strides one per border box.
 
     Parameters
     ----------
@@ -1048,23 +1244,259 @@ def correlate_unpadded(
     """
     dtype = np.dtype(dtype)
     out = np.empty(tuple(out_shape), dtype=dtype)
+    if not np.any(kernel):  # no tap reads anything (the flat path's reach would be empty)
+        out[...] = 0
+        return out
+    needed = math.prod(
+        (o - 1) * s + d * (k - 1) + 1
+        for o, s, d, k in zip(out_shape, stride, dilation, kernel.shape)
+    )
+    if needed <= SMALL_ELEMENTS:  # one padded copy costs less than the border slabs' calls
+        _small(x, kernel, pad_lo, stride, dilation, out, mode, value, threads, gemm)
+        return out
+    stride1 = all(s == 1 for s in stride)
     inner = [
         interior(n, k, s, d, p, o)
         for n, k, s, d, p, o in zip(x.shape, kernel.shape, stride, dilation, pad_lo, out_shape)
     ]
-    if out.size <= SMALL_ELEMENTS:  # one padded copy costs less than the border slabs' calls
-        inner = [(0, 0)] * x.ndim
     if all(hi > lo for lo, hi in inner):
         _interior(x, kernel, inner, pad_lo, stride, dilation, out, threads, gemm)
-        boxes = border_boxes(out_shape, inner)
     else:
-        boxes = [tuple((0, n) for n in out_shape)]
+        inner = [(0, 0)] * x.ndim
+    k = kernel.astype(dtype)
 
-    def compute(win: np.ndarray, dst: np.ndarray) -> None:
-        correlate_direct(win, kernel, stride, dilation, dst.shape, threads=threads, out=dst)
+    def window(win: np.ndarray, dst: np.ndarray) -> None:
+        if stride1:
+            stage = direct_stage(win.shape, k, [0] * win.ndim, dilation, gemm)
+            correlate_window(win, [[stage]], dst)
+        else:
+            correlate_direct(win, k, stride, dilation, dst.shape, threads=False, out=dst)
 
-    fill_border(x, out, boxes, kernel.shape, pad_lo, stride, dilation, mode, value, compute)
+    border_windows(x, out, inner, kernel.shape, pad_lo, dilation, mode, value, window, stride)
     return out
+
+
+def _small(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    pad_lo: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out: np.ndarray,
+    mode: str,
+    value: float,
+    threads: bool,
+    gemm: bool | None,
+) -> None:
+    """Correlate a small output: pad the input once, then run over the padded window.
+
+    With stride 1, one flat run over the window (:func:`correlate_window`); with strides,
+    the interior paths with the whole output as interior.  8-bit input keeps its type in the
+    window (summed in int16) where the fill value fits it.
+    """
+    dtype = out.dtype
+    bounds = [
+        (-p, -p + (o - 1) * s + d * (k - 1) + 1)
+        for p, o, s, d, k in zip(pad_lo, out.shape, stride, dilation, kernel.shape)
+    ]
+    if math.prod(b - a for a, b in bounds) <= TINY_ELEMENTS and np.count_nonzero(kernel) <= 32:
+        _tiny(pad_window(x, bounds, mode, value, dtype=dtype), kernel, stride, dilation, out)
+        return
+    ints = int16_plan(x.dtype, kernel) if dtype == np.float32 else None
+    if ints is not None and mode == "constant" and not _fits(value, x.dtype):
+        ints = None
+    win = pad_window(x, bounds, mode, value, dtype=x.dtype if ints is not None else dtype)
+    zero = [0] * x.ndim
+    # Small float64 work sums tap by tap, in the formula's order (matrix products would
+    # reorder the sums): exact to the last bit for distinct weights.
+    exact = dtype == np.float64 and out.size * np.count_nonzero(kernel) <= SMALL_WORK
+    use_gemm = False if exact else gemm
+    if any(s > 1 for s in stride):
+        whole = [(0, n) for n in out.shape]
+        _interior(win, kernel, whole, zero, stride, dilation, out, threads, use_gemm)
+        return
+    if ints is not None:
+        stage: Stage = TapStage(flat_offsets(win.shape, group_taps(ints[0]), zero, dilation))
+        correlate_window(
+            win, [[stage]], out, work_dtype=np.dtype(np.int16), scale=ints[1], threads=threads
+        )
+        return
+    k = kernel.astype(dtype)
+    stage = direct_stage(win.shape, k, zero, dilation, use_gemm)
+    correlate_window(win, [[stage]], out, threads=threads)
+
+
+def _tiny(
+    win: np.ndarray,
+    kernel: np.ndarray,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out: np.ndarray,
+) -> None:
+    """Correlate a tiny padded window ("valid"): one multiply-add per tap over views.
+
+    The fewest numpy calls and no set-up: for a few thousand samples the calls are the cost.
+    Taps are summed in the formula's order (exact in float64).
+    """
+    tmp = np.empty_like(out)
+    first = True
+    for j in zip(*np.nonzero(kernel)):
+        view = win[
+            tuple(
+                slice(i * d, i * d + (o - 1) * s + 1, s)
+                for i, d, o, s in zip(j, dilation, out.shape, stride)
+            )
+        ]
+        if first:
+            np.multiply(view, kernel[j], out=out, casting="unsafe")
+            first = False
+        else:
+            np.multiply(view, kernel[j], out=tmp, casting="unsafe")
+            np.add(out, tmp, out=out)
+
+
+def _fits(value: float, dtype: np.dtype) -> bool:
+    """Whether ``value`` is exactly representable in the integer or bool ``dtype``."""
+    if not float(value).is_integer():
+        return False
+    if dtype.kind == "b":
+        return value in (0.0, 1.0)
+    info = np.iinfo(dtype)
+    return info.min <= value <= info.max
+
+
+def direct_stage(
+    shape: Sequence[int],
+    kernel: np.ndarray,
+    pad_lo: Sequence[int],
+    dilation: Sequence[int],
+    gemm: bool | None = None,
+    groups: TapGroups | None = None,
+) -> Stage:
+    """Return the flat-path stage of a kernel on a C-contiguous array of ``shape``.
+
+    Matrix products (:func:`gemm_stage`) where they pay and ``gemm`` is not False, else
+    shift-adds of the tap groups (``groups``: :func:`group_taps` of the kernel, if known).
+    """
+    stage = gemm_stage(shape, kernel, pad_lo, dilation) if gemm is not False else None
+    if stage is not None:
+        return stage
+    groups = group_taps(kernel) if groups is None else groups
+    return TapStage(flat_offsets(shape, groups, pad_lo, dilation))
+
+
+def correlate_window(
+    win: np.ndarray,
+    terms: Sequence[Sequence[Stage]],
+    dst: np.ndarray,
+    *,
+    work_dtype: np.dtype | None = None,
+    scale: float | None = None,
+    threads: bool = False,
+) -> None:
+    """Correlate a padded window ("valid", stride 1) by flat passes, into ``dst``.
+
+    ``terms`` are sums of stage sequences planned for ``win``'s shape with no padding (one
+    term for a direct kernel, one per rank term for separable passes).  The flat run covers
+    every position of the window from the first output to the last; the positions past the
+    valid extent of an inner axis read wrapped-around samples and are dropped.
+
+    Parameters
+    ----------
+    win : ndarray
+        The C-contiguous padded window.
+    terms : sequence of sequence of Stage
+        Summed; each is applied as :func:`flat_passes` applies it.
+    dst : ndarray
+        The valid outputs (any strides), ``win.shape - (k' - 1)`` per axis.
+    work_dtype, scale, threads
+        As for :func:`flat_passes`.
+    """
+    if dst.size == 0:
+        return
+    st = _c_strides(win.shape)
+    n_flat = sum((o - 1) * s for o, s in zip(dst.shape, st)) + 1
+    buf = np.empty(n_flat, dtype=dst.dtype)
+    for r, stages in enumerate(terms):
+        flat_passes(
+            win,
+            stages,
+            0,
+            n_flat,
+            buf,
+            work_dtype=work_dtype,
+            scale=scale,
+            accumulate=r > 0,
+            threads=threads,
+        )
+    item = buf.itemsize
+    dst[...] = np.ndarray(dst.shape, buf.dtype, buf, 0, tuple(s * item for s in st))
+
+
+def border_windows(
+    x: np.ndarray,
+    out: np.ndarray,
+    inner: Sequence[tuple[int, int]],
+    kernel_shape: Sequence[int],
+    pad_lo: Sequence[int],
+    dilation: Sequence[int],
+    mode: str,
+    value: float,
+    compute: Callable[[np.ndarray, np.ndarray], None],
+    stride: Sequence[int] | None = None,
+) -> None:
+    """Compute the border of an output around its finished interior box.
+
+    Axis by axis (as :func:`border_boxes` splits the border), the slabs before and after the
+    interior come from one window: their two padded windows stacked along that axis, the
+    first one lengthened to a multiple of the stride so that the second starts on an output.
+    The outputs that straddle the seam are computed and dropped.  ``compute(window, dst)``
+    correlates a C-contiguous window ("valid", with ``stride``) into ``dst``.  An empty
+    ``inner`` box (all ``(0, 0)``) makes the whole output one slab.
+    """
+    nd = x.ndim
+    st = list(stride) if stride is not None else [1] * nd
+    keff = [d * (k - 1) + 1 for k, d in zip(kernel_shape, dilation)]
+    if all(hi <= lo for lo, hi in inner):
+        inner = [(0, 0)] + [(0, n) for n in out.shape[1:]]
+    for a in range(nd):
+        lo, hi = inner[a]
+        span = [inner[b] if b < a else (0, out.shape[b]) for b in range(nd)]
+        parts = [(o0, o1) for o0, o1 in ((0, lo), (hi, out.shape[a])) if o1 > o0]
+        if not parts or any(r1 <= r0 for b, (r0, r1) in enumerate(span) if b != a):
+            continue
+        s = st[a]
+        reads = [(o1 - o0 - 1) * s + keff[a] for o0, o1 in parts]  # window samples per part
+        lens = [-(-n // s) * s for n in reads[:-1]] + [reads[-1]]
+        bounds = [
+            (r0 * sb - p, (r1 - 1) * sb - p + ke)
+            for (r0, r1), sb, p, ke in zip(span, st, pad_lo, keff)
+        ]
+        shape = [b1 - b0 for b0, b1 in bounds]
+        shape[a] = sum(lens)
+        win = np.zeros(shape, dtype=out.dtype) if s > 1 else np.empty(shape, dtype=out.dtype)
+        res_shape = [r1 - r0 for r0, r1 in span]
+        res_shape[a] = (shape[a] - keff[a]) // s + 1
+        res = np.empty(res_shape, dtype=out.dtype)
+        pos = 0
+        for (o0, _), n, m in zip(parts, reads, lens):
+            bounds[a] = (o0 * s - pad_lo[a], o0 * s - pad_lo[a] + n)
+            pad_window(x, bounds, mode, value, dtype=out.dtype, out=_along(win, a, pos, pos + n))
+            pos += m
+        compute(win, res)
+        pos = 0
+        for (o0, o1), m in zip(parts, lens):
+            dst = [slice(r0, r1) for r0, r1 in span]
+            dst[a] = slice(o0, o1)
+            out[tuple(dst)] = _along(res, a, pos // s, pos // s + o1 - o0)
+            pos += m
+
+
+def _along(arr: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
+    """``arr[..., start:stop, ...]`` on ``axis``."""
+    sl = [slice(None)] * arr.ndim
+    sl[axis] = slice(start, stop)
+    return arr[tuple(sl)]
 
 
 def _interior(
@@ -1084,30 +1516,22 @@ def _interior(
     wdt = np.dtype(np.int16) if ints is not None else dtype
     k = ints[0] if ints is not None else kernel.astype(dtype)
     scale = ints[1] if ints is not None else None
-    groups = group_taps(k)
     if flat_ok(x.shape, out.shape, stride):
         xc = np.ascontiguousarray(x)
         st = _c_strides(out.shape)
         f0 = sum(lo * s for (lo, _), s in zip(inner, st))
         f1 = sum((hi - 1) * s for (_, hi), s in zip(inner, st)) + 1
-        stage: Stage | None = None
-        if ints is None and gemm is not False:
-            stage = gemm_stage(x.shape, k, pad_lo, dilation)
-        if stage is None:
-            stage = TapStage(flat_offsets(x.shape, groups, pad_lo, dilation))
+        use_gemm = False if ints is not None else gemm
+        stage = direct_stage(x.shape, k, pad_lo, dilation, use_gemm)
         flat_passes(xc, [stage], f0, f1, out, work_dtype=wdt, scale=scale, threads=threads)
         return
     box = tuple(slice(lo, hi) for lo, hi in inner)
     start = [lo * s - p for (lo, _), s, p in zip(inner, stride, pad_lo)]
-    if (
-        ints is None
-        and gemm is not False
-        and x.ndim == 2
-        and k.shape[0] > 1
-        and x.shape[1] * dilation[0] >= GEMM_MIN_ROWS
-    ):
-        strided_gemm_2d(x, k, start, stride, dilation, out[box], threads=threads)
+    if gemm is not False and gemm_2d_ok(x.shape, kernel.shape, stride, dilation):
+        kf = kernel.astype(dtype)
+        strided_gemm_2d(x, kf, start, stride, dilation, out[box], threads=threads)
         return
+    groups = group_taps(k)
     if any(s > 1 for s in stride):
         phased_shift_add(
             x,

@@ -92,8 +92,10 @@ def execute(plan: Plan, x: np.ndarray) -> np.ndarray:
     dilation = _per_axis(plan, "dilation", 1)
     out_shape = list(plan.output_shape)
     if plan.method == "direct":
-        variant = direct_variant(
-            plan.geometry, plan.kernel, plan.input_shape, plan.spatial_axes, x.dtype
+        variant = (
+            plan.variant
+            if x.dtype == plan.input_dtype and plan.variant
+            else direct_variant(plan.geometry, plan.kernel, x.shape, plan.spatial_axes, x.dtype)
         )
         if (
             variant in ("gemm", "toeplitz")

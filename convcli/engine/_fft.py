@@ -19,13 +19,12 @@ Three ways, all exact up to float rounding:
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable, Sequence
 from itertools import product
 
 import numpy as np
 
-from convcli.engine.threads import run_split
+from convcli.engine.threads import WORKERS, run_split
 from convcli.padding import pad_window
 
 __all__ = [
@@ -41,7 +40,6 @@ __all__ = [
     "correlate_circular",
 ]
 
-WORKERS = min(2, os.cpu_count() or 1)
 #: Real samples per batch of tiles (one FFT call, one thread): 2**20 float32 = 4 MiB.
 TILE_BATCH_ELEMENTS = 1 << 20
 

@@ -2,10 +2,11 @@
 
 Cost model
 ----------
-Every estimate is in nanoseconds on the project's 2-core machine (AMD EPYC, AVX-512;
-``benchmarks/calibrate.py`` measures the constants, ``benchmarks/bench_engine.py`` checks the
-picks).  ``P`` is the number of output samples (channels included), ``X`` the number of input
-samples; element costs are for float32 and double for float64.
+Every estimate is in nanoseconds on the project's 2-core machine
+(``benchmarks/calibrate.py`` measures the constants at 512² to 2048²,
+``benchmarks/bench_engine.py`` checks the picks).  ``P`` is the number of output samples
+(channels included), ``X`` the number of input samples; element costs are for float32 and
+double for float64.
 
 - ``direct`` is the cheapest of its variants (see :mod:`convcli.engine._direct`):
 
@@ -15,41 +16,52 @@ samples; element costs are for float32 and double for float64.
   - *shift-add* (the other flat cases): ``P * (C_OP*ops + C_FLAT)`` with ``ops`` the ufunc
     calls per output (taps sharing a weight are summed first; +-1 weights need no multiply);
     ``C_OP16`` per call for 8-bit input in int16;
-  - *strided*: ``P * (C_VIEW*ops + C_FLAT) + C_GATHER*X``; a 2-D input may instead take the
-    matrix products over every input column (``s1`` the column stride):
-    ``P * (s1*(C_MAC*kh*kw + C_GEMM) + C_OP*(kw-1) + C_FLAT)``;
+  - *strided*: ``P * (C_VIEW*ops + C_FLAT) + C_GATHER*X``; a 2-D input (channels after its
+    two axes allowed) may instead take the matrix products over every input column (``s1``
+    the column stride): ``P * (s1*(C_MAC*kh*kw + C_GEMM) + C_OP*(kw-1) + C_FLAT)``;
   - *Toeplitz GEMM* (one spatial axis): ``P * (C_MACB*Kt + C_TOE)`` with
     ``Kt = (B-1)*s + (L-1)*d + 1`` multiply-adds per output and ``C_MACB`` = ``C_MAC32`` or
     ``C_MAC128`` for blocks of ``B`` = 32 or 128 outputs;
 
   plus ``C_OUT`` per output (the fresh result's pages) and ``C_CONV`` per input sample of
-  another dtype than the arithmetic's.
+  another dtype than the arithmetic's.  A padded window of at most ``SMALL_ELEMENTS`` samples
+  is copied once (``C_PAD`` per sample); otherwise the border comes from one padded window
+  per axis, whose outputs cost as the interior's plus ``C_PAD`` each, and the ``k'-1``
+  outputs across each window's seam are computed too.
 - ``separable``: for each rank term, each 1-D pass over its (chunk-fused) outputs: a
   matrix-vector product ``C_MACV*k`` per output along an outer axis, ``C_OP*ops`` along the
   innermost one (Toeplitz products ``C_MAC32*(31 + k')`` from 8 taps), plus ``C_STAGE`` per
-  pass; plus ``C_OUT`` and ``C_CONV``.  A geometry the
-  flat path cannot take pads the input once (``C_PAD`` per sample) and runs whole passes.
+  pass; plus ``C_OUT`` and ``C_CONV``.  A geometry the flat path cannot take in place
+  pads a window per block of outputs (``C_PAD`` per sample) and runs the passes over it.
 - ``fft``: over the ``E`` samples transformed (the padded input at fast lengths, the tiles
   or blocks of overlap-save, or the input itself for ``circular`` at fast sizes).  1-D
   blocks cost ``C_FFT1`` per sample; 2-D and 3-D transforms of ``n`` points cost
   ``C_FFTX + C_FFTD*(ndim-1) + C_FFT*|log2(n) - FFT_SWEET|`` per sample (small transforms
   waste calls, large ones leave the cache), plus ``C_FFTBIG`` per log2 of points above
-  ``FFT_CACHE``; ``C_TILE`` per tile or batch.  Tiles are tried at every length of
-  :data:`TILES` from ``4*k'`` up; a whole transform is the alternative.
-- Per call: ``C_CALL`` for each numpy call (chunks times calls per chunk, border slabs).
+  ``FFT_CACHE``; ``C_TILE`` per tile or batch; ``C_FFTCALL`` once.  Tiles are tried at
+  every length of :data:`TILES` from ``4*k'`` up; a whole transform is the alternative.
+- Per call: ``C_CALL`` for each numpy call (chunks times calls per chunk, border slabs), and
+  a set-up of ``C_DIRECTCALL`` (direct) or ``C_FFTCALL`` (fft).
 
-``auto`` takes the smallest estimate.  A float input holding NaN or Inf never goes to ``fft``,
-which would spread them over the whole output; ``direct`` keeps them local.
+``auto`` takes the smallest estimate, except that small work (at most :data:`SMALL_WORK`
+output samples times taps) always goes ``direct``: it costs less than any other method's
+set-up, and in float64 it sums the taps in the order of the formula, exactly.  A float input
+holding NaN or Inf never goes to ``fft``, which would spread them over the whole output;
+``direct`` keeps them local.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
+from convcli.engine._direct import SMALL_WORK
+from convcli.engine._fft import is_fast_length
 from convcli.engine._separable import Factorization, factorize
 from convcli.errors import ArgumentError
 from convcli.geometry import AxisGeometry, PaddingArg, resolve
@@ -78,6 +90,8 @@ __all__ = [
     "C_PAD",
     "C_CALL",
     "C_TILE",
+    "C_FFTCALL",
+    "C_DIRECTCALL",
     "C_FFT",
     "C_FFT1",
     "C_FFTX",
@@ -90,6 +104,7 @@ __all__ = [
     "FFT_CACHE",
     "TILES",
     "TOEPLITZ_MIN_TAPS",
+    "SMALL_WORK",
 ]
 
 METHODS = ("auto", "direct", "separable", "fft")
@@ -99,54 +114,61 @@ C_OUT = 0.3
 #: Converting an input sample to the arithmetic dtype (chunk by chunk).
 C_CONV = 0.3
 #: One ufunc call, per sample, on contiguous float32 runs (two threads).
-C_OP = 0.085
+C_OP = 0.13
 #: One ufunc call, per sample, in int16 (8-bit input).
-C_OP16 = 0.04
+C_OP16 = 0.09
 #: Fixed cost per output of the flat shift-add (chunks, scratch, border strips).
-C_FLAT = 0.9
+C_FLAT = 0.6
 #: One ufunc call, per output sample, on the strided path.
-C_VIEW = 0.3
+C_VIEW = 0.75
 #: Copying one input sample into phases (strided path).
-C_GATHER = 0.7
+C_GATHER = 1.8
 #: One multiply-add in the small matrix products of the direct path (two threads).
-C_MAC = 0.04
+C_MAC = 0.03
 #: One multiply-add in the matrix-vector products of separable passes.
 C_MACV = 0.1
 #: Fixed cost per output of each separable pass (chunk scratch, border strips).
-C_STAGE = 0.45
+C_STAGE = 0.5
 #: Fixed cost per output of a matrix-product stage (writing and reading ``Z``).
-C_GEMM = 0.85
+C_GEMM = 1.25
 #: Toeplitz products: per multiply-add with blocks of 32 outputs, and of 128.
-C_MAC32 = 0.023
-C_MAC128 = 0.0135
+C_MAC32 = 0.026
+C_MAC128 = 0.016
 #: Toeplitz products: fixed per output (padded window, im2col rows, scatter).
-C_TOE = 1.7
+C_TOE = 2.7
 #: One sample of a padded copy of the whole input.
 C_PAD = 0.5
 #: One numpy call (Python and ufunc set-up), per call.
-C_CALL = 1500.0
+C_CALL = 800.0
 #: One overlap-save tile or batch of blocks (its padded window and bookkeeping).
 C_TILE = 20000.0
+#: One FFT correlation's set-up (the kernel's spectrum, scipy.fft's plans, the copies).
+C_FFTCALL = 45000.0
+#: One direct correlation's set-up (stages, views, the padded window or the border's).
+C_DIRECTCALL = 40000.0
 #: FFT, 1-D blocks: per transformed sample (forward and inverse, spectrum product, copies).
-C_FFT1 = 5.0
+C_FFT1 = 5.7
 #: FFT, 2-D and 3-D: per transformed sample at the best transform size (``2**FFT_SWEET``
 #: points), plus ``C_FFTD`` per axis beyond the first.
-C_FFTX = 4.5
+C_FFTX = 8.5
 C_FFTD = 0.7
 #: FFT: per transformed sample and per log2 of the points away from ``2**FFT_SWEET``.
 C_FFT = 0.8
 #: FFT: per transformed sample and per log2 of the points above ``FFT_CACHE``.
-C_FFTBIG = 3.0
+C_FFTBIG = 12.0
 FFT_SWEET = 18
 #: Points of the largest transform that stays in cache.
-FFT_CACHE = 1 << 21
-#: Tile lengths tried for overlap-save, for 2-D and for 3-D or more (3-D transforms of
-#: lengths with a factor 3 measured slower).
-TILES = {2: (64, 128, 256, 384, 512, 768, 1024, 2048), 3: (16, 32, 64, 128, 256)}
+FFT_CACHE = 1 << 20
+#: Tile lengths tried for overlap-save, for 2-D and for 3-D or more.  2-D tiles of 512 and
+#: 1024 were measured twice as slow per point as 384, 640 and 768 (rows a power of two
+#: apart alias in the cache); 3-D transforms of lengths with a factor 3 measured slower.
+TILES = {2: (64, 128, 192, 256, 384, 640, 768, 1536), 3: (16, 32, 64, 128, 256)}
 #: Fewest taps for the Toeplitz GEMM on one spatial axis (and, in ``_direct``, for Toeplitz
 #: products on the innermost axis of separable passes).
 TOEPLITZ_MIN_TAPS = 8
 TOEPLITZ_STAGE_MIN_TAPS = 8
+#: Kernels whose analysis (:func:`kernel_facts`) is remembered.
+FACTS_CACHE = 64
 #: A 1-D axis longer than this many overlap-save blocks goes by overlap-save, not one FFT.
 OLS_MIN_BLOCKS = 4
 
@@ -187,6 +209,10 @@ class Plan:
         The overlap-save FFT length, if used.
     costs : dict
         Estimated nanoseconds of each method that can run.
+    variant : str or None
+        The direct variant (:func:`direct_variant`) for ``input_dtype``.
+    input_dtype : numpy.dtype or None
+        The input dtype planned for.
     """
 
     input_shape: tuple[int, ...]
@@ -205,6 +231,8 @@ class Plan:
     fft_block: int | None
     costs: dict[str, float]
     factors: Factorization | None = field(default=None, repr=False)
+    variant: str | None = None
+    input_dtype: np.dtype | None = None
 
     @property
     def pads(self) -> tuple[tuple[int, int], ...]:
@@ -225,7 +253,7 @@ class Plan:
         if self.method == "fft" and self.fft_block:
             extra = f" (overlap-save, block {self.fft_block})"
         if self.method == "direct":
-            variant = direct_variant(
+            variant = self.variant or direct_variant(
                 self.geometry, self.kernel, self.input_shape, self.spatial_axes
             )
             names = {"toeplitz": "Toeplitz matrix products", "gemm": "matrix products"}
@@ -390,17 +418,26 @@ def make_plan(
     for a, g in zip(spatial_axes, geometry):
         out_shape[a] = g.output
     channels = shape[channel_axis] if channel_axis is not None else 1
-    taps = int(np.count_nonzero(k))
-
-    factors = factorize(k)
-    costs, fft_block = estimate_costs(
-        shape, np.dtype(input_dtype), dtype, k, geometry, spatial_axes, channels, mode, factors
+    taps, ops, factors = kernel_facts(k)
+    costs, fft_block, variant = estimate_costs(
+        shape,
+        np.dtype(input_dtype),
+        dtype,
+        k,
+        geometry,
+        spatial_axes,
+        channels,
+        mode,
+        factors,
+        ops=ops,
     )
 
     if method == "auto":
         candidates = {m: c for m, c in costs.items() if finite or m != "fft"}
         if factors is None or k.ndim == 1:
             candidates.pop("separable", None)
+        if channels * math.prod(g.output for g in geometry) * taps <= SMALL_WORK:
+            candidates = {"direct": costs["direct"]}
         chosen = min(candidates, key=lambda m: candidates[m])
     else:
         chosen = method
@@ -425,7 +462,28 @@ def make_plan(
         fft_block=fft_block,
         costs=costs,
         factors=factors,
+        variant=variant,
+        input_dtype=np.dtype(input_dtype),
     )
+
+
+def kernel_facts(k: np.ndarray) -> tuple[int, int, Factorization | None]:
+    """Return the kernel's non-zero taps, :func:`ufunc_ops` and factorization.
+
+    Remembered for the last :data:`FACTS_CACHE` kernels of up to 4096 taps: a batch of inputs
+    (or the frames of a stream) filtered with one kernel does not analyse it again.
+    """
+    if k.size <= 4096:
+        return _facts(k.shape, np.ascontiguousarray(k, dtype=np.float64).tobytes())
+    nz = k[k != 0]
+    return int(nz.size), ufunc_ops(nz) if nz.size else 1, factorize(k)
+
+
+@lru_cache(maxsize=FACTS_CACHE)
+def _facts(shape: tuple[int, ...], data: bytes) -> tuple[int, int, Factorization | None]:
+    k = np.frombuffer(data, dtype=np.float64).reshape(shape)
+    nz = k[k != 0]
+    return int(nz.size), ufunc_ops(nz) if nz.size else 1, factorize(k)
 
 
 def _not_separable(k: np.ndarray) -> str:
@@ -448,6 +506,7 @@ def _ols_block(keff: int) -> int:
     return ols_block(keff)
 
 
+@lru_cache(maxsize=4096)
 def fast_len_estimate(n: int) -> int:
     """Return the smallest 5-smooth length ``>= n``, without importing scipy.
 
@@ -481,18 +540,25 @@ def ufunc_ops(weights: Sequence[float] | np.ndarray) -> int:
     >>> ufunc_ops([1, 2, 1]), ufunc_ops([0.3, -0.2, 0.5]), ufunc_ops([-1, -1, 5, -1, -1])
     (3, 5, 5)
     """
-    values, counts = np.unique(np.asarray(weights, dtype=np.float64), return_counts=True)
-    if values.size == 0:
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    if w.size > 64:
+        values, cnt = np.unique(w, return_counts=True)
+        counts = list(zip(values.tolist(), cnt.tolist()))
+    else:  # a dict count: np.unique's set-up costs more than small kernels
+        counts = sorted(Counter(w.tolist()).items())
+    if not counts:
         return 1
-    unit = (values == 1) | (values == -1)
+    unit = [v in (1.0, -1.0) for v, _ in counts]
     # The first group: one saving a call, as _direct._accumulate picks it (else the first).
-    saving = ~unit | ((values == 1) & (counts > 1))
-    first = int(np.argmax(saving)) if saving.any() else int(np.argmax(counts))
-    ops = np.where(unit, counts, np.where(counts == 1, 2, counts + 1))
-    total = int(ops.sum()) - int(ops[first])
-    v, n = values[first], int(counts[first])
-    total += n if v == -1 else (n - 1 if v == 1 and n > 1 else max(n, 1))
-    return total
+    saving = [not u or (v == 1.0 and c > 1) for u, (v, c) in zip(unit, counts)]
+    if any(saving):
+        first = saving.index(True)
+    else:
+        first = max(range(len(counts)), key=lambda i: (counts[i][1], -i))
+    ops = [c if u else (2 if c == 1 else c + 1) for u, (_, c) in zip(unit, counts)]
+    v, n = counts[first]
+    total = sum(ops) - ops[first]
+    return total + (n if v == -1.0 else (n - 1 if v == 1.0 and n > 1 else max(n, 1)))
 
 
 def _int16(input_dtype: np.dtype, k: np.ndarray) -> np.ndarray | None:
@@ -524,8 +590,12 @@ def direct_cost(
     spatial_axes: Sequence[int],
     input_dtype: np.dtype | None = None,
     dsize: float = 1.0,
+    ops: int | None = None,
 ) -> tuple[str, float]:
-    """Return the direct variant and its cost per output sample (ns), float32 units."""
+    """Return the direct variant and its cost per output sample (ns), float32 units.
+
+    ``ops`` is :func:`ufunc_ops` of the kernel's non-zero taps, if known.
+    """
     nz = kernel[kernel != 0]
     taps = max(int(nz.size), 1)
     stride1 = all(g.stride == 1 for g in geometry)
@@ -533,27 +603,13 @@ def direct_cost(
     ints = _int16(input_dtype, kernel) if input_dtype is not None else None
     if ints is not None and stride1 and inner_same:
         return "int16", C_OP16 * ufunc_ops(ints[ints != 0]) + C_FLAT
-    ops = ufunc_ops(nz) if nz.size else 1
-    best = ("views", dsize * C_VIEW * ops + C_FLAT)
-    if not stride1:
-        per_in = math.prod(g.stride for g in geometry)  # input samples per output
-        best = ("strided", dsize * (C_VIEW * ops + C_GATHER * per_in) + C_FLAT)
-    if (
-        not (stride1 and inner_same)
-        and len(input_shape) == kernel.ndim == 2
-        and kernel.shape[0] > 1
-    ):
-        # strided_gemm_2d: products over every input column, strided adds
-        kh, kw = kernel.shape
-        s1 = geometry[1].stride
-        cost = dsize * (s1 * (C_MAC * kh * kw + C_GEMM) + C_OP * (kw - 1)) + C_FLAT
-        if cost < best[1]:
-            best = ("gemm", cost)
+    if ops is None:
+        ops = ufunc_ops(nz) if nz.size else 1
     if not (stride1 and inner_same) and len(geometry) > 1:
-        return best
+        return _strided_cost(geometry, kernel, input_shape, spatial_axes, dsize, ops)
+    best = ("flat", dsize * C_OP * ops + C_FLAT)
     if len(geometry) == 1:
         g = geometry[0]
-        best = ("flat", dsize * C_OP * ops + C_FLAT)
         if taps >= TOEPLITZ_MIN_TAPS:
             from convcli.engine._toeplitz import toeplitz_block
 
@@ -563,38 +619,84 @@ def direct_cost(
             if cost < best[1]:
                 best = ("toeplitz", cost)
         return best
-    if inner_same:
-        best = ("flat", dsize * C_OP * ops + C_FLAT)
-        outer = next((i for i in range(kernel.ndim - 1) if kernel.shape[i] > 1), None)
-        if outer is not None:
-            kk = kernel.shape[outer]
-            n = int(np.count_nonzero(np.any(np.moveaxis(kernel, outer, 0) != 0, axis=0)))
-            cost = dsize * (C_MAC * kk * n + C_OP * max(n - 1, 0) + C_GEMM)
-            if cost < best[1]:
-                best = ("gemm", cost)
+    outer = next((i for i in range(kernel.ndim - 1) if kernel.shape[i] > 1), None)
+    if outer is not None:
+        kk = kernel.shape[outer]
+        n = int(np.count_nonzero(np.any(np.moveaxis(kernel, outer, 0) != 0, axis=0)))
+        cost = dsize * (C_MAC * kk * n + C_OP * max(n - 1, 0) + C_GEMM)
+        if cost < best[1]:
+            best = ("gemm", cost)
     return best
 
 
-def _overheads(
-    variant: str, k: np.ndarray, geometry: Sequence[AxisGeometry], channels: int
-) -> float:
-    """Per-call costs of the direct path, and its border slabs (computed tap by tap)."""
-    from convcli.engine._direct import CHUNK, interior
+def _strided_cost(
+    geometry: Sequence[AxisGeometry],
+    kernel: np.ndarray,
+    input_shape: Sequence[int],
+    spatial_axes: Sequence[int],
+    dsize: float,
+    ops: int,
+) -> tuple[str, float]:
+    """Strides or size changes: shift-adds over phases or views, or products over rows.
 
-    nz = k[k != 0]
-    ops = ufunc_ops(nz) if nz.size else 1
+    The products (:func:`convcli.engine._direct.strided_gemm_2d`) cover every input column
+    (``s1`` of them per output), then add the kernel's columns from strided runs.
+    """
+    from convcli.engine._direct import gemm_2d_ok
+
+    stride1 = all(g.stride == 1 for g in geometry)
+    per_in = math.prod(g.stride for g in geometry)  # input samples per output
+    if stride1:
+        best = ("views", dsize * C_VIEW * ops + C_FLAT)
+    else:
+        best = ("strided", dsize * (C_VIEW * ops + C_GATHER * per_in) + C_FLAT)
+    full = [1] * len(input_shape)
+    strides = [1] * len(input_shape)
+    dilations = [1] * len(input_shape)
+    for a, n, g in zip(spatial_axes, kernel.shape, geometry):
+        full[a], strides[a], dilations[a] = n, g.stride, g.dilation
+    if not gemm_2d_ok(input_shape, full, strides, dilations):
+        return best
+    kh, kw = kernel.shape[0], kernel.shape[1]
+    s1 = geometry[1].stride
+    cost = dsize * (s1 * (C_MAC * kh * kw + C_GEMM) + C_OP * (kw - 1)) + C_FLAT
+    return ("gemm", cost) if cost < best[1] else best
+
+
+def _overheads(
+    variant: str, k: np.ndarray, geometry: Sequence[AxisGeometry], channels: int, ops: int
+) -> float:
+    """Per-call costs of the direct path, and its border slabs.
+
+    A padded window of at most ``SMALL_ELEMENTS`` samples is copied once and run over in
+    one go (no border); otherwise the interior runs in chunks and the border comes from one
+    padded window per axis, computed tap by tap.
+    """
+    from convcli.engine._direct import CHUNK, SMALL_ELEMENTS, flat_chunk, interior
+
     n_out = channels * math.prod(g.output for g in geometry)
+    width = 1
+    if variant == "gemm":  # the products' columns: every tap position off the contracted axis
+        outer = next((i for i in range(k.ndim - 1) if k.shape[i] > 1), 0)
+        width = int(np.count_nonzero(np.any(np.moveaxis(k, outer, 0) != 0, axis=0))) or 1
+    per_chunk = 3 + width if variant == "gemm" else ops
+    if variant == "toeplitz":
+        return C_CALL * -(-n_out // CHUNK) * 4
+    window = channels * math.prod(g.needed for g in geometry)
+    if window <= SMALL_ELEMENTS:
+        return C_CALL * (per_chunk + 4 * len(geometry)) + C_PAD * window
     inner = 1
     for g in geometry:
         lo, hi = interior(g.size, g.kernel, g.stride, g.dilation, g.pad_lo, g.output)
         inner *= hi - lo
     border = n_out - channels * inner
-    calls = (-(-n_out // CHUNK)) * (3 + k.shape[-1] if variant == "gemm" else ops)
-    if variant == "toeplitz":
-        calls = -(-n_out // CHUNK) * 4
-        border = 0
-    boxes = 2 * len(geometry) if border else 0
-    return C_CALL * (calls + boxes * ops) + border * C_VIEW * ops
+    calls = -(-n_out // flat_chunk(width, 1, 4, False)) * per_chunk
+    windows = sum(
+        1 for g in geometry if g.pad_lo or g.pad_hi or g.output != g.size
+    )  # axes with a border slab
+    # The border's outputs are counted at the interior's rate; their windows add a copy and
+    # the calls of one more run per axis (and the outputs across each seam: see the caller).
+    return C_CALL * (calls + windows * (8 + per_chunk)) + border * C_PAD
 
 
 def estimate_costs(
@@ -607,16 +709,36 @@ def estimate_costs(
     channels: int,
     mode: str,
     factors: Factorization | None,
-) -> tuple[dict[str, float], int | None]:
-    """Estimate every method's nanoseconds; return them and the FFT tile or block, if any."""
+    *,
+    ops: int | None = None,
+) -> tuple[dict[str, float], int | None, str]:
+    """Estimate every method's nanoseconds (``ops``: :func:`ufunc_ops` of the kernel).
+
+    Returns
+    -------
+    costs : dict
+        Nanoseconds per method.
+    tile : int or None
+        The FFT tile or block, if overlap-save is the cheaper FFT.
+    variant : str
+        The cheapest direct variant.
+    """
     dsize = dtype.itemsize / 4
     n_out = channels * math.prod(g.output for g in geometry)
     n_in = math.prod(shape)
     conv = C_CONV * n_in if np.dtype(input_dtype) != dtype else 0.0
     out_cost = C_OUT * dsize * n_out
     costs: dict[str, float] = {}
-    variant, per = direct_cost(geometry, k, shape, spatial_axes, np.dtype(input_dtype), dsize)
-    costs["direct"] = n_out * per + out_cost + conv + _overheads(variant, k, geometry, channels)
+    if ops is None:
+        nz = k[k != 0]
+        ops = ufunc_ops(nz) if nz.size else 1
+    variant, per = direct_cost(
+        geometry, k, shape, spatial_axes, np.dtype(input_dtype), dsize, ops=ops
+    )
+    # Border windows also compute the outputs across each seam (dropped): k'-1 per slab.
+    seams = sum(n_out / g.output * (g.effective_kernel - 1) for g in geometry if g.output > 1)
+    costs["direct"] = (n_out + seams) * per + out_cost + conv + C_DIRECTCALL
+    costs["direct"] += _overheads(variant, k, geometry, channels, ops)
 
     if factors is not None:
         flat = all(g.stride == 1 for g in geometry) and all(
@@ -649,9 +771,13 @@ def estimate_costs(
         sep += C_CALL * stages * (-(-n_out_all // 65536) * 4 + 2 * len(geometry))
         costs["separable"] = sep
 
-    fft, tile = _fft_cost(shape, geometry, spatial_axes, channels, mode, dsize)
-    costs["fft"] = fft + out_cost + 20 * C_CALL
-    return costs, tile
+    # Every needed input sample is transformed once at least: when that alone costs more
+    # than another method, the tile search is skipped (the whole transform's cost stands).
+    floor = dsize * channels * math.prod(g.needed for g in geometry) * min(C_FFT1, C_FFTX)
+    quick = floor > min(costs.values())
+    fft, tile = _fft_cost(shape, geometry, spatial_axes, channels, mode, dsize, quick)
+    costs["fft"] = fft + out_cost + C_FFTCALL
+    return costs, tile, variant
 
 
 def _transform(points: int, samples: float, dsize: float, ndim: int) -> float:
@@ -671,9 +797,9 @@ def _fft_cost(
     channels: int,
     mode: str,
     dsize: float,
+    quick: bool = False,
 ) -> tuple[float, int | None]:
-    from convcli.engine._fft import is_fast_length
-
+    """Estimate the FFT's cost and tile; ``quick``: the whole transform only, no tiles."""
     if mode == "circular" and all(is_fast_length(g.size) for g in geometry):
         pts = math.prod(g.size for g in geometry)
         return _transform(pts, channels * pts, dsize, len(geometry)), None
@@ -690,18 +816,19 @@ def _fft_cost(
     pts = math.prod(sizes)
     best = _transform(pts, channels * pts, dsize, len(geometry))
     tile = None
-    if len(geometry) > 1:
+    if len(geometry) > 1 and not quick:
+        axes = [
+            (g.needed, g.effective_kernel, g.output, g.stride, n) for g, n in zip(geometry, sizes)
+        ]
         for t in TILES[min(len(geometry), 3)]:
-            if any(t < 4 * g.effective_kernel for g in geometry if g.needed > t):
+            if any(t < 4 * keff for need, keff, _, _, _ in axes if need > t):
                 continue
-            if all(g.needed <= t for g in geometry):
+            if all(need <= t for need, _, _, _, _ in axes):
                 break
-            tsizes = [t if g.needed > t else fast_len_estimate(g.needed) for g in geometry]
-            count = math.prod(
-                -(-g.output // ((t - g.effective_kernel) // g.stride + 1)) if g.needed > t else 1
-                for g in geometry
-            )
-            tpts = math.prod(tsizes)
+            tpts = count = 1
+            for need, keff, out, s, n in axes:
+                tpts *= t if need > t else n
+                count *= -(-out // ((t - keff) // s + 1)) if need > t else 1
             cost = _transform(tpts, count * tpts * channels, dsize, len(geometry))
             cost += C_TILE * count
             if cost < best:

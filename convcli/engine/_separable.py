@@ -10,7 +10,7 @@ geometry allows (see :mod:`convcli.engine._direct`), else over the input padded 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,14 +21,16 @@ from convcli.engine._direct import (
     Stage,
     TapStage,
     ToeplitzStage,
-    border_boxes,
+    border_windows,
     correlate_direct,
+    correlate_window,
     fill_border,
     flat_ok,
     flat_passes,
     interior,
     toeplitz_stage,
 )
+from convcli.engine.threads import run_split
 
 __all__ = [
     "Factorization",
@@ -36,6 +38,7 @@ __all__ = [
     "correlate_separable",
     "correlate_separable_padded",
     "pass_order",
+    "separable_stages",
     "RANK_TOL",
 ]
 
@@ -105,16 +108,15 @@ def factorize(kernel: np.ndarray) -> Factorization | None:
     if k.ndim == 1:
         return Factorization(((k.copy(),),))
     if k.ndim == 2 and min(k.shape) > 1:
+        # An outer product first: a row and a column of the kernel (exact for integer
+        # kernels), and cheaper than the SVD that the other kernels need.
+        exact = _rank1(k)
+        if exact is not None:
+            return Factorization((exact,))
         u, sv, vt = np.linalg.svd(k)
-        if sv[0] == 0.0:
-            return Factorization(((np.zeros(k.shape[0]), np.zeros(k.shape[1])),))
         rank = int(np.sum(sv > RANK_TOL * sv[0]))
         if rank >= min(k.shape):
             return None
-        if rank == 1:
-            exact = _rank1(k)  # a row and a column of the kernel: exact for integer kernels
-            if exact is not None:
-                return Factorization((exact,))
         terms = tuple((u[:, r] * sv[r], vt[r].copy()) for r in range(rank))
         recon = sum(np.outer(a, b) for a, b in terms)
         if float(np.max(np.abs(recon - k))) > RANK_TOL * 10 * float(np.max(np.abs(k))):
@@ -226,13 +228,15 @@ def correlate_separable(
     *,
     threads: bool = True,
 ) -> np.ndarray:
-    """Correlate by 1-D passes, without a padded copy where the geometry allows.
+    """Correlate by 1-D passes, fused chunk by chunk: no whole-size intermediate result.
 
     With stride 1 and the inner axes keeping their sizes, each chunk of the interior runs the
     passes one after another on flat runs of the input (outermost axis first, so the
-    intermediate results a chunk needs are barely larger than the chunk), and only the border
-    slabs are computed from padded windows.  Other geometries pad the input once and run each
-    pass over the whole array.
+    intermediate results a chunk needs are barely larger than the chunk), and the border
+    comes from one padded window per axis (:func:`convcli.engine._direct.border_windows`).
+    Other stride-1 geometries (and small outputs) run the same fused passes over padded
+    windows of a block of outputs each; strided outputs pad a window per block and run each
+    pass over the block.
 
     Parameters
     ----------
@@ -263,25 +267,85 @@ def correlate_separable(
         interior(n, k, s, d, p, o)
         for n, k, s, d, p, o in zip(x.shape, kshape, stride, dilation, pad_lo, out_shape)
     ]
-    has_inner = all(hi > lo for lo, hi in inner) and math.prod(out_shape) > _direct.SMALL_ELEMENTS
+    needed = math.prod(
+        (o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(out_shape, stride, dilation, kshape)
+    )
+    small = needed <= _direct.SMALL_ELEMENTS
+    out = np.empty(tuple(out_shape), dtype=dtype)
+    stride1 = all(s == 1 for s in stride)
 
-    def compute(win: np.ndarray, dst: np.ndarray) -> None:
+    def window(win: np.ndarray, dst: np.ndarray) -> None:
+        terms = separable_stages(win.shape, factors, spatial_axes, [0] * win.ndim, dilation)
+        correlate_window(win, terms, dst, threads=threads and small)
+
+    def passes(win: np.ndarray, dst: np.ndarray) -> None:
         correlate_separable_padded(
-            win, factors, spatial_axes, stride, dilation, dst.shape, threads=threads, out=dst
+            win, factors, spatial_axes, stride, dilation, dst.shape, threads=False, out=dst
         )
 
-    if not (has_inner and flat_ok(x.shape, out_shape, stride)):
-        out = np.empty(tuple(out_shape), dtype=dtype)
+    if not small and flat_ok(x.shape, out_shape, stride) and all(hi > lo for lo, hi in inner):
+        _fused_interior(x, factors, spatial_axes, pad_lo, dilation, inner, out, threads)
+        border_windows(x, out, inner, kshape, pad_lo, dilation, mode, value, window)
+        return out
+    compute = window if stride1 else passes
+    if small:
         whole = [tuple((0, n) for n in out_shape)]
         fill_border(x, out, whole, kshape, pad_lo, stride, dilation, mode, value, compute)
         return out
-    out = np.empty(tuple(out_shape), dtype=dtype)
+
+    def run(boxes: Iterable[tuple[tuple[int, int], ...]]) -> None:
+        fill_border(x, out, boxes, kshape, pad_lo, stride, dilation, mode, value, compute)
+
+    run_split(_row_boxes(out_shape), run, threads)
+    return out
+
+
+def _row_boxes(out_shape: Sequence[int]) -> list[tuple[tuple[int, int], ...]]:
+    """Split an output into boxes of about ``BLOCK_ELEMENTS * 4`` along its outer axes."""
+    blocks = _direct._blocks(out_shape, 4 * _direct.BLOCK_ELEMENTS)
+    return [
+        tuple(b.indices(n)[:2] for b, n in zip(blk + (slice(None),) * len(out_shape), out_shape))
+        for blk in blocks
+    ]
+
+
+def _fused_interior(
+    x: np.ndarray,
+    factors: Factorization,
+    spatial_axes: Sequence[int],
+    pad_lo: Sequence[int],
+    dilation: Sequence[int],
+    inner: Sequence[tuple[int, int]],
+    out: np.ndarray,
+    threads: bool,
+) -> None:
+    """Compute the interior box by fused flat passes over ``x`` itself (stride 1, sizes kept)."""
     xc = np.ascontiguousarray(x)
-    strides = [1] * x.ndim
-    for a in range(x.ndim - 2, -1, -1):
-        strides[a] = strides[a + 1] * x.shape[a + 1]
+    strides = _direct._c_strides(x.shape)
     f0 = sum(lo * s for (lo, _), s in zip(inner, strides))
     f1 = sum((hi - 1) * s for (_, hi), s in zip(inner, strides)) + 1
+    terms = separable_stages(x.shape, factors, spatial_axes, pad_lo, dilation)
+    for r, stages in enumerate(terms):
+        flat_passes(
+            xc, stages, f0, f1, out, work_dtype=out.dtype, accumulate=r > 0, threads=threads
+        )
+
+
+def separable_stages(
+    shape: Sequence[int],
+    factors: Factorization,
+    spatial_axes: Sequence[int],
+    pad_lo: Sequence[int],
+    dilation: Sequence[int],
+) -> list[list[Stage]]:
+    """Plan the 1-D passes of each rank term as flat-path stages on an array of ``shape``.
+
+    Outermost axis first; a pass along an axis with a long flat stride is a matrix-vector
+    product per run of outputs, the innermost pass Toeplitz products (from
+    ``TOEPLITZ_STAGE_MIN_TAPS`` taps) or shift-adds.  One-tap axes fold into the first stage
+    (their weight as a scale, their padding as an offset).
+    """
+    strides = _direct._c_strides(shape)
     terms: list[list[Stage]] = []
     for term in factors.terms:
         stages: list[Stage] = []
@@ -292,48 +356,34 @@ def correlate_separable(
                 scale *= float(v[0])
                 shift -= pad_lo[a] * strides[a]
                 continue
-            step = dilation[a] * strides[a]
-            if step >= _direct.GEMM_MIN_ROWS:  # a matrix-vector product per run of outputs
-                w = v.reshape(-1, 1).copy()
-                stages.append(GemmStage(step, -pad_lo[a] * strides[a], w, (0,)))
-                continue
-            if strides[a] == 1 and v.size >= _direct.TOEPLITZ_STAGE_MIN_TAPS:
-                stages.append(toeplitz_stage(v, -pad_lo[a], dilation[a]))
-                continue
-            groups: dict[float, list[int]] = {}
-            for j in range(v.size):
-                if v[j] != 0:
-                    off = (j * dilation[a] - pad_lo[a]) * strides[a]
-                    groups.setdefault(float(v[j]), []).append(off)
-            stages.append(TapStage(sorted(groups.items(), key=lambda g: -len(g[1]))))
+            stages.append(_pass_stage(v, strides[a], pad_lo[a], dilation[a]))
         if not stages:  # a one-tap kernel
             stages.append(TapStage([(1.0, [0])]))
-        first = stages[0]
-        if isinstance(first, GemmStage):
-            stages[0] = GemmStage(
-                first.step, first.base + shift, first.weights * scale, first.offsets
-            )
-        elif isinstance(first, ToeplitzStage):
-            stages[0] = ToeplitzStage(
-                first.base + shift, first.dilation, first.taps * scale, first.matrix * scale
-            )
-        else:
-            stages[0] = TapStage(
-                [(w * scale, [o + shift for o in offs]) for w, offs in first.groups]
-            )
+        stages[0] = _scaled(stages[0], scale, shift)
         terms.append(stages)
-    for r, stages in enumerate(terms):
-        flat_passes(xc, stages, f0, f1, out, work_dtype=dtype, accumulate=r > 0, threads=threads)
-    fill_border(
-        x,
-        out,
-        border_boxes(out_shape, inner),
-        kshape,
-        pad_lo,
-        stride,
-        dilation,
-        mode,
-        value,
-        compute,
-    )
-    return out
+    return terms
+
+
+def _pass_stage(v: np.ndarray, stride: int, pad: int, dilation: int) -> Stage:
+    """One 1-D pass along an axis of flat stride ``stride`` as a flat-path stage."""
+    step = dilation * stride
+    if step >= _direct.GEMM_MIN_ROWS:  # a matrix-vector product per run of outputs
+        return GemmStage(step, -pad * stride, v.reshape(-1, 1).copy(), (0,))
+    if stride == 1 and v.size >= _direct.TOEPLITZ_STAGE_MIN_TAPS:
+        return toeplitz_stage(v, -pad, dilation)
+    groups: dict[float, list[int]] = {}
+    for j in range(v.size):
+        if v[j] != 0:
+            groups.setdefault(float(v[j]), []).append((j * dilation - pad) * stride)
+    return TapStage(sorted(groups.items(), key=lambda g: -len(g[1])))
+
+
+def _scaled(stage: Stage, scale: float, shift: int) -> Stage:
+    """Return the stage with its weights times ``scale``, reading ``shift`` further on."""
+    if isinstance(stage, GemmStage):
+        return GemmStage(stage.step, stage.base + shift, stage.weights * scale, stage.offsets)
+    if isinstance(stage, ToeplitzStage):
+        return ToeplitzStage(
+            stage.base + shift, stage.dilation, stage.taps * scale, stage.matrix * scale
+        )
+    return TapStage([(w * scale, [o + shift for o in offs]) for w, offs in stage.groups])
