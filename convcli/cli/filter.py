@@ -10,6 +10,8 @@ from convcli.cli import safe_path
 from convcli.cli.options import (
     ALPHA_CHOICES,
     DTYPE_CHOICES,
+    _finite,
+    _ints,
     fail_fast_opt,
     geometry_options,
     gray_opt,
@@ -37,7 +39,38 @@ Examples:
   convcli filter song.wav -k room_ir.wav --flip --padding full -o wet.wav
   convcli filter ct_slices/ -k gaussian:1.5 -o ct_smooth/
   convcli filter scans/*.png -k box:5 --out-dir blurred/ -j 0 --json
+  convcli filter dem.tif -k gaussian:2 --normalized --mask valid.png -o filled.tif
+  convcli filter photo.png --transposed --stride 2 -k bilinear:2 -o twice.png
+  convcli filter dry.wav -k hall_ll_lr_rl_rr.wav --flip --padding full --mix 0.3 -o wet.wav
 """
+
+
+def _ir_layout(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Check ``--ir-layout INxOUT`` up front: a bad layout is a usage error (exit 2)."""
+    from convcli.errors import ArgumentError
+    from convcli.reverb import parse_ir_layout
+
+    if value is None:
+        return None
+    try:
+        n_in, n_out = parse_ir_layout(value)
+    except ArgumentError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return f"{n_in}x{n_out}"
+
+
+def _ir_lines(note: dict[str, Any], rate: float | None) -> list[str]:
+    """Say what ``--trim-ir`` and ``--resample-kernel`` did to one impulse response."""
+    lines = []
+    name = safe_path(note["kernel"])
+    if note.get("resampled") is not None and rate:
+        lines.append(f"{name}: resampled from {note['resampled']:g} Hz to {rate:g} Hz")
+    if "trimmed" in note:
+        ms = f" ({1000 * note['trimmed'] / rate:.3g} ms)" if rate else ""
+        lines.append(
+            f"{name}: trimmed {note['trimmed']} samples{ms} of leading silence: the latency removed"
+        )
+    return lines
 
 
 class FilterReport(Report):
@@ -67,7 +100,15 @@ class FilterReport(Report):
         return found
 
     def finished(self, rec: dict[str, Any]) -> None:
-        """Print a dry run's plan of the input on stdout (unless -v or --json has)."""
+        """Print what the IR options did (stderr), and a dry run's plan (stdout).
+
+        The IR lines (``--trim-ir``'s latency removed, ``--resample-kernel``'s rates) are
+        left out by -q and --json (whose record has them); the plan by -v and --json.
+        """
+        if not (self.quiet or self.as_json):
+            for note in rec.get("ir") or []:
+                for line in _ir_lines(note, rec.get("rate")):
+                    click.echo(f"convcli: {safe_path(rec['input'])}: {line}", err=True)
         if rec["status"] == "planned" and not self.as_json and not self.verbose:
             click.echo(
                 f"{safe_path(rec['input'])} -> {safe_path(rec['output'])}: "
@@ -99,6 +140,72 @@ class FilterReport(Report):
 )
 @geometry_options
 @click.option("--normalize", is_flag=True, help="Divide each kernel by its sum (where not 0).")
+@click.option(
+    "--normalized",
+    is_flag=True,
+    help="Normalized convolution: leave out NaN, masked and outside samples and divide by "
+    "the kernel weight kept, y = (x*m conv w) / (m conv w).",
+)
+@click.option(
+    "--mask",
+    metavar="FILE",
+    default=None,
+    help="Certainty of each sample for --normalized (implies it): one channel of the "
+    "input's shape, 0 = leave out, full scale = keep.  [default: the alpha channel, if any]",
+)
+@click.option(
+    "--transposed",
+    is_flag=True,
+    help="Transposed convolution: upsample by the stride (as `convcli shape --transposed`).",
+)
+@click.option(
+    "--output-padding",
+    "-a",
+    metavar="A[,A..]",
+    default=None,
+    callback=_ints,
+    help="Samples added at the end of each axis of a --transposed output.  [default: 0]",
+)
+@click.option(
+    "--ir-layout",
+    metavar="INxOUT",
+    default=None,
+    callback=_ir_layout,
+    help="Audio IR channels as an inputs x outputs matrix, input-major (2x2: LL,LR,RL,RR).  "
+    "[default: 1 channel on every channel, one per channel, or N*N = true N x N]",
+)
+@click.option(
+    "--resample-kernel",
+    is_flag=True,
+    help="Resample an audio IR recorded at another rate to the input's (polyphase, exact).",
+)
+@click.option(
+    "--mix",
+    metavar="WET",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Wet/dry blend 0..1 with the dry input delayed to the IR's direct sound.",
+)
+@click.option(
+    "--predelay",
+    metavar="SECONDS",
+    type=click.FloatRange(min=0.0),
+    default=0.0,
+    callback=_finite,
+    help="Delay the audio IR (the wet signal) by this many seconds.",
+)
+@click.option(
+    "--trim-ir",
+    is_flag=True,
+    help="Drop the audio IR's leading silence (below -60 dBFS); the latency removed is reported.",
+)
+@click.option(
+    "--ir-normalize",
+    type=click.Choice(["none", "peak", "energy"]),
+    default="none",
+    show_default=True,
+    help="Scale the audio IR: peak |h| = 1, or unit energy per output.",
+)
 @click.option(
     "--scale",
     type=float,
@@ -164,6 +271,16 @@ def command(
     flip: bool,
     method: str,
     normalize: bool,
+    normalized: bool,
+    mask: str | None,
+    transposed: bool,
+    output_padding: tuple[int, ...] | None,
+    ir_layout: str | None,
+    resample_kernel: bool,
+    mix: float | None,
+    predelay: float,
+    trim_ir: bool,
+    ir_normalize: str,
     scale: float,
     bias: float,
     abs_: bool,
@@ -196,6 +313,10 @@ def command(
     from convcli.jobs.batch import Batch, worker_count
     from convcli.jobs.job import FilterOptions, Job, run_job
 
+    if output_padding is not None and not transposed:
+        raise click.UsageError("--output-padding applies to a --transposed convolution")
+    if (normalized or mask is not None) and transposed:
+        raise click.UsageError("--normalized (or --mask) and --transposed cannot be combined")
     pairs = plan_outputs(inputs, output, out_dir)
     if not dry_run:
         make_out_dir(out_dir)
@@ -210,6 +331,16 @@ def command(
         flip=flip,
         method=method.lower(),
         normalize=normalize,
+        normalized=normalized or mask is not None,
+        mask=mask,
+        transposed=transposed,
+        output_padding=output_padding,
+        ir_layout=ir_layout,
+        resample_kernel=resample_kernel,
+        mix=mix,
+        predelay=predelay,
+        trim_ir=trim_ir,
+        ir_normalize=ir_normalize,
         scale=scale,
         bias=bias,
         abs=abs_,

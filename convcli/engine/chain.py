@@ -305,9 +305,8 @@ def _apply_matrix(
     outs: list[np.ndarray | None] = [None] * outputs
     first: Any = None
     for o in range(outputs):
-        for i in range(inputs):
-            if not k[i, o].any() and outs[o] is not None:
-                continue  # a path that does not exist (its sum is the same without it)
+        # paths that do not exist are skipped (an output of none is one zero path's result)
+        for i in [i for i in range(inputs) if k[i, o].any()] or [0]:
             out, plan = _apply_one(
                 planes[i], k[i, o], channel_axis=None, geometry=geometry, mask=mask,
                 finite=finite, **op,

@@ -19,6 +19,7 @@ import numpy as np
 
 from convcli.engine.chain import apply_chain
 from convcli.errors import ArgumentError, Param
+from convcli.io.rows import RowSource
 from convcli.jobs.alpha import _alpha_index, _filter_with_alpha
 from convcli.jobs.blocks import (
     _filter_streamed,
@@ -32,6 +33,7 @@ from convcli.jobs.options import (
     Job,
     _limits,
     geometry_for,
+    per_axis,
 )
 from convcli.jobs.post import _cast, _post, _rescale, count_nonfinite
 from convcli.jobs.record import _plans_to_record, record_failure
@@ -118,6 +120,7 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
             direct = _one_pass(opts) and io.streams_always(header, job.output)
             if opts.dry_run or (
                 (big or direct)
+                and not opts.transposed
                 and _alpha_index(header) is None
                 and io.takes_blocks(header, job.output)
             ):
@@ -147,36 +150,83 @@ def _run_signal(
     record.update(kind=sig.kind, shape_in=list(shape_in), dtype_in=str(sig.data.dtype))
     record["rate"] = sig.rate
     geometry = geometry_for(opts, sig.spatial_ndim, sig.kind)
-    kernels = _kernels(opts, sig, record)
-    rate_out = _rate_out(sig, geometry, len(kernels))
+    kernels = _kernels(opts, sig, record, shape_in)
+    rate_out = _rate_out(sig, geometry, len(kernels), opts.transposed)
     record["rate_out"] = rate_out
     out_dtype = np.dtype(io.output_dtype(sig, job.output, opts.dtype))
     record["dtype"] = str(out_dtype)
     if opts.dry_run:
         _dry_run(job, opts, record, sig, shape_in, kernels, geometry)
     elif source is not None:
-        _filter_streamed(job, opts, record, sig, source, kernels, geometry, out_dtype, rate_out)
+        ch = sig.channel_axis
+        mask = _mask_rows(opts, tuple(n for a, n in enumerate(shape_in) if a != ch))
+        try:
+            _filter_streamed(
+                job, opts, record, sig, source, kernels, geometry, out_dtype, rate_out, mask
+            )
+        finally:
+            if mask is not None:
+                mask.close()
     elif _png_strips(sig, job, opts, kernels, _alpha_index(sig), out_dtype):
         _filter_to_png(job, opts, record, sig, kernels[0], geometry, out_dtype)
     else:
         _filter_in_memory(job, opts, record, sig, kernels, geometry, out_dtype, rate_out)
 
 
-def _kernels(opts: FilterOptions, sig: Any, record: dict[str, Any]) -> list[np.ndarray]:
-    """Build every kernel of the chain for the signal (within ``max_taps``), normalised if asked."""
+def _kernels(
+    opts: FilterOptions, sig: Any, record: dict[str, Any], shape_in: tuple[int, ...]
+) -> list[np.ndarray]:
+    """Build every kernel of the chain for the signal (within ``max_taps``), normalised if asked.
+
+    On audio, a kernel read from an audio file is an impulse response, built as the IR options
+    say (:func:`convcli.jobs.impulse.impulse_kernel`); what they did goes in ``record["ir"]``.
+
+    Raises
+    ------
+    ArgumentError
+        An IR option with no impulse response to apply it to.
+    """
+    from convcli.jobs.impulse import impulse_kernel, is_impulse_response
+    from convcli.kernels import parse_spec
+
     ndim = sig.spatial_ndim
+    ch = sig.channel_axis
+    channels = 1 if ch is None else int(shape_in[ch])
     kernels = []
+    notes = []
     for spec in opts.kernels:
-        k = _make_kernel(spec, ndim, sig.rate, opts.max_taps)
+        if is_impulse_response(spec, sig.kind):
+            note: dict[str, Any] = {"kernel": spec}
+            path = parse_spec(spec).path
+            assert path is not None
+            k = impulse_kernel(spec, path, float(sig.rate), channels, opts, note)
+            notes.append(note)
+        else:
+            k = _make_kernel(spec, ndim, sig.rate, opts.max_taps)
         if opts.normalize:
-            k = _normalized(k, per_channel=k.ndim == ndim + 1)
+            k = _normalized(k, extra=k.ndim - ndim)
+        if k.ndim == ndim + 2:
+            channels = int(k.shape[1])
+        elif k.ndim == ndim + 1:
+            channels = int(k.shape[0])
         kernels.append(k)
         record["kernels"].append(list(k.shape))
+    given = opts.ir_options()
+    if given and not notes:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise ArgumentError(
+            f"{', '.join(given)} {verb} to an audio impulse response (a kernel read from an "
+            f"audio file, on an audio input); this {sig.kind} input has none"
+        )
+    if notes:
+        record["ir"] = notes
     return kernels
 
 
-def _rate_out(sig: Any, geometry: dict[str, Any], count: int) -> float | None:
-    """Return the output's sample rate: audio's rate over every kernel's stride, which divides it.
+def _rate_out(
+    sig: Any, geometry: dict[str, Any], count: int, transposed: bool = False
+) -> float | None:
+    """Return the output's sample rate: audio's rate over every kernel's stride (times, transposed).
 
     Raises
     ------
@@ -188,6 +238,8 @@ def _rate_out(sig: Any, geometry: dict[str, Any], count: int) -> float | None:
     strides = geometry["stride"]
     s = strides if isinstance(strides, int) else strides[0]
     total_stride = s**count
+    if transposed:
+        return float(sig.rate * total_stride)
     rate_out = sig.rate / total_stride
     if total_stride > 1 and not float(rate_out).is_integer():
         raise ArgumentError(
@@ -195,6 +247,129 @@ def _rate_out(sig: Any, geometry: dict[str, Any], count: int) -> float | None:
             f"(the output rate would be {rate_out:.4f} Hz)"
         )
     return float(rate_out)
+
+
+def _operation(opts: FilterOptions, ndim: int) -> dict[str, Any]:
+    """Return the chain's operation: ``normalized``, ``transposed`` and ``output_padding``."""
+    if opts.normalized and opts.transposed:
+        raise ArgumentError(
+            "--normalized and --transposed cannot be combined (normalize, then upsample, in "
+            "two runs)"
+        )
+    return {
+        "normalized": opts.normalized,
+        "transposed": opts.transposed,
+        "output_padding": (
+            0
+            if opts.output_padding is None
+            else per_axis(opts.output_padding, ndim, "output_padding")
+        ),
+    }
+
+
+def _load_mask(opts: FilterOptions, spatial_shape: tuple[int, ...]) -> np.ndarray | None:
+    """Read ``--mask``: one channel of the input's spatial shape, scaled to [0, 1].
+
+    Integer samples are divided by their type's largest value (255 is 1 for an 8-bit image);
+    floats are taken as they are and must lie in [0, 1].
+
+    Raises
+    ------
+    ArgumentError
+        Not one channel, not the input's shape, or values outside [0, 1].
+    """
+    from convcli import io
+
+    if opts.mask is None:
+        return None
+    where = f"mask {opts.mask}"
+    m = io.load(opts.mask, limits=_limits(opts))
+    data = np.asarray(m.data)
+    if m.channel_axis is not None:
+        if data.shape[m.channel_axis] != 1:
+            raise ArgumentError(
+                f"{where}: {data.shape[m.channel_axis]} channels; a mask has one (0 = leave "
+                "the sample out, full scale = keep it)"
+            )
+        data = np.take(data, 0, axis=m.channel_axis)
+    if data.shape != tuple(spatial_shape):
+        raise ArgumentError(
+            f"{where}: shape {'x'.join(map(str, data.shape))} but the input's is "
+            f"{'x'.join(map(str, spatial_shape))} (a mask has the input's spatial shape)"
+        )
+    if data.dtype.kind in "ui":
+        return data / float(np.iinfo(data.dtype).max)
+    out = data.astype(np.float64)
+    if out.size and not (np.all(np.isfinite(out)) and out.min() >= 0 and out.max() <= 1):
+        raise ArgumentError(f"{where}: values must be finite and between 0 and 1 (1 = keep)")
+    return out
+
+
+class _MaskRows(RowSource):
+    """``--mask`` read block by block for a streamed input: one channel, scaled to [0, 1]."""
+
+    def __init__(self, source: RowSource, channel_axis: int | None, where: str) -> None:
+        self._source, self._ch, self._where = source, channel_axis, where
+        shape = tuple(source.shape)
+        if channel_axis is not None:
+            shape = shape[:channel_axis] + shape[channel_axis + 1 :]
+        self.shape = shape
+        self.dtype = np.dtype(np.float64)
+
+    def _scaled(self, rows: np.ndarray) -> np.ndarray:
+        if self._ch is not None:
+            rows = np.take(rows, 0, axis=self._ch)
+        if rows.dtype.kind in "ui":
+            return rows / float(np.iinfo(rows.dtype).max)
+        out = rows.astype(np.float64)
+        if out.size and not (np.all(np.isfinite(out)) and out.min() >= 0 and out.max() <= 1):
+            raise ArgumentError(
+                f"{self._where}: values must be finite and between 0 and 1 (1 = keep)"
+            )
+        return out
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Return rows ``start:stop`` of the mask, as certainties."""
+        return self._scaled(self._source.read(start, stop))
+
+    def take(self, indices: np.ndarray) -> np.ndarray:
+        """Return the rows at ``indices``, as certainties."""
+        return self._scaled(self._source.take(indices))
+
+    def close(self) -> None:
+        """Close the mask's file."""
+        self._source.close()
+
+
+def _mask_rows(opts: FilterOptions, spatial_shape: tuple[int, ...]) -> RowSource | None:
+    """Open ``--mask`` to read block by block beside a streamed input (else read it whole)."""
+    from convcli import io
+    from convcli.io.rows import ArraySource
+
+    if opts.mask is None:
+        return None
+    opened = io.open_rows(opts.mask, "auto", _limits(opts))
+    if opened is None:
+        whole = _load_mask(opts, spatial_shape)
+        assert whole is not None
+        return ArraySource(whole)
+    source, header = opened
+    ch = header.channel_axis
+    where = f"mask {opts.mask}"
+    if ch is not None and source.shape[ch] != 1:
+        source.close()
+        raise ArgumentError(
+            f"{where}: {source.shape[ch]} channels; a mask has one (0 = leave the sample "
+            "out, full scale = keep it)"
+        )
+    rows = _MaskRows(source, ch, where)
+    if rows.shape != tuple(spatial_shape):
+        source.close()
+        raise ArgumentError(
+            f"{where}: shape {'x'.join(map(str, rows.shape))} but the input's is "
+            f"{'x'.join(map(str, spatial_shape))} (a mask has the input's spatial shape)"
+        )
+    return rows
 
 
 def _dry_run(
@@ -207,23 +382,29 @@ def _dry_run(
     geometry: dict[str, Any],
 ) -> None:
     """Plan every kernel from the shapes alone (``--dry-run``): nothing is filtered or written."""
-    from convcli.engine import make_plan
+    from convcli.engine.chain import plan_step
 
     ndim = sig.spatial_ndim
+    op = _operation(opts, ndim)
     shape = tuple(shape_in)
     ch = sig.channel_axis
+    if opts.mask is not None:
+        _load_mask(opts, tuple(n for a, n in enumerate(shape) if a != ch))
     plans = []
     for k in kernels:
         kk = k
-        if k.ndim == ndim + 1:  # one kernel per channel: a mono input is spread to them
-            kk = k[0]
+        extra = k.ndim - ndim
+        if extra:  # per channel, or a matrix: every kernel has the same geometry
+            kk = k.reshape(k.shape[extra:]) if k.size == 0 else k[(0,) * extra]
             if ch is None:
                 shape, ch = (*shape, 1), len(shape)
-            if shape[ch] == 1:
+            if extra == 1 and shape[ch] == 1:  # a mono input is spread to the kernels
                 shape = (*shape[:ch], int(k.shape[0]), *shape[ch + 1 :])
-        plan = make_plan(shape, sig.data.dtype, kk, channel_axis=ch, **geometry)
+        plan = plan_step(shape, sig.data.dtype, kk, channel_axis=ch, geometry=geometry, **op)
         plans.append(plan)
-        shape = plan.output_shape
+        shape = tuple(plan.output_shape)
+        if extra == 2:
+            shape = (*shape[:ch], int(k.shape[1]), *shape[ch + 1 :])
     _plans_to_record(plans, record, opts)
     record["shape_out"] = list(shape)
     if Path(job.output).exists() and not opts.overwrite:
@@ -248,18 +429,25 @@ def _filter_in_memory(
     data = sig.data
     alpha = _alpha_index(sig)
     ch = sig.channel_axis
+    op = _operation(opts, sig.spatial_ndim)
+    spatial_shape = tuple(n for a, n in enumerate(data.shape) if a != ch)
+    mask = _load_mask(opts, spatial_shape)
     plans: list[Any] = []
     record["nonfinite"] = count_nonfinite(data)
     if alpha is not None and opts.alpha != "separate":
-        y = _filter_with_alpha(data, alpha, ch, kernels, geometry, opts.alpha, plans)
+        y = _filter_with_alpha(data, alpha, ch, kernels, geometry, opts.alpha, plans, op, mask)
     else:
-        y = apply_chain(data, kernels, channel_axis=ch, geometry=geometry, plans=plans)
+        y = apply_chain(
+            data, kernels, channel_axis=ch, geometry=geometry, plans=plans, mask=mask, **op
+        )
     _plans_to_record(plans, record, opts)
     subtype = getattr(sig.form, "subtype", None)
     y = _post(y, opts)
     if opts.rescale:
         y = _rescale(y, out_dtype, sig.kind, subtype)
-    cast, clipped = _cast(y, out_dtype, sig.kind, subtype, record["nonfinite"] == 0)
+    # normalized: NaN where no weight was kept is the result, not an overflow
+    finite = record["nonfinite"] == 0 and not opts.normalized
+    cast, clipped = _cast(y, out_dtype, sig.kind, subtype, finite)
     record["clipped"] = int(clipped)
     record["shape_out"] = list(cast.shape)
     out = replace(sig, data=cast, rate=rate_out)
@@ -267,12 +455,13 @@ def _filter_in_memory(
     record["status"] = "ok"
 
 
-def _normalized(k: np.ndarray, *, per_channel: bool) -> np.ndarray:
+def _normalized(k: np.ndarray, *, extra: int) -> np.ndarray:
     """Divide a kernel by its sum where that sum is not 0.
 
-    One kernel per channel (a multi-channel impulse response) is each divided by its own sum.
+    One kernel per channel (``extra`` leading axes: a multi-channel impulse response, a
+    matrix of paths) is each divided by its own sum.
     """
-    if per_channel:
-        return np.stack([_normalized(kc, per_channel=False) for kc in k])
+    if extra > 0:
+        return np.stack([_normalized(kc, extra=extra - 1) for kc in k])
     total = float(k.sum())
     return k / total if total != 0.0 else k

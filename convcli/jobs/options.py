@@ -43,6 +43,28 @@ class FilterOptions:
     max_taps: int | None = MAX_TAPS
     limits: Any = None
     jobs: int = 1
+    normalized: bool = False
+    mask: str | None = None
+    transposed: bool = False
+    output_padding: tuple[int, ...] | None = None
+    ir_layout: str | None = None
+    resample_kernel: bool = False
+    mix: float | None = None
+    predelay: float = 0.0
+    trim_ir: bool = False
+    ir_normalize: str = "none"
+
+    def ir_options(self) -> list[str]:
+        """Return the impulse-response options given (their option names), for messages."""
+        given = [
+            ("--ir-layout", self.ir_layout is not None),
+            ("--resample-kernel", self.resample_kernel),
+            ("--mix", self.mix is not None),
+            ("--predelay", self.predelay != 0.0),
+            ("--trim-ir", self.trim_ir),
+            ("--ir-normalize", self.ir_normalize != "none"),
+        ]
+        return [name for name, on in given if on]
 
 
 @dataclass(frozen=True)
