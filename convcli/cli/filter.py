@@ -11,7 +11,6 @@ from convcli.cli.options import (
     ALPHA_CHOICES,
     DTYPE_CHOICES,
     _finite,
-    _ints,
     fail_fast_opt,
     geometry_options,
     gray_opt,
@@ -43,6 +42,24 @@ Examples:
   convcli filter photo.png --transposed --stride 2 -k bilinear:2 -o twice.png
   convcli filter dry.wav -k hall_ll_lr_rl_rr.wav --flip --padding full --mix 0.3 -o wet.wav
 """
+
+
+def _output_padding(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[int, ...] | None:
+    """Parse ``-a A[,A..]``: whole numbers >= 0 (a usage error, exit 2, otherwise)."""
+    from convcli.errors import ArgumentError
+    from convcli.geometry import parse_ints
+
+    if value is None:
+        return None
+    try:
+        values = parse_ints(value, "output_padding")
+    except ArgumentError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    if any(v < 0 for v in values):
+        raise click.BadParameter(f"must be >= 0, got {value}", ctx=ctx, param=param)
+    return values
 
 
 def _ir_layout(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -163,7 +180,7 @@ class FilterReport(Report):
     "-a",
     metavar="A[,A..]",
     default=None,
-    callback=_ints,
+    callback=_output_padding,
     help="Samples added at the end of each axis of a --transposed output.  [default: 0]",
 )
 @click.option(

@@ -82,6 +82,12 @@ def _filter_with_alpha(
         out_color = apply_chain(
             color, kernels, channel_axis=ch, geometry=geometry, plans=plans, mask=certainty, **op
         )
+        unseen = np.isnan(out_color) & ~np.isnan(color).any()
+        if unseen.any():
+            # No alpha under the whole window: transparent there, as premultiply leaves it,
+            # the colour is the plain filtered colour (what the alpha hid is kept).
+            plain_color = apply_chain(color, kernels, channel_axis=ch, geometry=geometry)
+            out_color = np.where(unseen, plain_color, out_color)
         plain = {**op, "normalized": False}
         if mode == "keep":
             deltas = [_delta_like(k if k.ndim == color.ndim - 1 else k[0]) for k in kernels]
