@@ -19,7 +19,6 @@ import numpy as np
 
 from convcli.engine.chain import apply_chain
 from convcli.errors import ArgumentError, Param
-from convcli.io.rows import RowSource
 from convcli.jobs.alpha import _alpha_index, _filter_with_alpha
 from convcli.jobs.blocks import (
     _filter_streamed,
@@ -28,6 +27,7 @@ from convcli.jobs.blocks import (
     _png_strips,
 )
 from convcli.jobs.budget import MEMORY_BUDGET, _check_memory, _make_kernel, default_memory_budget
+from convcli.jobs.mask import load_mask, open_mask_rows
 from convcli.jobs.options import (
     FilterOptions,
     Job,
@@ -159,7 +159,8 @@ def _run_signal(
         _dry_run(job, opts, record, sig, shape_in, kernels, geometry)
     elif source is not None:
         ch = sig.channel_axis
-        mask = _mask_rows(opts, tuple(n for a, n in enumerate(shape_in) if a != ch))
+        spatial_shape = tuple(n for a, n in enumerate(shape_in) if a != ch)
+        mask = open_mask_rows(opts.mask, _limits(opts), spatial_shape)
         try:
             _filter_streamed(
                 job, opts, record, sig, source, kernels, geometry, out_dtype, rate_out, mask
@@ -267,111 +268,6 @@ def _operation(opts: FilterOptions, ndim: int) -> dict[str, Any]:
     }
 
 
-def _load_mask(opts: FilterOptions, spatial_shape: tuple[int, ...]) -> np.ndarray | None:
-    """Read ``--mask``: one channel of the input's spatial shape, scaled to [0, 1].
-
-    Integer samples are divided by their type's largest value (255 is 1 for an 8-bit image);
-    floats are taken as they are and must lie in [0, 1].
-
-    Raises
-    ------
-    ArgumentError
-        Not one channel, not the input's shape, or values outside [0, 1].
-    """
-    from convcli import io
-
-    if opts.mask is None:
-        return None
-    where = f"mask {opts.mask}"
-    m = io.load(opts.mask, limits=_limits(opts))
-    data = np.asarray(m.data)
-    if m.channel_axis is not None:
-        if data.shape[m.channel_axis] != 1:
-            raise ArgumentError(
-                f"{where}: {data.shape[m.channel_axis]} channels; a mask has one (0 = leave "
-                "the sample out, full scale = keep it)"
-            )
-        data = np.take(data, 0, axis=m.channel_axis)
-    if data.shape != tuple(spatial_shape):
-        raise ArgumentError(
-            f"{where}: shape {'x'.join(map(str, data.shape))} but the input's is "
-            f"{'x'.join(map(str, spatial_shape))} (a mask has the input's spatial shape)"
-        )
-    if data.dtype.kind in "ui":
-        return data / float(np.iinfo(data.dtype).max)
-    out = data.astype(np.float64)
-    if out.size and not (np.all(np.isfinite(out)) and out.min() >= 0 and out.max() <= 1):
-        raise ArgumentError(f"{where}: values must be finite and between 0 and 1 (1 = keep)")
-    return out
-
-
-class _MaskRows(RowSource):
-    """``--mask`` read block by block for a streamed input: one channel, scaled to [0, 1]."""
-
-    def __init__(self, source: RowSource, channel_axis: int | None, where: str) -> None:
-        self._source, self._ch, self._where = source, channel_axis, where
-        shape = tuple(source.shape)
-        if channel_axis is not None:
-            shape = shape[:channel_axis] + shape[channel_axis + 1 :]
-        self.shape = shape
-        self.dtype = np.dtype(np.float64)
-
-    def _scaled(self, rows: np.ndarray) -> np.ndarray:
-        if self._ch is not None:
-            rows = np.take(rows, 0, axis=self._ch)
-        if rows.dtype.kind in "ui":
-            return rows / float(np.iinfo(rows.dtype).max)
-        out = rows.astype(np.float64)
-        if out.size and not (np.all(np.isfinite(out)) and out.min() >= 0 and out.max() <= 1):
-            raise ArgumentError(
-                f"{self._where}: values must be finite and between 0 and 1 (1 = keep)"
-            )
-        return out
-
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Return rows ``start:stop`` of the mask, as certainties."""
-        return self._scaled(self._source.read(start, stop))
-
-    def take(self, indices: np.ndarray) -> np.ndarray:
-        """Return the rows at ``indices``, as certainties."""
-        return self._scaled(self._source.take(indices))
-
-    def close(self) -> None:
-        """Close the mask's file."""
-        self._source.close()
-
-
-def _mask_rows(opts: FilterOptions, spatial_shape: tuple[int, ...]) -> RowSource | None:
-    """Open ``--mask`` to read block by block beside a streamed input (else read it whole)."""
-    from convcli import io
-    from convcli.io.rows import ArraySource
-
-    if opts.mask is None:
-        return None
-    opened = io.open_rows(opts.mask, "auto", _limits(opts))
-    if opened is None:
-        whole = _load_mask(opts, spatial_shape)
-        assert whole is not None
-        return ArraySource(whole)
-    source, header = opened
-    ch = header.channel_axis
-    where = f"mask {opts.mask}"
-    if ch is not None and source.shape[ch] != 1:
-        source.close()
-        raise ArgumentError(
-            f"{where}: {source.shape[ch]} channels; a mask has one (0 = leave the sample "
-            "out, full scale = keep it)"
-        )
-    rows = _MaskRows(source, ch, where)
-    if rows.shape != tuple(spatial_shape):
-        source.close()
-        raise ArgumentError(
-            f"{where}: shape {'x'.join(map(str, rows.shape))} but the input's is "
-            f"{'x'.join(map(str, spatial_shape))} (a mask has the input's spatial shape)"
-        )
-    return rows
-
-
 def _dry_run(
     job: Job,
     opts: FilterOptions,
@@ -389,7 +285,7 @@ def _dry_run(
     shape = tuple(shape_in)
     ch = sig.channel_axis
     if opts.mask is not None:
-        _load_mask(opts, tuple(n for a, n in enumerate(shape) if a != ch))
+        load_mask(opts.mask, _limits(opts), tuple(n for a, n in enumerate(shape) if a != ch))
     plans = []
     for k in kernels:
         kk = k
@@ -431,7 +327,7 @@ def _filter_in_memory(
     ch = sig.channel_axis
     op = _operation(opts, sig.spatial_ndim)
     spatial_shape = tuple(n for a, n in enumerate(data.shape) if a != ch)
-    mask = _load_mask(opts, spatial_shape)
+    mask = load_mask(opts.mask, _limits(opts), spatial_shape)
     plans: list[Any] = []
     record["nonfinite"] = count_nonfinite(data)
     if alpha is not None and opts.alpha != "separate":
