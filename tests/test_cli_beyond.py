@@ -467,3 +467,48 @@ def test_dry_run_plans_a_matrix_and_a_transposed_kernel(tmp_path):
         "--dry-run", "--json", "-o", tmp_path / "y.npy",
     )  # fmt: skip
     assert _record(result)["shape_out"] == [10, 12]
+
+
+# ------------------------------------------------------------------------------ features
+
+
+def test_features_normalized_sums_each_channels_path_with_the_alpha_as_mask(tmp_path):
+    rng = np.random.default_rng(11)
+    rgba = rng.integers(0, 256, (10, 12, 4), dtype=np.uint8)
+    rgba[..., 3] = rng.integers(1, 256, (10, 12), dtype=np.uint8)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "in.png")
+    result = invoke(
+        "features", tmp_path / "in.png", "-k", "box:3", "-k", "[1 2 1; 2 4 2; 1 2 1]",
+        "--normalized", "--stride", "2", "-o", tmp_path / "maps",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    got = np.load(tmp_path / "maps" / "maps.npy")
+    alpha = rgba[..., 3] / 255.0
+    for f, w in enumerate([np.ones((3, 3)) / 9, np.outer([1, 2, 1], [1, 2, 1]) / 1.0]):
+        want = sum(
+            reference_normalized(rgba[..., c], w, alpha, [2, 2], ["same"] * 2, [1, 1], "reflect")
+            for c in range(3)
+        )
+        np.testing.assert_allclose(got[f], want, rtol=1e-5, atol=1e-3)
+    assert json.loads((tmp_path / "maps" / "maps.json").read_text())["operation"] == "normalized"
+
+
+def test_features_transposed_is_torch_conv_transpose_with_channels(tmp_path):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    img = rng.integers(0, 256, (7, 9, 3), dtype=np.uint8)
+    Image.fromarray(img).save(tmp_path / "in.png")
+    w = rng.standard_normal((2, 3, 3, 3))  # (F, C, kh, kw)
+    np.save(tmp_path / "w.npy", w)
+    result = invoke(
+        "features", tmp_path / "in.png", "--weights", tmp_path / "w.npy", "--transposed",
+        "-s", "2", "-p", "1", "-a", "1", "--pad-mode", "zero", "-o", tmp_path / "maps",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    got = np.load(tmp_path / "maps" / "maps.npy")
+    x = torch.from_numpy(img.astype(np.float64).transpose(2, 0, 1))[None]
+    want = torch.nn.functional.conv_transpose2d(
+        x, torch.from_numpy(w.transpose(1, 0, 2, 3)), stride=2, padding=1, output_padding=1
+    )[0].numpy()
+    assert got.shape == (2, 14, 18)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-3)

@@ -21,6 +21,7 @@ from convcli.cli.options import (
     make_limits,
     max_memory_opt,
     max_taps_opt,
+    operation_options,
     progress_opt,
     quiet_opt,
     read_kernel_specs,
@@ -42,24 +43,6 @@ Examples:
   convcli filter photo.png --transposed --stride 2 -k bilinear:2 -o twice.png
   convcli filter dry.wav -k hall_ll_lr_rl_rr.wav --flip --padding full --mix 0.3 -o wet.wav
 """
-
-
-def _output_padding(
-    ctx: click.Context, param: click.Parameter, value: str | None
-) -> tuple[int, ...] | None:
-    """Parse ``-a A[,A..]``: whole numbers >= 0 (a usage error, exit 2, otherwise)."""
-    from convcli.errors import ArgumentError
-    from convcli.geometry import parse_ints
-
-    if value is None:
-        return None
-    try:
-        values = parse_ints(value, "output_padding")
-    except ArgumentError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
-    if any(v < 0 for v in values):
-        raise click.BadParameter(f"must be >= 0, got {value}", ctx=ctx, param=param)
-    return values
 
 
 def _ir_layout(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -157,32 +140,7 @@ class FilterReport(Report):
 )
 @geometry_options
 @click.option("--normalize", is_flag=True, help="Divide each kernel by its sum (where not 0).")
-@click.option(
-    "--normalized",
-    is_flag=True,
-    help="Normalized convolution: leave out NaN, masked and outside samples and divide by "
-    "the kernel weight kept, y = (x*m conv w) / (m conv w).",
-)
-@click.option(
-    "--mask",
-    metavar="FILE",
-    default=None,
-    help="Certainty of each sample for --normalized (implies it): one channel of the "
-    "input's shape, 0 = leave out, full scale = keep.  [default: the alpha channel, if any]",
-)
-@click.option(
-    "--transposed",
-    is_flag=True,
-    help="Transposed convolution: upsample by the stride (as `convcli shape --transposed`).",
-)
-@click.option(
-    "--output-padding",
-    "-a",
-    metavar="A[,A..]",
-    default=None,
-    callback=_output_padding,
-    help="Samples added at the end of each axis of a --transposed output.  [default: 0]",
-)
+@operation_options
 @click.option(
     "--ir-layout",
     metavar="INxOUT",
