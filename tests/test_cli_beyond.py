@@ -512,3 +512,18 @@ def test_features_transposed_is_torch_conv_transpose_with_channels(tmp_path):
     )[0].numpy()
     assert got.shape == (2, 14, 18)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-3)
+
+
+def test_transposed_bilinear_with_replicate_is_torch_interpolate(tmp_path):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(13).standard_normal((6, 9))
+    np.save(tmp_path / "x.npy", x)
+    result = invoke(
+        "filter", tmp_path / "x.npy", "--transposed", "-s", "2", "-k", "bilinear:2",
+        "--pad-mode", "replicate", "-o", tmp_path / "y.npy",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    want = torch.nn.functional.interpolate(
+        torch.from_numpy(x)[None, None], scale_factor=2, mode="bilinear", align_corners=False
+    )[0, 0].numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), want, atol=1e-12)
