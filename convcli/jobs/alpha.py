@@ -8,7 +8,7 @@ import numpy as np
 
 from convcli.engine import compute_dtype
 from convcli.engine.chain import apply_chain
-from convcli.errors import ArgumentError
+from convcli.errors import ArgumentError, Param
 
 __all__ = ["ALPHA_MODES"]
 
@@ -68,9 +68,11 @@ def _filter_with_alpha(
     assert ch is not None
     op = dict(op or {})
     if op.get("transposed") and mode == "keep":
+        keep, transposed = Param("alpha", "keep"), Param("transposed", True)
+        other = Param("alpha", "premultiply", "separate")
         raise ArgumentError(
-            "--alpha keep cannot keep the alpha of an upsampled (--transposed) image; use "
-            "--alpha premultiply or separate"
+            f"{keep} cannot keep the alpha of an upsampled ({transposed}) image; use {other}",
+            params=[keep, transposed, other],
         )
     unit = _unit_max(data.dtype)
     a = np.take(data, [alpha], axis=ch).astype(compute_dtype(data.dtype))

@@ -136,7 +136,7 @@ def _check_memory(info: dict[str, Any], opts: FilterOptions, budget: int) -> Non
         max_memory = Param("max_memory")
         nouns = [row.noun for row in streamed()]
         why = (
-            "a transposed convolution (--transposed) is computed in memory"
+            "a transposed convolution is computed in memory, never slab by slab"
             if opts.transposed
             else f"only {join_words(nouns, 'and')} written to {join_words(nouns)} are filtered "
             "slab by slab"

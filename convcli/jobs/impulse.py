@@ -68,10 +68,12 @@ def _dry(k: np.ndarray, latency: int) -> np.ndarray:
     if k.ndim == 3:
         n_in, n_out = k.shape[:2]
         if n_in != 1 and n_in != n_out:
+            mix = Param("mix")
             raise ArgumentError(
-                f"--mix blends the dry input into the wet output, but an {n_in}x{n_out} "
+                f"{mix} blends the dry input into the wet output, but an {n_in}x{n_out} "
                 "impulse response has a different number of outputs than inputs (a mono "
-                "input, or as many outputs as inputs, can be mixed)"
+                "input, or as many outputs as inputs, can be mixed)",
+                params=[mix],
             )
         for o in range(n_out):
             dry[0 if n_in == 1 else o, o, latency] = 1.0

@@ -216,8 +216,9 @@ def _kernels(
     if given and not notes:
         verb = "applies" if len(given) == 1 else "apply"
         raise ArgumentError(
-            f"{', '.join(given)} {verb} to an audio impulse response (a kernel read from an "
-            f"audio file, on an audio input); this {sig.kind} input has none"
+            f"{', '.join(map(str, given))} {verb} to an audio impulse response (a kernel read "
+            f"from an audio file, on an audio input); this {sig.kind} input has none",
+            params=given,
         )
     if notes:
         record["ir"] = notes
@@ -253,9 +254,11 @@ def _rate_out(
 def _operation(opts: FilterOptions, ndim: int) -> dict[str, Any]:
     """Return the chain's operation: ``normalized``, ``transposed`` and ``output_padding``."""
     if opts.normalized and opts.transposed:
+        normalized, transposed = Param("normalized", True), Param("transposed", True)
         raise ArgumentError(
-            "--normalized and --transposed cannot be combined (normalize, then upsample, in "
-            "two runs)"
+            f"{normalized} and {transposed} cannot be combined (normalize, then upsample, in "
+            "two runs)",
+            params=[normalized, transposed],
         )
     return {
         "normalized": opts.normalized,

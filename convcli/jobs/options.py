@@ -54,17 +54,17 @@ class FilterOptions:
     trim_ir: bool = False
     ir_normalize: str = "none"
 
-    def ir_options(self) -> list[str]:
-        """Return the impulse-response options given (their option names), for messages."""
+    def ir_options(self) -> list[Param]:
+        """Return the impulse-response parameters given, for messages."""
         given = [
-            ("--ir-layout", self.ir_layout is not None),
-            ("--resample-kernel", self.resample_kernel),
-            ("--mix", self.mix is not None),
-            ("--predelay", self.predelay != 0.0),
-            ("--trim-ir", self.trim_ir),
-            ("--ir-normalize", self.ir_normalize != "none"),
+            (Param("ir_layout"), self.ir_layout is not None),
+            (Param("resample_kernel", True), self.resample_kernel),
+            (Param("mix"), self.mix is not None),
+            (Param("predelay"), self.predelay != 0.0),
+            (Param("trim_ir", True), self.trim_ir),
+            (Param("ir_normalize"), self.ir_normalize != "none"),
         ]
-        return [name for name, on in given if on]
+        return [param for param, on in given if on]
 
 
 @dataclass(frozen=True)
