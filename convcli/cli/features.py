@@ -17,6 +17,7 @@ from convcli.cli.options import (
     jobs_opt,
     json_opt,
     kind_opt,
+    operation_options,
     progress_opt,
     quiet_opt,
     read_options,
@@ -190,6 +191,7 @@ class FeaturesReport(Report):
     help="Write each input's maps to DIR/<input name without extension>/ (created if missing).",
 )
 @geometry_options
+@operation_options
 @click.option(
     "--bias",
     metavar="B[,B..]",
@@ -246,6 +248,10 @@ def command(
     dilation: tuple[int, ...] | None,
     flip: bool,
     method: str,
+    normalized: bool,
+    mask: str | None,
+    transposed: bool,
+    output_padding: tuple[int, ...] | None,
     bias: tuple[float, ...] | None,
     activation: str,
     pool: str | None,
@@ -271,8 +277,10 @@ def command(
     Give the bank as -k SPEC (repeated), --bank NAME[:ARGS] or --weights FILE (exactly one).
     Every map is computed in one pass, as a convolutional layer computes its channels:
     map f = sum over channels of (input channel (*) kernel f) + bias f, then the activation,
-    then the pooling.  The geometry options apply to every map; the default pad mode is
-    reflect for images and volumes, zero for audio, series and arrays.  --method is auto, direct
+    then the pooling.  With --normalized or --transposed each path (channel, kernel) is a
+    normalized or transposed convolution, summed the same way.  The geometry options apply
+    to every map; the default pad mode is reflect for images and volumes, zero for audio,
+    series and arrays.  --method is auto, direct
     (blocked im2col and one matrix product per block) or fft (the input's transform shared
     by every kernel); separable is for filter only.
     """
@@ -293,6 +301,10 @@ def command(
             f"--bias has {len(bias)} values but there are {len(kernels)} kernels: give one value, "
             "or one per kernel"
         )
+    if output_padding is not None and not transposed:
+        raise click.UsageError("--output-padding applies to a --transposed convolution")
+    if (normalized or mask is not None) and transposed:
+        raise click.UsageError("--normalized (or --mask) and --transposed cannot be combined")
     read = read_options(columns, keep_columns, header)
     from convcli.features._job import FeaturesJob, FeaturesOptions, features_job
     from convcli.jobs.batch import Batch, worker_count
@@ -312,6 +324,10 @@ def command(
         dilation=dilation,
         flip=flip,
         method=method.lower(),
+        normalized=normalized or mask is not None,
+        mask=mask,
+        transposed=transposed,
+        output_padding=output_padding,
         bias=bias,
         activation=activation.lower(),
         pool=pool,

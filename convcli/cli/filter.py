@@ -10,6 +10,7 @@ from convcli.cli import safe_path
 from convcli.cli.options import (
     ALPHA_CHOICES,
     DTYPE_CHOICES,
+    _finite,
     fail_fast_opt,
     geometry_options,
     gray_opt,
@@ -20,6 +21,7 @@ from convcli.cli.options import (
     make_limits,
     max_memory_opt,
     max_taps_opt,
+    operation_options,
     progress_opt,
     quiet_opt,
     read_kernel_specs,
@@ -43,6 +45,9 @@ Examples:
   convcli filter scans/*.png -k box:5 --out-dir blurred/ -j 0 --json
   convcli filter scans/*.png -k box:5 --out-dir blurred/ --scheduler tcp://10.0.0.5:8786
   convcli filter volume.zarr -k gaussian:2 -o smooth.zarr
+  convcli filter dem.tif -k gaussian:2 --normalized --mask valid.png -o filled.tif
+  convcli filter photo.png --transposed --stride 2 -k bilinear:2 -o twice.png
+  convcli filter dry.wav -k hall_ll_lr_rl_rr.wav --flip --padding full --mix 0.3 -o wet.wav
 """
 
 
@@ -50,6 +55,34 @@ def _in_samples(params: dict[str, list[float]]) -> str:
     """Say what lengths with units came to: ``sigma 1, 2, 2 samples (axis 0 first)``."""
     parts = [f"{name} {', '.join(f'{v:g}' for v in values)}" for name, values in params.items()]
     return "; ".join(parts) + " samples per axis (axis 0 first)"
+
+
+def _ir_layout(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Check ``--ir-layout INxOUT`` up front: a bad layout is a usage error (exit 2)."""
+    from convcli.errors import ArgumentError
+    from convcli.reverb import parse_ir_layout
+
+    if value is None:
+        return None
+    try:
+        n_in, n_out = parse_ir_layout(value)
+    except ArgumentError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return f"{n_in}x{n_out}"
+
+
+def _ir_lines(note: dict[str, Any], rate: float | None) -> list[str]:
+    """Say what ``--trim-ir`` and ``--resample-kernel`` did to one impulse response."""
+    lines = []
+    name = safe_path(note["kernel"])
+    if note.get("resampled") is not None and rate:
+        lines.append(f"{name}: resampled from {note['resampled']:g} Hz to {rate:g} Hz")
+    if "trimmed" in note:
+        ms = f" ({1000 * note['trimmed'] / rate:.3g} ms)" if rate else ""
+        lines.append(
+            f"{name}: trimmed {note['trimmed']} samples{ms} of leading silence: the latency removed"
+        )
+    return lines
 
 
 class FilterReport(Report):
@@ -85,7 +118,15 @@ class FilterReport(Report):
         return found
 
     def finished(self, rec: dict[str, Any]) -> None:
-        """Print a dry run's plan of the input on stdout (unless -v or --json has)."""
+        """Print what the IR options did (stderr), and a dry run's plan (stdout).
+
+        The IR lines (``--trim-ir``'s latency removed, ``--resample-kernel``'s rates) are
+        left out by -q and --json (whose record has them); the plan by -v and --json.
+        """
+        if not (self.quiet or self.as_json):
+            for note in rec.get("ir") or []:
+                for line in _ir_lines(note, rec.get("rate")):
+                    click.echo(f"convcli: {safe_path(rec['input'])}: {line}", err=True)
         if rec["status"] == "planned" and not self.as_json and not self.verbose:
             click.echo(
                 f"{safe_path(rec['input'])} -> {safe_path(rec['output'])}: "
@@ -117,6 +158,47 @@ class FilterReport(Report):
 )
 @geometry_options
 @click.option("--normalize", is_flag=True, help="Divide each kernel by its sum (where not 0).")
+@operation_options
+@click.option(
+    "--ir-layout",
+    metavar="INxOUT",
+    default=None,
+    callback=_ir_layout,
+    help="Audio IR channels as an inputs x outputs matrix, input-major (2x2: LL,LR,RL,RR).  "
+    "[default: 1 channel on every channel, one per channel, or N*N = true N x N]",
+)
+@click.option(
+    "--resample-kernel",
+    is_flag=True,
+    help="Resample an audio IR recorded at another rate to the input's (polyphase, exact).",
+)
+@click.option(
+    "--mix",
+    metavar="WET",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Wet/dry blend 0..1 with the dry input delayed to the IR's direct sound.",
+)
+@click.option(
+    "--predelay",
+    metavar="SECONDS",
+    type=click.FloatRange(min=0.0),
+    default=0.0,
+    callback=_finite,
+    help="Delay the audio IR (the wet signal) by this many seconds.",
+)
+@click.option(
+    "--trim-ir",
+    is_flag=True,
+    help="Drop the audio IR's leading silence (below -60 dBFS); the latency removed is reported.",
+)
+@click.option(
+    "--ir-normalize",
+    type=click.Choice(["none", "peak", "energy"]),
+    default="none",
+    show_default=True,
+    help="Scale the audio IR: peak |h| = 1, or unit energy per output.",
+)
 @click.option(
     "--scale",
     type=float,
@@ -184,6 +266,16 @@ def command(
     flip: bool,
     method: str,
     normalize: bool,
+    normalized: bool,
+    mask: str | None,
+    transposed: bool,
+    output_padding: tuple[int, ...] | None,
+    ir_layout: str | None,
+    resample_kernel: bool,
+    mix: float | None,
+    predelay: float,
+    trim_ir: bool,
+    ir_normalize: str,
     scale: float,
     bias: float,
     abs_: bool,
@@ -220,6 +312,10 @@ def command(
     from convcli.jobs.batch import Batch, worker_count
     from convcli.jobs.job import FilterOptions, Job, run_job
 
+    if output_padding is not None and not transposed:
+        raise click.UsageError("--output-padding applies to a --transposed convolution")
+    if (normalized or mask is not None) and transposed:
+        raise click.UsageError("--normalized (or --mask) and --transposed cannot be combined")
     read = read_options(columns, keep_columns, header)
     pairs = plan_outputs(inputs, output, out_dir)
     # a cluster is reached (or started) before anything is read, and closed with the command
@@ -237,6 +333,16 @@ def command(
         flip=flip,
         method=method.lower(),
         normalize=normalize,
+        normalized=normalized or mask is not None,
+        mask=mask,
+        transposed=transposed,
+        output_padding=output_padding,
+        ir_layout=ir_layout,
+        resample_kernel=resample_kernel,
+        mix=mix,
+        predelay=predelay,
+        trim_ir=trim_ir,
+        ir_normalize=ir_normalize,
         scale=scale,
         bias=bias,
         abs=abs_,

@@ -516,3 +516,61 @@ def size_options(*, required: bool, output_padding_help: str) -> Callable[[F], F
         return f
 
     return decorate
+
+
+def _output_padding(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[int, ...] | None:
+    """Parse ``-a A[,A..]``: whole numbers >= 0 (a usage error, exit 2, otherwise)."""
+    from convcli.errors import ArgumentError
+    from convcli.geometry import parse_ints
+
+    if value is None:
+        return None
+    try:
+        values = parse_ints(value, "output_padding")
+    except ArgumentError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    if any(v < 0 for v in values):
+        raise click.BadParameter(f"must be >= 0, got {value}", ctx=ctx, param=param)
+    return values
+
+
+def operation_options(f: F) -> F:
+    """Add the operation options of ``filter`` and ``features``.
+
+    ``--normalized``, ``--mask``, ``--transposed`` and ``-a/--output-padding``.
+    """
+    opts = (
+        click.option(
+            "--normalized",
+            is_flag=True,
+            help="Normalized convolution: leave out NaN, masked and outside samples and "
+            "divide by the kernel weight kept, y = (x*m conv w) / (m conv w).",
+        ),
+        click.option(
+            "--mask",
+            metavar="FILE",
+            default=None,
+            help="Certainty of each sample for --normalized (implies it): one channel of "
+            "the input's shape, 0 = leave out, full scale = keep.  [default: the alpha "
+            "channel, if any]",
+        ),
+        click.option(
+            "--transposed",
+            is_flag=True,
+            help="Transposed convolution: upsample by the stride (the sizes `convcli shape "
+            "--transposed` prints).",
+        ),
+        click.option(
+            "--output-padding",
+            "-a",
+            metavar="A[,A..]",
+            default=None,
+            callback=_output_padding,
+            help="Samples added at the end of each axis of a --transposed output.  [default: 0]",
+        ),
+    )
+    for opt in reversed(opts):
+        f = opt(f)
+    return f

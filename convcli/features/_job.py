@@ -75,6 +75,10 @@ class FeaturesOptions:
     gray: bool = False
     overwrite: bool = False
     verbose: bool = False
+    normalized: bool = False
+    mask: str | None = None
+    transposed: bool = False
+    output_padding: tuple[int, ...] | None = None
 
 
 class _Stage:
@@ -277,9 +281,22 @@ def _run(
     pooling = parse_pool(opts.pool) if opts.pool else None
     finite = not (data.dtype.kind == "f" and not np.all(np.isfinite(data)))
     plan = plan_bank(data.shape, data.dtype, weights, channel_axis=ch, finite=finite, **geometry)
-    log(plan.describe())
-    rate_out = _rate_out(sig, plan.geometry[0].stride * (pooling.stride if pooling else 1))
-    maps = _compute(plan, data, bias, opts.activation, pooling)
+    operation = "transposed" if opts.transposed else "normalized" if opts.normalized else None
+    if operation is None:
+        log(plan.describe())
+        rate_out = _rate_out(sig, plan.geometry[0].stride * (pooling.stride if pooling else 1))
+        maps = _compute(plan, data, bias, opts.activation, pooling)
+    else:
+        log(f"{operation} convolution, path by path (channel, kernel): {plan.describe()}")
+        if opts.transposed:  # upsampled by the stride, then pooled
+            rate_out = _rate_out(sig, pooling.stride if pooling else 1)
+            if rate_out is not None:
+                rate_out *= plan.geometry[0].stride
+        else:
+            rate_out = _rate_out(sig, plan.geometry[0].stride * (pooling.stride if pooling else 1))
+        mask = _features_mask(opts, sig, data, alpha_dropped)
+        maps = _compute_paths(plan, data, geometry, opts, mask)
+        maps = _finish(maps, bias, opts.activation, pooling)
     description: dict[str, Any] = {
         "kind": sig.kind,
         "input_shape": list(sig.data.shape),
@@ -290,6 +307,8 @@ def _run(
         "rate_out": rate_out,
         "source": source,
         "geometry": _geometry_record(plan, opts),
+        "operation": operation or "correlation",
+        "output_padding": list(opts.output_padding or ()) if opts.transposed else None,
         "bias": None if bias is None else [float(b) for b in bias],
         "activation": opts.activation,
         "pool": None
@@ -375,6 +394,80 @@ def _map_rows(plan: Any, pooling: Any) -> Any:
     if pooling is not None:
         rows = rows.then(RowMap((pooling.size - 1) // 2, pooling.stride))
     return rows
+
+
+def _features_mask(
+    opts: FeaturesOptions, sig: Any, data: np.ndarray, alpha_dropped: bool
+) -> np.ndarray | None:
+    """Return the certainty of a normalized run: ``--mask``, else a dropped alpha channel."""
+    from convcli.jobs.mask import load_mask
+
+    if not opts.normalized:
+        return None
+    ch = sig.channel_axis
+    spatial_shape = tuple(n for a, n in enumerate(data.shape) if a != ch)
+    if opts.mask is not None:
+        return load_mask(opts.mask, None, spatial_shape)
+    if alpha_dropped:
+        alpha = np.take(sig.data, sig.data.shape[ch] - 1, axis=ch)
+        full = float(np.iinfo(alpha.dtype).max) if alpha.dtype.kind in "ui" else 1.0
+        return alpha / full
+    return None
+
+
+def _compute_paths(
+    plan: Any,
+    data: np.ndarray,
+    geometry: dict[str, Any],
+    opts: FeaturesOptions,
+    mask: np.ndarray | None,
+) -> np.ndarray:
+    """Compute every map path by path: normalized or transposed convolutions, summed.
+
+    ``map[f] = sum_c op(x[c], W[f, c])`` (``W[f]`` for every ``c`` with shared weights), or
+    one map per kernel and channel with ``per_channel="separate"``; the weights are the
+    plan's (embedded in the bank's common size, flipped if asked).
+    """
+    from convcli.engine import conv_transpose, convolve
+
+    ch = plan.channel_axis
+    planes = [data] if ch is None else [np.take(data, c, axis=ch) for c in range(plan.channels)]
+    geo = {**geometry, "flip": False}
+    ndim = len(plan.geometry)
+    output_padding: Any = 0
+    if opts.output_padding is not None:
+        from convcli.jobs.options import per_axis
+
+        output_padding = per_axis(opts.output_padding, ndim, "output_padding")
+
+    def path(f: int, c: int) -> np.ndarray:
+        w = plan.weights[f, 0 if plan.shared else c]
+        if opts.transposed:
+            return conv_transpose(planes[c], w, output_padding=output_padding, **geo)
+        return convolve(planes[c], w, normalized=True, mask=mask, **geo)
+
+    maps = []
+    for f in range(plan.weights.shape[0]):
+        paths = [path(f, c) for c in range(len(planes))]
+        if plan.per_channel == "separate" and plan.shared and ch is not None:
+            maps.append(np.stack(paths))
+        else:
+            maps.append(np.sum(paths, axis=0))
+    return np.stack(maps)
+
+
+def _finish(maps: np.ndarray, bias: np.ndarray | None, activation: str, pooling: Any) -> np.ndarray:
+    """Add the bias, then the activation, then the pooling (float32 out)."""
+    from convcli.features._bank import add_bias
+    from convcli.features._layer import activate, pool
+
+    maps = np.ascontiguousarray(maps, dtype=np.float32)
+    if bias is not None:
+        add_bias(maps, bias)
+    activate(maps, activation)
+    if pooling is not None:
+        maps = pool(maps, pooling.mode, pooling.size, pooling.stride)
+    return np.ascontiguousarray(maps, dtype=np.float32)
 
 
 def _compute(

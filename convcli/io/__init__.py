@@ -40,7 +40,7 @@ from ._api import (
 )
 from ._signal import CONTAINERS, KINDS, Form, Signal
 from .atomic import same_file
-from .dtypes import DTYPE_CHOICES, cast, output_dtype
+from .dtypes import DTYPE_CHOICES, ROUNDINGS, cast, output_dtype
 from .limits import DEFAULT_LIMITS, LimitError, Limits
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "KINDS",
     "CONTAINERS",
     "DTYPE_CHOICES",
+    "ROUNDINGS",
     "load",
     "save",
     "probe",

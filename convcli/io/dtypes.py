@@ -13,6 +13,7 @@ subtype is kept when the output dtype is its dtype and the format has it.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,8 @@ from .registry import Target
 
 __all__ = [
     "DTYPE_CHOICES",
+    "ROUNDINGS",
+    "round_to_integers",
     "SUBTYPE_DTYPE",
     "SUBTYPE_BITS",
     "output_dtype",
@@ -37,6 +40,45 @@ CAST_BLOCK = 1 << 16
 
 #: The values ``requested`` (``--dtype``) takes.
 DTYPE_CHOICES = ("auto", "uint8", "uint16", "int16", "int32", "float32", "float64")
+
+
+#: How a float result is rounded to an integer output (``--rounding``): ``half-even`` (the
+#: default: numpy's ``rint``, OpenCV's ``cvRound``, ``torch.round``), ``half-up``
+#: (``floor(y + 0.5)``: libvips, and ImageMagick's TIFF, PPM and BMP writers),
+#: ``toward-zero`` (C's cast: what scipy.ndimage stores in an integer output), ``q16-down``
+#: (ImageMagick Q16's 8-bit PNG writer: rounded half up to a 16-bit quantum ``257·y``, then
+#: truncated to 8 bits; for other dtypes it is ``half-up``).
+ROUNDINGS = ("half-even", "half-up", "toward-zero", "q16-down")
+
+
+def round_to_integers(
+    values: np.ndarray, rounding: str = "half-even", dtype: Any = None
+) -> np.ndarray:
+    """Round floats to whole numbers by one of :data:`ROUNDINGS` (a new array).
+
+    ``dtype`` is the integer dtype they go to: ``q16-down`` differs from ``half-up`` only for
+    ``uint8``.
+
+    Examples
+    --------
+    >>> y = np.array([0.5, 1.5, 2.5, -0.5, 2.75, 2.9985])
+    >>> for mode in ROUNDINGS:
+    ...     print(mode, round_to_integers(y, mode, np.uint8).tolist())
+    half-even [0.0, 2.0, 2.0, -0.0, 3.0, 3.0]
+    half-up [1.0, 2.0, 3.0, 0.0, 3.0, 3.0]
+    toward-zero [0.0, 1.0, 2.0, -0.0, 2.0, 2.0]
+    q16-down [0.0, 1.0, 2.0, 0.0, 2.0, 3.0]
+    """
+    if rounding == "half-even":
+        return np.rint(values)
+    if rounding == "toward-zero":
+        return np.trunc(values)
+    if rounding == "q16-down" and dtype is not None and np.dtype(dtype) == np.uint8:
+        quanta = np.floor(np.multiply(values, 257.0, dtype=np.float64) + 0.5)
+        return np.floor(np.clip(quanta, 0.0, 65535.0) / 257.0).astype(values.dtype, copy=False)
+    if rounding in ("half-up", "q16-down"):
+        return np.floor(values + 0.5)
+    raise ArgumentError(f"rounding {rounding!r} is not one of {', '.join(ROUNDINGS)}")
 
 
 #: The dtype that holds each soundfile subtype (any other subtype: float32).
@@ -166,12 +208,17 @@ def _int_bounds(dtype: np.dtype) -> tuple[float, float]:
 
 
 def cast(
-    data: np.ndarray, dtype: np.dtype | str, *, audio_subtype: str | None = None
+    data: np.ndarray,
+    dtype: np.dtype | str,
+    *,
+    audio_subtype: str | None = None,
+    rounding: str = "half-even",
 ) -> tuple[np.ndarray, int]:
     """Round, clip and convert a float result to the output dtype; count what was clipped.
 
-    Integers never wrap: values are rounded half to even (:func:`numpy.rint`) and clipped to
-    the dtype's range; NaN becomes 0 and counts as clipped.  A float dtype is a plain
+    Integers never wrap: values are rounded half to even (:func:`numpy.rint`; or as
+    ``rounding`` says, :func:`round_to_integers`) and clipped to the dtype's range; NaN
+    becomes 0 and counts as clipped.  A float dtype is a plain
     conversion (a finite value that overflows to infinity counts as clipped).
 
     With ``audio_subtype`` (the input's soundfile subtype, any string for audio), ``data`` is
@@ -189,6 +236,8 @@ def cast(
         The output dtype (from :func:`output_dtype`).
     audio_subtype : str or None, optional
         For audio: the input's subtype.
+    rounding : str, optional
+        One of :data:`ROUNDINGS` (float to integer only).
 
     Returns
     -------
@@ -211,6 +260,8 @@ def cast(
            [255]], dtype=uint8), 1)
     """
     dt = np.dtype(dtype)
+    if rounding not in ROUNDINGS:
+        raise ArgumentError(f"rounding {rounding!r} is not one of {', '.join(ROUNDINGS)}")
     x = np.asarray(data)
     if x.dtype == np.bool_:
         x = x.astype(np.uint8)
@@ -231,10 +282,15 @@ def cast(
     for start in range(0, flat.size, CAST_BLOCK):
         stop = min(start + CAST_BLOCK, flat.size)
         if audio_subtype is not None:
-            out[start:stop], n = _cast_audio(flat[start:stop], dt, audio_subtype)
+            out[start:stop], n = _cast_audio(flat[start:stop], dt, audio_subtype, rounding)
         else:
             work = np.float64 if (dt.itemsize >= 4 or x.dtype == np.float64) else np.float32
-            r = np.rint(flat[start:stop].astype(work, copy=False))
+            block = flat[start:stop].astype(work, copy=False)
+            r = (
+                np.rint(block)
+                if rounding == "half-even"
+                else round_to_integers(block, rounding, dt)
+            )
             out[start:stop], n = _clip_to(r, dt, *_int_bounds(dt))
         clipped += n
     return out.reshape(x.shape), clipped
@@ -270,7 +326,9 @@ def _cast_int_to_int(x: np.ndarray, dt: np.dtype) -> tuple[np.ndarray, int]:
     return x.astype(dt), clipped
 
 
-def _cast_audio(x: np.ndarray, dt: np.dtype, subtype: str) -> tuple[np.ndarray, int]:
+def _cast_audio(
+    x: np.ndarray, dt: np.dtype, subtype: str, rounding: str = "half-even"
+) -> tuple[np.ndarray, int]:
     full = dt.itemsize * 8
     bits = full
     if SUBTYPE_DTYPE.get(subtype) == dt.name and subtype in SUBTYPE_BITS:
@@ -280,7 +338,10 @@ def _cast_audio(x: np.ndarray, dt: np.dtype, subtype: str) -> tuple[np.ndarray, 
     # so 8-, 16- and 24-bit output needs no float64 copy.
     work = np.float32 if bits <= 24 and x.dtype != np.float64 else np.float64
     r = np.multiply(x, scale, dtype=work)
-    np.rint(r, out=r)
+    if rounding == "half-even":
+        np.rint(r, out=r)
+    else:
+        r = round_to_integers(r, rounding, np.dtype(f"i{dt.itemsize}"))
     signed = np.dtype(f"i{dt.itemsize}")
     q, clipped = _clip_to(r, signed, -scale, scale - 1)
     if full > bits:  # left-justify (PCM_24 in int32, PCM_S8 in int16): exact in integers

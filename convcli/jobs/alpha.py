@@ -8,6 +8,7 @@ import numpy as np
 
 from convcli.engine import compute_dtype
 from convcli.engine.chain import apply_chain
+from convcli.errors import ArgumentError, Param
 
 __all__ = ["ALPHA_MODES", "has_alpha", "alpha_index"]
 
@@ -67,21 +68,58 @@ def _filter_with_alpha(
     geometry: dict[str, Any],
     mode: str,
     plans: list[Any],
+    op: dict[str, Any] | None = None,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Filter colour and alpha: ``premultiply`` (no dark halos) or ``keep`` (alpha as is)."""
+    """Filter colour and alpha: ``premultiply`` (no dark halos) or ``keep`` (alpha as is).
+
+    ``op`` holds the chain's operation (``normalized``, ``transposed``, ``output_padding``).
+    Normalized, the alpha (times ``mask``, if given) is the certainty of the colour
+    channels, and the alpha itself is filtered plainly (``premultiply``) or kept (``keep``).
+    """
     assert ch is not None
+    op = dict(op or {})
+    if op.get("transposed") and mode == "keep":
+        keep, transposed = Param("alpha", "keep"), Param("transposed", True)
+        other = Param("alpha", "premultiply", "separate")
+        raise ArgumentError(
+            f"{keep} cannot keep the alpha of an upsampled ({transposed}) image; use {other}",
+            params=[keep, transposed, other],
+        )
     unit = _unit_max(data.dtype)
     a = np.take(data, [alpha], axis=ch).astype(compute_dtype(data.dtype))
     color = np.delete(data, alpha, axis=ch)
+    if op.get("normalized"):
+        certainty = np.take(a, 0, axis=ch) / unit
+        if mask is not None:
+            certainty = certainty * mask
+        out_color = apply_chain(
+            color, kernels, channel_axis=ch, geometry=geometry, plans=plans, mask=certainty, **op
+        )
+        unseen = np.isnan(out_color) & ~np.isnan(color).any()
+        if unseen.any():
+            # No alpha under the whole window: transparent there, as premultiply leaves it,
+            # the colour is the plain filtered colour (what the alpha hid is kept).
+            plain_color = apply_chain(color, kernels, channel_axis=ch, geometry=geometry)
+            out_color = np.where(unseen, plain_color, out_color)
+        plain = {**op, "normalized": False}
+        if mode == "keep":
+            deltas = [_delta_like(k if k.ndim == color.ndim - 1 else k[0]) for k in kernels]
+            out_alpha = apply_chain(a, deltas, channel_axis=ch, geometry=geometry)
+        else:
+            out_alpha = apply_chain(a, kernels, channel_axis=ch, geometry=geometry, **plain)
+        return np.concatenate([out_color, out_alpha.astype(out_color.dtype)], axis=ch)
     if mode == "keep":
-        out_color = apply_chain(color, kernels, channel_axis=ch, geometry=geometry, plans=plans)
+        out_color = apply_chain(
+            color, kernels, channel_axis=ch, geometry=geometry, plans=plans, **op
+        )
         deltas = [_delta_like(k if k.ndim == color.ndim - 1 else k[0]) for k in kernels]
         out_alpha = apply_chain(a, deltas, channel_axis=ch, geometry=geometry)
         return np.concatenate([out_color, out_alpha.astype(out_color.dtype)], axis=ch)
     weight = a / unit
     pre = color * weight
     both = np.concatenate([pre, a], axis=ch)
-    out = apply_chain(both, kernels, channel_axis=ch, geometry=geometry, plans=plans)
+    out = apply_chain(both, kernels, channel_axis=ch, geometry=geometry, plans=plans, **op)
     n = out.shape[ch] - 1
     out_color = np.take(out, range(n), axis=ch)
     out_alpha = np.take(out, [n], axis=ch)
@@ -92,6 +130,6 @@ def _filter_with_alpha(
     if not seen.all():
         # Where the result is fully transparent, premultiplied colour is 0/0: keep the colour
         # filtered as it is there, so that colours under alpha 0 survive (identity is exact).
-        plain = apply_chain(color, kernels, channel_axis=ch, geometry=geometry)
-        restored = np.where(seen, restored, plain)
+        plain_color = apply_chain(color, kernels, channel_axis=ch, geometry=geometry, **op)
+        restored = np.where(seen, restored, plain_color)
     return np.concatenate([restored.astype(out.dtype), out_alpha], axis=ch)

@@ -58,6 +58,8 @@ def _png_strips(
 
     if sig.kind != "image" or not _one_pass(opts) or alpha is not None:
         return False
+    if opts.normalized or opts.transposed:
+        return False
     if kernels[0].ndim != sig.spatial_ndim or sig.channel_axis not in (None, 2):
         return False
     if out_dtype not in (np.uint8, np.uint16):
@@ -119,11 +121,13 @@ def _filter_streamed(
     geometry: dict[str, Any],
     out_dtype: np.dtype,
     rate_out: float | None,
+    mask: Any = None,
 ) -> None:
     """Filter slab by slab: in one pass where the output allows it, else through stages.
 
     Peak memory is a few slabs (a slab is :func:`convcli.jobs.stream.slab_bytes_for` the
-    budget), whatever the input's length.
+    budget), whatever the input's length.  ``mask`` is the ``--mask`` row source of a
+    normalized run, read slab by slab beside the input.
     """
     from convcli import io
     from convcli.jobs.options import placed_form
@@ -140,9 +144,9 @@ def _filter_streamed(
     subtype = getattr(sig.form, "subtype", None)
     sink = partial(_Sink, job, opts, out_sig, out_dtype, rate_out, subtype)
     if _one_pass(opts) and io.streams_always(sig, job.output):
-        _stream_one_pass(opts, record, sig, source, kernels[0], geometry, sink)
+        _stream_one_pass(opts, record, sig, source, kernels[0], geometry, sink, mask)
     else:
-        _stream_staged(job, opts, record, sig, source, kernels, geometry, sink)
+        _stream_staged(job, opts, record, sig, source, kernels, geometry, sink, mask)
     if form.info.get("quality"):  # what the writer chose, told on the form it wrote with
         record["written"] = form.info["quality"]
     record["status"] = "ok"
@@ -156,12 +160,13 @@ def _stream_one_pass(
     kernel: np.ndarray,
     geometry: dict[str, Any],
     sink: Callable[..., _Sink],
+    mask: Any = None,
 ) -> None:
     """Filter, cast and write each slab as it comes: no temporary file at all."""
     from convcli.jobs.stream import correlate_rows
 
     finite = record["nonfinite"] == 0
-    with sink(source.shape, finite) as out:
+    with sink(source.shape, finite and not opts.normalized) as out:
         plan = correlate_rows(
             source,
             kernel,
@@ -169,6 +174,8 @@ def _stream_one_pass(
             channel_axis=sig.channel_axis,
             finite=finite,
             slab_bytes=min(_slab_bytes(opts), ONE_PASS_SLAB_BYTES),
+            normalized=opts.normalized,
+            mask=mask,
             **geometry,
         )
     _plans_to_record([plan], record, opts)
@@ -185,6 +192,7 @@ def _stream_staged(
     kernels: list[np.ndarray],
     geometry: dict[str, Any],
     sink: Callable[..., _Sink],
+    mask: Any = None,
 ) -> None:
     """Each kernel's rows through a raw temporary file, then post-process, cast and write.
 
@@ -216,6 +224,8 @@ def _stream_staged(
                         channel_axis=sig.channel_axis,
                         finite=finite,
                         slab_bytes=_slab_bytes(opts),
+                        normalized=opts.normalized,
+                        mask=mask if i == 0 else None,
                         **geometry,
                     )
                 )
@@ -223,7 +233,7 @@ def _stream_staged(
             _plans_to_record(plans, record, opts)
             last = stages[-1]
             stats = _stats(last, opts) if opts.rescale else None
-            with sink(last.shape, finite, stats) as out:
+            with sink(last.shape, finite and not opts.normalized, stats) as out:
                 for start, block in _blocks(last, _slab_bytes(opts)):
                     out.put(start, block)
             record["clipped"] = out.clipped

@@ -136,11 +136,16 @@ def _check_memory(info: dict[str, Any], opts: FilterOptions, budget: int) -> Non
         kind = info["kind"] if opts.kind == "auto" else opts.kind
         max_memory = Param("max_memory")
         nouns = [row.noun for row in streamed()]
+        why = (
+            "a transposed convolution is computed in memory, never slab by slab"
+            if opts.transposed
+            else f"only {join_words(nouns, 'and')} written to {join_words(nouns)} are filtered "
+            "slab by slab"
+        )
         raise LimitError(
             f"{info['path']}: filtering this {dims} {dtype.name} {kind} in memory "
             f"needs about {_bytes(need)}, more than the {max_memory} budget of {_bytes(budget)} "
-            f"({need} > {budget} bytes); only {join_words(nouns, 'and')} written to "
-            f"{join_words(nouns)} are filtered slab by slab",
+            f"({need} > {budget} bytes); {why}",
             limit="max_memory",
         )
 

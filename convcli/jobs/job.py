@@ -31,11 +31,13 @@ from convcli.jobs.blocks import (
 )
 from convcli.jobs.budget import MEMORY_BUDGET, _check_memory, _make_kernel, default_memory_budget
 from convcli.jobs.chunked import ChunkedInput, filter_chunked, open_chunked_input
+from convcli.jobs.mask import load_mask, open_mask_rows
 from convcli.jobs.options import (
     FilterOptions,
     Job,
     _limits,
     geometry_for,
+    per_axis,
     placed_form,
 )
 from convcli.jobs.post import _cast, _post, _rescale, count_nonfinite
@@ -129,6 +131,7 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
             direct = _one_pass(opts) and io.streams_always(header, job.output)
             if opts.dry_run or (
                 (big or direct)
+                and not opts.transposed
                 and alpha_index(header) is None
                 and io.takes_blocks(header, job.output)
             ):
@@ -161,18 +164,27 @@ def _run_signal(
         record["columns"] = list(sig.form.info["columns"])
     record["rate"] = sig.rate
     geometry = geometry_for(opts, sig.spatial_ndim, sig.kind)
-    kernels = _kernels(opts, sig, record)
-    rate_out = _rate_out(sig, geometry, len(kernels))
+    kernels = _kernels(opts, sig, record, shape_in)
+    rate_out = _rate_out(sig, geometry, len(kernels), opts.transposed)
     record["rate_out"] = rate_out
     out_dtype = np.dtype(io.output_dtype(sig, job.output, opts.dtype))
     record["dtype"] = str(out_dtype)
-    sig = replace(sig, form=_form_out(sig, geometry, len(kernels)))
+    sig = replace(sig, form=_form_out(sig, geometry, len(kernels), opts.transposed))
     if opts.dry_run:
         _dry_run(job, opts, record, sig, shape_in, kernels, geometry)
     elif isinstance(source, ChunkedInput):
         filter_chunked(job, opts, record, sig, source, kernels, geometry, out_dtype)
     elif source is not None:
-        _filter_streamed(job, opts, record, sig, source, kernels, geometry, out_dtype, rate_out)
+        ch = sig.channel_axis
+        spatial_shape = tuple(n for a, n in enumerate(shape_in) if a != ch)
+        mask = open_mask_rows(opts.mask, _limits(opts), spatial_shape)
+        try:
+            _filter_streamed(
+                job, opts, record, sig, source, kernels, geometry, out_dtype, rate_out, mask
+            )
+        finally:
+            if mask is not None:
+                mask.close()
     elif _png_strips(sig, job, opts, kernels, alpha_index(sig), out_dtype):
         _filter_to_png(job, opts, record, sig, kernels[0], geometry, out_dtype)
     else:
@@ -188,45 +200,89 @@ def _strides(geometry: dict[str, Any], ndim: int, count: int) -> tuple[int, ...]
     return tuple(int(s) ** count for s in per_axis)
 
 
-def _form_out(sig: Any, geometry: dict[str, Any], count: int) -> Any:
+def _form_out(sig: Any, geometry: dict[str, Any], count: int, transposed: bool = False) -> Any:
     """Return the output's form: the input's, its sample spacing times the stride.
 
     So a NIfTI's pixdim and affine, a TIFF's resolution and OME sizes and a video's frame
-    interval describe the output's samples.  The ``info`` is a copy, for the writer's notes.
+    interval describe the output's samples; a transposed convolution (upsampling) divides
+    the spacing by the stride instead.  The ``info`` is a copy, for the writer's notes.
     """
     form = sig.form
     spacing = form.spacing
     if spacing is not None and len(spacing) == sig.spatial_ndim:
         strides = _strides(geometry, sig.spatial_ndim, count)
-        spacing = tuple(float(v) * s for v, s in zip(spacing, strides))
+        if transposed:
+            spacing = tuple(float(v) / s for v, s in zip(spacing, strides))
+        else:
+            spacing = tuple(float(v) * s for v, s in zip(spacing, strides))
     return replace(form, spacing=spacing, info=dict(form.info))
 
 
-def _kernels(opts: FilterOptions, sig: Any, record: dict[str, Any]) -> list[np.ndarray]:
-    """Build every kernel of the chain for the signal (within ``max_taps``), normalised if asked."""
-    from convcli.kernels import resolved_params
+def _kernels(
+    opts: FilterOptions, sig: Any, record: dict[str, Any], shape_in: tuple[int, ...]
+) -> list[np.ndarray]:
+    """Build every kernel of the chain for the signal (within ``max_taps``), normalised if asked.
+
+    On audio, a kernel read from an audio file is an impulse response, built as the IR options
+    say (:func:`convcli.jobs.impulse.impulse_kernel`); what they did goes in ``record["ir"]``.
+
+    Raises
+    ------
+    ArgumentError
+        An IR option with no impulse response to apply it to.
+    """
+    from convcli.jobs.impulse import impulse_kernel, is_impulse_response
+    from convcli.kernels import parse_spec, resolved_params
 
     ndim = sig.spatial_ndim
     spacing = sig.sample_spacing
+    ch = sig.channel_axis
+    channels = 1 if ch is None else int(shape_in[ch])
     kernels = []
-    resolved = []
+    notes = []
+    resolved: list[Any] = []
     for spec in opts.kernels:
-        k = _make_kernel(spec, ndim, sig.rate, opts.max_taps, spacing)
+        if is_impulse_response(spec, sig.kind):
+            note: dict[str, Any] = {"kernel": spec}
+            path = parse_spec(spec).path
+            assert path is not None
+            k = impulse_kernel(spec, path, float(sig.rate), channels, opts, note)
+            notes.append(note)
+            resolved.append(None)
+        else:
+            k = _make_kernel(spec, ndim, sig.rate, opts.max_taps, spacing)
+            resolved.append(resolved_params(spec, ndim, sig.rate, spacing))
         if opts.normalize:
-            k = _normalized(k, per_channel=k.ndim == ndim + 1)
+            k = _normalized(k, extra=k.ndim - ndim)
+        if k.ndim == ndim + 2:
+            channels = int(k.shape[1])
+        elif k.ndim == ndim + 1:
+            channels = int(k.shape[0])
         kernels.append(k)
         record["kernels"].append(list(k.shape))
-        resolved.append(resolved_params(spec, ndim, sig.rate, spacing))
     if any(r is not None for r in resolved):  # lengths given in mm, um, ms...: in samples
         record["resolved"] = resolved
+    given = opts.ir_options()
+    if given and not notes:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise ArgumentError(
+            f"{', '.join(map(str, given))} {verb} to an audio impulse response (a kernel read "
+            f"from an audio file, on an audio input); this {sig.kind} input has none",
+            params=given,
+        )
+    if notes:
+        record["ir"] = notes
     return kernels
 
 
-def _rate_out(sig: Any, geometry: dict[str, Any], count: int) -> float | None:
+def _rate_out(
+    sig: Any, geometry: dict[str, Any], count: int, transposed: bool = False
+) -> float | None:
     """Return the output's rate: the input's over the first axis's stride, every kernel's.
 
     Audio's sample rate, which the strides must divide (an audio file stores whole Hz); a
-    video's frame rate (its time axis is the first).
+    video's frame rate (its time axis is the first).  A transposed convolution multiplies
+    the rate by the stride instead.
 
     Raises
     ------
@@ -236,6 +292,8 @@ def _rate_out(sig: Any, geometry: dict[str, Any], count: int) -> float | None:
     if sig.rate is None:
         return None
     total_stride = _strides(geometry, sig.spatial_ndim, count)[0]
+    if transposed:
+        return float(sig.rate * total_stride)
     rate_out = sig.rate / total_stride
     if sig.kind != "audio":
         return float(rate_out)
@@ -245,6 +303,26 @@ def _rate_out(sig: Any, geometry: dict[str, Any], count: int) -> float | None:
             f"(the output rate would be {rate_out:.4f} Hz)"
         )
     return float(rate_out)
+
+
+def _operation(opts: FilterOptions, ndim: int) -> dict[str, Any]:
+    """Return the chain's operation: ``normalized``, ``transposed`` and ``output_padding``."""
+    if opts.normalized and opts.transposed:
+        normalized, transposed = Param("normalized", True), Param("transposed", True)
+        raise ArgumentError(
+            f"{normalized} and {transposed} cannot be combined (normalize, then upsample, in "
+            "two runs)",
+            params=[normalized, transposed],
+        )
+    return {
+        "normalized": opts.normalized,
+        "transposed": opts.transposed,
+        "output_padding": (
+            0
+            if opts.output_padding is None
+            else per_axis(opts.output_padding, ndim, "output_padding")
+        ),
+    }
 
 
 def _dry_run(
@@ -257,23 +335,29 @@ def _dry_run(
     geometry: dict[str, Any],
 ) -> None:
     """Plan every kernel from the shapes alone (``--dry-run``): nothing is filtered or written."""
-    from convcli.engine import make_plan
+    from convcli.engine.chain import plan_step
 
     ndim = sig.spatial_ndim
+    op = _operation(opts, ndim)
     shape = tuple(shape_in)
     ch = sig.channel_axis
+    if opts.mask is not None:
+        load_mask(opts.mask, _limits(opts), tuple(n for a, n in enumerate(shape) if a != ch))
     plans = []
     for k in kernels:
         kk = k
-        if k.ndim == ndim + 1:  # one kernel per channel: a mono input is spread to them
-            kk = k[0]
+        extra = k.ndim - ndim
+        if extra:  # per channel, or a matrix: every kernel has the same geometry
+            kk = k.reshape(k.shape[extra:]) if k.size == 0 else k[(0,) * extra]
             if ch is None:
                 shape, ch = (*shape, 1), len(shape)
-            if shape[ch] == 1:
+            if extra == 1 and shape[ch] == 1:  # a mono input is spread to the kernels
                 shape = (*shape[:ch], int(k.shape[0]), *shape[ch + 1 :])
-        plan = make_plan(shape, sig.data.dtype, kk, channel_axis=ch, **geometry)
+        plan = plan_step(shape, sig.data.dtype, kk, channel_axis=ch, geometry=geometry, **op)
         plans.append(plan)
-        shape = plan.output_shape
+        shape = tuple(plan.output_shape)
+        if extra == 2:
+            shape = (*shape[:ch], int(k.shape[1]), *shape[ch + 1 :])
     _plans_to_record(plans, record, opts)
     record["shape_out"] = list(shape)
     if Path(job.output).exists() and not opts.overwrite:
@@ -298,18 +382,25 @@ def _filter_in_memory(
     data = sig.data
     alpha = alpha_index(sig)
     ch = sig.channel_axis
+    op = _operation(opts, sig.spatial_ndim)
+    spatial_shape = tuple(n for a, n in enumerate(data.shape) if a != ch)
+    mask = load_mask(opts.mask, _limits(opts), spatial_shape)
     plans: list[Any] = []
     record["nonfinite"] = count_nonfinite(data)
     if alpha is not None and opts.alpha != "separate":
-        y = _filter_with_alpha(data, alpha, ch, kernels, geometry, opts.alpha, plans)
+        y = _filter_with_alpha(data, alpha, ch, kernels, geometry, opts.alpha, plans, op, mask)
     else:
-        y = apply_chain(data, kernels, channel_axis=ch, geometry=geometry, plans=plans)
+        y = apply_chain(
+            data, kernels, channel_axis=ch, geometry=geometry, plans=plans, mask=mask, **op
+        )
     _plans_to_record(plans, record, opts)
     subtype = getattr(sig.form, "subtype", None)
     y = _post(y, opts)
     if opts.rescale:
         y = _rescale(y, out_dtype, sig.kind, subtype)
-    cast, clipped = _cast(y, out_dtype, sig.kind, subtype, record["nonfinite"] == 0)
+    # normalized: NaN where no weight was kept is the result, not an overflow
+    finite = record["nonfinite"] == 0 and not opts.normalized
+    cast, clipped = _cast(y, out_dtype, sig.kind, subtype, finite)
     record["clipped"] = int(clipped)
     record["shape_out"] = list(cast.shape)
     form = placed_form(sig, data.shape, kernels, geometry, opts.dtype)
@@ -320,12 +411,13 @@ def _filter_in_memory(
     record["status"] = "ok"
 
 
-def _normalized(k: np.ndarray, *, per_channel: bool) -> np.ndarray:
+def _normalized(k: np.ndarray, *, extra: int) -> np.ndarray:
     """Divide a kernel by its sum where that sum is not 0.
 
-    One kernel per channel (a multi-channel impulse response) is each divided by its own sum.
+    One kernel per channel (``extra`` leading axes: a multi-channel impulse response, a
+    matrix of paths) is each divided by its own sum.
     """
-    if per_channel:
-        return np.stack([_normalized(kc, per_channel=False) for kc in k])
+    if extra > 0:
+        return np.stack([_normalized(kc, extra=extra - 1) for kc in k])
     total = float(k.sum())
     return k / total if total != 0.0 else k

@@ -58,6 +58,28 @@ class FilterOptions:
     max_taps: int | None = MAX_TAPS
     limits: Any = None
     jobs: int = 1
+    normalized: bool = False
+    mask: str | None = None
+    transposed: bool = False
+    output_padding: tuple[int, ...] | None = None
+    ir_layout: str | None = None
+    resample_kernel: bool = False
+    mix: float | None = None
+    predelay: float = 0.0
+    trim_ir: bool = False
+    ir_normalize: str = "none"
+
+    def ir_options(self) -> list[Param]:
+        """Return the impulse-response parameters given, for messages."""
+        given = [
+            (Param("ir_layout"), self.ir_layout is not None),
+            (Param("resample_kernel", True), self.resample_kernel),
+            (Param("mix"), self.mix is not None),
+            (Param("predelay"), self.predelay != 0.0),
+            (Param("trim_ir", True), self.trim_ir),
+            (Param("ir_normalize"), self.ir_normalize != "none"),
+        ]
+        return [param for param, on in given if on]
 
 
 @dataclass(frozen=True)

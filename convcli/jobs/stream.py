@@ -117,6 +117,9 @@ def correlate_rows(
     rows_per_slab: int | None = None,
     finite: bool = True,
     slab_bytes: int | None = None,
+    normalized: bool = False,
+    mask: RowSource | None = None,
+    dtype: Any = None,
 ) -> Any:
     """Correlate a row source with one kernel, slab by slab; hand each slab to ``write``.
 
@@ -126,8 +129,8 @@ def correlate_rows(
         The input, read in rows along axis 0 (which must be spatial: ``channel_axis != 0``).
     kernel : ndarray
         As for :func:`convcli.convolve`; or one more leading axis with one kernel per
-        channel (a multi-channel impulse response), as
-        :func:`convcli.engine.chain.apply_chain` takes.
+        channel (a multi-channel impulse response), or two (an ``(inputs, outputs)`` matrix
+        of kernels), as :func:`convcli.engine.chain.apply_chain` takes.
     write : callable
         ``write(first_output_row, block)``, called in order.
     stride, padding, pad_mode, pad_value, dilation, flip, method, channel_axis
@@ -140,6 +143,16 @@ def correlate_rows(
     slab_bytes : int, optional
         Bytes of input per slab when ``rows_per_slab`` is not given; default
         :data:`SLAB_BYTES` (see :func:`slab_bytes_for`).
+    normalized : bool, optional
+        Normalized convolution (see :func:`convcli.convolve`): each slab's rows come with
+        their certainty, 0 on the rows of a ``zero`` or ``constant`` padding (outside the
+        signal), the copied row's on the rows of the other pad modes, so every slab leaves
+        out what the whole signal leaves out.
+    mask : RowSource, optional
+        With ``normalized``: the certainty of each row's samples (the input's spatial
+        shape, no channel axis), read slab by slab as the input is.
+    dtype : numpy.dtype, optional
+        The arithmetic dtype; default :func:`convcli.engine.compute_dtype` of the source's.
 
     Returns
     -------
@@ -154,12 +167,14 @@ def correlate_rows(
         raise ValueError("correlate_rows needs axis 0 to be spatial")
     k = np.asarray(kernel, dtype=np.float64)
     spatial = len(source.shape) - (0 if channel_axis is None else 1)
-    per_channel = k.ndim == spatial + 1
+    one = k.reshape(k.shape[k.ndim - spatial :]) if k.ndim == spatial else k
+    while one.ndim > spatial:  # per channel, or a matrix: every kernel has this geometry
+        one = one[0]
     mode = canonical_mode(pad_mode)
     plan = make_plan(
         source.shape,
-        source.dtype,
-        k[0] if per_channel else k,
+        source.dtype if dtype is None else dtype,
+        one,
         stride=stride,
         padding=padding,
         pad_mode=mode,
@@ -192,9 +207,62 @@ def correlate_rows(
         start = o0 * g0.stride - g0.pad_lo
         stop = (o1 - 1) * g0.stride + g0.effective_kernel - g0.pad_lo
         slab = _padded_rows(source, start, stop, mode, pad_value, plan.dtype)
-        out = apply_chain(slab, [k], channel_axis=channel_axis, geometry=slab_geometry)
+        certainty = None
+        if normalized:
+            certainty = _certainty_rows(mask, source.shape, spatial, start, stop, mode, plan.dtype)
+        out = apply_chain(
+            slab,
+            [k],
+            channel_axis=channel_axis,
+            geometry=slab_geometry,
+            normalized=normalized,
+            mask=certainty,
+        )
         write(o0, out)
     return plan
+
+
+def _certainty_rows(
+    mask: RowSource | None,
+    shape: Sequence[int],
+    spatial: int,
+    start: int,
+    stop: int,
+    mode: str,
+    dtype: np.dtype,
+) -> np.ndarray:
+    """Return the certainty of rows ``start:stop`` (padded along axis 0), normalized runs.
+
+    Rows outside the signal are 0 for ``zero`` and ``constant`` (left out) and copies of
+    their source row's certainty for the other modes; rows inside are the mask's (1 without).
+    """
+    from convcli.padding import source_index
+
+    n = shape[0]
+    row_shape = tuple(shape[1:spatial])
+    source: RowSource = mask if mask is not None else _Ones((n, *row_shape), dtype)
+    if mode in ("zero", "constant"):
+        lo = min(max(start, 0), n)
+        hi = max(min(stop, n), lo)
+        return np.concatenate(
+            [
+                np.zeros((lo - start, *row_shape), dtype),
+                source.read(lo, hi).astype(dtype, copy=False),
+                np.zeros((stop - hi, *row_shape), dtype),
+            ]
+        )
+    return source.take(source_index(np.arange(start, stop), n, mode)).astype(dtype, copy=False)
+
+
+class _Ones(RowSource):
+    """Rows of ones: the certainty of a signal without a mask."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.shape, self.dtype = shape, np.dtype(dtype)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Return ``stop - start`` rows of ones."""
+        return np.ones((stop - start, *self.shape[1:]), self.dtype)
 
 
 def estimate_bytes(shape: Sequence[int], kernel_shape: Sequence[int], method: str) -> int:
