@@ -90,8 +90,8 @@ def test_json_layout(tmp_path):
     [
         (np.ones((2, 2, 2)), "k.mat", {}, "2-D kernels at most"),
         (np.ones((2, 2)), "k.wav", {"rate": 8000}, "1-D kernels at most"),
-        (np.ones(3), "k.wav", {}, "needs --rate"),
-        (np.ones(3), "k.wav", {"rate": 8000.5}, "needs --rate"),
+        (np.ones(3), "k.wav", {}, "needs rate"),
+        (np.ones(3), "k.wav", {"rate": 8000.5}, "needs rate"),
         (np.array([1.0, np.nan]), "k.txt", {}, "finite"),
         (np.ones(3), "k.flac", {}, "cannot write"),
     ],

@@ -10,6 +10,7 @@ from convcli.cli import safe_path
 from convcli.cli.options import (
     ALPHA_CHOICES,
     DTYPE_CHOICES,
+    compat_opt,
     fail_fast_opt,
     geometry_options,
     gray_opt,
@@ -23,6 +24,7 @@ from convcli.cli.options import (
     progress_opt,
     quiet_opt,
     read_kernel_specs,
+    rounding_opt,
 )
 from convcli.cli.outputs import make_out_dir, plan_outputs
 from convcli.cli.report import Report, indent, run_and_report
@@ -37,6 +39,7 @@ Examples:
   convcli filter song.wav -k room_ir.wav --flip --padding full -o wet.wav
   convcli filter ct_slices/ -k gaussian:1.5 -o ct_smooth/
   convcli filter scans/*.png -k box:5 --out-dir blurred/ -j 0 --json
+  convcli filter photo.png -k "[1 2 1 2]/6" --compat opencv -o as_cv2.png
 """
 
 
@@ -151,6 +154,8 @@ class FilterReport(Report):
 @max_taps_opt
 @click.option("--dry-run", is_flag=True, help="Plan every input and print it; write nothing.")
 @progress_opt
+@compat_opt
+@rounding_opt
 def command(
     inputs: tuple[str, ...],
     kernels: tuple[str, ...],
@@ -187,6 +192,8 @@ def command(
     max_taps: int | None,
     dry_run: bool,
     progress: bool | None,
+    compat: str | None,
+    rounding: str | None,
 ) -> int:
     """Apply kernels one after another (a chain) to images, audio or volume stacks.
 
@@ -225,6 +232,8 @@ def command(
         max_taps=max_taps,
         limits=make_limits(max_pixels, max_voxels, max_frames, max_channels, max_samples),
         jobs=max(1, min(workers, len(pairs))),
+        compat=compat.lower() if compat else None,
+        rounding=rounding,
     )
     protect = tuple(inputs)
     batch = Batch(run_job, [Job(inp, out, protect) for inp, out in pairs], opts)

@@ -25,6 +25,7 @@ def apply_chain(
     channel_axis: int | None,
     geometry: dict[str, Any],
     plans: list[Any] | None = None,
+    geometries: list[dict[str, Any]] | None = None,
 ) -> np.ndarray:
     """Apply kernels one after another; per-channel kernels (one more axis) channel by channel.
 
@@ -41,6 +42,9 @@ def apply_chain(
         ``stride``, ``padding``, ``pad_mode``, ``pad_value``, ``dilation``, ``flip``, ``method``.
     plans : list, optional
         Receives the :class:`convcli.engine.Plan` of each kernel.
+    geometries : list of dict, optional
+        One geometry per kernel, used instead of ``geometry`` (padding that depends on each
+        kernel's shape).
 
     Returns
     -------
@@ -48,7 +52,8 @@ def apply_chain(
     """
     y = data
     spatial = y.ndim - (0 if channel_axis is None else 1)
-    for k in kernels:
+    for i, k in enumerate(kernels):
+        geometry = geometries[i] if geometries is not None else geometry
         finite = not (y.dtype.kind == "f" and not np.all(np.isfinite(y)))
         if k.ndim == spatial + 1:
             # One kernel per channel (a multi-channel impulse response).

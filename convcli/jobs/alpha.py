@@ -55,21 +55,31 @@ def _filter_with_alpha(
     geometry: dict[str, Any],
     mode: str,
     plans: list[Any],
+    geometries: list[dict[str, Any]] | None = None,
 ) -> np.ndarray:
-    """Filter colour and alpha: ``premultiply`` (no dark halos) or ``keep`` (alpha as is)."""
+    """Filter colour and alpha: ``premultiply`` (no dark halos) or ``keep`` (alpha as is).
+
+    ``geometries`` (one per kernel) is :func:`convcli.engine.chain.apply_chain`'s.
+    """
     assert ch is not None
     unit = _unit_max(data.dtype)
     a = np.take(data, [alpha], axis=ch).astype(compute_dtype(data.dtype))
     color = np.delete(data, alpha, axis=ch)
     if mode == "keep":
-        out_color = apply_chain(color, kernels, channel_axis=ch, geometry=geometry, plans=plans)
+        out_color = apply_chain(
+            color, kernels, channel_axis=ch, geometry=geometry, plans=plans, geometries=geometries
+        )
         deltas = [_delta_like(k if k.ndim == color.ndim - 1 else k[0]) for k in kernels]
-        out_alpha = apply_chain(a, deltas, channel_axis=ch, geometry=geometry)
+        out_alpha = apply_chain(
+            a, deltas, channel_axis=ch, geometry=geometry, geometries=geometries
+        )
         return np.concatenate([out_color, out_alpha.astype(out_color.dtype)], axis=ch)
     weight = a / unit
     pre = color * weight
     both = np.concatenate([pre, a], axis=ch)
-    out = apply_chain(both, kernels, channel_axis=ch, geometry=geometry, plans=plans)
+    out = apply_chain(
+        both, kernels, channel_axis=ch, geometry=geometry, plans=plans, geometries=geometries
+    )
     n = out.shape[ch] - 1
     out_color = np.take(out, range(n), axis=ch)
     out_alpha = np.take(out, [n], axis=ch)
@@ -80,6 +90,8 @@ def _filter_with_alpha(
     if not seen.all():
         # Where the result is fully transparent, premultiplied colour is 0/0: keep the colour
         # filtered as it is there, so that colours under alpha 0 survive (identity is exact).
-        plain = apply_chain(color, kernels, channel_axis=ch, geometry=geometry)
+        plain = apply_chain(
+            color, kernels, channel_axis=ch, geometry=geometry, geometries=geometries
+        )
         restored = np.where(seen, restored, plain)
     return np.concatenate([restored.astype(out.dtype), out_alpha], axis=ch)

@@ -32,6 +32,8 @@ from convcli.jobs.options import (
     Job,
     _limits,
     geometry_for,
+    kernel_geometries,
+    rounding_for,
 )
 from convcli.jobs.post import _cast, _post, _rescale, count_nonfinite
 from convcli.jobs.record import _plans_to_record, record_failure
@@ -110,7 +112,7 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
     if budget is None:  # the default is shared by the inputs filtered at once (--jobs)
         budget = default_memory_budget() // max(1, opts.jobs)
     stream_above = opts.max_memory if opts.max_memory is not None else MEMORY_BUDGET
-    if not opts.gray:
+    if not opts.gray and opts.compat is None:  # a preset's chain is filtered in memory
         opened = io.open_rows(job.input, opts.kind, limits)
         if opened is not None:
             source, header = opened
@@ -156,7 +158,7 @@ def _run_signal(
         _dry_run(job, opts, record, sig, shape_in, kernels, geometry)
     elif source is not None:
         _filter_streamed(job, opts, record, sig, source, kernels, geometry, out_dtype, rate_out)
-    elif _png_strips(sig, job, opts, kernels, _alpha_index(sig), out_dtype):
+    elif opts.compat is None and _png_strips(sig, job, opts, kernels, _alpha_index(sig), out_dtype):
         _filter_to_png(job, opts, record, sig, kernels[0], geometry, out_dtype)
     else:
         _filter_in_memory(job, opts, record, sig, kernels, geometry, out_dtype, rate_out)
@@ -213,7 +215,8 @@ def _dry_run(
     shape = tuple(shape_in)
     ch = sig.channel_axis
     plans = []
-    for k in kernels:
+    geometries = kernel_geometries(opts, geometry, kernels, ndim)
+    for i, k in enumerate(kernels):
         kk = k
         if k.ndim == ndim + 1:  # one kernel per channel: a mono input is spread to them
             kk = k[0]
@@ -221,7 +224,8 @@ def _dry_run(
                 shape, ch = (*shape, 1), len(shape)
             if shape[ch] == 1:
                 shape = (*shape[:ch], int(k.shape[0]), *shape[ch + 1 :])
-        plan = make_plan(shape, sig.data.dtype, kk, channel_axis=ch, **geometry)
+        g = geometries[i] if geometries is not None else geometry
+        plan = make_plan(shape, sig.data.dtype, kk, channel_axis=ch, **g)
         plans.append(plan)
         shape = plan.output_shape
     _plans_to_record(plans, record, opts)
@@ -250,21 +254,35 @@ def _filter_in_memory(
     ch = sig.channel_axis
     plans: list[Any] = []
     record["nonfinite"] = count_nonfinite(data)
+    geometries = kernel_geometries(opts, geometry, kernels, sig.spatial_ndim)
     if alpha is not None and opts.alpha != "separate":
-        y = _filter_with_alpha(data, alpha, ch, kernels, geometry, opts.alpha, plans)
+        y = _filter_with_alpha(data, alpha, ch, kernels, geometry, opts.alpha, plans, geometries)
     else:
-        y = apply_chain(data, kernels, channel_axis=ch, geometry=geometry, plans=plans)
+        if _in_double(opts) and data.dtype != np.float64:
+            data = data.astype(np.float64)
+        y = apply_chain(
+            data, kernels, channel_axis=ch, geometry=geometry, plans=plans, geometries=geometries
+        )
     _plans_to_record(plans, record, opts)
     subtype = getattr(sig.form, "subtype", None)
     y = _post(y, opts)
     if opts.rescale:
         y = _rescale(y, out_dtype, sig.kind, subtype)
-    cast, clipped = _cast(y, out_dtype, sig.kind, subtype, record["nonfinite"] == 0)
+    cast, clipped = _cast(
+        y, out_dtype, sig.kind, subtype, record["nonfinite"] == 0, rounding_for(opts)
+    )
     record["clipped"] = int(clipped)
     record["shape_out"] = list(cast.shape)
     out = replace(sig, data=cast, rate=rate_out)
     io.save(out, job.output, overwrite=opts.overwrite, protect=job.protect)
     record["status"] = "ok"
+
+
+def _in_double(opts: FilterOptions) -> bool:
+    """Whether a ``--compat`` preset computes in float64 (its peer computes in double)."""
+    from convcli.presets import get_preset
+
+    return opts.compat is not None and get_preset(opts.compat).compute == "float64"
 
 
 def _normalized(k: np.ndarray, *, per_channel: bool) -> np.ndarray:

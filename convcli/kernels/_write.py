@@ -27,7 +27,7 @@ import os
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convcli.errors import KernelSpecError
+from convcli.errors import KernelSpecError, Param
 
 __all__ = ["WRITE_EXTENSIONS", "write_kernel_file"]
 
@@ -106,7 +106,10 @@ def write_kernel_file(
         )
     if ext in _AUDIO_FORMATS:
         if rate is None or not (rate > 0 and float(rate).is_integer()):
-            raise KernelSpecError(f"{path}: an audio kernel needs --rate, a whole number of Hz")
+            need = Param("rate")
+            raise KernelSpecError(
+                f"{path}: an audio kernel needs {need}, a whole number of Hz", params=[need]
+            )
         _write_audio(array, path, int(rate), _AUDIO_FORMATS[ext], overwrite)
         return
     if ext == ".npy":

@@ -1,0 +1,246 @@
+"""``--compat``: convcli's numbers equal scipy.ndimage's, OpenCV's and PyTorch's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+from test_cli_info_kernels import assert_one_error_line, invoke, ok
+
+from convcli.kernels import format_inline
+from convcli.presets import PRESET_NAMES, PRESETS, same_pads
+
+RNG = np.random.default_rng(1616)
+IMAGE = RNG.integers(0, 256, (19, 24), dtype=np.uint8)
+FLOATS = RNG.standard_normal((17, 22)).astype(np.float32)
+
+#: Non-negative kernels of sum < 1 (scipy wraps what does not fit uint8; convcli clips).
+KERNELS = {
+    "3x3": RNG.random((3, 3)) / 9,
+    "2x4": RNG.random((2, 4)) / 8,
+    "4x1": RNG.random((4, 1)) / 4,
+    "5x2": RNG.random((5, 2)) / 10,
+}
+#: Kernels whose sums are exact in float32 (OpenCV accumulates in float32).
+DYADIC = {
+    "3x3": np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 16,
+    "2x4": np.array([[1, 2, 1, 2], [3, 1, 1, 1]]) / 16,
+    "4x1": np.array([[1], [3], [3], [1]]) / 8,
+    "3x2-signed": np.array([[-1, 2], [5, -3], [1, 4]]) / 8,
+}
+
+
+def run(tmp_path, x, kernel, *args, name="x"):
+    src = tmp_path / f"{name}.npy"
+    dst = tmp_path / f"{name}-out.npy"
+    np.save(src, x)
+    ok(invoke("filter", src, "-k", format_inline(kernel), "-o", dst, "--overwrite", "-q", *args))
+    return np.load(dst)
+
+
+@pytest.mark.parametrize("kname", sorted(KERNELS))
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_scipy_uint8(tmp_path, kname, stride):
+    k = KERNELS[kname]
+    got = run(tmp_path, IMAGE, k, "--compat", "scipy", "--stride", str(stride))
+    want = ndi.convolve(IMAGE, k)[::stride, ::stride]
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, want)
+
+
+def test_scipy_png(tmp_path):
+    from PIL import Image
+
+    Image.fromarray(IMAGE).save(tmp_path / "g.png")
+    k = KERNELS["2x4"]
+    ok(
+        invoke(
+            "filter",
+            tmp_path / "g.png",
+            "-k",
+            format_inline(k),
+            "--compat",
+            "scipy",
+            "-o",
+            tmp_path / "o.png",
+        )
+    )
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(tmp_path / "o.png")), ndi.convolve(IMAGE, k)
+    )
+
+
+@pytest.mark.parametrize("kname", sorted(KERNELS))
+def test_scipy_float64_and_1d(tmp_path, kname):
+    k = KERNELS[kname] - 0.05
+    x = FLOATS.astype(np.float64)
+    np.testing.assert_allclose(
+        run(tmp_path, x, k, "--compat", "scipy"), ndi.convolve(x, k), rtol=1e-12, atol=1e-12
+    )
+    k1 = k.ravel()
+    np.testing.assert_allclose(
+        run(tmp_path, x[0], k1, "--compat", "scipy", name="row"),
+        ndi.convolve1d(x[0], k1),
+        rtol=1e-12,
+        atol=1e-12,
+    )
+
+
+def test_without_the_preset_scipy_differs(tmp_path):
+    """The test above is not vacuous: convcli's defaults give other numbers."""
+    k = KERNELS["2x4"]
+    assert not np.array_equal(run(tmp_path, IMAGE, k), ndi.convolve(IMAGE, k))
+    assert not np.array_equal(run(tmp_path, IMAGE, k, "--flip"), ndi.convolve(IMAGE, k))
+
+
+def _cv2():
+    return pytest.importorskip("cv2")
+
+
+@pytest.mark.parametrize("kname", sorted(DYADIC))
+@pytest.mark.parametrize("stride", [1, 2])
+def test_opencv_uint8(tmp_path, kname, stride):
+    cv = _cv2()
+    k = DYADIC[kname]
+    got = run(tmp_path, IMAGE, k, "--compat", "opencv", "--stride", str(stride))
+    want = cv.filter2D(IMAGE, -1, k)[::stride, ::stride]
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("kname", sorted(KERNELS))
+def test_opencv_float32(tmp_path, kname):
+    cv = _cv2()
+    k = KERNELS[kname] - 0.05
+    got = run(tmp_path, FLOATS, k, "--compat", "opencv")
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, cv.filter2D(FLOATS, -1, k), rtol=2e-5, atol=2e-6)
+
+
+def test_opencv_rounds_half_to_even(tmp_path):
+    cv = _cv2()
+    x = np.array([[1, 2, 3, 4, 5, 6, 7, 8]], dtype=np.uint8)
+    k = np.array([[0.5, 0.5]])  # every output a half
+    got = run(tmp_path, x, k, "--compat", "opencv")
+    np.testing.assert_array_equal(got, cv.filter2D(x, -1, k))
+    np.testing.assert_array_equal(
+        run(tmp_path, x, k, "--compat", "opencv", "--rounding", "half-up"),
+        np.floor(cv.filter2D(x.astype(np.float32), -1, k) + 0.5),
+    )
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("kshape", [(3, 3), (2, 4), (4, 1), (5, 2)])
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_torch_same(tmp_path, kshape, dilation):
+    torch = _torch()
+    k = RNG.standard_normal(kshape).astype(np.float32)
+    got = run(tmp_path, FLOATS, k, "--compat", "torch", "--dilation", str(dilation))
+    want = torch.nn.functional.conv2d(
+        torch.from_numpy(FLOATS)[None, None],
+        torch.from_numpy(k)[None, None],
+        padding="same",
+        dilation=dilation,
+    )[0, 0].numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kshape", [(3, 3), (2, 4), (5, 1)])
+@pytest.mark.parametrize("stride", [2, 3])
+def test_torch_strided(tmp_path, kshape, stride):
+    torch = _torch()
+    k = RNG.standard_normal(kshape).astype(np.float32)
+    got = run(tmp_path, FLOATS, k, "--compat", "torch", "--stride", str(stride))
+    pad = tuple((n - 1) // 2 for n in kshape)
+    want = torch.nn.functional.conv2d(
+        torch.from_numpy(FLOATS)[None, None],
+        torch.from_numpy(k)[None, None],
+        padding=pad,
+        stride=stride,
+    )[0, 0].numpy()
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_torch_1d_and_3d(tmp_path):
+    torch = _torch()
+    x1 = FLOATS[0]
+    k1 = RNG.standard_normal(6).astype(np.float32)
+    want1 = torch.nn.functional.conv1d(
+        torch.from_numpy(x1)[None, None], torch.from_numpy(k1)[None, None], padding="same"
+    )[0, 0].numpy()
+    np.testing.assert_allclose(
+        run(tmp_path, x1, k1, "--compat", "torch", name="a"), want1, rtol=1e-5, atol=1e-5
+    )
+    x3 = RNG.standard_normal((6, 7, 8)).astype(np.float32)
+    k3 = RNG.standard_normal((2, 3, 4)).astype(np.float32)
+    want3 = torch.nn.functional.conv3d(
+        torch.from_numpy(x3)[None, None], torch.from_numpy(k3)[None, None], padding="same"
+    )[0, 0].numpy()
+    np.testing.assert_allclose(
+        run(tmp_path, x3, k3, "--compat", "torch", name="v"), want3, rtol=1e-5, atol=1e-5
+    )
+
+
+def test_given_options_win_over_the_preset(tmp_path):
+    k = KERNELS["3x3"]
+    got = run(tmp_path, IMAGE, k, "--compat", "scipy", "--pad-mode", "zero")
+    np.testing.assert_array_equal(got, ndi.convolve(IMAGE, k, mode="constant"))
+
+
+def test_dry_run_shows_the_peer_padding(tmp_path):
+    np.save(tmp_path / "x.npy", IMAGE)
+    out = ok(
+        invoke(
+            "filter",
+            tmp_path / "x.npy",
+            "-k",
+            "[1 2 3 4]",
+            "--compat",
+            "opencv",
+            "--dry-run",
+            "-o",
+            tmp_path / "y.npy",
+        )
+    ).stdout
+    assert "pads 0:0 2:1 (reflect)" in out
+
+
+def test_unknown_preset_is_a_usage_error(tmp_path):
+    np.save(tmp_path / "x.npy", IMAGE)
+    line = assert_one_error_line(
+        invoke(
+            "filter",
+            tmp_path / "x.npy",
+            "-k",
+            "box:3",
+            "--compat",
+            "matlab",
+            "-o",
+            tmp_path / "y.npy",
+        ),
+        2,
+    )
+    assert "scipy" in line and "opencv" in line
+    assert not (tmp_path / "y.npy").exists()
+
+
+def test_same_pads_keep_the_size_and_centre():
+    for preset in PRESETS.values():
+        for k in range(1, 7):
+            for d in (1, 2):
+                ((lo, hi),) = same_pads(preset, (k,), (d,), (1,))
+                assert lo + hi == d * (k - 1)
+                assert lo == (
+                    d * (k - 1) // 2 if preset.origin == "low" else d * (k - 1) - d * (k - 1) // 2
+                )
+
+
+def test_cli_choices_are_the_presets_and_roundings():
+    from convcli.cli.options import ROUNDING_CHOICES
+    from convcli.io.dtypes import ROUNDINGS
+
+    assert ROUNDING_CHOICES == ROUNDINGS
+    assert set(PRESET_NAMES) == {"scipy", "opencv", "torch", "imagemagick", "vips", "ffmpeg"}
