@@ -15,7 +15,8 @@ A preset sets what each tool decides differently for the same kernel:
 - the arithmetic's precision (``compute``: ``"float64"`` for peers that compute in double;
   ``"auto"`` keeps convcli's float32 for 8- and 16-bit inputs);
 - how a float result is rounded to an integer output (``rounding``, one of
-  :data:`convcli.io.dtypes.ROUNDINGS`).
+  :data:`convcli.io.dtypes.ROUNDINGS`), after the peer stores it (``stored``: libvips sums in
+  double and stores a float32 image, which its save-time cast truncates).
 
 Only ``same`` padding is changed by a preset: ``valid``, ``full`` and explicit padding mean
 the same to every tool.  Options given on the command line win over the preset's
@@ -55,6 +56,7 @@ class Preset:
     strided: str
     compute: str
     rounding: str
+    stored: str | None = None
 
 
 PRESETS: dict[str, Preset] = {
@@ -107,8 +109,9 @@ PRESETS: dict[str, Preset] = {
             "replicate",
             "high",
             "subsample",
-            "auto",
+            "float64",
             "toward-zero",
+            "float32",
         ),
         Preset(
             "ffmpeg",

@@ -37,6 +37,7 @@ from convcli.jobs.options import (
 )
 from convcli.jobs.post import _cast, _post, _rescale, count_nonfinite
 from convcli.jobs.record import _plans_to_record, record_failure
+from convcli.presets import get_preset
 
 __all__ = ["run_job", "FilterOptions", "Job"]
 
@@ -263,6 +264,8 @@ def _filter_in_memory(
         y = apply_chain(
             data, kernels, channel_axis=ch, geometry=geometry, plans=plans, geometries=geometries
         )
+        if opts.compat is not None and get_preset(opts.compat).stored == "float32":
+            y = y.astype(np.float32)
     _plans_to_record(plans, record, opts)
     subtype = getattr(sig.form, "subtype", None)
     y = _post(y, opts)
@@ -280,8 +283,6 @@ def _filter_in_memory(
 
 def _in_double(opts: FilterOptions) -> bool:
     """Whether a ``--compat`` preset computes in float64 (its peer computes in double)."""
-    from convcli.presets import get_preset
-
     return opts.compat is not None and get_preset(opts.compat).compute == "float64"
 
 
