@@ -40,6 +40,7 @@ Examples:
   convcli filter ct_slices/ -k gaussian:1.5 -o ct_smooth/
   convcli filter scans/*.png -k box:5 --out-dir blurred/ -j 0 --json
   convcli filter photo.png -k "[1 2 1 2]/6" --compat opencv -o as_cv2.png
+  convcli filter photo.png -k gaussian:2 -o soft.png --record
 """
 
 
@@ -156,6 +157,12 @@ class FilterReport(Report):
 @progress_opt
 @compat_opt
 @rounding_opt
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Write OUTPUT.record.json beside each output (command, versions, kernels, geometry, "
+    "SHA-256s) for `convcli verify`.",
+)
 def command(
     inputs: tuple[str, ...],
     kernels: tuple[str, ...],
@@ -194,6 +201,7 @@ def command(
     progress: bool | None,
     compat: str | None,
     rounding: str | None,
+    record: bool,
 ) -> int:
     """Apply kernels one after another (a chain) to images, audio or volume stacks.
 
@@ -234,6 +242,7 @@ def command(
         jobs=max(1, min(workers, len(pairs))),
         compat=compat.lower() if compat else None,
         rounding=rounding,
+        record=record,
     )
     protect = tuple(inputs)
     batch = Batch(run_job, [Job(inp, out, protect) for inp, out in pairs], opts)

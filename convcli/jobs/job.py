@@ -132,6 +132,11 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
 
 
 def _run(job: Job, opts: FilterOptions, record: dict[str, Any]) -> None:
+    if opts.record and not opts.dry_run:  # before any work: the record must be writable too
+        from convcli.io.atomic import check_output
+        from convcli.jobs.provenance import record_path
+
+        check_output(record_path(job.output), overwrite=opts.overwrite, protect=job.protect)
     sig, source = _open(job, opts)
     try:
         _run_signal(job, opts, record, sig, source)
@@ -163,6 +168,12 @@ def _run_signal(
         _filter_to_png(job, opts, record, sig, kernels[0], geometry, out_dtype)
     else:
         _filter_in_memory(job, opts, record, sig, kernels, geometry, out_dtype, rate_out)
+    if opts.record and record["status"] == "ok":
+        from convcli.jobs.provenance import make_record, record_path, write_record
+
+        path = record_path(job.output)
+        write_record(make_record(opts, job, kernels, record), path, overwrite=opts.overwrite)
+        record["record"] = path
 
 
 def _kernels(opts: FilterOptions, sig: Any, record: dict[str, Any]) -> list[np.ndarray]:

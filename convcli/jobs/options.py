@@ -54,6 +54,7 @@ class FilterOptions:
     jobs: int = 1
     compat: str | None = None
     rounding: str | None = None
+    record: bool = False
 
 
 @dataclass(frozen=True)
