@@ -244,3 +244,23 @@ def test_cli_choices_are_the_presets_and_roundings():
 
     assert ROUNDING_CHOICES == ROUNDINGS
     assert set(PRESET_NAMES) == {"scipy", "opencv", "torch", "imagemagick", "vips", "ffmpeg"}
+
+
+def test_the_docs_preset_table_is_the_code():
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "beyond-the-peers.md"
+    rows = {
+        m.group(1): [c.strip() for c in line.split("|")[1:-1]]
+        for line in page.read_text().splitlines()
+        if (m := re.match(r"\| `([a-z]+)` \| ", line)) and m.group(1) in PRESETS
+    }
+    assert list(rows) == list(PRESET_NAMES)
+    for name, cells in rows.items():
+        preset = PRESETS[name]
+        assert cells[2] == ("convolution" if preset.flip else "correlation")
+        assert cells[3].startswith(f"`{preset.pad_mode}`")
+        assert ("peer(x)[::s]" in cells[5]) == (preset.strided == "subsample")
+        assert cells[6].startswith("float64" if preset.compute == "float64" else "float32")
+        assert cells[7] == f"`{preset.rounding}`"
