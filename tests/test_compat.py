@@ -264,3 +264,32 @@ def test_the_docs_preset_table_is_the_code():
         assert ("peer(x)[::s]" in cells[5]) == (preset.strided == "subsample")
         assert cells[6].startswith("float64" if preset.compute == "float64" else "float32")
         assert cells[7] == f"`{preset.rounding}`"
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_features_torch(tmp_path, stride):
+    torch = _torch()
+    w = RNG.standard_normal((3, 2, 4)).astype(np.float32)
+    np.save(tmp_path / "w.npy", w)
+    np.save(tmp_path / "x.npy", FLOATS)
+    ok(invoke("features", tmp_path / "x.npy", "--weights", tmp_path / "w.npy", "--compat",
+              "torch", "--stride", str(stride), "-o", tmp_path / "maps", "-q"))  # fmt: skip
+    got = np.load(tmp_path / "maps" / "maps.npy")
+    padding = "same" if stride == 1 else (0, 1)
+    want = torch.nn.functional.conv2d(
+        torch.from_numpy(FLOATS)[None, None], torch.from_numpy(w)[:, None],
+        stride=stride, padding=padding,
+    )[0].numpy()  # fmt: skip
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_features_scipy(tmp_path):
+    ks = [KERNELS["2x4"], RNG.random((2, 4))]  # a bank of one shape
+    np.save(tmp_path / "x.npy", FLOATS)
+    args = [a for k in ks for a in ("-k", format_inline(k))]
+    ok(invoke("features", tmp_path / "x.npy", *args, "--compat", "scipy",
+              "-o", tmp_path / "maps", "-q"))  # fmt: skip
+    got = np.load(tmp_path / "maps" / "maps.npy")
+    x = FLOATS.astype(np.float64)
+    for got_map, k in zip(got, ks):
+        np.testing.assert_allclose(got_map, ndi.convolve(x, k), rtol=1e-5, atol=1e-5)

@@ -33,7 +33,7 @@ from convcli.errors import (
     SignalWriteError,
 )
 from convcli.io import Form, Signal
-from convcli.jobs.options import geometry_for
+from convcli.jobs.options import geometry_for, kernel_geometries
 from convcli.jobs.record import record_failure
 
 __all__ = ["FeaturesOptions", "FeaturesJob", "run_features", "features_job", "describe_colours"]
@@ -76,6 +76,7 @@ class FeaturesOptions:
     gray: bool = False
     overwrite: bool = False
     verbose: bool = False
+    compat: str | None = None
 
 
 class _Stage:
@@ -268,6 +269,12 @@ def _run(
     pooling = parse_pool(opts.pool) if opts.pool else None
     finite = not (data.dtype.kind == "f" and not np.all(np.isfinite(data)))
     plan = plan_bank(data.shape, data.dtype, weights, channel_axis=ch, finite=finite, **geometry)
+    peer = kernel_geometries(opts, geometry, [np.empty(plan.kernel_shape)], ndim)
+    if peer is not None:  # --compat: the peer's `same` padding for the bank's kernel shape
+        geometry = peer[0]
+        plan = plan_bank(
+            data.shape, data.dtype, weights, channel_axis=ch, finite=finite, **geometry
+        )
     log(plan.describe())
     rate_out = _rate_out(sig, plan.geometry[0].stride * (pooling.stride if pooling else 1))
     maps = _compute(plan, data, bias, opts.activation, pooling)
