@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
@@ -293,3 +295,21 @@ def test_features_scipy(tmp_path):
     x = FLOATS.astype(np.float64)
     for got_map, k in zip(got, ks):
         np.testing.assert_allclose(got_map, ndi.convolve(x, k), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("rounding", ["half-even", "half-up", "toward-zero"])
+def test_rounding_reaches_streamed_audio(tmp_path, rounding):
+    """One kernel, audio to audio: the streamed route rounds as told too."""
+    import soundfile as sf
+
+    pcm = RNG.integers(-20000, 20000, (300, 1)).astype(np.int16)
+    sf.write(tmp_path / "a.wav", pcm, 8000, subtype="PCM_16")
+    out = ok(invoke("filter", tmp_path / "a.wav", "-k", "[0.5 0.5]", "--rounding", rounding,
+                    "-o", tmp_path / "b.wav", "-q", "--json")).stdout  # fmt: skip
+    assert json.loads(out)["streamed"] is True
+    got = sf.read(tmp_path / "b.wav", dtype="int16")[0]
+    a = pcm[:, 0].astype(np.int64)
+    halves = (a + np.append(a[1:], 0)) / 2  # `same` with [0.5 0.5]: x[i] and x[i+1], zero after
+    want = {"half-even": np.rint, "half-up": lambda v: np.floor(v + 0.5), "toward-zero": np.trunc}
+    np.testing.assert_array_equal(got, want[rounding](halves))
+    assert np.any(halves != np.rint(halves))  # there are halves to round
