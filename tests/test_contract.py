@@ -14,6 +14,7 @@ import pytest
 import convcli
 from convcli.cli import cli
 from convcli.padding import ALIASES, NUMPY_NAMES, PAD_MODES, SCIPY_NAMES
+from convcli.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 # The front page and the reference pages in docs/: a marked table may live in any of them.
@@ -75,6 +76,8 @@ def test_readme_pad_mode_table_is_the_code():
         assert SCIPY_NAMES[name] in cells[3]
         aliases = sorted(a for a, n in ALIASES.items() if n == name)
         assert sorted(re.findall(r"`([a-z0-9]+)`", cells[-1])) == aliases
+        presets = sorted(p.name for p in PRESETS.values() if p.pad_mode == name)
+        assert sorted(re.findall(r"`([a-z0-9]+)`", cells[-2])) == presets
 
 
 def test_the_cli_imports_no_heavy_module():

@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kernels": ("convcli.cli.kernels", "List the named kernels, or show one kernel's values."),
     "animate": ("convcli.cli.animate", "Animate a convolution geometry (GIF, APNG, PNG frames)."),
     "info": ("convcli.cli.info", "Show what convcli sees in input files."),
+    "verify": ("convcli.cli.verify", "Re-run a --record and check the output bit for bit."),
 }
 
 EPILOG = """\b

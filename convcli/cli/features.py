@@ -11,6 +11,7 @@ from convcli.cli import problem, safe_path
 from convcli.cli.options import (
     ACTIVATION_CHOICES,
     check_kernel_specs,
+    compat_opt,
     fail_fast_opt,
     geometry_options,
     gray_opt,
@@ -234,6 +235,7 @@ class FeaturesReport(Report):
     help="Print the plan (kernels, channels, pads, shapes, method) and tracebacks.",
 )
 @progress_opt
+@compat_opt
 def command(
     inputs: tuple[str, ...],
     kernels: tuple[str, ...],
@@ -268,6 +270,7 @@ def command(
     quiet: bool,
     verbose: bool,
     progress: bool | None,
+    compat: str | None,
 ) -> int:
     """Apply a bank of kernels to each INPUT and write one feature map per kernel.
 
@@ -336,6 +339,7 @@ def command(
         gray=gray,
         overwrite=overwrite,
         verbose=verbose,
+        compat=compat.lower() if compat else None,
     )
     protect = tuple(inputs)
     batch = Batch(features_job, [FeaturesJob(inp, out, protect) for inp, out in pairs], opts)

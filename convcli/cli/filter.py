@@ -11,6 +11,7 @@ from convcli.cli.options import (
     ALPHA_CHOICES,
     DTYPE_CHOICES,
     _finite,
+    compat_opt,
     fail_fast_opt,
     geometry_options,
     gray_opt,
@@ -26,6 +27,7 @@ from convcli.cli.options import (
     quiet_opt,
     read_kernel_specs,
     read_options,
+    rounding_opt,
     scheduler_opt,
     series_options,
 )
@@ -48,6 +50,8 @@ Examples:
   convcli filter dem.tif -k gaussian:2 --normalized --mask valid.png -o filled.tif
   convcli filter photo.png --transposed --stride 2 -k bilinear:2 -o twice.png
   convcli filter dry.wav -k hall_ll_lr_rl_rr.wav --flip --padding full --mix 0.3 -o wet.wav
+  convcli filter photo.png -k "[1 2 1 2]/6" --compat opencv -o as_cv2.png
+  convcli filter photo.png -k gaussian:2 -o soft.png --record
 """
 
 
@@ -253,6 +257,14 @@ class FilterReport(Report):
 @max_taps_opt
 @click.option("--dry-run", is_flag=True, help="Plan every input and print it; write nothing.")
 @progress_opt
+@compat_opt
+@rounding_opt
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Write OUTPUT.record.json beside each output (command, versions, kernels, geometry, "
+    "SHA-256s) for `convcli verify`.",
+)
 def command(
     inputs: tuple[str, ...],
     kernels: tuple[str, ...],
@@ -303,6 +315,9 @@ def command(
     max_taps: int | None,
     dry_run: bool,
     progress: bool | None,
+    compat: str | None,
+    rounding: str | None,
+    record: bool,
 ) -> int:
     """Apply kernels one after another (a chain) to images, audio, series or volume stacks.
 
@@ -359,6 +374,9 @@ def command(
         max_taps=max_taps,
         limits=make_limits(max_pixels, max_voxels, max_frames, max_channels, max_samples),
         jobs=max(1, min(workers, len(pairs))),
+        compat=compat.lower() if compat else None,
+        rounding=rounding,
+        record=record,
     )
     protect = tuple(inputs)
     batch = Batch(run_job, [Job(inp, out, protect) for inp, out in pairs], opts)

@@ -17,6 +17,8 @@ Examples:
   convcli kernels "[1 2 1; 2 4 2; 1 2 1]/16"
   convcli kernels lowpass:cutoff=1000 --rate 44100 --response lowpass.png
   convcli kernels sobel:axis=1 --response sobel.png
+  convcli kernels gaussian:sigma=1.5 -o blur.mat
+  convcli kernels lowpass:cutoff=1000 --rate 44100 -o lowpass.wav
 
 \b
 --response PATH (or --plot PATH) also prints the kernel's DC gain, Nyquist gain, zero-sum
@@ -71,18 +73,27 @@ def bank_table() -> str:
     default=None,
     help="Draw the frequency response to PATH (.png) and print its properties.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace an existing --response file.")
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    default=None,
+    help="Write the kernel to FILE (.txt .csv .npy .json .mat, or .wav/.aiff for 1-D with "
+    "--rate); reading it back gives the same values.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing --response or -o file.")
 def command(
     spec: str | None,
     ndim: int | None,
     rate: float | None,
     response: str | None,
+    output: str | None,
     overwrite: bool,
 ) -> int:
     """List every named kernel, or print SPEC's values, shape and sum."""
     if spec is None:
-        if response is not None:
-            raise click.UsageError("--response needs a kernel SPEC")
+        if response is not None or output is not None:
+            raise click.UsageError(f"{'--response' if response else '-o'} needs a kernel SPEC")
         click.echo(kernel_table())
         click.echo("\nbanks (convcli features --bank NAME[:ARGS]):")
         click.echo(bank_table())
@@ -91,6 +102,8 @@ def command(
         if rate is not None and not 0 < rate < float("inf"):
             raise click.UsageError(f"--rate must be a positive number of Hz, got {rate:g}")
         _check_plot_path(response, overwrite)
+    if output is not None:
+        _check_kernel_path(output, overwrite)
     import numpy as np
 
     from convcli.errors import KernelSpecError
@@ -104,6 +117,10 @@ def command(
                 ndim = 2 if kdef.supports(2) else (kdef.ndims or (1,))[0]
             elif parsed.kind == "inline" and parsed.array is not None:
                 ndim = parsed.array.ndim
+            elif parsed.kind == "file" and parsed.path is not None:
+                from convcli.kernels import read_kernel_file
+
+                ndim = max(1, read_kernel_file(parsed.path).ndim)
             else:
                 ndim = None
         kernel = make_kernel(spec, ndim if ndim is not None else 1, rate=rate)
@@ -124,7 +141,42 @@ def command(
     click.echo(f"sum: {float(kernel.sum()):.6g}")
     if response is not None:
         _response(spec, kernel, rate, response, overwrite)
+    if output is not None:
+        _write(kernel, output, rate, overwrite)
     return 0
+
+
+def _check_kernel_path(path: str, overwrite: bool) -> None:
+    """Refuse, before any work, an ``-o`` path of a format not written, or that exists."""
+    import os
+
+    from convcli.errors import ConvcliError
+    from convcli.io.atomic import check_output
+    from convcli.kernels import WRITE_EXTENSIONS
+
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in WRITE_EXTENSIONS:
+        raise click.UsageError(
+            f"-o {path!r}: cannot write a kernel as {ext or 'a file without an extension'}; "
+            f"use {', '.join(WRITE_EXTENSIONS)}"
+        )
+    try:
+        check_output(path, overwrite=overwrite)
+    except ConvcliError as exc:
+        raise click.ClickException(problem(exc)) from None
+
+
+def _write(kernel: Any, path: str, rate: float | None, overwrite: bool) -> None:
+    from convcli.errors import ConvcliError, KernelSpecError
+    from convcli.kernels import write_kernel_file
+
+    try:
+        write_kernel_file(kernel, path, rate=rate, overwrite=overwrite)
+    except KernelSpecError as exc:
+        raise click.UsageError(problem(exc)) from None
+    except ConvcliError as exc:
+        raise click.ClickException(problem(exc)) from None
+    click.echo(f"written: {path}")
 
 
 def _check_plot_path(path: str, overwrite: bool) -> None:

@@ -31,6 +31,8 @@ ALPHA_CHOICES = ("premultiply", "separate", "keep")
 ACTIVATION_CHOICES = ("none", "relu", "abs", "tanh", "sigmoid")
 #: ``--pad-mode``: :data:`convcli.padding.PAD_MODES`, and the aliases of
 #: :data:`convcli.padding.ALIASES`.
+#: ``--rounding``: :data:`convcli.io.dtypes.ROUNDINGS`.
+ROUNDING_CHOICES = ("half-even", "half-up", "toward-zero", "q16-down")
 PAD_MODE_CHOICES = ("zero", "constant", "reflect", "symmetric", "replicate", "circular")
 PAD_MODE_ALIASES = ("zeros", "reflect101", "edge", "nearest", "clamp", "wrap")
 
@@ -378,6 +380,28 @@ max_samples_opt = _count_option(
     "--max-samples", _SAMPLES, "Refuse audio of more samples (frames x channels)"
 )
 max_taps_opt = _count_option("--max-taps", _TAPS, "Refuse a kernel of more taps")
+
+
+def _compat_names() -> list[str]:
+    from convcli.presets import PRESET_NAMES
+
+    return list(PRESET_NAMES)
+
+
+compat_opt = click.option(
+    "--compat",
+    type=click.Choice(_compat_names(), case_sensitive=False),
+    default=None,
+    help="Compute as this peer does: correlation or convolution, pad mode, which tap of an "
+    "even kernel is centred, strides, precision and rounding (docs/beyond-the-peers.md).",
+)
+rounding_opt = click.option(
+    "--rounding",
+    type=click.Choice(ROUNDING_CHOICES),
+    default=None,
+    help="How results are rounded to an integer output.  [default: half-even, or the "
+    "--compat preset's]",
+)
 
 
 def limits_options(f: F) -> F:

@@ -193,6 +193,7 @@ def apply_chain(
     mask: Any = None,
     transposed: bool = False,
     output_padding: int | Sequence[int] = 0,
+    geometries: list[dict[str, Any]] | None = None,
 ) -> np.ndarray:
     """Apply kernels one after another; per-channel kernels and IR matrices channel by channel.
 
@@ -221,6 +222,9 @@ def apply_chain(
         Transposed convolution for every kernel (:func:`convcli.conv_transpose`).
     output_padding : int or sequence of int, optional
         Of a transposed convolution.
+    geometries : list of dict, optional
+        One geometry per kernel, used instead of ``geometry`` (padding that depends on each
+        kernel's shape, as a ``--compat`` preset's ``same`` rule gives).
 
     Returns
     -------
@@ -238,7 +242,8 @@ def apply_chain(
         raise ArgumentError("normalized and transposed convolution cannot be combined")
     y = data
     spatial = y.ndim - (0 if channel_axis is None else 1)
-    geometries = [geometry] * len(kernels) if isinstance(geometry, dict) else list(geometry)
+    if geometries is None:
+        geometries = [geometry] * len(kernels) if isinstance(geometry, dict) else list(geometry)
     if len(geometries) != len(kernels):
         raise ArgumentError(f"{len(geometries)} geometries for {len(kernels)} kernels")
     op: dict[str, Any] = dict(

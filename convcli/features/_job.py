@@ -34,7 +34,7 @@ from convcli.errors import (
 )
 from convcli.io import Form, Signal
 from convcli.jobs.alpha import alpha_index
-from convcli.jobs.options import geometry_for
+from convcli.jobs.options import geometry_for, kernel_geometries
 from convcli.jobs.record import record_failure
 
 __all__ = ["FeaturesOptions", "FeaturesJob", "run_features", "features_job", "describe_colours"]
@@ -79,6 +79,7 @@ class FeaturesOptions:
     mask: str | None = None
     transposed: bool = False
     output_padding: tuple[int, ...] | None = None
+    compat: str | None = None
 
 
 class _Stage:
@@ -281,6 +282,12 @@ def _run(
     pooling = parse_pool(opts.pool) if opts.pool else None
     finite = not (data.dtype.kind == "f" and not np.all(np.isfinite(data)))
     plan = plan_bank(data.shape, data.dtype, weights, channel_axis=ch, finite=finite, **geometry)
+    peer = kernel_geometries(opts, geometry, [np.empty(plan.kernel_shape)], ndim)
+    if peer is not None:  # --compat: the peer's `same` padding for the bank's kernel shape
+        geometry = peer[0]
+        plan = plan_bank(
+            data.shape, data.dtype, weights, channel_axis=ch, finite=finite, **geometry
+        )
     operation = "transposed" if opts.transposed else "normalized" if opts.normalized else None
     if operation is None:
         log(plan.describe())

@@ -70,12 +70,14 @@ def _filter_with_alpha(
     plans: list[Any],
     op: dict[str, Any] | None = None,
     mask: np.ndarray | None = None,
+    geometries: list[dict[str, Any]] | None = None,
 ) -> np.ndarray:
     """Filter colour and alpha: ``premultiply`` (no dark halos) or ``keep`` (alpha as is).
 
     ``op`` holds the chain's operation (``normalized``, ``transposed``, ``output_padding``).
     Normalized, the alpha (times ``mask``, if given) is the certainty of the colour
     channels, and the alpha itself is filtered plainly (``premultiply``) or kept (``keep``).
+    ``geometries`` (one per kernel) is :func:`convcli.engine.chain.apply_chain`'s.
     """
     assert ch is not None
     op = dict(op or {})
@@ -111,15 +113,25 @@ def _filter_with_alpha(
         return np.concatenate([out_color, out_alpha.astype(out_color.dtype)], axis=ch)
     if mode == "keep":
         out_color = apply_chain(
-            color, kernels, channel_axis=ch, geometry=geometry, plans=plans, **op
+            color,
+            kernels,
+            channel_axis=ch,
+            geometry=geometry,
+            plans=plans,
+            geometries=geometries,
+            **op,
         )
         deltas = [_delta_like(k if k.ndim == color.ndim - 1 else k[0]) for k in kernels]
-        out_alpha = apply_chain(a, deltas, channel_axis=ch, geometry=geometry)
+        out_alpha = apply_chain(
+            a, deltas, channel_axis=ch, geometry=geometry, geometries=geometries
+        )
         return np.concatenate([out_color, out_alpha.astype(out_color.dtype)], axis=ch)
     weight = a / unit
     pre = color * weight
     both = np.concatenate([pre, a], axis=ch)
-    out = apply_chain(both, kernels, channel_axis=ch, geometry=geometry, plans=plans, **op)
+    out = apply_chain(
+        both, kernels, channel_axis=ch, geometry=geometry, plans=plans, geometries=geometries, **op
+    )
     n = out.shape[ch] - 1
     out_color = np.take(out, range(n), axis=ch)
     out_alpha = np.take(out, [n], axis=ch)
@@ -130,6 +142,8 @@ def _filter_with_alpha(
     if not seen.all():
         # Where the result is fully transparent, premultiplied colour is 0/0: keep the colour
         # filtered as it is there, so that colours under alpha 0 survive (identity is exact).
-        plain_color = apply_chain(color, kernels, channel_axis=ch, geometry=geometry, **op)
+        plain_color = apply_chain(
+            color, kernels, channel_axis=ch, geometry=geometry, geometries=geometries, **op
+        )
         restored = np.where(seen, restored, plain_color)
     return np.concatenate([restored.astype(out.dtype), out_alpha], axis=ch)

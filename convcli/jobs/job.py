@@ -37,11 +37,14 @@ from convcli.jobs.options import (
     Job,
     _limits,
     geometry_for,
+    kernel_geometries,
     per_axis,
     placed_form,
+    rounding_for,
 )
 from convcli.jobs.post import _cast, _post, _rescale, count_nonfinite
 from convcli.jobs.record import _plans_to_record, record_failure
+from convcli.presets import get_preset
 
 __all__ = ["run_job", "FilterOptions", "Job"]
 
@@ -123,7 +126,7 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
         budget = default_memory_budget() // max(1, opts.jobs)
     stream_above = opts.max_memory if opts.max_memory is not None else MEMORY_BUDGET
     options = dict(opts.read)
-    if not opts.gray:
+    if not opts.gray and opts.compat is None:  # a preset's chain is filtered in memory
         opened = io.open_rows(job.input, opts.kind, limits, options=options)
         if opened is not None:
             source, header = opened
@@ -144,6 +147,11 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
 
 
 def _run(job: Job, opts: FilterOptions, record: dict[str, Any]) -> None:
+    if opts.record and not opts.dry_run:  # before any work: the record must be writable too
+        from convcli.io.atomic import check_output
+        from convcli.jobs.provenance import record_path
+
+        check_output(record_path(job.output), overwrite=opts.overwrite, protect=job.protect)
     sig, source = _open(job, opts)
     try:
         _run_signal(job, opts, record, sig, source)
@@ -185,12 +193,18 @@ def _run_signal(
         finally:
             if mask is not None:
                 mask.close()
-    elif _png_strips(sig, job, opts, kernels, alpha_index(sig), out_dtype):
+    elif opts.compat is None and _png_strips(sig, job, opts, kernels, alpha_index(sig), out_dtype):
         _filter_to_png(job, opts, record, sig, kernels[0], geometry, out_dtype)
     else:
         _filter_in_memory(job, opts, record, sig, kernels, geometry, out_dtype, rate_out)
     if sig.form.info.get("quality"):  # what a writer of a lossy or re-encoded format chose
         record["written"] = sig.form.info["quality"]
+    if opts.record and record["status"] == "ok":
+        from convcli.jobs.provenance import make_record, record_path, write_record
+
+        path = record_path(job.output)
+        write_record(make_record(opts, job, kernels, record), path, overwrite=opts.overwrite)
+        record["record"] = path
 
 
 def _strides(geometry: dict[str, Any], ndim: int, count: int) -> tuple[int, ...]:
@@ -344,7 +358,8 @@ def _dry_run(
     if opts.mask is not None:
         load_mask(opts.mask, _limits(opts), tuple(n for a, n in enumerate(shape) if a != ch))
     plans = []
-    for k in kernels:
+    geometries = kernel_geometries(opts, geometry, kernels, ndim)
+    for i, k in enumerate(kernels):
         kk = k
         extra = k.ndim - ndim
         if extra:  # per channel, or a matrix: every kernel has the same geometry
@@ -353,7 +368,8 @@ def _dry_run(
                 shape, ch = (*shape, 1), len(shape)
             if extra == 1 and shape[ch] == 1:  # a mono input is spread to the kernels
                 shape = (*shape[:ch], int(k.shape[0]), *shape[ch + 1 :])
-        plan = plan_step(shape, sig.data.dtype, kk, channel_axis=ch, geometry=geometry, **op)
+        g = geometries[i] if geometries is not None else geometry
+        plan = plan_step(shape, sig.data.dtype, kk, channel_axis=ch, geometry=g, **op)
         plans.append(plan)
         shape = tuple(plan.output_shape)
         if extra == 2:
@@ -387,12 +403,26 @@ def _filter_in_memory(
     mask = load_mask(opts.mask, _limits(opts), spatial_shape)
     plans: list[Any] = []
     record["nonfinite"] = count_nonfinite(data)
+    geometries = kernel_geometries(opts, geometry, kernels, sig.spatial_ndim)
     if alpha is not None and opts.alpha != "separate":
-        y = _filter_with_alpha(data, alpha, ch, kernels, geometry, opts.alpha, plans, op, mask)
-    else:
-        y = apply_chain(
-            data, kernels, channel_axis=ch, geometry=geometry, plans=plans, mask=mask, **op
+        y = _filter_with_alpha(
+            data, alpha, ch, kernels, geometry, opts.alpha, plans, op, mask, geometries
         )
+    else:
+        if _in_double(opts) and data.dtype != np.float64:
+            data = data.astype(np.float64)
+        y = apply_chain(
+            data,
+            kernels,
+            channel_axis=ch,
+            geometry=geometry,
+            plans=plans,
+            mask=mask,
+            geometries=geometries,
+            **op,
+        )
+        if opts.compat is not None and get_preset(opts.compat).stored == "float32":
+            y = y.astype(np.float32)
     _plans_to_record(plans, record, opts)
     subtype = getattr(sig.form, "subtype", None)
     y = _post(y, opts)
@@ -400,7 +430,7 @@ def _filter_in_memory(
         y = _rescale(y, out_dtype, sig.kind, subtype)
     # normalized: NaN where no weight was kept is the result, not an overflow
     finite = record["nonfinite"] == 0 and not opts.normalized
-    cast, clipped = _cast(y, out_dtype, sig.kind, subtype, finite)
+    cast, clipped = _cast(y, out_dtype, sig.kind, subtype, finite, rounding_for(opts))
     record["clipped"] = int(clipped)
     record["shape_out"] = list(cast.shape)
     form = placed_form(sig, data.shape, kernels, geometry, opts.dtype)
@@ -409,6 +439,11 @@ def _filter_in_memory(
     if form.info.get("quality"):  # what the writer chose, told on the form it wrote with
         record["written"] = form.info["quality"]
     record["status"] = "ok"
+
+
+def _in_double(opts: FilterOptions) -> bool:
+    """Whether a ``--compat`` preset computes in float64 (its peer computes in double)."""
+    return opts.compat is not None and get_preset(opts.compat).compute == "float64"
 
 
 def _normalized(k: np.ndarray, *, extra: int) -> np.ndarray:

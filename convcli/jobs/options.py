@@ -21,6 +21,8 @@ __all__ = [
     "padding_for",
     "geometry_for",
     "placed_form",
+    "kernel_geometries",
+    "rounding_for",
 ]
 
 
@@ -80,6 +82,10 @@ class FilterOptions:
             (Param("ir_normalize"), self.ir_normalize != "none"),
         ]
         return [param for param, on in given if on]
+
+    compat: str | None = None
+    rounding: str | None = None
+    record: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,15 +201,25 @@ def geometry_for(opts: Any, ndim: int, kind: str) -> dict[str, Any]:
     ------
     ArgumentError
         A per-axis value that is neither one value nor one per axis.
+
+    Notes
+    -----
+    With ``opts.compat`` (a :mod:`convcli.presets` name), the preset gives the pad mode when
+    none was given, ``flip`` when the preset convolves, and the direct method (tap by tap, as
+    the peers sum) unless ``--method`` names one; its ``same`` padding, which
+    depends on each kernel's shape, is :func:`kernel_geometries`'.
     """
+    preset = _preset(opts)
+    pad_mode = opts.pad_mode or (preset.pad_mode if preset else default_pad_mode(kind))
     return {
         "stride": per_axis(opts.stride, ndim, "stride"),
         "dilation": per_axis(opts.dilation, ndim, "dilation"),
         "padding": padding_for(opts.padding, ndim),
-        "pad_mode": opts.pad_mode or default_pad_mode(kind),
+        "pad_mode": pad_mode,
         "pad_value": opts.pad_value,
-        "flip": opts.flip,
-        "method": opts.method,
+        "flip": opts.flip or bool(preset and preset.flip),
+        # a peer sums tap by tap; the FFT's rounding noise would move results across halves
+        "method": "direct" if preset and opts.method == "auto" else opts.method,
     }
 
 
@@ -249,6 +265,64 @@ def placed_form(
     )
     info = {**sig.form.info, "rows": rows, "full_precision": dtype != "auto"}
     return replace(sig.form, info=info)
+
+
+def _preset(opts: Any) -> Any:
+    from convcli.presets import get_preset
+
+    name = getattr(opts, "compat", None)
+    return get_preset(name) if name else None
+
+
+def _each_axis(value: int | tuple[int, ...], ndim: int) -> tuple[int, ...]:
+    return (value,) * ndim if isinstance(value, int) else tuple(value)
+
+
+def kernel_geometries(
+    opts: Any, geometry: dict[str, Any], kernels: list[Any], ndim: int
+) -> list[dict[str, Any]] | None:
+    """Return one geometry per kernel when a ``--compat`` preset resolves ``same`` padding.
+
+    Parameters
+    ----------
+    opts : FilterOptions
+        The run's options (``compat``).
+    geometry : dict
+        :func:`geometry_for`'s arguments.
+    kernels : list of ndarray
+        The chain's kernels (a per-channel kernel has one leading axis more).
+    ndim : int
+        The signal's number of spatial axes.
+
+    Returns
+    -------
+    list of dict or None
+        None without a preset or with padding other than ``same`` (``geometry`` serves every
+        kernel); else ``geometry`` with the peer's explicit padding for each kernel
+        (:func:`convcli.presets.same_pads`).
+    """
+    from convcli.presets import same_pads
+
+    preset = _preset(opts)
+    if preset is None or geometry["padding"] != "same":
+        return None
+    stride = _each_axis(geometry["stride"], ndim)
+    dilation = _each_axis(geometry["dilation"], ndim)
+    return [
+        {**geometry, "padding": list(same_pads(preset, k.shape[-ndim:], dilation, stride))}
+        for k in kernels
+    ]
+
+
+def rounding_for(opts: Any) -> str:
+    """Return how a float result is rounded to an integer output.
+
+    It is ``--rounding`` when given, else the ``--compat`` preset's, else ``half-even``.
+    """
+    if getattr(opts, "rounding", None):
+        return str(opts.rounding)
+    preset = _preset(opts)
+    return preset.rounding if preset else "half-even"
 
 
 def _limits(opts: FilterOptions) -> Any:

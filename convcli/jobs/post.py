@@ -106,8 +106,11 @@ def _cast(
     kind: str,
     subtype: str | None,
     input_finite: bool = True,
+    rounding: str = "half-even",
 ) -> tuple[np.ndarray, int]:
     """Round, clip and count into the output dtype; NaN/Inf cannot go to an integer type.
+
+    ``rounding`` is one of :data:`convcli.io.dtypes.ROUNDINGS` (``--rounding``).
 
     A float output keeps NaN and Inf; when the input held none, every one in the output is an
     overflow (of ``--scale``, ``--bias`` or the float32 range) and counts as clipped.
@@ -126,7 +129,9 @@ def _cast(
             f"write a float output ({float32} to .npy, or .tif for one channel)",
             params=[float32],
         )
-    out, clipped = io.cast(y, out_dtype, audio_subtype=subtype if kind == "audio" else None)
+    out, clipped = io.cast(
+        y, out_dtype, audio_subtype=subtype if kind == "audio" else None, rounding=rounding
+    )
     if out.dtype.kind == "f" and input_finite:
         clipped = count_nonfinite(out)
     return out, clipped

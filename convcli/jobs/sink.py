@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from convcli.errors import ConvcliError
+from convcli.jobs.options import rounding_for
 from convcli.jobs.post import _cast, _post, _rescale
 
 if TYPE_CHECKING:
@@ -97,7 +98,9 @@ class _Sink:
         y = _post(block, self._opts)
         if self._stats is not None:
             y = _rescale(y, self._dtype, self._sig.kind, self._subtype, self._stats)
-        cast, n = _cast(y, self._dtype, self._sig.kind, self._subtype, self._finite)
+        cast, n = _cast(
+            y, self._dtype, self._sig.kind, self._subtype, self._finite, rounding_for(self._opts)
+        )
         try:
             if self._writer is None:
                 self._writer = self._open_writer(tuple(cast.shape[1:]))

@@ -36,6 +36,9 @@ names exist (write ``@box`` to read one).
   matrix: ``W H [scale [offset]]`` then rows), audio impulse responses (used exactly as
   stored; several channels give one kernel per channel).
 
+:func:`write_kernel_file` writes any kernel back to those formats (``convcli kernels SPEC -o
+FILE``), so that reading the file gives the same values.
+
 Conventions
 -----------
 Named kernels are written for the default operation, correlation
@@ -75,6 +78,7 @@ from convcli.kernels._files import (
 from convcli.kernels._grammar import ParsedSpec, format_inline, kernel_label, parse_spec
 from convcli.kernels._make import make_kernel, resolved_params
 from convcli.kernels._registry import REGISTRY, KernelDef, Param, get_kernel, list_kernels
+from convcli.kernels._write import WRITE_EXTENSIONS, write_kernel_file
 
 __all__ = [
     "make_kernel",
@@ -92,6 +96,8 @@ __all__ = [
     "read_vips_matrix",
     "VipsMatrix",
     "KERNEL_FILE_EXTENSIONS",
+    "write_kernel_file",
+    "WRITE_EXTENSIONS",
     "BANKS",
     "BankDef",
     "ParsedBank",
