@@ -1060,19 +1060,22 @@ def test_help_shows_examples_and_imports_nothing_heavy(args):
 def _break_writes(monkeypatch, ext: str, error: BaseException) -> None:
     """Make the writer of ``ext`` write part of a file, then raise ``error``.
 
-    A PNG is written strip by strip (convcli.io.png.PngWriter) while the image is filtered;
-    other formats in one piece (convcli.io.pillow_image.write_image).
+    A PNG and an uncompressed TIFF are written strip by strip (convcli.io.png.PngWriter,
+    convcli.io.tiff_strips.TiffWriter) while the image is filtered; other formats in one
+    piece (convcli.io.pillow_image.write_image).
     """
     import convcli.io.pillow_image as image_io
     import convcli.io.png as png_io
+    import convcli.io.tiff_strips as tiff_io
+
+    def half_a_strip(self, block):
+        self._fh.write(b" half a strip")
+        raise error
 
     if ext == ".png":
-
-        def half_a_strip(self, block):
-            self._fh.write(b" half a strip")
-            raise error
-
         monkeypatch.setattr(png_io.PngWriter, "write", half_a_strip)
+    elif ext == ".tif":
+        monkeypatch.setattr(tiff_io.TiffWriter, "write", half_a_strip)
     else:
 
         def half_a_file(fh, *args, **kwargs):

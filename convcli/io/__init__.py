@@ -32,6 +32,7 @@ from ._api import (
     save,
     streams_always,
     takes_blocks,
+    writer_bytes,
 )
 from ._signal import CONTAINERS, KINDS, Form, Signal
 from .atomic import same_file
@@ -55,6 +56,7 @@ __all__ = [
     "open_writer",
     "takes_blocks",
     "streams_always",
+    "writer_bytes",
     "Limits",
     "LimitError",
     "DEFAULT_LIMITS",

@@ -20,13 +20,14 @@ import numpy as np
 from convcli.engine.chain import apply_chain
 from convcli.errors import ArgumentError, Param
 from convcli.jobs.alpha import _alpha_index, _filter_with_alpha
-from convcli.jobs.blocks import (
-    _filter_streamed,
-    _filter_to_png,
-    _one_pass,
-    _png_strips,
+from convcli.jobs.blocks import _filter_streamed, _one_pass
+from convcli.jobs.budget import (
+    MEMORY_BUDGET,
+    _check_memory,
+    _check_strip_memory,
+    _make_kernel,
+    default_memory_budget,
 )
-from convcli.jobs.budget import MEMORY_BUDGET, _check_memory, _make_kernel, default_memory_budget
 from convcli.jobs.options import (
     FilterOptions,
     Job,
@@ -89,13 +90,15 @@ def run_job(job: Job, opts: FilterOptions) -> dict[str, Any]:
 def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
     """Return ``(signal, source)``: the loaded signal, or a header and a row source.
 
-    An audio file or ``.npy`` is read slab by slab (``source`` is a
-    :class:`convcli.jobs.stream.RowSource` and ``signal.data`` holds no rows) when its in-memory
-    working set would pass ``opts.max_memory`` (1 GiB when not given), and for ``--dry-run``
-    (planning needs only the header).  Everything else is loaded whole, once its header has
-    been checked against the budgets: the :class:`convcli.io.Limits` and the working set
-    against ``opts.max_memory`` (when not given, :func:`default_memory_budget` shared by
-    the ``opts.jobs`` inputs filtered at once).
+    An image is read in rows whenever its format allows (``source`` is a
+    :class:`convcli.io.rows.RowSource` and ``signal.data`` holds no rows): whether it is
+    filtered in strips is decided once the kernel is built (:func:`_filter_image`).  An
+    audio file or ``.npy`` is read slab by slab when its in-memory working set would pass
+    ``opts.max_memory`` (1 GiB when not given), and for ``--dry-run`` (planning needs only
+    the header).  Everything else is loaded whole, once its header has been checked against
+    the budgets: the :class:`convcli.io.Limits` and the working set against
+    ``opts.max_memory`` (when not given, :func:`default_memory_budget` shared by the
+    ``opts.jobs`` inputs filtered at once).
 
     Raises
     ------
@@ -106,14 +109,13 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
     from convcli.jobs.stream import estimate_bytes
 
     limits = _limits(opts)
-    budget = opts.max_memory
-    if budget is None:  # the default is shared by the inputs filtered at once (--jobs)
-        budget = default_memory_budget() // max(1, opts.jobs)
     stream_above = opts.max_memory if opts.max_memory is not None else MEMORY_BUDGET
     if not opts.gray:
         opened = io.open_rows(job.input, opts.kind, limits)
         if opened is not None:
             source, header = opened
+            if header.kind == "image":
+                return header, source
             big = estimate_bytes(source.shape, (), opts.method) > stream_above
             direct = _one_pass(opts) and io.streams_always(header, job.output)
             if opts.dry_run or (
@@ -123,9 +125,23 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
             ):
                 return header, source
             source.close()
-    info = io.probe(job.input, limits=limits)  # headers only: every budget, before decoding
-    _check_memory(info, opts, budget)
-    return io.load(job.input, kind=opts.kind, gray=opts.gray, limits=limits), None
+    _check_budget(job, opts)
+    return io.load(job.input, kind=opts.kind, gray=opts.gray, limits=_limits(opts)), None
+
+
+def _budget(opts: FilterOptions) -> int:
+    """Return the working-set budget: ``--max-memory``, or the default shared by ``--jobs``."""
+    if opts.max_memory is not None:
+        return opts.max_memory
+    return default_memory_budget() // max(1, opts.jobs)
+
+
+def _check_budget(job: Job, opts: FilterOptions) -> None:
+    """Refuse an input whose in-memory filtering would pass the memory budget (its header)."""
+    from convcli import io
+
+    info = io.probe(job.input, limits=_limits(opts))  # headers only, before decoding
+    _check_memory(info, opts, _budget(opts))
 
 
 def _run(job: Job, opts: FilterOptions, record: dict[str, Any]) -> None:
@@ -154,12 +170,53 @@ def _run_signal(
     record["dtype"] = str(out_dtype)
     if opts.dry_run:
         _dry_run(job, opts, record, sig, shape_in, kernels, geometry)
+    elif sig.kind == "image":
+        _filter_image(job, opts, record, sig, source, kernels, geometry, out_dtype, rate_out)
     elif source is not None:
         _filter_streamed(job, opts, record, sig, source, kernels, geometry, out_dtype, rate_out)
-    elif _png_strips(sig, job, opts, kernels, _alpha_index(sig), out_dtype):
-        _filter_to_png(job, opts, record, sig, kernels[0], geometry, out_dtype)
     else:
         _filter_in_memory(job, opts, record, sig, kernels, geometry, out_dtype, rate_out)
+
+
+def _filter_image(
+    job: Job,
+    opts: FilterOptions,
+    record: dict[str, Any],
+    sig: Any,
+    source: Any,
+    kernels: list[np.ndarray],
+    geometry: dict[str, Any],
+    out_dtype: np.dtype,
+    rate_out: float | None,
+) -> None:
+    """Filter an image in strips where the job allows (:mod:`convcli.jobs.strips`), else whole.
+
+    ``source`` holds its rows (None: ``sig`` is loaded).  A decoded input that cannot go
+    in strips is read whole first, within the memory budget.
+    """
+    from convcli.io.rows import ArraySource
+    from convcli.jobs.strips import filter_strips, strip_plan, working_bytes
+
+    checked = source is None  # loaded whole: the budget was checked before
+    if source is None:
+        source = ArraySource(sig.data)
+    alpha = _alpha_index(sig)
+    plan = strip_plan(sig, source, job, opts, kernels, alpha, geometry)
+    if plan is None and not checked:
+        _check_budget(job, opts)
+        if not isinstance(source, ArraySource):
+            source = ArraySource(source.read(0, source.shape[0]))
+            plan = strip_plan(sig, source, job, opts, kernels, alpha, geometry)
+    if plan is not None:
+        from convcli import io
+
+        out_bytes = io.writer_bytes(sig, job.output, plan.output_shape, out_dtype)
+        need = source.held_bytes + out_bytes + working_bytes(source, plan)
+        _check_strip_memory(job.input, source.shape, source.dtype, need, _budget(opts))
+        filter_strips(job, opts, record, sig, source, plan, geometry, out_dtype)
+        return
+    whole = replace(sig, data=source.data)
+    _filter_in_memory(job, opts, record, whole, kernels, geometry, out_dtype, rate_out)
 
 
 def _kernels(opts: FilterOptions, sig: Any, record: dict[str, Any]) -> list[np.ndarray]:
