@@ -16,13 +16,20 @@ from convcli.cli import cli
 from convcli.padding import ALIASES, NUMPY_NAMES, PAD_MODES, SCIPY_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+# The front page and the reference pages in docs/: a marked table may live in any of them.
+PAGES = {
+    path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+}
 
 
 def _section(name: str) -> str:
-    start = README.index(f"<!-- {name}:start -->")
-    end = README.index(f"<!-- {name}:end -->")
-    return README[start:end]
+    found = [text for text in PAGES.values() if f"<!-- {name}:start -->" in text]
+    assert len(found) == 1, f"the {name} table is in {len(found)} pages, not one"
+    text = found[0]
+    start = text.index(f"<!-- {name}:start -->")
+    end = text.index(f"<!-- {name}:end -->")
+    return text[start:end]
 
 
 def test_cli_geometry_defaults_equal_the_api_defaults():

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+API_PAGE = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 
 
 def moved_rows() -> list[tuple[str, str]]:
-    text = README.read_text(encoding="utf-8")
+    text = API_PAGE.read_text(encoding="utf-8")
     table = text.split("<!-- moved:start -->")[1].split("<!-- moved:end -->")[0]
     return re.findall(r"^\| `([\w.]+)` \| `([\w.]+)` \|", table, flags=re.M)
 

@@ -4,7 +4,7 @@ The entry point is :func:`make_kernel`; :func:`parse_spec` parses without buildi
 :func:`kernel_label` names a spec's output files.  Named banks of kernels (``edges``,
 ``compass``, ``gabor``, ``log-scales``), for ``convcli features --bank``, are built by
 :func:`make_bank` and listed by :func:`list_banks`.  :data:`REGISTRY` (and :func:`list_kernels`)
-hold one :class:`KernelDef` per named kernel, from which ``convcli kernels`` and the README
+hold one :class:`KernelDef` per named kernel, from which ``convcli kernels`` and docs/kernels.md
 print their tables.  Only numpy is imported here; soundfile is imported when an audio
 impulse response is read.
 

@@ -80,7 +80,7 @@ class BankDef(Described):
     name : str
         The name used after ``--bank``.
     summary : str
-        One line for ``convcli kernels`` and the README.
+        One line for ``convcli kernels`` and docs/kernels.md.
     params : tuple of Param
         The parameters, in positional order.
     ndims : tuple of int or None

@@ -3,7 +3,7 @@
 A :class:`KernelDef` holds everything the rest of convcli needs to know about a named kernel:
 its parameters (:class:`Param`, in positional order, with types, defaults and the values they
 allow), the dimensionalities it is defined for, whether it needs the sample rate, and the
-builder that makes the array.  ``convcli kernels`` and the README print their tables from
+builder that makes the array.  ``convcli kernels`` and docs/kernels.md print their tables from
 :data:`REGISTRY`, so the code and the documentation cannot drift apart.
 
 Parameter values are checked twice, by the same code: when a spec is parsed (everything that
@@ -246,7 +246,7 @@ class KernelDef(Described):
     name : str
         The name used in specs.
     summary : str
-        One line for ``convcli kernels`` and the README.
+        One line for ``convcli kernels`` and docs/kernels.md.
     params : tuple of Param
         The parameters, in positional order.
     ndims : tuple of int or None
