@@ -31,12 +31,13 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from convcli.errors import ArgumentError, Param
 
 __all__ = [
     "AxisGeometry",
+    "RowMap",
     "PaddingArg",
     "normalize_per_axis",
     "normalize_padding",
@@ -47,10 +48,39 @@ __all__ = [
     "TransposedAxis",
     "resolve_transposed",
     "transposed_output_shape",
+    "centre_rows",
+    "chain_centres",
 ]
 
 PaddingArg = str | int | Sequence[int] | Sequence[Sequence[int]]
 PADDING_WORDS = ("valid", "same", "full")
+
+
+class RowMap(NamedTuple):
+    """Where output samples sit on input samples along an axis: ``o`` on ``first + o*step``.
+
+    The input sample under the centre of output ``o``'s kernel window
+    (:meth:`AxisGeometry.centres`); a writer that copies what goes with each input row (the
+    timestamps of a text series) reads it.
+
+    Examples
+    --------
+    >>> centre_rows(10, 3, stride=2)
+    RowMap(first=1, step=2)
+    >>> RowMap(1, 2).then(RowMap(0, 3))
+    RowMap(first=1, step=6)
+    """
+
+    first: int = 0
+    step: int = 1
+
+    def then(self, after: RowMap) -> RowMap:
+        """Compose with the map of the next stage of a chain (whose input is our output)."""
+        return RowMap(self.first + self.step * after.first, self.step * after.step)
+
+    def source(self, o: int) -> int:
+        """Return the input sample output ``o`` sits on (may be before 0 or past the end)."""
+        return self.first + o * self.step
 
 
 @dataclass(frozen=True)
@@ -100,6 +130,14 @@ class AxisGeometry:
     def uncovered(self) -> int:
         """Padded samples at the end that no kernel placement reaches (stride remainder)."""
         return self.padded - self.needed
+
+    def centres(self) -> RowMap:
+        """Return where each output sits: the input sample under its window's centre tap.
+
+        By the arithmetic ``y[o] = sum_j w[j] x[o*s + j*d - p_lo]``, the centre tap
+        ``(k'-1)//2`` sits on sample ``o*s - p_lo + (k'-1)//2``.
+        """
+        return RowMap((self.effective_kernel - 1) // 2 - self.pad_lo, self.stride)
 
 
 def _as_int(value: Any, name: str) -> int:
@@ -530,3 +568,80 @@ def transposed_output_shape(
         output_padding=output_padding,
     )
     return tuple(a.output for a in geo)
+
+
+def centre_rows(
+    rows: int,
+    kernel_size: int,
+    *,
+    stride: int = 1,
+    padding: PaddingArg = "same",
+    dilation: int = 1,
+) -> RowMap:
+    """Return where each output of one axis sits: the input sample under its window's centre.
+
+    Parameters
+    ----------
+    rows : int
+        Input size along the axis.
+    kernel_size : int
+        Taps of the kernel along the axis.
+    stride, padding, dilation
+        As for :func:`convcli.convolve` (one axis).
+
+    Returns
+    -------
+    RowMap
+        ``first = (k'-1)//2 - p_lo`` with ``k' = dilation*(kernel_size-1) + 1``, and
+        ``step = stride``.
+
+    Examples
+    --------
+    >>> centre_rows(10, 5), centre_rows(10, 5, padding="valid"), centre_rows(10, 5, padding="full")
+    (RowMap(first=0, step=1), RowMap(first=2, step=1), RowMap(first=-2, step=1))
+    >>> centre_rows(9, 3, stride=2), centre_rows(10, 3, stride=2), centre_rows(10, 1, stride=2)
+    (RowMap(first=0, step=2), RowMap(first=1, step=2), RowMap(first=0, step=2))
+    """
+    (axis,) = resolve((rows,), (kernel_size,), stride=stride, padding=padding, dilation=dilation)
+    return axis.centres()
+
+
+def chain_centres(
+    input_shape: Sequence[int],
+    kernel_shapes: Sequence[Sequence[int]],
+    *,
+    stride: int | Sequence[int] = 1,
+    padding: PaddingArg = "same",
+    dilation: int | Sequence[int] = 1,
+) -> RowMap:
+    """Return where the outputs of a chain of kernels sit along the first axis.
+
+    Each kernel's :meth:`AxisGeometry.centres` on the output of the one before, composed
+    (:meth:`RowMap.then`): the input sample under the centre of every window that made it.
+
+    Parameters
+    ----------
+    input_shape : sequence of int
+        The spatial sizes of the chain's input.
+    kernel_shapes : sequence of sequence of int
+        The spatial shape of each kernel, in order.
+    stride, padding, dilation
+        As for :func:`convcli.convolve`, the same for every kernel.
+
+    Returns
+    -------
+    RowMap
+        Output sample ``o`` of the last kernel sits on input sample ``first + o*step``.
+
+    Examples
+    --------
+    >>> chain_centres((20,), [(3,), (3,)], stride=2)
+    RowMap(first=3, step=4)
+    """
+    where = RowMap()
+    shape = tuple(input_shape)
+    for kshape in kernel_shapes:
+        axes = resolve(shape, kshape, stride=stride, padding=padding, dilation=dilation)
+        where = where.then(axes[0].centres())
+        shape = tuple(a.output for a in axes)
+    return where

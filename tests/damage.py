@@ -138,14 +138,22 @@ def _pil_bytes(frames: list[Any], fmt: str, **kw: Any) -> bytes:
     return buf.getvalue()
 
 
-def _sound_bytes(fmt: str, subtype: str, frames: int = 6000, channels: int = 2) -> bytes:
+def _sound_bytes(
+    fmt: str,
+    subtype: str,
+    frames: int = 6000,
+    channels: int = 2,
+    seed: int = 7,
+    rate: int = 8000,
+    **settings: Any,
+) -> bytes:
     import soundfile as sf
 
-    t = np.arange(frames) / 8000.0
+    t = np.arange(frames) / rate
     tones = [0.5 * np.sin(2 * np.pi * (330 + 220 * i) * t) for i in range(channels)]
-    data = np.stack(tones, 1) + _rng(7).normal(0.0, 0.02, (frames, channels))
+    data = np.stack(tones, 1) + _rng(seed).normal(0.0, 0.02, (frames, channels))
     buf = io.BytesIO()
-    sf.write(buf, data, 8000, format=fmt, subtype=subtype)
+    sf.write(buf, data, rate, format=fmt, subtype=subtype, **settings)
     return buf.getvalue()
 
 
@@ -277,6 +285,34 @@ def _riff_spans(data: bytes, big_endian: bool = False) -> tuple[Span, list[Span]
             return (0, start), list(zip(edges[:-1], edges[1:]))
         pos += 8 + size + (size & 1)
     raise AssertionError("no sample chunk")
+
+
+def _sample_spans(data: bytes, other: bytes) -> tuple[Span, list[Span]]:
+    """The samples of a file, found as the bytes where another file of its layout differs.
+
+    ``other`` is the same format, subtype and length written from other noise: the headers
+    match, the sample bytes do not (a VOC's end byte, a PAF's padding stay out).  Blocks of
+    512 bytes.
+    """
+    assert len(data) == len(other)
+    differ = np.flatnonzero(np.frombuffer(data, np.uint8) != np.frombuffer(other, np.uint8))
+    start, stop = int(differ[0]), int(differ[-1]) + 1
+    edges = list(range(start, stop, 512)) + [stop]
+    return (0, start), list(zip(edges[:-1], edges[1:]))
+
+
+def _mp3_spans(data: bytes) -> tuple[Span, list[Span]]:
+    """MP3: the Info frame is the header; each audio frame a block (found by its sync)."""
+    from convcli.io.mpeg import parse_header
+
+    first = parse_header(data, 0)
+    assert first is not None
+    pos, blocks = first.length, []
+    while (frame := parse_header(data, pos)) is not None:
+        blocks.append((pos, pos + frame.length))
+        pos += frame.length
+    assert blocks and pos == len(data), (pos, len(data))
+    return (0, first.length), blocks
 
 
 def _flac_spans(data: bytes) -> tuple[Span, list[Span]]:
@@ -507,6 +543,29 @@ def _originals() -> list[Original]:
         else:
             spans = _ogg_spans(sound)
         out.append(Original(key, ext, "audio", sound, spans[0], tuple(spans[1])))
+
+    for key, fmt, subtype, ext, channels in (  # the formats libsndfile adds
+        ("w64", "W64", "PCM_24", ".w64", 2),
+        ("rf64", "RF64", "PCM_16", ".wav", 2),
+        ("caf", "CAF", "PCM_16", ".caf", 2),
+        ("au", "AU", "PCM_16", ".au", 2),
+        ("au-ulaw", "AU", "ULAW", ".au", 1),
+        ("ircam", "IRCAM", "PCM_16", ".sf", 2),
+        ("nist", "NIST", "PCM_16", ".sph", 2),
+        ("voc", "VOC", "PCM_16", ".voc", 2),
+        ("paf", "PAF", "PCM_24", ".paf", 2),
+        ("svx", "SVX", "PCM_16", ".iff", 1),
+        ("pvf", "PVF", "PCM_16", ".pvf", 2),
+        ("avr", "AVR", "PCM_16", ".avr", 2),
+        ("wve", "WVE", "ALAW", ".wve", 1),
+    ):
+        sound = _sound_bytes(fmt, subtype, channels=channels)
+        other = _sound_bytes(fmt, subtype, channels=channels, seed=70)
+        out.append(Original(key, ext, "audio", sound, *_split(_sample_spans(sound, other))))
+    mp3 = _sound_bytes(
+        "MP3", "MPEG_LAYER_III", rate=22050, compression_level=0.0, bitrate_mode="CONSTANT"
+    )
+    out.append(Original("mp3", ".mp3", "audio", mp3, *_split(_mp3_spans(mp3))))
 
     buf = io.BytesIO()
     np.save(buf, _rng(8).normal(0.0, 1.0, (24, 30)).astype(np.float32))

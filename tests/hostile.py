@@ -321,7 +321,7 @@ def _images(root: Path) -> list[Case]:
             "ok",
             output="unknown-ext.png",
             batch=False,
-            note="PNG with an extension that claims nothing: the content decides",
+            note="PNG named .dat: a text extension claims only text; the content decides",
         )
     )
     return cases
@@ -365,7 +365,9 @@ def _audio(root: Path) -> list[Case]:
     _write(root / "ima-adpcm.wav", _wav_bytes(800, channels=1, subtype="IMA_ADPCM"))
     cases.append(Case("ima-adpcm.wav", "error", ("IMA_ADPCM",), note="codec not in the list"))
     _write(root / "sun-au-named.wav", _wav_bytes(100, channels=1, fmt="AU"))
-    cases.append(Case("sun-au-named.wav", "error", ("Sun/NeXT",), note="AU named .wav"))
+    cases.append(
+        Case("sun-au-named.wav", "error", ("content is AU", ".wav says WAV"), note="AU named .wav")
+    )
     data = _rng(7).uniform(-0.5, 0.5, (400, 6))
     for name, subtype, ch, fmt in [
         ("pcm-u8.wav", "PCM_U8", 1, "WAV"),
@@ -439,6 +441,71 @@ def _arrays(root: Path) -> list[Case]:
     )
     np.save(root / "fortran.npy", np.asfortranarray(_rng(10).normal(size=(20, 30))))
     cases.append(Case("fortran.npy", "ok", note="Fortran order"))
+    return cases
+
+
+def _series(root: Path) -> list[Case]:
+    """Text series (CSV, TSV, .txt/.dat): odd but valid layouts, and what must be refused."""
+    cases: list[Case] = []
+
+    def text(name: str, content: bytes, expect: str, words: tuple[str, ...], note: str) -> None:
+        _write(root / name, content)
+        cases.append(Case(name, expect, words, note=note))
+
+    rows = "".join(
+        f"2024-05-01T10:{m:02d}:00,{20 + (m % 7) * 0.25:.2f},{50 + m % 5:.1f},L{m}\n"
+        for m in range(40)
+    )
+    log = ("# logger 7\ntime,temp,humidity,label\n" + rows).encode()
+    text("sensor-log.csv", log, "ok", (), "timestamps, two numeric columns, labels")
+    text("bom.csv", b"\xef\xbb\xbf" + log, "ok", (), "a UTF-8 BOM before the header")
+    text("crlf.csv", log.replace(b"\n", b"\r\n"), "ok", (), "CRLF line ends")
+    spreadsheet = b"t;x;y\n" + b"".join(b"%d;%d,5;-%d,25\n" % (i, i, i) for i in range(30))
+    text("spreadsheet.csv", spreadsheet, "ok", (), "';' between fields, decimal commas")
+    tabs = b"".join(b"%d\t%d.125\n" % (i, i * i) for i in range(30))
+    text("tabs.tsv", tabs, "ok", (), "tab-separated, no header")
+    blanks = b"#  t    x\n" + b"".join(b"  %d.0   %d.50\n" % (i, 3 * i) for i in range(30))
+    text("blanks.dat", blanks, "ok", (), "blank-separated, a comment header")
+    quoted = b'who,x\n"Smith, J",1.5\n"line\nbreak",2.5\n"say ""hi""",3.5\n'
+    text("quoted.csv", quoted, "ok", (), "quoted fields with commas, quotes, line breaks")
+    nan = b"t,x\na,1.0\nb,\nc,NaN\nd,4.0\n"
+    text("nan-cells.csv", nan, "ok", ("2 NaN/Inf",), "an empty cell and a NaN")
+    text("zero-byte.csv", b"", "error", ("empty",), "0 bytes")
+    text("ragged.csv", b"a,b,c\n1,2,3\n4,5\n", "error", ("line 3", "2 fields"), "ragged rows")
+    text(
+        "decimal-comma.csv",
+        b"t,x\n0,1.5\n1,2,5\n",
+        "error",
+        ("line 3", "decimal comma in a comma-separated file"),
+        "a decimal comma in a comma-separated file",
+    )
+    text(
+        "text-cell.csv",
+        b"t,x\n0,1.5\n1,2.5\n2,n/a?\n",
+        "error",
+        ("line 4, column 2", "is not a number"),
+        "a cell of text in a numeric column",
+    )
+    text("header-only.csv", b"time,value\n", "error", ("no data rows",), "a header alone")
+    junk = bytes(_rng(12).integers(128, 256, 4096, dtype=np.uint8))
+    text("binary-junk.csv", junk, "error", ("not UTF-8",), "binary junk named .csv")
+    text("gzip-named.csv", b"\x1f\x8b\x08\x00" + bytes(60), "error", ("gzip",), "gzipped CSV")
+    text("nul-byte.txt", b"1 2\n3 \x004\n", "error", ("NUL byte",), "a NUL in the text")
+    line = b"a,b\n1,2\n" + b"7" * ((1 << 20) + 10) + b"\n"
+    text("long-line.csv", line, "error", ("line 3", "longer than 1048576 bytes"), "a 1 MiB line")
+    with open(root / "sparse-1g.csv", "wb") as fh:  # sparse: 1 GiB on paper, one line of NULs
+        fh.write(b"a,b\n1,2\n")
+        fh.truncate(1 << 30)
+    cases.append(Case("sparse-1g.csv", "error", ("line 3", "NUL byte"), note="a 1 GiB line"))
+    _write(root / "png-named.csv", _png_bytes(_u8(8, 8)))
+    cases.append(
+        Case(
+            "png-named.csv",
+            "error",
+            ("an image cannot be written as CSV",),
+            note="a PNG named .csv: read as the PNG it is, not written as CSV",
+        )
+    )
     return cases
 
 
@@ -565,6 +632,7 @@ BUILDERS: tuple[Callable[[Path], list[Case]], ...] = (
     _images,
     _audio,
     _arrays,
+    _series,
     _folders,
     _special,
     _kernels,

@@ -182,6 +182,17 @@ def test_the_corpus_covers_what_the_issue_lists():
         assert name in names, name
     for word in ["ragged.txt", "empty.txt", "nan.txt", "huge.txt", "huge.npy"]:
         assert word in notes, word
+    for name in [  # issue 11, part 5: text series
+        "ragged.csv",
+        "decimal-comma.csv",
+        "text-cell.csv",
+        "sparse-1g.csv",
+        "long-line.csv",
+        "binary-junk.csv",
+        "zero-byte.csv",
+        "bom.csv",
+    ]:
+        assert name in names, name
     assert len(CASES) >= 100
 
 
@@ -235,6 +246,8 @@ def test_batch_json_records_every_input_in_order(corpus, tmp_path):
     assert by_name["nan-inf.tif"]["nonfinite"] == 2
     assert by_name["nan.wav"]["nonfinite"] == 1
     assert by_name["float.tif"]["nonfinite"] == 0
+    assert by_name["nan-cells.csv"]["nonfinite"] == 2
+    assert by_name["sensor-log.csv"]["columns"] == ["temp", "humidity"]
 
 
 # ------------------------------------------------------------------- headers, limits, info
@@ -277,6 +290,8 @@ def test_info_refuses_bombs_and_tells_the_size(corpus, name):
         ("photo.jpg", ["--max-memory", "10K"], ["needs about", "--max-memory", "10.0 KiB"]),
         ("rgba.png", ["--max-memory", "20K"], ["needs about", "--max-memory"]),
         ("multipage.tif", ["--max-memory", "1K"], ["needs about", "slab by slab"]),
+        ("sensor-log.csv", ["--max-channels", "1"], ["2 channels", "--max-channels"]),
+        ("sensor-log.csv", ["--max-samples", "50"], ["80 samples", "--max-samples"]),
     ],
 )
 def test_every_budget_is_an_option_and_names_its_numbers(corpus, tmp_path, name, option, words):

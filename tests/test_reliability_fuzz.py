@@ -1,11 +1,12 @@
 """Mutated bytes of valid files into every loader: only convcli's own errors may come out.
 
-Seeds are small valid files (PNG, JPEG, TIFF, GIF, BMP, WebP, PPM, WAV, FLAC, NPY, kernel
-text and JSON); hypothesis flips, overwrites, inserts, deletes and truncates bytes, with a bias
-towards the header, and writes sizes of 0 or 2**32 - 1 where a header keeps them.  Every
-mutant goes through :func:`convcli.io.load` and :func:`convcli.io.probe` (and, for kernel files,
-:func:`convcli.kernels.make_kernel`): it may load, or raise a :class:`ConvcliError`; nothing
-else, and nothing that hangs (an alarm fails the example after a few seconds).
+Seeds are small valid files (PNG, JPEG, TIFF, GIF, BMP, WebP, PPM, WAV, FLAC, NPY, text
+series in CSV, TSV and .dat, kernel text and JSON); hypothesis flips, overwrites, inserts,
+deletes and truncates bytes, with a bias towards the header, and writes sizes of 0 or
+2**32 - 1 where a header keeps them.  Every mutant goes through :func:`convcli.io.load` and
+:func:`convcli.io.probe` (and, for kernel files, :func:`convcli.kernels.make_kernel`): it may
+load, or raise a :class:`ConvcliError`; nothing else, and nothing that hangs (an alarm fails
+the example after a few seconds).  A text series that loads is written back byte for byte.
 """
 
 from __future__ import annotations
@@ -69,7 +70,15 @@ SEEDS: dict[str, Callable[[], bytes]] = {
     "wav": lambda: _audio("WAV", "PCM_16"),
     "flac": lambda: _audio("FLAC", "PCM_16"),
     "npy": _npy,
+    "csv": lambda: (
+        b'# logger 7\ntime,x,y,note\n2024-01-01T00:00:00,1.50,-2.0,"a, b"\n'
+        b"2024-01-01T00:00:01,,3.5E+00,c\n2024-01-01T00:00:02,2.25,NaN,\n"
+    ),
+    "tsv": lambda: b"t\tx\n0\t1,5\n1\t-2,25\n2\t3\n",
+    "dat": lambda: b"#  t   x\n  0.0   1.250\n  0.5   2.500\n",
 }
+#: The seeds that are text series: what loads is written back byte for byte.
+SERIES = ("csv", "tsv", "dat")
 KERNEL_SEEDS: dict[str, bytes] = {
     "txt": b"# a 3x3 blur\n1 2 1\n2 4 2\n1 2 1\n",
     "csv": b"1,2,1\n2,4,2\n",
@@ -151,6 +160,8 @@ def test_mutated_files_raise_only_convcli_errors(folder, ext, data):
     path.write_bytes(data.draw(mutants(seed)))
     _only_convcli_errors(lambda: io.probe(path))
     _only_convcli_errors(lambda: io.load(path))
+    if ext in SERIES:
+        _only_convcli_errors(lambda: _written_back(path, folder / f"back.{ext}"))
     if ext in ("tif", "gif", "npy"):
         _only_convcli_errors(lambda: io.load(path, "volume"))
     if ext in ("wav", "flac", "npy"):  # the same files as kernel files (impulse responses)
@@ -179,6 +190,24 @@ def test_any_text_as_a_kernel_file_raises_only_kernel_errors(folder, text):
     path = folder / "any.txt"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     _only_convcli_errors(lambda: make_kernel(f"@{path}", 2))
+
+
+def _written_back(path: Path, out: Path) -> None:
+    """Load a text series and write it back unchanged: the same bytes."""
+    from convcli import io
+
+    out.unlink(missing_ok=True)
+    signal = io.load(path)
+    io.save(signal, out)
+    assert out.read_bytes() == path.read_bytes()
+
+
+@FUZZ
+@given(text=st.text(st.characters(codec="utf-8"), max_size=200), ext=st.sampled_from(SERIES))
+def test_any_text_as_a_series_raises_only_convcli_errors(folder, text, ext):
+    path = folder / f"any.{ext}"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    _only_convcli_errors(lambda: _written_back(path, folder / f"any-back.{ext}"))
 
 
 def test_the_seeds_themselves_load(folder):

@@ -19,6 +19,8 @@ from convcli.cli.options import (
     kind_opt,
     progress_opt,
     quiet_opt,
+    read_options,
+    series_options,
 )
 from convcli.cli.outputs import make_out_dir, plan_outputs
 from convcli.cli.report import Report, run_and_report
@@ -31,6 +33,7 @@ Examples:
   convcli features photo.jpg --weights conv1.npy --stride 2 --padding 3 --activation relu \\
       --pool max:2 -o conv1/
   convcli features song.wav --bank log-scales:sigma=4,scales=5 -o bands/
+  convcli features log.csv --columns temp --bank log-scales:sigma=4,scales=3 -o bands/
   convcli features ct_slices/ --bank edges:op=sobel -o ct_edges/
   convcli features scans/*.png --bank edges --out-dir maps/ -j 0 --json
 
@@ -47,7 +50,8 @@ Keras/TensorFlow kernels are (kh, kw, C, F): save w.transpose(3, 2, 0, 1).
 Each folder receives: maps.npy (float32, (F, *out)); one viewable file per map, NN-<label>.png
 (images: signed maps in a blue-white-red diverging colour map symmetric about 0, maps of
 one sign in grey), NN-<label>.wav (audio, peak-normalised) or NN-<label>/ (volumes: one
-PNG per plane); montage.png (every map labelled; volumes: the middle plane); maps.json
+PNG per plane), NN-<label>.csv (a text series of one column: the input file, its column
+replaced by the map); montage.png (every map labelled; volumes: the middle plane); maps.json
 (each map's name, kernel shape, min/max/mean, and the geometry used).
 """
 
@@ -207,6 +211,7 @@ class FeaturesReport(Report):
     "(default N); out = floor((in - N) / S) + 1.",
 )
 @kind_opt
+@series_options
 @gray_opt
 @click.option(
     "--overwrite",
@@ -242,6 +247,9 @@ def command(
     activation: str,
     pool: str | None,
     kind: str,
+    columns: tuple[str, ...] | None,
+    keep_columns: tuple[str, ...] | None,
+    header: bool | None,
     gray: bool,
     overwrite: bool,
     jobs: int,
@@ -260,7 +268,7 @@ def command(
     Every map is computed in one pass, as a convolutional layer computes its channels:
     map f = sum over channels of (input channel (*) kernel f) + bias f, then the activation,
     then the pooling.  The geometry options apply to every map; the default pad mode is
-    reflect for images and volumes, zero for audio and arrays.  --method is auto, direct
+    reflect for images and volumes, zero for audio, series and arrays.  --method is auto, direct
     (blocked im2col and one matrix product per block) or fft (the input's transform shared
     by every kernel); separable is for filter only.
     """
@@ -281,6 +289,7 @@ def command(
             f"--bias has {len(bias)} values but there are {len(kernels)} kernels: give one value, "
             "or one per kernel"
         )
+    read = read_options(columns, keep_columns, header)
     from convcli.features._job import FeaturesJob, FeaturesOptions, features_job
     from convcli.jobs.batch import Batch, worker_count
 
@@ -301,6 +310,7 @@ def command(
         activation=activation.lower(),
         pool=pool,
         kind=kind,
+        read=read,
         gray=gray,
         overwrite=overwrite,
         verbose=verbose,

@@ -23,6 +23,8 @@ from convcli.cli.options import (
     progress_opt,
     quiet_opt,
     read_kernel_specs,
+    read_options,
+    series_options,
 )
 from convcli.cli.outputs import make_out_dir, plan_outputs
 from convcli.cli.report import Report, indent, run_and_report
@@ -36,6 +38,7 @@ Examples:
   convcli filter song.wav -k lowpass:cutoff=1000 -o dull.wav
   convcli filter song.wav -k room_ir.wav --flip --padding full -o wet.wav
   convcli filter ct_slices/ -k gaussian:1.5 -o ct_smooth/
+  convcli filter log.csv -k gaussian:sigma=3 --keep-columns time -o smooth.csv
   convcli filter scans/*.png -k box:5 --out-dir blurred/ -j 0 --json
 """
 
@@ -127,6 +130,7 @@ class FilterReport(Report):
     help="Output sample type; auto keeps the input's.",
 )
 @kind_opt
+@series_options
 @click.option(
     "--alpha",
     type=click.Choice(ALPHA_CHOICES),
@@ -170,6 +174,9 @@ def command(
     rescale: bool,
     dtype: str,
     kind: str,
+    columns: tuple[str, ...] | None,
+    keep_columns: tuple[str, ...] | None,
+    header: bool | None,
     alpha: str,
     gray: bool,
     overwrite: bool,
@@ -188,7 +195,7 @@ def command(
     dry_run: bool,
     progress: bool | None,
 ) -> int:
-    """Apply kernels one after another (a chain) to images, audio or volume stacks.
+    """Apply kernels one after another (a chain) to images, audio, series or volume stacks.
 
     The geometry options apply to every kernel of the chain.  Outputs keep the input's kind,
     format and sample type unless the output's extension or --dtype says otherwise.
@@ -196,6 +203,7 @@ def command(
     from convcli.jobs.batch import Batch, worker_count
     from convcli.jobs.job import FilterOptions, Job, run_job
 
+    read = read_options(columns, keep_columns, header)
     pairs = plan_outputs(inputs, output, out_dir)
     if not dry_run:
         make_out_dir(out_dir)
@@ -216,6 +224,7 @@ def command(
         rescale=rescale,
         dtype=dtype,
         kind=kind,
+        read=read,
         alpha=alpha,
         gray=gray,
         overwrite=overwrite,

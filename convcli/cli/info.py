@@ -8,33 +8,45 @@ from typing import Any
 import click
 
 from convcli.cli import error_line, safe_path, spelled
-from convcli.cli.options import kind_opt, limits_options, make_limits
+from convcli.cli.options import (
+    kind_opt,
+    limits_options,
+    make_limits,
+    read_options,
+    series_options,
+)
 
 
 def _fmt(value: Any) -> str:
     if isinstance(value, (list, tuple)):
-        return (
-            "x".join(str(v) for v in value)
-            if all(isinstance(v, int) for v in value)
-            else str(value)
-        )
+        if all(isinstance(v, int) for v in value):
+            return "x".join(str(v) for v in value)
+        if all(isinstance(v, str) for v in value):
+            return ", ".join(v if v.strip() == v and v else repr(v) for v in value) or "-"
+        return str(value)
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, str) and (not value or value.strip() != value):
+        return repr(value)  # a tab or a blank delimiter
     return str(value)
 
 
 @click.command(
     "info",
     epilog="\b\nExamples:\n  convcli info photo.png song.wav ct_slices/\n"
-    "  convcli info *.wav --json",
+    "  convcli info *.wav --json\n  convcli info log.csv --keep-columns time",
 )
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @kind_opt
+@series_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per input.")
 @limits_options
 def command(
     inputs: tuple[str, ...],
     kind: str,
+    columns: tuple[str, ...] | None,
+    keep_columns: tuple[str, ...] | None,
+    header: bool | None,
     as_json: bool,
     max_pixels: int | None,
     max_voxels: int | None,
@@ -45,16 +57,19 @@ def command(
     """Show kind, shape, dtype, mode, channels, rate, duration and slices of each input.
 
     Headers only (except with --as another kind, which loads the input): a header that
-    claims more than the limits is refused, as filter would refuse it.
+    claims more than the limits is refused, as filter would refuse it.  A text series (CSV,
+    TSV, .txt, .dat) has no header that counts its rows: it is read once, every cell
+    checked, and its columns, delimiter, decimal mark and NaN count are shown.
     """
     from convcli import io
     from convcli.jobs.record import EXPECTED, error_message
 
     limits = make_limits(max_pixels, max_voxels, max_frames, max_channels, max_samples)
+    options = dict(read_options(columns, keep_columns, header))
     failed = 0
     for path in inputs:
         try:
-            info = io.probe(path, kind=kind, limits=limits)
+            info = io.probe(path, kind=kind, limits=limits, options=options)
         except EXPECTED as exc:
             failed += 1
             problem = spelled(error_message(exc, path), getattr(exc, "params", ()))

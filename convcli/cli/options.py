@@ -22,7 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: ``--method``: :data:`convcli.engine.METHODS`.
 METHOD_CHOICES = ("auto", "direct", "separable", "fft")
 #: ``--as``: ``auto`` and :data:`convcli.io.KINDS`.
-KIND_CHOICES = ("auto", "image", "audio", "volume", "array")
+KIND_CHOICES = ("auto", "image", "audio", "volume", "array", "series")
 #: ``--dtype``: :data:`convcli.io.DTYPE_CHOICES`.
 DTYPE_CHOICES = ("auto", "uint8", "uint16", "int16", "int32", "float32", "float64")
 #: ``--alpha``: :data:`convcli.jobs.alpha.ALPHA_MODES`.
@@ -102,7 +102,7 @@ pad_mode_opt = click.option(
     default=None,
     callback=_pad_mode,
     help=f"{' | '.join(PAD_MODE_CHOICES)} (aliases: {', '.join(PAD_MODE_ALIASES)}).  "
-    "[default: reflect for images and volumes, zero for audio and arrays]",
+    "[default: reflect for images and volumes, zero for audio, series and arrays]",
 )
 pad_value_opt = click.option(
     "--pad-value",
@@ -147,6 +147,75 @@ kind_opt = click.option(
 gray_opt = click.option(
     "--gray", is_flag=True, help="Convert images and volumes to one grey channel first."
 )
+
+
+def _column_names(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...] | None:
+    """Split ``NAME,NAME`` (the option may be repeated); None when not given."""
+    if not value:
+        return None
+    names = tuple(name.strip(" \t") for text in value for name in text.split(","))
+    if not all(names):
+        raise click.BadParameter(
+            f"{','.join(value)!r} holds an empty column name (a name with a comma: give the "
+            f"column's number)",
+            ctx=ctx,
+            param=param,
+        )
+    return names
+
+
+columns_opt = click.option(
+    "--columns",
+    metavar="NAME[,NAME..]",
+    multiple=True,
+    callback=_column_names,
+    help="Text series (CSV, TSV, .txt, .dat): filter these columns only (header names, or "
+    "numbers from 1); every other column is written back as it came.",
+)
+keep_columns_opt = click.option(
+    "--keep-columns",
+    metavar="NAME[,NAME..]",
+    multiple=True,
+    callback=_column_names,
+    help="Text series: write these columns back untouched (a numeric time or id column); "
+    "the other numeric columns are filtered.",
+)
+header_opt = click.option(
+    "--header/--no-header",
+    default=None,
+    help="Text series: the first record is (or is not) a header.  [default: decided from "
+    "the content: text above numbers]",
+)
+
+
+def series_options(f: F) -> F:
+    """Add the read options of text series: ``--columns``, ``--keep-columns``, ``--header``."""
+    for opt in reversed((columns_opt, keep_columns_opt, header_opt)):
+        f = opt(f)
+    return f
+
+
+def read_options(
+    columns: tuple[str, ...] | None, keep_columns: tuple[str, ...] | None, header: bool | None
+) -> tuple[tuple[str, Any], ...]:
+    """Return the read options given, as :func:`convcli.io.load` takes them (pairs).
+
+    Raises
+    ------
+    click.UsageError
+        Both ``--columns`` and ``--keep-columns`` (exit 2).
+    """
+    if columns is not None and keep_columns is not None:
+        raise click.UsageError(
+            "give --columns (the columns filtered) or --keep-columns (the columns passed "
+            "through), not both"
+        )
+    given = (("columns", columns), ("keep_columns", keep_columns), ("header", header))
+    return tuple((name, value) for name, value in given if value is not None)
+
+
 jobs_opt = click.option(
     "-j",
     "--jobs",

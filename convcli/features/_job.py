@@ -73,6 +73,7 @@ class FeaturesOptions:
     activation: str = "none"
     pool: str | None = None
     kind: str = "auto"
+    read: tuple[tuple[str, Any], ...] = ()
     gray: bool = False
     overwrite: bool = False
     verbose: bool = False
@@ -289,11 +290,23 @@ def _run(
         "shape": list(maps.shape),
         "dtype": "float32",
     }
+    if sig.form.info.get("columns") is not None:  # the channels' names (a text series)
+        description["columns"] = list(sig.form.info["columns"])
     stage.path = out_dir
     width = max(2, len(str(len(labels) - 1)))
     stems = [f"{i:0{width}d}-{label}" for i, label in enumerate(labels)]
     written = _write_outputs(
-        Path(out_dir), maps, stems, labels, shapes, bias, sig, rate_out, opts, protect
+        Path(out_dir),
+        maps,
+        stems,
+        labels,
+        shapes,
+        bias,
+        sig,
+        rate_out,
+        opts,
+        protect,
+        rows=_map_rows(plan, pooling),
     )
     description.update(written)
     description["colours"] = describe_colours()
@@ -306,7 +319,7 @@ def _load(input_path: str, opts: FeaturesOptions) -> tuple[Any, np.ndarray, bool
     """Load the input; drop the alpha channel of an RGBA or LA image or volume (not a .npy)."""
     from convcli import io
 
-    sig = io.load(input_path, kind=opts.kind, gray=opts.gray)
+    sig = io.load(input_path, kind=opts.kind, gray=opts.gray, options=dict(opts.read))
     data = sig.data
     ch = sig.channel_axis
     if (
@@ -348,6 +361,16 @@ def _rate_out(sig: Any, step: int) -> float | None:
             f"(the maps' rate would be {rate_out:.4f} Hz, and WAV files hold whole Hz)"
         )
     return rate_out
+
+
+def _map_rows(plan: Any, pooling: Any) -> Any:
+    """Where the maps' rows sit on the input's: the centre of the kernel (and pool) windows."""
+    from convcli.geometry import RowMap
+
+    rows = plan.geometry[0].centres()
+    if pooling is not None:
+        rows = rows.then(RowMap((pooling.size - 1) // 2, pooling.stride))
+    return rows
 
 
 def _compute(
@@ -422,8 +445,13 @@ def _write_outputs(
     rate_out: float | None,
     opts: FeaturesOptions,
     protect: tuple[str, ...],
+    rows: Any = None,
 ) -> dict[str, Any]:
-    """Write maps.npy, the viewable files and the montage; describe them."""
+    """Write maps.npy, the viewable files and the montage; describe them.
+
+    A map of a one-channel text series is also written as that series (its file's layout,
+    the column replaced by the map; ``rows`` says where the map's rows sit on the input's).
+    """
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -432,7 +460,11 @@ def _write_outputs(
     nd = maps.ndim - 1
     audio = nd == 1 and sig.kind == "audio" and rate_out is not None
 
+    series = sig.kind == "series" and sig.channels == 1 and sig.source is not None
+
     def one(i: int) -> tuple[dict[str, Any], np.ndarray | None, str]:
+        if series and nd == 1:
+            return _write_series_view(folder, maps[i], stems[i], sig, rows, opts, protect)
         return _write_view(folder, maps[i], stems[i], nd, audio, rate_out, opts, protect)
 
     workers = min(2, os.cpu_count() or 1)
@@ -510,6 +542,31 @@ def _write_view(
         _save(_levels(levels, how, names), folder / name, opts, protect, format="folder")
         return {"file": name}, _tile(levels[len(levels) // 2], how), how
     return {"file": None}, None, display_range(m)[0]
+
+
+def _write_series_view(
+    folder: Path,
+    m: np.ndarray,
+    stem: str,
+    sig: Any,
+    rows: Any,
+    opts: FeaturesOptions,
+    protect: tuple[str, ...],
+) -> tuple[dict[str, Any], np.ndarray | None, str]:
+    """Write one map of a one-channel series as the input file, its column replaced by the map.
+
+    Timestamps, labels, the header and the dialect come from the input; the map's rows sit
+    on the input rows under the centres of their windows (``rows``).
+    """
+    from dataclasses import replace
+
+    from convcli.features._display import display_range, waveform
+
+    name = f"{stem}{Path(sig.source).suffix.lower()}"
+    form = replace(sig.form, info={**sig.form.info, "rows": rows, "full_precision": False})
+    one = Signal(m.astype(np.float64)[:, None], "series", 1, source=sig.source, form=form)
+    _save(one, folder / name, opts, protect)
+    return {"file": name}, waveform(m), display_range(m)[0]
 
 
 def _tile(levels: np.ndarray, how: str) -> np.ndarray:

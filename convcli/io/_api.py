@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +13,16 @@ from ..errors import (
     ArgumentError,
     ConvcliError,
     MissingExtraError,
+    Param,
     SignalReadError,
     SignalWriteError,
     UnsupportedError,
+    join_words,
 )
 from . import registry
 from ._signal import KINDS, Signal
 from .atomic import write_problem
-from .content import check_content
+from .content import HEAD_BYTES, check_content
 from .limits import DEFAULT_LIMITS, Limits, read_head
 from .rows import BlockWriter, RowSource
 
@@ -38,6 +40,7 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike[str]
+Options = Mapping[str, Any] | None
 
 
 def identify_file(path: PathLike) -> tuple[str, str]:
@@ -61,7 +64,7 @@ def identify_file(path: PathLike) -> tuple[str, str]:
         folder), is empty, is not a format convcli reads, or its extension names another
         format than its content.
     """
-    return check_content(path, read_head(path, 64))
+    return check_content(path, read_head(path, HEAD_BYTES))
 
 
 def sniff(path: PathLike) -> str:
@@ -101,10 +104,37 @@ def _function(row: registry.Family, name: str, path: Path) -> Any:
     return fn
 
 
+def _read_options(row: registry.Family, options: Options, path: Path) -> dict[str, Any]:
+    """Return the read options given (None is not given), checked against the family's row.
+
+    Raises
+    ------
+    ArgumentError
+        An option the family does not take (``keep_columns`` for a WAV file).
+    """
+    given = {name: value for name, value in (options or {}).items() if value is not None}
+    foreign = [name for name in given if name not in row.options]
+    if foreign:
+        params = [Param(name) for name in foreign]
+        takers = [f.noun for f in registry.families() if set(foreign) <= set(f.options)]
+        verb = "applies" if len(foreign) == 1 else "apply"
+        where = f"to {join_words(takers)}" if takers else "to no format"
+        raise ArgumentError(
+            f"{path}: {join_words([str(p) for p in params], 'and')} {verb} {where}, not {row.noun}",
+            params=params,
+        )
+    return given
+
+
 def load(
-    path: PathLike, kind: str = "auto", *, gray: bool = False, limits: Limits | None = None
+    path: PathLike,
+    kind: str = "auto",
+    *,
+    gray: bool = False,
+    limits: Limits | None = None,
+    options: Options = None,
 ) -> Signal:
-    """Load an image, audio file, volume or ``.npy`` array.
+    """Load an image, audio file, volume, text series or ``.npy`` array.
 
     Only regular files (and folders of them) are read, and only the formats listed in
     :mod:`convcli.io.content`, identified by their content; every size a header claims is
@@ -116,17 +146,24 @@ def load(
         A file, or a folder of image slices.
     kind : str, optional
         ``"auto"`` decides by content: a folder, a multi-page TIFF or an animated
-        GIF/PNG/WebP of more than one frame is a volume; WAV/FLAC/OGG/AIFF is audio; ``.npy``
-        is an array (every axis spatial); any other image is an image.
-        ``"image"``, ``"audio"``, ``"volume"`` or ``"array"`` force a reading: an image of
-        a multi-frame file or folder is its first frame; a volume of one image has one
-        plane; a ``.npy`` takes the shapes described in :mod:`convcli.io.npy`.
+        GIF/PNG/WebP of more than one frame is a volume; WAV/FLAC/OGG/AIFF/MP3... is audio; ``.npy``
+        is an array (every axis spatial); CSV, TSV and ``.txt``/``.dat`` text is a series
+        (:mod:`convcli.io.text_series`); any other image is an image.
+        ``"image"``, ``"audio"``, ``"volume"``, ``"array"`` or ``"series"`` force a reading:
+        an image of a multi-frame file or folder is its first frame; a volume of one image
+        has one plane; a ``.npy`` takes the shapes described in :mod:`convcli.io.npy`.
     gray : bool, optional
         Images and volumes: convert to one channel (ITU-R 601-2 luma, alpha dropped, bit
         depth kept; :func:`convcli.io.pillow_image.to_gray`).  Ignored for audio and arrays.
     limits : Limits, optional
         The budgets (pixels, voxels, planes, channels, samples); default
         :data:`convcli.io.limits.DEFAULT_LIMITS`.
+    options : mapping, optional
+        Read options of the input's format, by name (a value of None is not given): a text
+        series takes ``columns`` (the columns filtered; the others pass through),
+        ``keep_columns`` (columns passed through) and ``header`` (whether the first record
+        is one; default: decided from the content).  Each family's row lists what it takes
+        (:attr:`convcli.io.registry.Family.options`).
 
     Returns
     -------
@@ -136,7 +173,8 @@ def load(
     Raises
     ------
     ArgumentError
-        ``kind`` is not one of ``auto``, ``image``, ``audio``, ``volume``, ``array``.
+        ``kind`` is not one of ``auto``, ``image``, ``audio``, ``volume``, ``array``,
+        ``series``; an option the input's format does not take.
     SignalReadError
         The input is missing, not a regular file, unreadable, not a signal, or cannot be
         read as ``kind``.
@@ -157,7 +195,8 @@ def load(
     limits = DEFAULT_LIMITS if limits is None else limits
     p = Path(path)
     row, fmt = _where(p)
-    return _function(row, "load", p)(p, fmt, kind, gray, limits)
+    given = _read_options(row, options, p)
+    return _function(row, "load", p)(p, fmt, kind, gray, limits, **given)
 
 
 _PROBE_KEYS = (
@@ -178,7 +217,9 @@ _PROBE_KEYS = (
 )
 
 
-def probe(path: PathLike, kind: str = "auto", *, limits: Limits | None = None) -> dict[str, Any]:
+def probe(
+    path: PathLike, kind: str = "auto", *, limits: Limits | None = None, options: Options = None
+) -> dict[str, Any]:
     """Describe an input cheaply, for ``convcli info``: headers only where possible.
 
     Parameters
@@ -192,6 +233,8 @@ def probe(path: PathLike, kind: str = "auto", *, limits: Limits | None = None) -
     limits : Limits, optional
         The budgets: a header that claims more than they allow is refused, as :func:`load`
         would refuse it.
+    options : mapping, optional
+        The format's read options, as for :func:`load`.
 
     Returns
     -------
@@ -201,6 +244,8 @@ def probe(path: PathLike, kind: str = "auto", *, limits: Limits | None = None) -
         ``channels`` (None for an array), ``mode`` (Pillow), ``subtype`` (soundfile),
         ``bits`` (as stored), ``rate`` and ``duration`` (seconds) and ``frames`` (audio),
         ``planes`` (volumes: slices, pages or animation frames); None where not relevant.
+        A format may add keys of its own (a text series: ``rows``, ``columns``, ``keep``,
+        ``header``, ``delimiter``, ``decimal``, ``nonfinite``).
 
     Raises
     ------
@@ -223,9 +268,10 @@ def probe(path: PathLike, kind: str = "auto", *, limits: Limits | None = None) -
     limits = DEFAULT_LIMITS if limits is None else limits
     p = Path(path)
     row, fmt = _where(p)
-    found = _function(row, "probe", p)(p, fmt, limits)
+    given = _read_options(row, options, p)
+    found = _function(row, "probe", p)(p, fmt, limits, **given)
     if kind not in ("auto", found["kind"]):
-        found = {**found, **_describe(load(p, kind, limits=limits))}
+        found = {**found, **_describe(load(p, kind, limits=limits, options=given))}
     record: dict[str, Any] = dict.fromkeys(_PROBE_KEYS)
     record.update(found)
     record["path"] = str(p)
@@ -289,7 +335,9 @@ def save(
     """Write a signal in the form its path says, atomically.
 
     The format comes from the extension (``.png .jpg/.jpeg .tif/.tiff .bmp .webp .gif .ppm
-    .pgm .pnm .npy .wav .flac .ogg .aiff/.aif``).  A volume goes to a folder of slices when
+    .pgm .pnm .npy``, and the audio ones: ``.wav .flac .ogg .aiff .mp3 .caf .w64 .rf64 .au``
+    and the rest of :func:`convcli.io.registry.write_extensions`; a WAV that would pass 4
+    GiB is written as RF64).  A volume goes to a folder of slices when
     the path has no extension or is an existing directory (input slice names kept, else
     ``slice_0000.png``...), to a multi-page TIFF (``.tif``), or to an animated GIF, PNG or
     WebP (the input's frame durations and loop kept).  Audio keeps ``signal.rate`` and the
@@ -373,13 +421,14 @@ def save(
 
 
 def open_rows(
-    path: PathLike, kind: str = "auto", limits: Limits | None = None
+    path: PathLike, kind: str = "auto", limits: Limits | None = None, options: Options = None
 ) -> tuple[RowSource, Signal] | None:
     """Open an input to read its rows block by block, if its format allows it.
 
     The family of the input's content opens it (its module's ``open_rows``): today audio
-    files (read as ``auto`` or ``audio``) and C-ordered ``.npy`` files (``auto``, ``array``,
-    or ``volume`` of 3 or 4 axes).  Anything else returns None, and so does a path that is not
+    files (read as ``auto`` or ``audio``), C-ordered ``.npy`` files (``auto``, ``array``,
+    or ``volume`` of 3 or 4 axes) and text series (``auto`` or ``series``, after one pass
+    that indexes the file).  Anything else returns None, and so does a path that is not
     a regular file or not what its name says: :func:`load` then says what is wrong.
 
     Parameters
@@ -390,6 +439,8 @@ def open_rows(
         What to read it as.
     limits : Limits, optional
         The budgets the header is checked against, as :func:`load` checks them.
+    options : mapping, optional
+        The format's read options, as for :func:`load`.
 
     Returns
     -------
@@ -400,19 +451,24 @@ def open_rows(
     Raises
     ------
     SignalReadError
-        The family opened the file and refused it (a truncated audio file, a budget).
+        The family opened the file and refused it (a truncated audio file, a budget, a
+        ragged text series).
+    ArgumentError
+        An option the input's format does not take.
     """
     p = Path(path)
     if not p.is_file():
         return None
     try:
         name, fmt = identify_file(p)
-        opener = registry.family(name).function("open_rows", p)
+        row = registry.family(name)
+        opener = row.function("open_rows", p)
     except (SignalReadError, MissingExtraError):
         return None
     if opener is None:
         return None
-    return opener(p, fmt, kind, DEFAULT_LIMITS if limits is None else limits)
+    given = _read_options(row, options, p)
+    return opener(p, fmt, kind, DEFAULT_LIMITS if limits is None else limits, **given)
 
 
 def takes_blocks(signal: Signal, path: PathLike) -> bool:

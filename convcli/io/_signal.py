@@ -14,7 +14,7 @@ import numpy as np
 __all__ = ["KINDS", "CONTAINERS", "Form", "Signal"]
 
 #: The kinds of signal convcli knows, and the ``kind=`` values :func:`convcli.io.load` forces.
-KINDS = ("image", "audio", "volume", "array")
+KINDS = ("image", "audio", "volume", "array", "series")
 
 #: How a signal was stored.
 CONTAINERS = ("file", "folder", "multipage", "animated", "npy")
@@ -27,7 +27,7 @@ class Form:
     Parameters
     ----------
     container : str
-        ``"file"`` (one image or one audio file), ``"folder"`` (a folder of image slices),
+        ``"file"`` (one image, audio or text file), ``"folder"`` (a folder of image slices),
         ``"multipage"`` (a multi-page TIFF), ``"animated"`` (an animated GIF, PNG or WebP) or
         ``"npy"`` (a ``.npy`` array).
     format : str or None
@@ -55,7 +55,12 @@ class Form:
         ``icc_profile``, ``exif`` (orientation removed, as it has been applied),
         ``compression`` (TIFF), ``subsampling`` (JPEG); and ``palette``, a ``(256, 3)`` uint8
         colour table with which 8-bit gray levels are written as indexed colour (never set
-        by a loader: convcli's own pictures use it).
+        by a loader: convcli's own pictures use it).  A text series carries ``series`` (its
+        layout: what is written back as it came) and ``columns`` (the channels' names).
+        Set by the job that filtered a signal, for a writer that copies what goes with each
+        input row: ``rows``, a :class:`convcli.geometry.RowMap` (output row ``o`` sits on
+        input row ``first + o*step``), and ``full_precision`` (write changed values in
+        full, not in the input's style: a ``dtype`` was asked for).
     """
 
     container: str = "file"
@@ -72,16 +77,17 @@ class Form:
 
 @dataclass
 class Signal:
-    """An image, audio clip, volume or raw array with what is needed to write it back.
+    """An image, audio clip, volume, series or raw array with what is needed to write it back.
 
     Parameters
     ----------
     data : numpy.ndarray
         The samples.  Image: ``(rows, cols)`` or ``(rows, cols, C)``.  Audio: ``(frames, C)``
         in ``[-1, 1]`` units (float32, float64 for ``DOUBLE`` and ``PCM_32`` files).  Volume:
-        ``(planes, rows, cols)`` or ``(planes, rows, cols, C)``.  Array: as stored.
+        ``(planes, rows, cols)`` or ``(planes, rows, cols, C)``.  Series: ``(rows, C)``, one
+        numeric column of a text file per channel, float64.  Array: as stored.
     kind : str
-        One of ``"image"``, ``"audio"``, ``"volume"``, ``"array"``.
+        One of ``"image"``, ``"audio"``, ``"volume"``, ``"array"``, ``"series"``.
     channel_axis : int or None
         The (non-negative) index of the channel axis, or None when every axis is spatial.
     rate : float or None

@@ -6,7 +6,9 @@ An array is every axis spatial unless ``kind`` says how to read it:
 - ``volume``: ``(planes, rows, cols)`` or ``(planes, rows, cols, C)`` channels last;
 - ``audio``: ``(frames,)`` or ``(frames, C)``, with no sample rate.  Integer samples are
   scaled to ``[-1, 1]`` as soundfile scales them (int8 as PCM_S8, int16 as PCM_16, int32 as
-  PCM_32, uint8 as PCM_U8) and floats are taken as ``[-1, 1]`` already.
+  PCM_32, uint8 as PCM_U8) and floats are taken as ``[-1, 1]`` already;
+- ``series``: ``(rows,)`` or ``(rows, C)``, values as stored (a series written to ``.npy``
+  reads back as one).
 
 Booleans load as uint8 (0 and 1); complex, string, structured and object arrays are refused.
 """
@@ -267,7 +269,9 @@ def check_npy_limits(
         limits.check_planes(path, *shape[:3])
         if len(shape) == 4:
             limits.check_channels(path, shape[3])
-    elif kind == "audio" and len(shape) in (1, 2):
+    elif kind in ("audio", "series") and len(shape) in (1, 2):
+        if kind == "series" and len(shape) == 2:
+            limits.check_channels(path, shape[1])
         limits.check_samples(path, shape[0], shape[1] if len(shape) == 2 else 1)
 
 
@@ -295,8 +299,8 @@ def read_npy(path: Path, kind: str, gray: bool, *, limits: Limits = DEFAULT_LIMI
     path : pathlib.Path
         The file.
     kind : str
-        ``"auto"``/``"array"``, ``"image"``, ``"volume"`` or ``"audio"`` (see the module
-        docstring for the shapes each takes).
+        ``"auto"``/``"array"``, ``"image"``, ``"volume"``, ``"audio"`` or ``"series"`` (see
+        the module docstring for the shapes each takes).
     gray : bool
         For images and volumes: convert to one channel.
     limits : Limits, optional
@@ -328,6 +332,13 @@ def read_npy(path: Path, kind: str, gray: bool, *, limits: Limits = DEFAULT_LIMI
         return Signal(arr, "array", None, source=path, form=form)
     if kind == "audio":
         return _as_audio(arr, path, form, shape)
+    if kind == "series":
+        if arr.ndim not in (1, 2):
+            raise SignalReadError(
+                f"{path}: a {shape} array cannot be read as a series: it takes (rows,) or "
+                f"(rows, channels)"
+            )
+        return Signal(arr.reshape(len(arr), -1), "series", 1, source=path, form=form)
     ndim = {"image": (2, 3), "volume": (3, 4)}[kind]
     if arr.ndim not in ndim:
         raise SignalReadError(

@@ -97,7 +97,7 @@ from . import registry
 from ._signal import Form, Signal
 from ._watch import one_line, watched
 from .atomic import atomic_file
-from .content import check_content
+from .content import HEAD_BYTES, check_content
 from .dtypes import stored_dtype
 from .limits import DEFAULT_LIMITS, Limits, open_regular, over_limit
 
@@ -480,7 +480,7 @@ def open_image(
 
     with open_regular(path) as fh:
         if fmt is None:
-            family, fmt = check_content(path, fh.read(64))
+            family, fmt = check_content(path, fh.read(HEAD_BYTES))
             fh.seek(0)
             if family != "image":
                 raise SignalReadError(f"{path}: is {fmt}, not an image")
@@ -1130,7 +1130,9 @@ def check_image(
 
 
 def load(path: Path, fmt: str, kind: str, gray: bool, limits: Limits) -> Signal:
-    """Load an image file as ``kind`` (:func:`read_image`); it is never audio."""
+    """Load an image file as ``kind`` (:func:`read_image`); it is never audio or a series."""
+    if kind == "series":
+        raise SignalReadError(f"{path}: is an image; it cannot be read as a series")
     if kind == "audio":
         audio = ", ".join(f.label for f in registry.family("audio").reads)
         raise SignalReadError(f"{path}: is not an audio file ({audio}); it cannot be read as audio")
@@ -1151,6 +1153,8 @@ def target(signal: Signal, path: Path, fmt: registry.WriteFormat) -> registry.Ta
         Audio; a volume of several planes to a format of one image; an array that is not 2-D.
     """
     kind = signal.kind
+    if kind == "series":
+        return registry.default_target(registry.family("image"), signal, path, fmt)
     if kind == "audio":
         use = [w.extensions[0] for w in registry.family("audio").writes] + [".npy"]
         raise UnsupportedError(

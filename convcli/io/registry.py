@@ -26,7 +26,14 @@ function            what it does (``path``, ``fmt`` the format :func:`identify` 
                     :class:`convcli.io.rows.BlockWriter` for the kinds in ``blocks``
 ``writer_bytes``    optional: ``writer_bytes(target, shape, dtype, form) -> int``: the
                     bytes that writer holds (default 0: a few blocks at a time)
+``identify``        for formats without magic (text): ``identify(head, path) -> str or
+                    None``, the format of a file its extension claims, asked after every
+                    format with a magic number; raises when the content is not that format
 ==================  ==================================================================
+
+``probe``, ``load`` and ``open_rows`` also take, as keywords, the read options the row lists
+in ``options`` (a text series: ``columns``, ``keep_columns``, ``header``); a writer finds what
+it needs about its rows in the signal's ``form.info`` (:class:`convcli.io.Form`).
 
 :mod:`convcli.io` asks this table, and nothing else, for all of it: ``load``, ``probe``,
 ``save``, ``identify_file``, ``output_dtype``, ``open_rows``, ``open_writer``,
@@ -49,6 +56,7 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import MissingExtraError, UnsupportedError, join_words
+from .mpeg import starts_mpeg_audio
 
 __all__ = [
     "Magic",
@@ -63,10 +71,12 @@ __all__ = [
     "families",
     "identify",
     "claimed",
+    "identify_text",
     "writes",
     "folder_family",
     "target_for",
     "write_extensions",
+    "read_extensions",
     "reads_summary",
     "streamed",
     "module_of",
@@ -96,19 +106,32 @@ class Magic:
 
     parts: tuple[tuple[int, tuple[bytes, ...]], ...]
     min_length: int = 0
+    check: Callable[[bytes], bool] | None = None
 
-    def __init__(self, *parts: tuple[Any, ...], min_length: int = 0) -> None:
+    def __init__(
+        self,
+        *parts: tuple[Any, ...],
+        min_length: int = 0,
+        check: Callable[[bytes], bool] | None = None,
+    ) -> None:
         object.__setattr__(self, "parts", tuple((p[0], tuple(p[1:])) for p in parts))
         object.__setattr__(self, "min_length", min_length)
+        object.__setattr__(self, "check", check)
 
     def matches(self, head: bytes) -> bool:
-        """Whether ``head`` (the file's first bytes) starts as this format does."""
+        """Whether ``head`` (the file's first bytes) starts as this format does.
+
+        Every part must match, and ``check`` (a test of the bytes for a format with no
+        magic number of its own: MPEG audio frames, :mod:`convcli.io.mpeg`) must pass.
+        """
         if len(head) < self.min_length:
             return False
-        return all(
+        if not all(
             any(head[offset : offset + len(c)] == c for c in choices)
             for offset, choices in self.parts
-        )
+        ):
+            return False
+        return self.check is None or self.check(head)
 
 
 @dataclass(frozen=True)
@@ -123,13 +146,18 @@ class ReadFormat:
     label : str
         Its name in messages (``"WebP"``, ``"PPM/PGM"``).
     magic : tuple of Magic
-        Its content, any of these.
+        Its content, any of these; none for text, which its family's ``identify`` tells
+        (after every format with a magic number).
     extensions : tuple of str
         The file extensions that claim it: a file of another content with one of these is
-        refused, naming both.
+        refused, naming both (a format without magic claims weakly: a file of a format with
+        a magic number and one of its extensions is read as that format).
     decoders : tuple of str
         What the family's library may call it and open it with (Pillow's plugins, libsndfile's
         major formats): nothing else is ever reached.
+    encodings : tuple of str
+        The sample encodings it is read with (an allowlist of libsndfile subtypes); empty:
+        the family's :attr:`Family.encodings`.
     """
 
     name: str
@@ -137,6 +165,7 @@ class ReadFormat:
     magic: tuple[Magic, ...]
     extensions: tuple[str, ...]
     decoders: tuple[str, ...] = ()
+    encodings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,6 +191,18 @@ class WriteFormat:
         The kinds of signal whose rows its block writer takes as they come (``open_writer``).
     lossy : bool
         It does not give back what was written (JPEG): suggested last.
+    channels : int or None
+        The most channels it holds (None: as many as the family's library takes).
+    rates : tuple of int or None
+        The sample rates it holds (MP3's nine); None: any whole number of Hz up to
+        ``max_rate``.
+    max_rate : int or None
+        The highest sample rate its header can store.
+    max_bytes : int or None
+        The largest file its header can describe (32-bit sizes: ``2**32 - 1``).
+    beyond : str or None
+        The format written instead when a file would pass ``max_bytes`` (WAV: RF64, as
+        SoX and ffmpeg write); None: such an output is refused.
     """
 
     name: str
@@ -172,6 +213,11 @@ class WriteFormat:
     encodings: tuple[str, ...] = ()
     blocks: tuple[str, ...] = ()
     lossy: bool = False
+    channels: int | None = None
+    rates: tuple[int, ...] | None = None
+    max_rate: int | None = None
+    max_bytes: int | None = None
+    beyond: str | None = None
 
     def dtypes(self, channels: int = 1, *, frames: bool = False) -> tuple[str, ...] | None:
         """Return the dtype names it holds for ``channels`` (None: every dtype).
@@ -219,6 +265,9 @@ class Family:
         The optional pip extra that brings what it needs (``pip install 'convcli[extra]'``).
     requires : tuple of str
         The modules it needs, importable only with ``extra`` installed.
+    options : tuple of str
+        The read options its ``probe``, ``load`` and ``open_rows`` take as keywords
+        (:func:`convcli.io.load`'s ``options``); any other is refused.
     """
 
     name: str
@@ -233,6 +282,7 @@ class Family:
     stream_always: bool = False
     extra: str | None = None
     requires: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
 
     def read_format(self, name: str) -> ReadFormat:
         """Return the read format called ``name``."""
@@ -349,6 +399,18 @@ _IMAGE = Family(
 )
 
 _AUDIO_CODECS = ("PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")
+_WAV_HOLDS = ("uint8", "int16", "int32", "float32", "float64")
+_WAV_CODECS = ("PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW")
+_WIDE = ("int16", "int32", "float32", "float64")  # no PCM_U8: 8-bit samples are signed
+_WIDE_CODECS = ("PCM_S8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW")
+#: The largest file a header of 32-bit sizes describes.
+SIZE_32 = 2**32 - 1
+#: The sample rates of MPEG-1, 2 and 2.5 audio (what libsndfile's MP3 writer takes).
+MPEG_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+#: W64's two GUIDs: "riff" and "wave", each followed by 12 bytes of its GUID.
+_W64_RIFF = b"riff\x2e\x91\xcf\x11\xa5\xd6\x28\xdb\x04\xc1\x00\x00"
+_W64_WAVE = b"wave\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
+_IRCAM_KIND = (b"\x01", b"\x02", b"\x03", b"\x04")  # the byte IRCAM's magic varies in
 
 _AUDIO = Family(
     name="audio",
@@ -358,14 +420,14 @@ _AUDIO = Family(
     takes=("audio",),
     stream_always=True,
     # Every codec with a history of decoder bugs that nobody needs for filtering (ADPCM,
-    # GSM, DWVW, MPEG...) is left out.
+    # GSM, DWVW, G.72x, ALAC...) is left out; MPEG Layer III is read in MP3 files only.
     encodings=(*_AUDIO_CODECS, "ULAW", "ALAW", "VORBIS", "OPUS"),
     reads=(
         ReadFormat(
             "WAV",
             "WAV",
             (Magic((0, b"RIFF", b"RF64", b"BW64"), (8, b"WAVE")),),
-            (".wav", ".wave"),
+            (".wav", ".wave", ".rf64"),
             ("WAV", "WAVEX", "RF64"),
         ),
         ReadFormat("FLAC", "FLAC", (Magic((0, b"fLaC")),), (".flac",), ("FLAC",)),
@@ -377,14 +439,52 @@ _AUDIO = Family(
             (".aiff", ".aif", ".aifc"),
             ("AIFF",),
         ),
+        ReadFormat("W64", "W64", (Magic((0, _W64_RIFF), (24, _W64_WAVE)),), (".w64",), ("W64",)),
+        ReadFormat("CAF", "CAF", (Magic((0, b"caff\x00\x01")),), (".caf",), ("CAF",)),
+        ReadFormat("AU", "AU", (Magic((0, b".snd", b"dns.")),), (".au", ".snd"), ("AU",)),
+        ReadFormat(
+            "MP3",
+            "MP3",
+            (Magic(check=starts_mpeg_audio),),
+            (".mp3",),
+            ("MP3",),
+            ("MPEG_LAYER_III",),
+        ),
+        ReadFormat(
+            "IRCAM",
+            "IRCAM",
+            (
+                Magic((0, b"\x64\xa3"), (2, *_IRCAM_KIND), (3, b"\x00")),
+                Magic((0, b"\x00"), (1, *_IRCAM_KIND), (2, b"\xa3\x64")),
+            ),
+            (".sf", ".ircam"),
+            ("IRCAM",),
+        ),
+        ReadFormat(
+            "NIST", "NIST SPHERE", (Magic((0, b"NIST_1A\n")),), (".nist", ".sph"), ("NIST",)
+        ),
+        ReadFormat("VOC", "VOC", (Magic((0, b"Creative Voice File\x1a")),), (".voc",), ("VOC",)),
+        ReadFormat("PAF", "PAF", (Magic((0, b" paf", b"fap ")),), (".paf",), ("PAF",)),
+        ReadFormat(
+            "SVX",
+            "IFF/8SVX",
+            (Magic((0, b"FORM"), (8, b"8SVX", b"16SV")),),
+            (".iff", ".svx", ".8svx", ".16sv"),
+            ("SVX",),
+        ),
+        ReadFormat("PVF", "PVF", (Magic((0, b"PVF1\n")),), (".pvf",), ("PVF",)),
+        ReadFormat("AVR", "AVR", (Magic((0, b"2BIT")),), (".avr",), ("AVR",)),
+        ReadFormat("WVE", "WVE", (Magic((0, b"ALawSoundFile**\x00")),), (".wve",), ("WVE",)),
     ),
     writes=(
         WriteFormat(
             "WAV",
             (".wav",),
-            ("uint8", "int16", "int32", "float32", "float64"),
-            encodings=("PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW"),
+            _WAV_HOLDS,
+            encodings=_WAV_CODECS,
             blocks=("audio",),
+            max_bytes=SIZE_32,
+            beyond="RF64",
         ),
         WriteFormat(
             "FLAC",
@@ -392,6 +492,7 @@ _AUDIO = Family(
             ("int16", "int32"),
             encodings=("PCM_S8", "PCM_16", "PCM_24"),
             blocks=("audio",),
+            channels=8,
         ),
         WriteFormat(
             "OGG",
@@ -403,10 +504,99 @@ _AUDIO = Family(
         ),
         WriteFormat(
             "AIFF",
-            (".aiff", ".aif"),
-            ("uint8", "int16", "int32", "float32", "float64"),
+            (".aiff", ".aif", ".aifc"),
+            _WAV_HOLDS,
             encodings=_AUDIO_CODECS,
             blocks=("audio",),
+            max_bytes=SIZE_32,
+        ),
+        WriteFormat("RF64", (".rf64",), _WAV_HOLDS, encodings=_WAV_CODECS, blocks=("audio",)),
+        WriteFormat("W64", (".w64",), _WAV_HOLDS, encodings=_WAV_CODECS, blocks=("audio",)),
+        WriteFormat("CAF", (".caf",), _WIDE, encodings=_WIDE_CODECS, blocks=("audio",)),
+        WriteFormat(
+            "AU",
+            (".au", ".snd"),
+            _WIDE,
+            encodings=_WIDE_CODECS,
+            blocks=("audio",),
+            max_bytes=SIZE_32,
+        ),
+        WriteFormat(
+            "MP3",
+            (".mp3",),
+            ("float32",),
+            encodings=("MPEG_LAYER_III",),
+            blocks=("audio",),
+            lossy=True,
+            channels=2,
+            rates=MPEG_RATES,
+        ),
+        WriteFormat(
+            "IRCAM",
+            (".sf", ".ircam"),
+            ("int16", "int32", "float32"),
+            encodings=("PCM_16", "PCM_32", "FLOAT", "ULAW", "ALAW"),
+            blocks=("audio",),
+        ),
+        WriteFormat(
+            "NIST",
+            (".nist", ".sph"),
+            ("int16", "int32"),
+            encodings=("PCM_S8", "PCM_16", "PCM_24", "PCM_32", "ULAW", "ALAW"),
+            blocks=("audio",),
+        ),
+        WriteFormat(
+            "VOC",
+            (".voc",),
+            ("int16",),
+            # libsndfile's µ-law and A-law VOC blocks count the end byte as one more sample
+            encodings=("PCM_16",),
+            blocks=("audio",),
+            channels=2,
+            max_bytes=2**24 - 1,  # one block, of a 24-bit length
+        ),
+        WriteFormat(
+            "PAF",
+            (".paf",),
+            ("int16", "int32"),
+            encodings=("PCM_S8", "PCM_16", "PCM_24"),
+            blocks=("audio",),
+        ),
+        WriteFormat(
+            "SVX",
+            (".iff", ".svx"),
+            ("int16",),
+            encodings=("PCM_S8", "PCM_16"),
+            blocks=("audio",),
+            channels=1,
+            max_rate=65535,
+            max_bytes=SIZE_32,
+        ),
+        WriteFormat(
+            "PVF",
+            (".pvf",),
+            ("int16", "int32"),
+            encodings=("PCM_S8", "PCM_16", "PCM_32"),
+            blocks=("audio",),
+        ),
+        WriteFormat(
+            "AVR",
+            (".avr",),
+            ("uint8", "int16"),
+            encodings=("PCM_S8", "PCM_U8", "PCM_16"),
+            blocks=("audio",),
+            channels=2,
+            max_bytes=SIZE_32,
+        ),
+        WriteFormat(
+            "WVE",
+            (".wve",),
+            ("int16",),
+            encodings=("ALAW",),
+            blocks=("audio",),
+            channels=1,
+            rates=(8000,),
+            max_bytes=SIZE_32,
         ),
     ),
 )
@@ -415,11 +605,11 @@ _NPY = Family(
     name="npy",
     module="convcli.io.npy",
     noun=".npy",
-    takes=("image", "audio", "volume", "array"),
+    takes=("image", "audio", "volume", "array", "series"),
     reads=(ReadFormat("NPY", "NPY", (Magic((0, b"\x93NUMPY")),), (".npy",)),),
     # Rows as they come, after a header that says the whole shape (not images: an image to
     # .npy is written whole, as numpy writes it).
-    writes=(WriteFormat("NPY", (".npy",), ANY, blocks=("audio", "volume", "array")),),
+    writes=(WriteFormat("NPY", (".npy",), ANY, blocks=("audio", "volume", "array", "series")),),
 )
 
 _FOLDER = Family(
@@ -430,8 +620,29 @@ _FOLDER = Family(
     folders=True,
 )
 
+# Text has no magic number: its family's identify() is asked after every format with one.
+_SERIES = Family(
+    name="series",
+    module="convcli.io.text_series",
+    noun="a text series",
+    plural="text series",
+    takes=("series", "array"),
+    stream_always=True,  # as audio: a few slabs of memory, whatever the file's length
+    reads=(
+        ReadFormat("CSV", "CSV", (), (".csv",)),
+        ReadFormat("TSV", "TSV", (), (".tsv",)),
+        ReadFormat("TEXT", ".txt/.dat", (), (".txt", ".dat")),
+    ),
+    writes=(
+        WriteFormat("CSV", (".csv",), ANY, blocks=("series", "array")),
+        WriteFormat("TSV", (".tsv",), ANY, blocks=("series", "array")),
+        WriteFormat("TEXT", (".txt", ".dat"), ANY, blocks=("series", "array")),
+    ),
+    options=("columns", "keep_columns", "header"),
+)
+
 #: The table, in the order content is tried and extensions are listed.
-FAMILIES: list[Family] = [_IMAGE, _AUDIO, _NPY, _FOLDER]
+FAMILIES: list[Family] = [_IMAGE, _AUDIO, _NPY, _FOLDER, _SERIES]
 
 
 # ----------------------------------------------------------------------------- lookups
@@ -495,8 +706,35 @@ def identify(head: bytes) -> tuple[Family, ReadFormat] | None:
     return None
 
 
+def identify_text(head: bytes, path: Any) -> tuple[Family, ReadFormat] | None:
+    r"""Return the format without magic (text) that a file's extension claims, if it is one.
+
+    Asked when no format with a magic number matches ``head``: the family whose format
+    claims the extension tells by its ``identify(head, path)``, which raises when the content
+    is not what the extension says (binary data named ``.csv``).
+
+    Examples
+    --------
+    >>> found = identify_text(b"t,x\n0,1.5\n", "log.csv")
+    >>> found[0].name, found[1].name
+    ('series', 'CSV')
+    >>> identify_text(b"t,x\n", "log.json") is None
+    True
+    """
+    found = claimed(Path(path).suffix)
+    if found is None or found[1].magic:
+        return None
+    row = found[0]
+    tell = row.function("identify", path)
+    name = tell(head, path) if tell is not None else None
+    return None if name is None else (row, row.read_format(name))
+
+
 def claimed(extension: str) -> tuple[Family, ReadFormat] | None:
-    """Return the family and format a file extension (``".png"``) claims, or None."""
+    """Return the family and format a file extension (``".png"``) claims, or None.
+
+    A format without magic (text) claims its extensions weakly: see :func:`identify_text`.
+    """
     ext = extension.lower()
     for f in FAMILIES:
         for fmt in f.reads:
@@ -527,6 +765,17 @@ def folder_family() -> Family:
     return next(f for f in FAMILIES if f.folders)
 
 
+def read_extensions(name: str) -> tuple[str, ...]:
+    """Return the extensions that claim family ``name``'s formats, format by format.
+
+    Examples
+    --------
+    >>> read_extensions("audio")[:4]
+    ('.wav', '.wave', '.rf64', '.flac')
+    """
+    return tuple(ext for fmt in family(name).reads for ext in fmt.extensions)
+
+
 def write_extensions() -> list[str]:
     """Return every output extension, family by family, format by format."""
     return [ext for f in FAMILIES for fmt in f.writes for ext in fmt.extensions]
@@ -537,8 +786,9 @@ def reads_summary() -> str:
 
     Examples
     --------
-    >>> reads_summary()
-    'PNG, JPEG, TIFF, BMP, WebP, GIF, PPM/PGM images, WAV, FLAC, OGG, AIFF audio, .npy'
+    >>> reads_summary()  # doctest: +NORMALIZE_WHITESPACE
+    'PNG, JPEG, TIFF, BMP, WebP, GIF, PPM/PGM images, WAV, FLAC, OGG, AIFF, ..., WVE audio, .npy,
+     CSV, TSV, .txt/.dat text series'
     """
     parts = []
     for f in FAMILIES:

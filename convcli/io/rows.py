@@ -28,10 +28,15 @@ class RowSource(abc.ABC):
         The whole signal's shape.
     dtype : numpy.dtype
         The dtype rows come in.
+    nonfinite : int or None
+        The NaN and infinite samples of every row, when the source knows it without reading
+        them again (a text series counts them as it indexes the file); None: count them by
+        reading the rows, if :attr:`may_hold_nonfinite`.
     """
 
     shape: tuple[int, ...]
     dtype: np.dtype
+    nonfinite: int | None = None
 
     @abc.abstractmethod
     def read(self, start: int, stop: int) -> np.ndarray:

@@ -341,8 +341,9 @@ def slice_format(signal: Signal, dtype: np.dtype, path: os.PathLike[str] | str) 
 
 def load(path: Path, fmt: str | None, kind: str, gray: bool, limits: Limits) -> Signal:
     """Load a folder of slices as a volume, an image (its first slice) or an array."""
-    if kind == "audio":
-        raise SignalReadError(f"{path}: a folder of slices cannot be read as audio")
+    if kind in ("audio", "series"):
+        what = "audio" if kind == "audio" else "a series"
+        raise SignalReadError(f"{path}: a folder of slices cannot be read as {what}")
     return read_folder(path, kind, gray, limits=limits)
 
 

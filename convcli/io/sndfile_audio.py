@@ -1,4 +1,9 @@
-"""Audio with soundfile (libsndfile): WAV, FLAC, OGG (Vorbis/Opus), AIFF.
+"""Audio with soundfile (libsndfile): every format of the audio row of the table.
+
+The formats read and written are the audio row of :mod:`convcli.io.registry` (identified
+by content, :mod:`convcli.io.content`): WAV (and RF64, WAVE_FORMAT_EXTENSIBLE), FLAC, OGG
+(Vorbis, Opus), AIFF/AIFF-C, W64, CAF, AU, MP3, IRCAM, NIST SPHERE, VOC, PAF, IFF/8SVX, PVF,
+AVR and WVE; ``docs/audio-formats.md`` says which libsndfile formats are left out and why.
 
 Audio is loaded as ``(frames, channels)`` in ``[-1, 1]`` units with soundfile's own scaling
 (a PCM_16 sample ``s`` is ``s / 32768``): float32, or float64 for ``DOUBLE`` and ``PCM_32``
@@ -12,26 +17,55 @@ never hands floats to a PCM subtype: libsndfile's float-to-integer conversion sc
 caller that wants libsndfile's own conversion asks for it by name (``encoding``: the maps
 ``convcli features`` writes as 16-bit WAV previews).
 
-What each output format holds (the audio row's ``holds`` and ``encodings`` in
-:mod:`convcli.io.registry`), as audio (soundfile / libsndfile 1.2):
+What each output format holds (the audio row's ``holds``, ``encodings``, ``channels``,
+``rates`` and ``max_bytes`` in :mod:`convcli.io.registry`), as audio (libsndfile 1.2):
 
-======  =====================================================================
-format  dtypes (subtype written)
-======  =====================================================================
-WAV     uint8 (PCM_U8), int16 (PCM_16), int32 (PCM_24 or PCM_32), float32
-        (FLOAT), float64 (DOUBLE)
-AIFF    as WAV, and int16 also as PCM_S8
-FLAC    int16 (PCM_S8 or PCM_16), int32 (PCM_24): no 32-bit, no float
-OGG     float32 (VORBIS, or OPUS when the input was Opus)
-======  =====================================================================
+=========  =============================================================================
+format     dtypes (subtype written), and what else limits it
+=========  =============================================================================
+WAV        uint8 (PCM_U8), int16 (PCM_16), int32 (PCM_24 or PCM_32), float32 (FLOAT),
+           float64 (DOUBLE); µ-law and A-law kept.  Past 4 GiB: written as RF64
+RF64, W64  as WAV, of any size
+AIFF       as WAV, and int16 also as PCM_S8; at most 4 GiB
+CAF        int16 (PCM_S8, PCM_16), int32 (PCM_24, PCM_32), float32, float64; µ/A-law
+AU         as CAF; at most 4 GiB
+FLAC       int16 (PCM_S8 or PCM_16), int32 (PCM_24): no 32-bit, no float; 8 channels
+OGG        float32 (VORBIS, or OPUS when the input was Opus)
+MP3        float32 (MPEG_LAYER_III: constant bitrate, the highest of its MPEG version:
+           320 kbit/s from 32 kHz, 160 from 16 kHz, 64 below); 1 or 2 channels; the nine
+           MPEG sample rates
+IRCAM      int16 (PCM_16), int32 (PCM_32), float32 (FLOAT); µ/A-law
+NIST       int16 (PCM_S8, PCM_16), int32 (PCM_24, PCM_32); µ/A-law
+PAF        int16 (PCM_S8, PCM_16), int32 (PCM_24)
+PVF        int16 (PCM_S8, PCM_16), int32 (PCM_32)
+VOC        int16 (PCM_16: libsndfile's µ/A-law VOC reads back a sample longer); 1 or 2
+           channels; at most 16 MiB
+SVX        int16 (PCM_S8, PCM_16); mono; rates up to 65535 Hz; at most 4 GiB
+AVR        uint8 (PCM_U8), int16 (PCM_S8, PCM_16); 1 or 2 channels; at most 4 GiB
+WVE        int16 as A-law; mono, 8000 Hz
+=========  =============================================================================
+
+A WAV output is written as RF64 when its size (libsndfile's header, measured, plus the
+samples) would pass ``2**32 - 1`` bytes, decided before the first sample is written from
+the length the output will have (:func:`container_for`); any other format whose header
+cannot describe the output's size is refused before anything is written.
+
+MP3 is decoded by libmpg123.  libsndfile learns an MP3's length from a Xing, Info or VBRI
+header and reads no further; an MP3 without one is refused (its length would be a guess
+from its first frame's bitrate).  What libmpg123 prints about damaged frames (``Illegal
+Audio-MPEG-Header``, ``Trying to resync``...) is caught (:mod:`convcli.io._capture`) and
+makes the read an error; a flipped bit inside a frame's data (MP3 frames carry no checksum
+unless encoded with one) is decoded as libmpg123 decodes it and cannot be heard.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import os
 import re
-import struct
-from collections.abc import Iterable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,10 +73,14 @@ import numpy as np
 
 from ..errors import Param, SignalReadError, UnsupportedError, join_words
 from . import registry
+from ._capture import captured_stderr
 from ._signal import Form, Signal
 from .atomic import atomic_file
+from .audio_headers import claimed_frames
+from .content import HEAD_BYTES, identify
 from .dtypes import SUBTYPE_BITS, SUBTYPE_DTYPE, stored_dtype
-from .limits import DEFAULT_LIMITS, Limits, open_regular
+from .limits import DEFAULT_LIMITS, Limits, open_regular, read_head
+from .mpeg import frame_count_tag
 from .rows import RowSource
 
 __all__ = [
@@ -55,21 +93,29 @@ __all__ = [
     "check_rate",
     "load_dtype",
     "read_frames",
+    "readable",
+    "read_encodings",
+    "decoder_watch",
+    "check_mpeg_length",
+    "container_for",
+    "MP3_SETTINGS",
 ]
 
 _FLOAT_BITS = {"FLOAT": 32, "DOUBLE": 64}
 _WAV_FORMATS = ("WAV", "WAVEX", "RF64")
-_FLAC_MAX_CHANNELS = 8
+#: libsndfile formats whose decoder prints its complaints on stderr (libmpg123).
+_PRINTING = ("MP3",)
+#: libsndfile formats read forward only, from a seek to frame 0 (:func:`read_forward`).
+_FORWARD = ("MP3",)
+#: How libsndfile's MPEG writer is set (soundfile's ``compression_level`` and
+#: ``bitrate_mode``): constant bitrate, the highest of the stream's MPEG version.
+MP3_SETTINGS = {"compression_level": 0.0, "bitrate_mode": "CONSTANT"}
 
 
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     text = re.sub(r"^Error opening .*?: (?=[A-Z])", "", text)  # soundfile repeats the path
     return text or type(exc).__name__
-
-
-_UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # a WAV written to a pipe: "until the end of the file"
-_MAX_CHUNKS = 4096
 
 
 def open_raw(path: str | os.PathLike[str]) -> Any:
@@ -109,71 +155,119 @@ def raw_info(path: str | os.PathLike[str]) -> Any:
 def readable() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Return what is read: libsndfile's formats and subtypes (the audio row's allowlist).
 
+    Which subtype is read in which format is :func:`read_encodings`.
+
     Examples
     --------
     >>> formats, subtypes = readable()
-    >>> "RF64" in formats, "GSM610" in subtypes
-    (True, False)
+    >>> "RF64" in formats, "MP3" in formats, "GSM610" in subtypes
+    (True, True, False)
     """
     row = registry.family("audio")
-    return tuple(d for fmt in row.reads for d in fmt.decoders), row.encodings
+    formats = tuple(d for fmt in row.reads for d in fmt.decoders)
+    extra = tuple(e for fmt in row.reads for e in fmt.encodings if e not in row.encodings)
+    return formats, row.encodings + extra
 
 
-def claimed_frames(path: os.PathLike[str] | str) -> int | None:
-    """Return the number of frames a WAV or AIFF header claims, or None.
+def read_encodings(sf_format: str) -> tuple[str, ...] | None:
+    """Return the subtypes read in libsndfile's format ``sf_format``, or None if it is not read.
 
-    WAV: the ``data`` chunk's size over the ``fmt `` chunk's block size (None when the size
-    is 0 or 0xFFFFFFFF, the marks of a file written to a pipe, or the file is RF64).  AIFF:
-    the ``COMM`` chunk's frame count.  libsndfile quietly reads what is there when a file is
-    shorter than its header says; comparing the two tells a truncated file.
+    Examples
+    --------
+    >>> read_encodings("MP3"), read_encodings("SD2")
+    (('MPEG_LAYER_III',), None)
+    >>> "MPEG_LAYER_III" in read_encodings("WAV")  # MPEG in a WAV is not read
+    False
+    """
+    row = registry.family("audio")
+    for fmt in row.reads:
+        if sf_format in fmt.decoders:
+            return fmt.encodings or row.encodings
+    return None
+
+
+def _labels() -> str:
+    return join_words([fmt.label for fmt in registry.family("audio").reads])
+
+
+@contextlib.contextmanager
+def decoder_watch(path: os.PathLike[str] | str, sf_format: str | None) -> Iterator[None]:
+    """Make what libmpg123 prints while a block decodes an MP3 into one error.
+
+    libmpg123 reports damaged frames on the process's stderr (``Note: Illegal
+    Audio-MPEG-Header 0x... at offset 5746.``, ``Note: Trying to resync...``) and decodes
+    on.  Inside the block, descriptor 2 is caught (:func:`convcli.io._capture.captured_stderr`)
+    for the formats whose decoder prints (MP3); after it, any text is a
+    :class:`SignalReadError` (``damaged MP3: libmpg123: ...``), raised in place of the
+    block's own exception if it had one.  Other formats pass through untouched.
+
+    Raises
+    ------
+    SignalReadError
+        The decoder printed something.
+    """
+    if sf_format not in _PRINTING:
+        yield
+        return
+    failure: BaseException | None = None
+    with captured_stderr() as err:
+        try:
+            yield
+        except (SignalReadError, RuntimeError, OSError, ValueError) as exc:
+            failure = exc
+    said = _decoder_lines(err.text)
+    if said:
+        raise SignalReadError(f"{path}: damaged {sf_format}: libmpg123: {said}") from failure
+    if failure is not None:
+        raise failure
+
+
+def _decoder_lines(text: str) -> str:
+    """libmpg123's lines, without their source-file prefixes, the first two on one line."""
+    lines = [re.sub(r"^\[[^]]*\]\s*", "", line).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    shown = " ".join(lines[:2])
+    return shown + (f" (and {len(lines) - 2} more)" if len(lines) > 2 else "")
+
+
+def check_mpeg_length(path: os.PathLike[str] | str, frames: int) -> None:
+    """Refuse an MP3 whose length libsndfile can only estimate (no Xing/Info/VBRI header).
 
     Parameters
     ----------
     path : str or os.PathLike
-        A regular file (checked by the caller).
+        The MP3 (a regular file).
+    frames : int
+        The frames libsndfile says it has (its estimate, without such a header).
 
-    Returns
-    -------
-    int or None
-        The frames claimed.
+    Raises
+    ------
+    SignalReadError
+        The first frame holds no frame count.
     """
     with open_regular(path) as fh:
-        head = fh.read(12)
-        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-            endian = "<"
-        elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-            endian = ">"
-        else:
-            return None
-        block = None
-        for _ in range(_MAX_CHUNKS):
-            chunk = fh.read(8)
-            if len(chunk) < 8:
-                return None
-            name, size = chunk[:4], struct.unpack(endian + "I", chunk[4:])[0]
-            start = fh.tell()
-            if endian == ">" and name == b"COMM":
-                body = fh.read(6)
-                return struct.unpack(">I", body[2:6])[0] if len(body) == 6 else None
-            if endian == "<" and name == b"fmt ":
-                body = fh.read(14)
-                if len(body) == 14:
-                    block = struct.unpack("<H", body[12:14])[0]
-            if endian == "<" and name == b"data":
-                if size in _UNKNOWN_SIZES or not block:
-                    return None
-                return int(size // block)
-            fh.seek(start + size + (size & 1))
-    return None
+        count = frame_count_tag(fh)
+    if count is None:
+        raise SignalReadError(
+            f"{path}: an MP3 without a Xing, Info or VBRI header: libsndfile can only "
+            f"estimate its length ({frames} frames, from its size and first bitrate) and "
+            f"reads no further; re-encode it with such a header (LAME and ffmpeg write one)"
+        )
 
 
-def open_sound(path: os.PathLike[str] | str, limits: Limits = DEFAULT_LIMITS) -> Any:
+def open_sound(
+    path: os.PathLike[str] | str, limits: Limits = DEFAULT_LIMITS, fmt: str | None = None
+) -> Any:
     """Open an audio file with soundfile, checked: the one way every audio read starts.
 
-    The path must be a regular file; soundfile's format and subtype must be in the
-    allowlist (:func:`readable`: the audio row of :mod:`convcli.io.registry`); the header
-    must claim at least one frame, no more than ``limits`` allows, and no more than the file
-    holds (a truncated WAV or AIFF is refused, where libsndfile would quietly read less).
+    The path must be a regular file; soundfile's format must be one the content was
+    identified as (``fmt``: the audio row's decoders of that format) and its subtype one
+    that format is read with (:func:`read_encodings`); the header must claim at least one
+    frame, no more than ``limits`` allows, and as many as the file holds (a cut WAV, RF64,
+    W64, AIFF, CAF, AU, NIST, AVR, WVE, SVX or VOC is refused, where libsndfile would
+    quietly read less: :func:`convcli.io.audio_headers.claimed_frames`); an MP3 must say its
+    length (:func:`check_mpeg_length`), and libmpg123 must not complain while it is opened
+    (:func:`decoder_watch`).
 
     Parameters
     ----------
@@ -181,6 +275,9 @@ def open_sound(path: os.PathLike[str] | str, limits: Limits = DEFAULT_LIMITS) ->
         The file (a name with undecodable bytes is passed to libsndfile as bytes).
     limits : Limits, optional
         The budgets (channels, samples).
+    fmt : str, optional
+        The format the content was identified as (``"WAV"``, ``"MP3"``...); None: identified
+        here (:func:`convcli.io.content.identify`), or any format of the audio row.
 
     Returns
     -------
@@ -195,38 +292,79 @@ def open_sound(path: os.PathLike[str] | str, limits: Limits = DEFAULT_LIMITS) ->
     import soundfile as sf
 
     claim = claimed_frames(path)  # also checks that the path is a regular file
+    if fmt is None:
+        found = identify(read_head(path, HEAD_BYTES))
+        fmt = found[1] if found is not None and found[0] == "audio" else None
+    printing = fmt in _PRINTING
     try:
-        f = sf.SoundFile(os.fsencode(os.fspath(path)))
+        with decoder_watch(path, fmt if printing else None):
+            f = sf.SoundFile(os.fsencode(os.fspath(path)))
+    except SignalReadError:
+        raise
     except Exception as exc:
-        raise SignalReadError(f"{path}: cannot read as audio: {_one_line(exc)}") from exc
+        missing = _not_built_in(fmt)
+        raise SignalReadError(f"{path}: cannot read as audio: {missing or _one_line(exc)}") from exc
     try:
-        formats, subtypes = readable()
-        if f.format not in formats:
-            raise SignalReadError(
-                f"{path}: {f.format} audio is not read; convcli reads WAV, FLAC, OGG and AIFF"
-            )
-        if f.subtype not in subtypes:
-            raise SignalReadError(
-                f"{path}: {f.format} with {f.subtype} samples is not read; convcli reads "
-                f"{', '.join(subtypes)}"
-            )
-        frames, channels = int(f.frames), int(f.channels)
-        limits.check_samples(path, frames, channels)
-        if frames < 1:
-            if f.format == "OGG":  # libsndfile counts an Ogg stream by its pages' positions
-                raise SignalReadError(
-                    f"{path}: holds no samples libsndfile can count (0 frames): the stream "
-                    f"is empty, or a page is damaged or cut off"
-                )
-            raise SignalReadError(f"{path}: holds no samples (0 frames)")
-        if claim is not None and claim > frames:
-            raise SignalReadError(
-                f"{path}: truncated: the header says {claim} frames but the file holds {frames}"
-            )
+        _check_open(f, path, limits, fmt, claim)
+        if f.format in _FORWARD:  # the decode starts from a seek, as soundfile.read's does
+            with decoder_watch(path, f.format):
+                f.seek(0)
     except BaseException:
         f.close()
         raise
     return f
+
+
+def _not_built_in(fmt: str | None) -> str | None:
+    """Say so when the installed libsndfile has none of the libraries format ``fmt`` needs."""
+    import soundfile as sf
+
+    if fmt is None:
+        return None
+    decoders = registry.family("audio").read_format(fmt).decoders
+    if any(d in sf.available_formats() for d in decoders):
+        return None
+    version = getattr(sf, "__libsndfile_version__", "?")
+    return f"the installed libsndfile ({version}) was built without {fmt}"
+
+
+def _check_open(f: Any, path: Any, limits: Limits, fmt: str | None, claim: int | None) -> None:
+    """Check an open file as :func:`open_sound` says."""
+    row = registry.family("audio")
+    decoders = row.read_format(fmt).decoders if fmt is not None else readable()[0]
+    if f.format not in decoders:
+        if fmt is not None and read_encodings(f.format) is not None:
+            raise SignalReadError(
+                f"{path}: the content starts as {row.read_format(fmt).label} but libsndfile "
+                f"reads it as {f.format}"
+            )
+        raise SignalReadError(f"{path}: {f.format} audio is not read; convcli reads {_labels()}")
+    subtypes = read_encodings(f.format) or ()
+    if f.subtype not in subtypes:
+        raise SignalReadError(
+            f"{path}: {f.format} with {f.subtype} samples is not read; convcli reads "
+            f"{', '.join(subtypes)}"
+        )
+    frames, channels = int(f.frames), int(f.channels)
+    limits.check_samples(path, frames, channels)
+    if frames < 1:
+        if f.format == "OGG":  # libsndfile counts an Ogg stream by its pages' positions
+            raise SignalReadError(
+                f"{path}: holds no samples libsndfile can count (0 frames): the stream "
+                f"is empty, or a page is damaged or cut off"
+            )
+        raise SignalReadError(f"{path}: holds no samples (0 frames)")
+    if f.format == "MP3":
+        check_mpeg_length(path, frames)
+    if claim is not None and claim > frames:
+        raise SignalReadError(
+            f"{path}: truncated: the header says {claim} frames but the file holds {frames}"
+        )
+    if claim is not None and claim < frames:  # libsndfile would read what follows as samples
+        raise SignalReadError(
+            f"{path}: the header says {claim} frames but libsndfile reads {frames}: bytes "
+            f"after the samples, or a damaged header"
+        )
 
 
 def load_dtype(subtype: str) -> str:
@@ -262,8 +400,11 @@ def read_frames(f: Any, frames: int, dtype: str) -> np.ndarray:
 
     Returns ``(n, channels)`` with ``n <= frames`` (fewer at the end of the file).  The same
     samples as ``f.read(frames, dtype=dtype, always_2d=True)``; 16- and 24-bit PCM read as
-    float32 go through integers block by block, which is twice as fast.
+    float32 go through integers block by block, which is twice as fast; MP3 is read
+    without a seek (:func:`read_forward`).
     """
+    if f.format in _FORWARD:
+        return read_forward(f, frames, dtype)
     scaled = _SCALED_READS.get(f.subtype) if dtype == "float32" else None
     if scaled is None:
         return f.read(frames, dtype=dtype, always_2d=True)
@@ -282,11 +423,45 @@ def read_frames(f: Any, frames: int, dtype: str) -> np.ndarray:
     return out
 
 
+def read_forward(f: Any, frames: int, dtype: str = "float32") -> np.ndarray:
+    """Read up to ``frames`` frames from where libsndfile stands, with no seek around the read.
+
+    soundfile's ``read`` asks libsndfile where it stands before a read and seeks to where
+    it should stand after it.  Each of these is a real seek for an MP3, and libmpg123 decodes
+    again from a few frames back; its MPEG-2 and 2.5 synthesis (sample rates below 32 kHz)
+    then rounds the float samples differently, so the same file read in other blocks gives
+    samples one float32 step apart.  Read here through libsndfile's own ``sf_readf_*``
+    (soundfile's cffi handles), the samples of an MP3 opened and sought to frame 0 are
+    those of ``soundfile.read`` of the whole file, however the reads are split.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, channels)`` of ``dtype`` (float32 or float64), ``n <= frames``.
+    """
+    import soundfile as sf
+
+    out = np.empty((frames, f.channels), dtype=dtype)
+    lib, ffi = getattr(sf, "_snd", None), getattr(sf, "_ffi", None)
+    handle = getattr(f, "_file", None)
+    if lib is None or ffi is None or handle is None:  # another soundfile: its own read
+        return f.read(frames, dtype=dtype, always_2d=True)
+    ctype = "float" if dtype == "float32" else "double"
+    reader = getattr(lib, f"sf_readf_{ctype}")
+    got = int(reader(handle, ffi.cast(f"{ctype} *", ffi.from_buffer(out)), frames))
+    code = int(getattr(f, "_errorcode", 0))
+    if code:
+        raise sf.LibsndfileError(code)  # a RuntimeError, as soundfile's read raises
+    return out[: max(got, 0)]
+
+
 def _bits(subtype: str) -> int | None:
     return SUBTYPE_BITS.get(subtype, _FLOAT_BITS.get(subtype))
 
 
-def read_audio(path: Path, kind: str, *, limits: Limits = DEFAULT_LIMITS) -> Signal:
+def read_audio(
+    path: Path, kind: str, *, limits: Limits = DEFAULT_LIMITS, fmt: str | None = None
+) -> Signal:
     """Load an audio file.
 
     Parameters
@@ -298,6 +473,8 @@ def read_audio(path: Path, kind: str, *, limits: Limits = DEFAULT_LIMITS) -> Sig
         data, every axis spatial).
     limits : Limits, optional
         The budgets, checked from the header (:func:`open_sound`).
+    fmt : str, optional
+        The format the content was identified as (:func:`open_sound`).
 
     Returns
     -------
@@ -309,12 +486,13 @@ def read_audio(path: Path, kind: str, *, limits: Limits = DEFAULT_LIMITS) -> Sig
     SignalReadError
         soundfile cannot read it, or :func:`open_sound` refuses it.
     """
-    with open_sound(path, limits) as f:
-        try:
-            frames = int(f.frames)
-            data = read_frames(f, frames, load_dtype(f.subtype))
-        except Exception as exc:
-            raise SignalReadError(f"{path}: cannot read as audio: {_one_line(exc)}") from exc
+    with open_sound(path, limits, fmt) as f:
+        frames = int(f.frames)
+        with decoder_watch(path, f.format):
+            try:
+                data = read_frames(f, frames, load_dtype(f.subtype))
+            except Exception as exc:
+                raise SignalReadError(f"{path}: cannot read as audio: {_one_line(exc)}") from exc
         if data.shape[0] != frames:
             raise SignalReadError(
                 f"{path}: truncated: the header says {frames} frames but the file holds "
@@ -333,7 +511,9 @@ def read_audio(path: Path, kind: str, *, limits: Limits = DEFAULT_LIMITS) -> Sig
     return Signal(data, "audio", 1, rate=float(rate), source=path, form=form)
 
 
-def probe_audio(path: Path, *, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+def probe_audio(
+    path: Path, *, limits: Limits = DEFAULT_LIMITS, fmt: str | None = None
+) -> dict[str, Any]:
     """Describe an audio file from its header (:func:`open_sound`).
 
     Parameters
@@ -342,6 +522,8 @@ def probe_audio(path: Path, *, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any
         The file.
     limits : Limits, optional
         The budgets: a header that claims more is refused.
+    fmt : str, optional
+        The format the content was identified as (:func:`open_sound`).
 
     Returns
     -------
@@ -354,12 +536,12 @@ def probe_audio(path: Path, *, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any
     SignalReadError
         soundfile cannot read it, or :func:`open_sound` refuses it.
     """
-    with open_sound(path, limits) as f:
+    with open_sound(path, limits, fmt) as f:
         frames, channels = int(f.frames), int(f.channels)
-        rate, fmt, subtype = float(f.samplerate), f.format, f.subtype
+        rate, sf_format, subtype = float(f.samplerate), f.format, f.subtype
     return {
         "kind": "audio",
-        "format": fmt,
+        "format": sf_format,
         "container": "file",
         "shape": [frames, channels],
         "dtype": load_dtype(subtype),
@@ -455,19 +637,24 @@ class AudioWriter:
     dtype : numpy.dtype
         The dtype of the blocks (see :func:`write_audio`).
     fmt : str
-        ``"WAV"``, ``"FLAC"``, ``"OGG"`` or ``"AIFF"``.
+        An audio output format of the table (``"WAV"``, ``"FLAC"``, ``"MP3"``...).
     form : Form
-        The input's form: its subtype is kept when the dtype and format allow.
+        The input's form: its subtype is kept when the dtype and format allow, and a WAV
+        input's kind of WAV (WAVEX, RF64) too.
     path : str or os.PathLike
         The output, for messages.
     encoding : str, optional
         Write float samples with this subtype, converted by libsndfile (which scales by its
         own rule: see the module docstring); by default the dtype decides.
+    frames : int, optional
+        The frames the output will have: a WAV that would pass 4 GiB is written as RF64,
+        and a format whose header cannot describe the size is refused
+        (:func:`container_for`).  None: unknown, written as ``fmt``.
 
     Raises
     ------
     UnsupportedError
-        The format cannot hold the dtype or that many channels.
+        The format cannot hold the dtype, that many channels, that rate or that size.
     """
 
     def __init__(
@@ -480,27 +667,30 @@ class AudioWriter:
         form: Form,
         path: os.PathLike[str] | str,
         encoding: str | None = None,
+        frames: int | None = None,
     ) -> None:
         import soundfile as sf
 
         check_audio(fmt, dtype, path)
-        if fmt == "FLAC" and channels > _FLAC_MAX_CHANNELS:
-            raise UnsupportedError(
-                f"{path}: FLAC holds at most {_FLAC_MAX_CHANNELS} channels, not {channels}; "
-                f"use .wav or .aiff"
-            )
+        check_layout(fmt, channels, rate, path)
         self.subtype = encoding or audio_subtype(np.dtype(dtype), form.subtype, fmt)
         self._converted = encoding is not None  # libsndfile converts the samples itself
-        sf_format = fmt
-        if fmt == "WAV" and form.format in _WAV_FORMATS:
-            sf_format = str(form.format)
+        self.format = container_for(fmt, self.subtype, channels, frames, path, form.format)
+        if self.format not in sf.available_formats():
+            version = getattr(sf, "__libsndfile_version__", "?")
+            raise UnsupportedError(
+                f"{path}: the installed libsndfile ({version}) was built without "
+                f"{self.format}; write another format"
+            )
+        settings = MP3_SETTINGS if self.format == "MP3" else {}
         self._file = sf.SoundFile(
             _sound_target(fh),
             "w",
             samplerate=rate,
             channels=channels,
             subtype=self.subtype,
-            format=sf_format,
+            format=self.format,
+            **settings,
         )
 
     def write(self, data: np.ndarray) -> None:
@@ -520,6 +710,165 @@ class AudioWriter:
     def close(self) -> None:
         """Finish the file (the header is written with the final length)."""
         self._file.close()
+
+
+#: Bytes per sample of the subtypes whose files have a size known in advance.
+SAMPLE_BYTES = {
+    "PCM_S8": 1,
+    "PCM_U8": 1,
+    "ULAW": 1,
+    "ALAW": 1,
+    "PCM_16": 2,
+    "PCM_24": 3,
+    "PCM_32": 4,
+    "FLOAT": 4,
+    "DOUBLE": 8,
+}
+
+
+@functools.lru_cache(maxsize=64)
+def header_bytes(sf_format: str, subtype: str, channels: int) -> int:
+    """Return the bytes libsndfile writes around no samples: its header for this layout.
+
+    Measured by writing an empty file to memory: libsndfile writes the same chunks (a
+    ``fact`` and a ``PEAK`` chunk for float WAV) whatever the length.
+
+    Examples
+    --------
+    >>> header_bytes("WAV", "PCM_16", 2), header_bytes("WAV", "FLOAT", 2)
+    (44, 88)
+    """
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    with sf.SoundFile(buf, "w", 8000, channels, subtype, format=sf_format):
+        pass
+    return len(buf.getvalue())
+
+
+def file_bytes(sf_format: str, subtype: str, channels: int, frames: int) -> int:
+    """Return the size of a file of ``frames`` frames: header, samples and a pad byte.
+
+    Examples
+    --------
+    >>> file_bytes("WAV", "PCM_16", 2, 1000)
+    4044
+    >>> file_bytes("WAV", "PCM_U8", 1, 7)  # an odd chunk is padded to an even size
+    52
+    """
+    data = frames * channels * SAMPLE_BYTES[subtype]
+    return header_bytes(sf_format, subtype, channels) + data + (data & 1)
+
+
+def container_for(
+    fmt: str,
+    subtype: str,
+    channels: int,
+    frames: int | None,
+    path: os.PathLike[str] | str,
+    kept: str | None = None,
+) -> str:
+    """Return the libsndfile format an output is written as, decided from its final size.
+
+    A WAV output keeps the input's kind of WAV (``kept``: WAVEX, RF64).  When the file
+    (:func:`file_bytes`) would pass what the format's header can describe (``max_bytes``
+    in the table: ``2**32 - 1`` bytes for WAV's 32-bit sizes), the table's ``beyond``
+    format is written instead (WAV: RF64, as SoX and ffmpeg write), or the output is
+    refused.
+
+    Parameters
+    ----------
+    fmt : str
+        The output format of the table.
+    subtype : str
+        The subtype written.
+    channels : int
+        Channels.
+    frames : int or None
+        The output's frames; None: unknown, ``fmt`` is written.
+    path : str or os.PathLike
+        The output, for messages.
+    kept : str, optional
+        The input's libsndfile format.
+
+    Returns
+    -------
+    str
+        A libsndfile format name.
+
+    Raises
+    ------
+    UnsupportedError
+        The output is larger than the format can describe, and nothing is written beyond.
+
+    Examples
+    --------
+    >>> container_for("WAV", "PCM_16", 2, 1_073_741_812, "out.wav")  # 4 GiB - 3 bytes
+    'WAV'
+    >>> container_for("WAV", "PCM_16", 2, 1_073_741_813, "out.wav")  # 4 GiB + 1
+    'RF64'
+    """
+    sf_format = kept if fmt == "WAV" and kept in _WAV_FORMATS else fmt
+    row = registry.family("audio").write_format(fmt)
+    if frames is None or row.max_bytes is None or sf_format == "RF64":
+        return sf_format
+    if subtype not in SAMPLE_BYTES:
+        return sf_format
+    size = file_bytes(sf_format, subtype, channels, frames)
+    if size <= row.max_bytes:
+        return sf_format
+    if row.beyond is not None:
+        return row.beyond
+    big = [w.extensions[0] for w in registry.family("audio").writes if w.name in _BIG]
+    raise UnsupportedError(
+        f"{path}: {fmt} describes at most {row.max_bytes} bytes and this output would be "
+        f"{size} ({frames} frames of {channels} channels of {subtype}); use "
+        f"{join_words(big)}"
+    )
+
+
+_BIG = ("RF64", "W64", "CAF")  # 64-bit sizes, and every subtype of WAV
+
+
+def check_layout(fmt: str, channels: int, rate: int, path: os.PathLike[str] | str) -> None:
+    """Raise :class:`UnsupportedError` unless ``fmt`` holds that many channels at that rate.
+
+    The limits are the table's (``channels``, ``rates``, ``max_rate``): FLAC holds 8
+    channels, MP3 two and the nine MPEG rates, 8SVX one channel up to 65535 Hz...
+
+    Examples
+    --------
+    >>> check_layout("MP3", 2, 44100, "out.mp3")
+    >>> check_layout("MP3", 2, 96000, "out.mp3")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.UnsupportedError: out.mp3: MP3 holds the sample rates 8000, 11025, ...
+    """
+    row = registry.family("audio").write_format(fmt)
+    free = [  # lossless formats that take any channels and rates: the suggestions
+        w.extensions[0]
+        for w in registry.family("audio").writes
+        if not w.lossy and w.channels is None and w.rates is None and w.max_rate is None
+    ][:2]
+    if row.channels is not None and channels > row.channels:
+        raise UnsupportedError(
+            f"{path}: {fmt} holds at most {row.channels} channel"
+            f"{'s' if row.channels > 1 else ''}, not {channels}; use {' or '.join(free)}"
+        )
+    if row.rates is not None and rate not in row.rates:
+        held = (
+            f"the sample rate {row.rates[0]} Hz only"
+            if len(row.rates) == 1
+            else f"the sample rates {', '.join(map(str, row.rates))} Hz"
+        )
+        raise UnsupportedError(
+            f"{path}: {fmt} holds {held}, not {rate}; resample first, or use {' or '.join(free)}"
+        )
+    if row.max_rate is not None and rate > row.max_rate:
+        raise UnsupportedError(
+            f"{path}: {fmt} holds sample rates up to {row.max_rate} Hz, not {rate}; "
+            f"use {' or '.join(free)}"
+        )
 
 
 def write_audio(
@@ -543,7 +892,7 @@ def write_audio(
     rate : int
         Sample rate (:func:`check_rate`).
     fmt : str
-        ``"WAV"``, ``"FLAC"``, ``"OGG"`` or ``"AIFF"``.
+        An audio output format of the table (``"WAV"``, ``"FLAC"``, ``"MP3"``...).
     form : Form
         The input's form: its subtype is kept when the dtype and format allow.
     path : str or os.PathLike
@@ -561,7 +910,8 @@ def write_audio(
     UnsupportedError
         The format cannot hold the dtype or that many channels.
     """
-    writer = AudioWriter(fh, rate, int(data.shape[1]), data.dtype, fmt, form, path, encoding)
+    channels, frames = int(data.shape[1]), int(data.shape[0])
+    writer = AudioWriter(fh, rate, channels, data.dtype, fmt, form, path, encoding, frames)
     try:
         writer.write(data)
     finally:
@@ -578,6 +928,20 @@ _DEFAULT_SUBTYPE = {
     "float32": "FLOAT",
     "float64": "DOUBLE",
 }
+#: The dtype each encoding is written from, where :data:`SUBTYPE_DTYPE` has none: the
+#: lossy codecs take float32, the companded ones 16-bit integers (or float32, kept).
+_CODEC_DTYPE = {"VORBIS": "float32", "OPUS": "float32", "MPEG_LAYER_III": "float32"}
+_COMPANDED = ("ULAW", "ALAW")
+#: Each dtype, and the wider ones that hold every value of it exactly.
+_EXACT_IN = {
+    "uint8": ("int16", "int32", "float32", "float64"),
+    "int16": ("int32", "float32", "float64"),
+    "int32": ("float64",),
+    "float32": ("float64",),
+    "float64": (),
+}
+#: How many other formats a message suggests.
+_SUGGESTED = 3
 
 
 def check_audio(fmt: str, dtype: np.dtype, path: os.PathLike[str] | str) -> None:
@@ -586,7 +950,7 @@ def check_audio(fmt: str, dtype: np.dtype, path: os.PathLike[str] | str) -> None
     Parameters
     ----------
     fmt : str
-        ``"WAV"``, ``"AIFF"``, ``"FLAC"`` or ``"OGG"``.
+        An audio output format of the table (``"WAV"``, ``"FLAC"``, ``"MP3"``...).
     dtype : numpy.dtype
         The output dtype.
     path : str or os.PathLike
@@ -595,7 +959,8 @@ def check_audio(fmt: str, dtype: np.dtype, path: os.PathLike[str] | str) -> None
     Raises
     ------
     UnsupportedError
-        With a message that says what the format holds.
+        With a message that says what the format holds, and a few formats that hold
+        ``dtype``.
     """
     name = np.dtype(dtype).name
     holds = _holds(fmt)
@@ -606,13 +971,24 @@ def check_audio(fmt: str, dtype: np.dtype, path: os.PathLike[str] | str) -> None
         for w in sorted(registry.family("audio").writes, key=lambda w: -len(_holds(w.name)))
         if w.name != fmt and name in _holds(w.name)
     ]
-    use = join_words([*others, ".npy"])
+    use = join_words([*others[:_SUGGESTED], ".npy"])
     dtype_param = Param("dtype", *holds)
     raise UnsupportedError(
         f"{path}: {fmt} cannot hold {name} samples: {fmt} holds {join_words(list(holds))}; "
         f"use {use}, or {dtype_param}",
         params=[dtype_param],
     )
+
+
+def _encodes(subtype: str, dtype: str, fmt: str | None = None) -> bool:
+    """Whether ``subtype`` is written from samples of ``dtype`` (in format ``fmt``).
+
+    µ-law and A-law are written from float32, as they are read; from int16 only in a
+    format that holds no float32 (WVE), where int16 is what the samples must be.
+    """
+    if subtype in _COMPANDED and dtype == "int16" and fmt is not None:
+        return "float32" not in _holds(fmt)
+    return SUBTYPE_DTYPE.get(subtype, _CODEC_DTYPE.get(subtype, "float32")) == dtype
 
 
 def audio_subtype(dtype: np.dtype, hint: str | None, fmt: str | None = None) -> str:
@@ -623,15 +999,17 @@ def audio_subtype(dtype: np.dtype, hint: str | None, fmt: str | None = None) -> 
     dtype : numpy.dtype
         The dtype of the samples to write.
     hint : str or None
-        The input's subtype.  Kept when its dtype (:data:`SUBTYPE_DTYPE`) is ``dtype`` and
-        ``fmt`` (when given) has it.
+        The input's subtype.  Kept when it is written from ``dtype`` (its
+        :data:`SUBTYPE_DTYPE`; µ-law and A-law from float32, or from int16 in a format
+        without float) and ``fmt`` (when given) has it.
     fmt : str or None, optional
-        The output format (``"WAV"``, ``"FLAC"``, ``"OGG"``, ``"AIFF"``).
+        The output format (``"WAV"``, ``"FLAC"``, ``"MP3"``...).
 
     Returns
     -------
     str
-        A subtype name.
+        The usual subtype of ``dtype`` (PCM_U8, PCM_16, PCM_32, FLOAT, DOUBLE) if the
+        format has it, else the first of the format's encodings written from ``dtype``.
 
     Raises
     ------
@@ -645,24 +1023,23 @@ def audio_subtype(dtype: np.dtype, hint: str | None, fmt: str | None = None) -> 
     ('PCM_24', 'PCM_32')
     >>> audio_subtype(np.dtype("int32"), None, "FLAC")
     'PCM_24'
+    >>> audio_subtype(np.dtype("int16"), None, "WVE")
+    'ALAW'
     """
     name = np.dtype(dtype).name
     available = _available_subtypes(fmt)
-    if hint is not None and SUBTYPE_DTYPE.get(hint, "float32") == name:
+    if hint is not None and _encodes(hint, name, fmt):
         if available is None or hint in available:
             return hint
-    if fmt == "FLAC":
-        choice = {"int16": "PCM_16", "int32": "PCM_24"}.get(name)
-    elif fmt == "OGG":
-        choice = "VORBIS" if name == "float32" else None
-    else:
-        choice = _DEFAULT_SUBTYPE.get(name)
+    choice = _DEFAULT_SUBTYPE.get(name)
+    if available is not None and choice not in available:
+        choice = next((e for e in available if _encodes(e, name, fmt)), None)
     if choice is None:
         raise UnsupportedError(f"no {fmt or 'audio'} subtype holds {name} samples")
     return choice
 
 
-def _available_subtypes(fmt: str | None) -> Iterable[str] | None:
+def _available_subtypes(fmt: str | None) -> tuple[str, ...] | None:
     if fmt is None:
         return None
     found = [w.encodings for w in registry.family("audio").writes if w.name == fmt]
@@ -676,19 +1053,40 @@ def _holds(fmt: str) -> tuple[str, ...]:
     return holds
 
 
+def nearest_dtype(stored: str, holds: tuple[str, ...]) -> str:
+    """Return the dtype of ``holds`` an output of ``stored`` samples is written as.
+
+    ``stored`` itself where the format holds it; else the first of ``holds`` that holds
+    every value of ``stored`` exactly (uint8 in int16, int16 in int32 or float32, int32 and
+    float32 in float64); else the widest of ``holds`` (its last), rounding.
+
+    Examples
+    --------
+    >>> nearest_dtype("uint8", ("int16", "int32")), nearest_dtype("float32", ("int16", "int32"))
+    ('int16', 'int32')
+    >>> nearest_dtype("float64", ("float32",))
+    'float32'
+    """
+    if stored in holds:
+        return stored
+    exact = [d for d in holds if d in _EXACT_IN[stored]]
+    return exact[0] if exact else holds[-1]
+
+
 # ----------------------------------------------------------------------------- the registry's
 
 
 def load(path: Path, fmt: str, kind: str, gray: bool, limits: Limits) -> Signal:
     """Load an audio file as audio or as an array (:func:`read_audio`)."""
-    if kind in ("image", "volume"):
-        raise SignalReadError(f"{path}: is audio; it cannot be read as {kind}")
-    return read_audio(path, kind, limits=limits)
+    if kind in ("image", "volume", "series"):
+        what = "a series" if kind == "series" else kind
+        raise SignalReadError(f"{path}: is audio; it cannot be read as {what}")
+    return read_audio(path, kind, limits=limits, fmt=fmt)
 
 
 def probe(path: Path, fmt: str, limits: Limits) -> dict[str, Any]:
     """Describe an audio file from its header (:func:`probe_audio`)."""
-    return probe_audio(path, limits=limits)
+    return probe_audio(path, limits=limits, fmt=fmt)
 
 
 def target(signal: Signal, path: Path, fmt: registry.WriteFormat) -> registry.Target:
@@ -702,6 +1100,8 @@ def target(signal: Signal, path: Path, fmt: registry.WriteFormat) -> registry.Ta
     kind = signal.kind
     if kind == "audio":
         return registry.Target(path, "audio", fmt.name)
+    if kind == "series":
+        return registry.default_target(registry.family("audio"), signal, path, fmt)
     audio = Param("kind", "audio")
     hint = f" (read it with {audio})" if kind == "array" and signal.data.ndim <= 2 else ""
     raise UnsupportedError(
@@ -713,18 +1113,27 @@ def target(signal: Signal, path: Path, fmt: registry.WriteFormat) -> registry.Ta
 
 
 def output_dtype(signal: Signal, target: registry.Target, want: np.dtype | None) -> np.dtype:
-    """Keep the stored dtype where the format holds it; FLAC takes integers, OGG float32."""
+    """Keep the stored dtype where the format holds it, else the nearest (:func:`nearest_dtype`).
+
+    FLAC takes integers (float as int32), OGG and MP3 float32, VOC and 8SVX int16...
+    """
     fmt = target.format
     assert fmt is not None
     if want is None:
-        want = stored_dtype(signal)
-        if want.name not in _holds(fmt):
-            if fmt == "OGG":
-                want = np.dtype("float32")
-            elif fmt == "FLAC":
-                want = np.dtype("int16" if want.itemsize == 1 else "int32")
+        stored = stored_dtype(signal)
+        if stored.name in _EXACT_IN:
+            want = np.dtype(nearest_dtype(stored.name, _holds(fmt)))
+        elif fmt in _ANY_DTYPE_INTO:  # another dtype (an .npy read as audio): as always
+            want = np.dtype(_ANY_DTYPE_INTO[fmt][stored.itemsize > 1])
+        else:
+            want = stored  # refused below, naming what the format holds
     check_audio(fmt, want, target.path)
     return want
+
+
+#: What FLAC and OGG have always taken a dtype other than the five audio dtypes into
+#: (itemsize 1, itemsize more than 1); the other formats refuse it.
+_ANY_DTYPE_INTO = {"OGG": ("float32", "float32"), "FLAC": ("int16", "int32")}
 
 
 def save(
@@ -757,27 +1166,66 @@ class AudioFileSource(RowSource):
     subtype, within ``limits``, not truncated.
     """
 
-    def __init__(self, path: str | os.PathLike[str], limits: Any = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], limits: Any = None, fmt: str | None = None
+    ) -> None:
         self.path = Path(path)
-        self._file = open_sound(path, DEFAULT_LIMITS if limits is None else limits)
+        self._opened = (DEFAULT_LIMITS if limits is None else limits, fmt)
+        self._file = open_sound(path, *self._opened)
         self.subtype = self._file.subtype
         self.rate = float(self._file.samplerate)
         self.format = self._file.format
         self.dtype = np.dtype(load_dtype(self.subtype))
         self.shape = (int(self._file.frames), int(self._file.channels))
+        # a format read forward only: the frames decoded last, and where the decoder stands
+        self._kept = np.empty((0, self.shape[1]), dtype=self.dtype)
+        self._kept_start = self._next = 0
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Read frames ``start:stop``."""
-        try:
-            self._file.seek(start)
-            data = read_frames(self._file, stop - start, self.dtype.name)
-        except (RuntimeError, OSError, ValueError) as exc:
-            raise SignalReadError(f"{self.path}: cannot read as audio: {exc}") from exc
+        with decoder_watch(self.path, self.format):
+            try:
+                if self.format in _FORWARD:
+                    data = self._forward(start, stop)
+                else:
+                    self._file.seek(start)
+                    data = read_frames(self._file, stop - start, self.dtype.name)
+            except (RuntimeError, OSError, ValueError) as exc:
+                raise SignalReadError(f"{self.path}: cannot read as audio: {exc}") from exc
         if data.shape[0] != stop - start:
             raise SignalReadError(
                 f"{self.path}: the file ends at frame {start + data.shape[0]}, but its header "
                 f"says {self.shape[0]} frames"
             )
+        return data
+
+    def _forward(self, start: int, stop: int) -> np.ndarray:
+        """Frames ``start:stop`` of an MP3, decoded forward from frame 0 (:func:`read_forward`).
+
+        The frames of the last read are kept: a slab's halo, which the previous slab read
+        too, comes from them.  A read that starts before them decodes again from frame 0,
+        in the file opened again (a seek back does not put libmpg123 where it started).
+        """
+        if start < self._kept_start:
+            self._file.close()
+            self._file = open_sound(self.path, *self._opened)
+            self._kept = self._kept[:0]
+            self._kept_start = self._next = 0
+        while self._next < start:  # decode up to ``start``, dropping what comes before
+            skipped = read_forward(
+                self._file, min(_READ_BLOCK, start - self._next), self.dtype.name
+            )
+            if len(skipped) == 0:
+                break
+            self._next += len(skipped)
+            self._kept, self._kept_start = skipped[:0], self._next
+        held = self._kept[start - self._kept_start : stop - self._kept_start]
+        if stop <= self._next or self._next < start:
+            return held
+        fresh = read_forward(self._file, stop - self._next, self.dtype.name)
+        self._next += len(fresh)
+        data = np.concatenate([held, fresh]) if len(held) else fresh
+        self._kept, self._kept_start = data, start
         return data
 
     @property
@@ -807,7 +1255,7 @@ def open_rows(
     """
     if kind not in ("auto", "audio"):
         return None
-    audio = AudioFileSource(path, limits)
+    audio = AudioFileSource(path, limits, fmt)
     form = Form(
         container="file",
         format=audio.format,
@@ -830,6 +1278,7 @@ def open_writer(
     """Start an audio file whose frames come block by block (its channels: ``shape[-1]``)."""
     assert target.format is not None
     channels = int(shape[-1]) if len(shape) > 1 else 1
+    rate_hz = check_rate(rate, target.path)
     return AudioWriter(
-        fh, check_rate(rate, target.path), channels, dtype, target.format, form, target.path
+        fh, rate_hz, channels, dtype, target.format, form, target.path, frames=int(shape[0])
     )

@@ -8,6 +8,7 @@ no float copy of the whole result is ever made.  Images go strip by strip
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,13 +59,19 @@ def _filter_streamed(
     budget), whatever the input's length.
     """
     from convcli import io
+    from convcli.jobs.options import placed_form
 
-    nonfinite = 0
-    if source.may_hold_nonfinite:
-        nonfinite = sum(count_nonfinite(b) for _, b in _blocks(source, _slab_bytes(opts)))
+    nonfinite = getattr(source, "nonfinite", None)  # known, or counted by reading the rows
+    if nonfinite is None:
+        nonfinite = 0
+        if source.may_hold_nonfinite:
+            nonfinite = sum(count_nonfinite(b) for _, b in _blocks(source, _slab_bytes(opts)))
     record["nonfinite"] = nonfinite
     record["streamed"] = True
-    sink = partial(_Sink, job, opts, sig, out_dtype, rate_out, getattr(sig.form, "subtype", None))
+    form = placed_form(sig, source.shape, kernels, geometry, opts.dtype)
+    out_sig = replace(sig, form=form)
+    subtype = getattr(sig.form, "subtype", None)
+    sink = partial(_Sink, job, opts, out_sig, out_dtype, rate_out, subtype)
     if _one_pass(opts) and io.streams_always(sig, job.output):
         _stream_one_pass(opts, record, sig, source, kernels[0], geometry, sink)
     else:

@@ -33,6 +33,7 @@ from convcli.jobs.options import (
     Job,
     _limits,
     geometry_for,
+    placed_form,
 )
 from convcli.jobs.post import _cast, _post, _rescale, count_nonfinite
 from convcli.jobs.record import _plans_to_record, record_failure
@@ -93,10 +94,10 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
     An image is read in rows whenever its format allows (``source`` is a
     :class:`convcli.io.rows.RowSource` and ``signal.data`` holds no rows): whether it is
     filtered in strips is decided once the kernel is built (:func:`_filter_image`).  An
-    audio file or ``.npy`` is read slab by slab when its in-memory working set would pass
-    ``opts.max_memory`` (1 GiB when not given), and for ``--dry-run`` (planning needs only
-    the header).  Everything else is loaded whole, once its header has been checked against
-    the budgets: the :class:`convcli.io.Limits` and the working set against
+    audio file, ``.npy`` or text series is read slab by slab when its in-memory working set
+    would pass ``opts.max_memory`` (1 GiB when not given), and for ``--dry-run`` (planning
+    needs only the header).  Everything else is loaded whole, once its header has been
+    checked against the budgets: the :class:`convcli.io.Limits` and the working set against
     ``opts.max_memory`` (when not given, :func:`default_memory_budget` shared by the
     ``opts.jobs`` inputs filtered at once).
 
@@ -110,8 +111,9 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
 
     limits = _limits(opts)
     stream_above = opts.max_memory if opts.max_memory is not None else MEMORY_BUDGET
+    options = dict(opts.read)
     if not opts.gray:
-        opened = io.open_rows(job.input, opts.kind, limits)
+        opened = io.open_rows(job.input, opts.kind, limits, options=options)
         if opened is not None:
             source, header = opened
             if header.kind == "image":
@@ -126,7 +128,7 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
                 return header, source
             source.close()
     _check_budget(job, opts)
-    return io.load(job.input, kind=opts.kind, gray=opts.gray, limits=_limits(opts)), None
+    return io.load(job.input, opts.kind, gray=opts.gray, limits=limits, options=options), None
 
 
 def _budget(opts: FilterOptions) -> int:
@@ -140,7 +142,8 @@ def _check_budget(job: Job, opts: FilterOptions) -> None:
     """Refuse an input whose in-memory filtering would pass the memory budget (its header)."""
     from convcli import io
 
-    info = io.probe(job.input, limits=_limits(opts))  # headers only, before decoding
+    # headers only: every budget, before decoding
+    info = io.probe(job.input, limits=_limits(opts), options=dict(opts.read))
     _check_memory(info, opts, _budget(opts))
 
 
@@ -161,6 +164,8 @@ def _run_signal(
 
     shape_in = tuple(source.shape) if source is not None else sig.data.shape
     record.update(kind=sig.kind, shape_in=list(shape_in), dtype_in=str(sig.data.dtype))
+    if sig.form.info.get("columns") is not None:  # the channels' names (a text series)
+        record["columns"] = list(sig.form.info["columns"])
     record["rate"] = sig.rate
     geometry = geometry_for(opts, sig.spatial_ndim, sig.kind)
     kernels = _kernels(opts, sig, record)
@@ -213,7 +218,9 @@ def _filter_image(
         out_bytes = io.writer_bytes(sig, job.output, plan.output_shape, out_dtype)
         need = source.held_bytes + out_bytes + working_bytes(source, plan)
         _check_strip_memory(job.input, source.shape, source.dtype, need, _budget(opts))
-        filter_strips(job, opts, record, sig, source, plan, geometry, out_dtype)
+        form = placed_form(sig, source.shape, kernels, geometry, opts.dtype)
+        out_sig = replace(sig, form=form)
+        filter_strips(job, opts, record, out_sig, source, plan, geometry, out_dtype)
         return
     whole = replace(sig, data=source.data)
     _filter_in_memory(job, opts, record, whole, kernels, geometry, out_dtype, rate_out)
@@ -319,7 +326,8 @@ def _filter_in_memory(
     cast, clipped = _cast(y, out_dtype, sig.kind, subtype, record["nonfinite"] == 0)
     record["clipped"] = int(clipped)
     record["shape_out"] = list(cast.shape)
-    out = replace(sig, data=cast, rate=rate_out)
+    form = placed_form(sig, data.shape, kernels, geometry, opts.dtype)
+    out = replace(sig, data=cast, rate=rate_out, form=form)
     io.save(out, job.output, overwrite=opts.overwrite, protect=job.protect)
     record["status"] = "ok"
 

@@ -6,18 +6,32 @@ worker processes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from convcli.errors import ArgumentError, Param
 from convcli.jobs.budget import MAX_TAPS
 
-__all__ = ["FilterOptions", "Job", "default_pad_mode", "per_axis", "padding_for", "geometry_for"]
+__all__ = [
+    "FilterOptions",
+    "Job",
+    "default_pad_mode",
+    "per_axis",
+    "padding_for",
+    "geometry_for",
+    "placed_form",
+]
 
 
 @dataclass(frozen=True)
 class FilterOptions:
-    """Everything ``convcli filter`` was told, once per run (picklable for ``--jobs``)."""
+    """Everything ``convcli filter`` was told, once per run (picklable for ``--jobs``).
+
+    ``read`` holds the read options of the inputs' format, as ``(name, value)`` pairs
+    (:func:`convcli.io.load`'s ``options``: a text series' ``columns``, ``keep_columns``,
+    ``header``).
+    """
 
     kernels: tuple[str, ...]
     stride: tuple[int, ...] | None = None
@@ -34,6 +48,7 @@ class FilterOptions:
     rescale: bool = False
     dtype: str = "auto"
     kind: str = "auto"
+    read: tuple[tuple[str, Any], ...] = ()
     alpha: str = "premultiply"
     gray: bool = False
     overwrite: bool = False
@@ -168,6 +183,50 @@ def geometry_for(opts: Any, ndim: int, kind: str) -> dict[str, Any]:
         "flip": opts.flip,
         "method": opts.method,
     }
+
+
+def placed_form(
+    sig: Any, shape: Sequence[int], kernels: Sequence[Any], geometry: dict[str, Any], dtype: str
+) -> Any:
+    """Return the form an output is written with: the input's, and where its rows sit.
+
+    ``form.info["rows"]`` is the :class:`convcli.geometry.RowMap` of the chain along the
+    first axis (output row ``o`` sits on the input row under the centre of the windows that
+    made it), and ``form.info["full_precision"]`` says a ``dtype`` other than ``auto`` was
+    asked for: a writer that copies what goes with each input row (a text series' timestamps
+    and labels) reads them; the others ignore them.
+
+    Parameters
+    ----------
+    sig : Signal
+        The input (its form, channel axis and number of spatial axes).
+    shape : sequence of int
+        The input's shape, channels included.
+    kernels : sequence of numpy.ndarray
+        The chain (a kernel may have one more leading axis: one kernel per channel).
+    geometry : dict
+        What :func:`geometry_for` gives.
+    dtype : str
+        The ``dtype`` asked for (``"auto"`` or a name).
+
+    Returns
+    -------
+    Form
+        A copy of ``sig.form`` with those two entries in its ``info``.
+    """
+    from convcli.geometry import chain_centres
+
+    ndim = sig.spatial_ndim
+    spatial = [n for i, n in enumerate(shape) if i != sig.channel_axis]
+    rows = chain_centres(
+        spatial,
+        [k.shape[k.ndim - ndim :] for k in kernels],
+        stride=geometry["stride"],
+        padding=geometry["padding"],
+        dilation=geometry["dilation"],
+    )
+    info = {**sig.form.info, "rows": rows, "full_precision": dtype != "auto"}
+    return replace(sig.form, info=info)
 
 
 def _limits(opts: FilterOptions) -> Any:

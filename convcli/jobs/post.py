@@ -57,8 +57,8 @@ def _rescale(
 
     Audio is peak-normalised (zero stays zero) to the largest sample the output holds: the
     input's PCM subtype when it is written again, else the output dtype.  Images and volumes
-    go min..max -> 0..max (negative pixels do not display), floats to 0..1; arrays of a signed
-    integer type to the type's whole range.  Integer targets of 32 bits are computed in
+    go min..max -> 0..max (negative pixels do not display), floats to 0..1; arrays and series
+    of a signed integer type to the type's whole range.  Integer targets of 32 bits are computed in
     float64, which holds their top value exactly.  ``stats`` (min, max, peak magnitude)
     gives the whole result's range when ``y`` is one block of it.
     """
@@ -78,7 +78,7 @@ def _rescale(
     lo, hi = stats[0], stats[1]
     if dtype.kind in "ui":
         info = np.iinfo(dtype)
-        signed = dtype.kind == "i" and kind == "array"
+        signed = dtype.kind == "i" and kind in ("array", "series")
         tlo, thi = (float(info.min) if signed else 0.0), float(info.max)
     else:
         tlo, thi = 0.0, 1.0
