@@ -1060,19 +1060,22 @@ def test_help_shows_examples_and_imports_nothing_heavy(args):
 def _break_writes(monkeypatch, ext: str, error: BaseException) -> None:
     """Make the writer of ``ext`` write part of a file, then raise ``error``.
 
-    A PNG is written strip by strip (convcli.io.png.PngWriter) while the image is filtered;
-    other formats in one piece (convcli.io.pillow_image.write_image).
+    A PNG and an uncompressed TIFF are written strip by strip (convcli.io.png.PngWriter,
+    convcli.io.tiff_strips.TiffWriter) while the image is filtered; other formats in one
+    piece (convcli.io.pillow_image.write_image).
     """
     import convcli.io.pillow_image as image_io
     import convcli.io.png as png_io
+    import convcli.io.tiff_strips as tiff_io
+
+    def half_a_strip(self, block):
+        self._fh.write(b" half a strip")
+        raise error
 
     if ext == ".png":
-
-        def half_a_strip(self, block):
-            self._fh.write(b" half a strip")
-            raise error
-
         monkeypatch.setattr(png_io.PngWriter, "write", half_a_strip)
+    elif ext == ".tif":
+        monkeypatch.setattr(tiff_io.TiffWriter, "write", half_a_strip)
     else:
 
         def half_a_file(fh, *args, **kwargs):
@@ -1087,7 +1090,7 @@ def test_interrupt_while_writing_leaves_no_file(tmp_path, make_image, monkeypatc
     _break_writes(monkeypatch, ext, KeyboardInterrupt())
     src = make_image("L")
     out = tmp_path / f"o{ext}"
-    res = invoke("filter", src, "-k", "box:3", "-o", out)
+    res = invoke("filter", src, "-k", "[1 2 1; 2 4 2; 1 2 1]/16", "-o", out)  # strip by strip
     assert res.exit_code == 130
     assert res.stderr.splitlines() == ["convcli: interrupted"]
     assert not out.exists() and leftovers(tmp_path) == []
@@ -1098,7 +1101,8 @@ def test_a_failed_write_leaves_no_file(tmp_path, make_image, monkeypatch, ext):
     _break_writes(monkeypatch, ext, OSError(28, "No space left on device"))
     src = make_image("L")
     out = tmp_path / f"o{ext}"
-    line = assert_one_error_line(invoke("filter", src, "-k", "box:3", "-o", out), 1)
+    binomial = "[1 2 1; 2 4 2; 1 2 1]/16"  # exact: a TIFF too is written strip by strip
+    line = assert_one_error_line(invoke("filter", src, "-k", binomial, "-o", out), 1)
     assert "No space left on device" in line
     assert not out.exists() and leftovers(tmp_path) == []
 

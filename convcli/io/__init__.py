@@ -37,6 +37,7 @@ from ._api import (
     save_chunked,
     streams_always,
     takes_blocks,
+    writer_bytes,
 )
 from ._signal import CONTAINERS, KINDS, Form, Signal
 from .atomic import same_file
@@ -64,6 +65,7 @@ __all__ = [
     "open_chunked",
     "chunk_target",
     "save_chunked",
+    "writer_bytes",
     "Limits",
     "LimitError",
     "DEFAULT_LIMITS",

@@ -39,6 +39,7 @@ __all__ = [
     "open_chunked",
     "chunk_target",
     "save_chunked",
+    "writer_bytes",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -606,6 +607,17 @@ def takes_blocks(signal: Signal, path: PathLike) -> bool:
         return False
     fmt = target.write_format()
     return fmt is not None and signal.kind in fmt.blocks
+
+
+def writer_bytes(signal: Signal, path: PathLike, shape: tuple[int, ...], dtype: np.dtype) -> int:
+    """Bytes the block writer of ``path`` holds for an output of ``shape`` and ``dtype``.
+
+    A format written as its rows come holds a few blocks (0 here); one encoded at the end
+    (a JPEG) holds the whole image: the family's ``writer_bytes`` says which.
+    """
+    target = registry.target_for(signal, path)
+    fn = registry.family(target.family).function("writer_bytes", target.path)
+    return 0 if fn is None else int(fn(target, tuple(shape), np.dtype(dtype), signal.form))
 
 
 def streams_always(signal: Signal, path: PathLike) -> bool:

@@ -157,7 +157,7 @@ def _check_16bit_colour(im: PILImage.Image, path: Path) -> None:
             )
 
 
-def image_to_array(im: PILImage.Image, path: Path) -> tuple[np.ndarray, str]:
+def image_to_array(im: PILImage.Image, path: Path, *, copy: bool = True) -> tuple[np.ndarray, str]:
     """Convert the current frame of a Pillow image to an array, channels last.
 
     Parameters
@@ -166,6 +166,9 @@ def image_to_array(im: PILImage.Image, path: Path) -> tuple[np.ndarray, str]:
         An open image (its current frame).
     path : pathlib.Path
         The file, for messages.
+    copy : bool, optional
+        False: an 8-bit L, LA, RGB or RGBA frame becomes a read-only array over the bytes
+        Pillow gives (one whole-image copy fewer).
 
     Returns
     -------
@@ -184,7 +187,7 @@ def image_to_array(im: PILImage.Image, path: Path) -> tuple[np.ndarray, str]:
         arr = np.array(im.convert("L"))
     elif mode in ("L", "LA", "RGB", "RGBA"):
         _check_16bit_colour(im, path)
-        arr = np.array(im)
+        arr = np.array(im) if copy else np.asarray(im)
     elif mode in ("P", "PA"):
         alpha = mode == "PA" or "transparency" in im.info
         arr = np.array(im.convert("RGBA" if alpha else "RGB"))
@@ -542,6 +545,7 @@ def read_image(
     *,
     limits: Limits = DEFAULT_LIMITS,
     fmt: str | None = None,
+    copy: bool = True,
 ) -> Signal:
     """Load an image file Pillow opens, as an image, a volume (its frames) or an array.
 
@@ -560,6 +564,9 @@ def read_image(
         The budgets, checked from the header before anything is decoded.
     fmt : str, optional
         The image format, when the caller has identified the content already.
+    copy : bool, optional
+        False: the pixels of an 8-bit image may be a read-only array
+        (:func:`image_to_array`).
 
     Returns
     -------
@@ -577,7 +584,7 @@ def read_image(
     try:
         with open_image(path, limits, fmt) as im:
             if not _needs_libtiff(im):
-                return _read_open(im, path, kind, gray, limits)
+                return _read_open(im, path, kind, gray, limits, copy)
         return _read_with_libtiff(path, kind, gray, limits)
     except (SignalReadError, UnsupportedError, MemoryError):
         raise
@@ -605,7 +612,9 @@ def _read_with_libtiff(path: Path, kind: str, gray: bool, limits: Limits) -> Sig
         TiffImagePlugin.READ_LIBTIFF = before
 
 
-def _read_open(im: PILImage.Image, path: Path, kind: str, gray: bool, limits: Limits) -> Signal:
+def _read_open(
+    im: PILImage.Image, path: Path, kind: str, gray: bool, limits: Limits, copy: bool = True
+) -> Signal:
     fmt = "JPEG" if im.format == "MPO" else str(im.format)
     _check_16bit_colour(im, path)  # before anything loads the pixels and drops the tile
     loaded_mode = im.mode
@@ -632,7 +641,7 @@ def _read_open(im: PILImage.Image, path: Path, kind: str, gray: bool, limits: Li
                 # at load)
                 orientation = 1 if fmt == "TIFF" else _orientation(im)
                 info = form_info(im, fmt)
-            arr, mode = image_to_array(im, path)
+            arr, mode = image_to_array(im, path, copy=copy)
             arrays.append(orient(arr, orientation))
             modes.append(mode)
             if "duration" in im.info:
@@ -1219,14 +1228,253 @@ def open_writer(
     dtype: np.dtype,
     form: Form,
     rate: float | None,
-) -> PngWriter:
-    """Start a PNG of ``(rows, cols[, channels])`` whose rows come block by block.
+) -> Any:
+    """Start an image of ``(rows, cols[, channels])`` whose rows come block by block.
 
-    Only PNG takes blocks (its row's ``blocks``): :func:`png_writer` deflates each block on
-    every core while the caller computes the next.
+    A PNG is deflated block by block on every core (:func:`png_writer`); an uncompressed
+    TIFF is written as the rows come (:class:`convcli.io.tiff_strips.TiffWriter`); every other
+    output gathers its rows (:class:`GatherWriter`) and is encoded by Pillow at the end,
+    as :func:`write_image` encodes it: the same bytes in every case.
     """
-    assert target.format == "PNG"
+    assert target.format is not None
+    fmt = target.format
     rows, cols = int(shape[0]), int(shape[1])
     channels = int(shape[2]) if len(shape) == 3 else 1
-    check_image(target.format, dtype, channels, target.path)
-    return png_writer(fh, (rows, cols, channels), dtype, form)
+    check_image(fmt, dtype, channels, target.path)
+    if fmt == "PNG" and "palette" not in form.info:
+        return png_writer(fh, (rows, cols, channels), dtype, form)
+    if fmt == "TIFF" and _streams_tiff(np.dtype(dtype), channels, form):
+        from .tiff_strips import TiffWriter
+
+        kw = _save_kwargs("TIFF", form, channels)
+        return TiffWriter(
+            fh, rows, cols, channels, dtype, dpi=kw.get("dpi"), icc_profile=kw.get("icc_profile")
+        )
+    return GatherWriter(fh, (rows, cols, channels), np.dtype(dtype), fmt, form)
+
+
+def writer_bytes(
+    target: registry.Target, shape: tuple[int, ...], dtype: np.dtype, form: Form
+) -> int:
+    """Bytes :func:`open_writer`'s writer holds: 0 for PNG and uncompressed TIFF, else the image.
+
+    A gathered 8-bit gray or RGB image is Pillow's (RGB at 4 bytes a pixel); another is an
+    array and Pillow's copy of it at the end.
+    """
+    channels = int(shape[2]) if len(shape) == 3 else 1
+    pixels = int(shape[0]) * int(shape[1])
+    if target.format == "PNG" and "palette" not in form.info:
+        return 0
+    if target.format == "TIFF" and _streams_tiff(dtype, channels, form):
+        return 0
+    if dtype == np.uint8 and channels in (1, 3) and "palette" not in form.info:
+        return pixels * (1 if channels == 1 else 4)
+    return 2 * pixels * channels * dtype.itemsize
+
+
+def _streams_tiff(dtype: np.dtype, channels: int, form: Form) -> bool:
+    """Whether :func:`write_image` writes this TIFF uncompressed, little-endian."""
+    from .tiff_strips import writer_mode
+
+    if "compression" in form.info or writer_mode(dtype, channels) is None:
+        return False
+    return not (dtype == np.uint16 and form.mode == "I;16B")
+
+
+class GatherWriter:
+    """Gather an image's rows block by block, then encode it with Pillow (:func:`write_image`).
+
+    For the formats Pillow encodes whole (JPEG, WebP, BMP...).  The rows go straight into the
+    Pillow image the encoder reads (8-bit gray and RGB: no array of the whole image beside
+    it); other layouts into an array, encoded by :func:`write_image` at the end.
+
+    Parameters
+    ----------
+    fh : binary file
+        Where to write.
+    shape : (int, int, int)
+        Rows, columns, channels.
+    dtype : numpy.dtype
+        The rows' dtype.
+    fmt : str
+        The output format.
+    form : Form
+        The input's form: metadata to carry.
+    """
+
+    def __init__(
+        self, fh: IO[bytes], shape: tuple[int, int, int], dtype: np.dtype, fmt: str, form: Form
+    ) -> None:
+        self._fh, self._shape, self._dtype, self._fmt, self._form = fh, shape, dtype, fmt, form
+        self._rows = 0
+        rows, cols, channels = shape
+        self._mode = None
+        if dtype == np.uint8 and channels in (1, 3) and "palette" not in form.info:
+            self._mode = "L" if channels == 1 else "RGB"
+        if self._mode is not None:
+            self._image: Any = _pil().new(self._mode, (cols, rows))
+        else:
+            self._array = np.empty((rows, cols, channels) if channels > 1 else (rows, cols), dtype)
+
+    def write(self, block: np.ndarray) -> None:
+        """Append ``(rows, cols[, channels])`` pixels."""
+        rows, cols, channels = self._shape
+        a = np.ascontiguousarray(block, dtype=self._dtype)
+        n = len(a)
+        if self._rows + n > rows:
+            raise ValueError(f"more than the {rows} rows of the image")
+        if self._mode is None:
+            self._array[self._rows : self._rows + n] = a.reshape((n, *self._array.shape[1:]))
+        elif n:
+            piece = _pil().frombuffer(self._mode, (cols, n), a, "raw", self._mode, 0, 1)
+            self._image.paste(piece, (0, self._rows))
+        self._rows += n
+
+    def close(self) -> None:
+        """Encode the image (every row must have been written)."""
+        rows, _, channels = self._shape
+        if self._rows != rows:
+            raise ValueError(f"{self._rows} rows written of the image's {rows}")
+        if self._mode is None:
+            write_image(self._fh, self._array, self._fmt, self._form)
+            return
+        kw = _save_kwargs(self._fmt, self._form, channels)
+        self._image.save(self._fh, format=_PIL_FORMAT.get(self._fmt, self._fmt), **kw)
+
+
+# ----------------------------------------------------------------------------- rows
+
+
+def open_rows(path: Path, fmt: str, kind: str, limits: Limits) -> tuple[Any, Signal] | None:
+    """Open an image to read its rows block by block (read as ``auto`` or ``image``).
+
+    A PNG (8-bit gray, gray+alpha, RGB, RGBA; 16-bit gray; not interlaced) is decoded as
+    its rows are read (:mod:`convcli.io.png_read`), and an uncompressed TIFF read from its
+    strips (:mod:`convcli.io.tiff_strips`), both on a thread of their own, a few blocks
+    ahead.  Any other single image without alpha (a JPEG, a compressed TIFF...) is decoded
+    whole by Pillow at the first read (:class:`convcli.io.rows.LoadedOnRead`), as
+    :func:`read_image` decodes it.  None for a volume, an image with alpha (premultiplied
+    as a whole), another PNG (what follows its pixels may change its form) and anything
+    Pillow refuses (:func:`load` then says why).
+
+    Returns
+    -------
+    (RowSource, Signal) or None
+        The rows, and the signal :func:`read_image` would give, holding no rows.
+    """
+    from .rows import LoadedOnRead
+
+    if kind not in ("auto", "image"):
+        return None
+    try:
+        with open_image(path, limits, fmt) as im:
+            found = _row_layout(im, path)
+    except (SignalReadError, UnsupportedError):
+        return None
+    if found is None:
+        return None
+    shape, dtype, form, decoder = found
+    header = Signal(
+        np.empty((0, *shape[1:]), dtype=dtype),
+        "image",
+        channel_axis=2 if len(shape) == 3 else None,
+        source=path,
+        form=form,
+    )
+    if decoder is not None:
+        return _decoded_rows(path, shape, dtype, decoder), header
+
+    def load() -> np.ndarray:
+        return read_image(path, "image", False, limits=limits, fmt=fmt, copy=False).data
+
+    return LoadedOnRead(shape, dtype, load), header
+
+
+#: Rows per block a decoding thread fills (the blocks are reused).
+DECODE_BLOCK_ROWS = 32
+#: Blocks a decoding thread may fill ahead of the rows read.
+DECODE_BLOCKS = 12
+
+
+def _row_layout(
+    im: PILImage.Image, path: Path
+) -> tuple[tuple[int, ...], np.dtype, Form, Any] | None:
+    """Describe an opened image for :func:`open_rows`: shape, dtype, form, and its decoder.
+
+    The decoder is ``("PNG", layout)`` or ``("TIFF", strips)``, or None for an image
+    Pillow decodes whole; None altogether for what is not read in rows.
+    """
+    fmt = "JPEG" if im.format == "MPO" else str(im.format)
+    mode = im.mode
+    if mode not in ("1", "L", "RGB", "I;16", "I;16B", "I;16L", "I", "F", "CMYK", "YCbCr"):
+        return None  # alpha, or a palette (perhaps with transparency): premultiplied whole
+    _check_16bit_colour(im, path)
+    with watched(path, fmt):
+        frames = int(getattr(im, "n_frames", 1)) if fmt in MULTIFRAME_READ else 1
+    if frames != 1:
+        return None
+    cols, rows = im.size
+    decoder: Any = None
+    if fmt == "PNG":
+        from .png_read import strip_layout
+
+        fh: Any = getattr(im, "fp", None)
+        layout = strip_layout(fh, os.fstat(fh.fileno()).st_size) if fh is not None else None
+        if layout is None or layout.mode != mode or _orientation(im) != 1:
+            return None
+        decoder = ("PNG", layout)
+    elif fmt == "TIFF" and not _needs_libtiff(im):
+        from .tiff_strips import raw_strips
+
+        strips = raw_strips(im)
+        if strips is not None:
+            decoder = ("TIFF", strips)
+    channels = 3 if mode in ("RGB", "CMYK", "YCbCr") else 1
+    dtype: np.dtype = np.dtype(np.uint8)
+    if mode.startswith("I;16") or (mode == "I" and fmt == "PPM"):
+        dtype = np.dtype(np.uint16)
+    elif mode in ("I", "F"):
+        return None  # wider than 16 bits: filtered whole, as before
+    if decoder is None and fmt != "TIFF" and _orientation(im) >= 5:
+        cols, rows = rows, cols  # turned on load (Pillow turns a TIFF at open)
+    form = Form(
+        container="file",
+        format=fmt,
+        mode=mode,
+        bits=_bits_of(mode, dtype),
+        dtype=dtype.name,
+        info=form_info(im, fmt),
+    )
+    shape = (rows, cols, channels) if channels > 1 else (rows, cols)
+    return shape, dtype, form, decoder
+
+
+def _decoded_rows(path: Path, shape: tuple[int, ...], dtype: np.dtype, decoder: Any) -> Any:
+    """Rows decoded on a thread from a file opened again (PNG or uncompressed TIFF)."""
+    from .rows import DecodedRows
+
+    kind, detail = decoder
+    fh = open_regular(path)
+    try:
+        if kind == "PNG":
+            from .png_read import PngRows
+
+            png = PngRows(fh, detail, path)
+            decode, finish = png.read_into, png.finish
+        else:
+            from .tiff_strips import TiffRows
+
+            row_bytes = int(np.prod(shape[1:])) * dtype.itemsize
+            decode, finish = TiffRows(fh, detail, row_bytes, path).read_into, None
+    except BaseException:
+        fh.close()
+        raise
+    return DecodedRows(
+        shape,
+        dtype,
+        decode,
+        block_rows=DECODE_BLOCK_ROWS,
+        blocks=DECODE_BLOCKS,
+        finish=finish,
+        close=fh.close,
+    )

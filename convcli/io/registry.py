@@ -24,6 +24,8 @@ function            what it does (``path``, ``fmt`` the format :func:`identify` 
                     or None: read rows block by block (:mod:`convcli.io.rows`)
 ``open_writer``     optional: ``open_writer(fh, target, shape, dtype, form, rate)``: a
                     :class:`convcli.io.rows.BlockWriter` for the kinds in ``blocks``
+``writer_bytes``    optional: ``writer_bytes(target, shape, dtype, form) -> int``: the
+                    bytes that writer holds (default 0: a few blocks at a time)
 ``identify``        for formats without magic (text): ``identify(head, path) -> str or
                     None``, the format of a file its extension claims, asked after every
                     format with a magic number; raises when the content is not that format
@@ -57,8 +59,8 @@ extra is missing where it matters (a TIFF only tifffile reads).
 
 :mod:`convcli.io` asks this table, and nothing else, for all of it: ``load``, ``probe``,
 ``save``, ``identify_file``, ``output_dtype``, ``open_rows``, ``open_writer``,
-``open_chunked``, ``chunk_target``, ``save_chunked``.  A new format is one module and one row
-(:func:`register` adds a row at run time, for a plugin or a test).
+``open_chunked``, ``chunk_target``, ``save_chunked``, ``writer_bytes``.  A new format is one
+module and one row (:func:`register` adds a row at run time, for a plugin or a test).
 
 Standard library only.
 """
@@ -114,6 +116,9 @@ __all__ = [
 ANY = None
 
 _U8 = ("uint8",)
+#: An image's rows, block by block: every image format's writer takes them (PNG and
+#: uncompressed TIFF as they come, the others gathered and encoded at the end).
+_IMG = ("image",)
 _WHITE = (b" ", b"\t", b"\n", b"\r", b"\x0b", b"\x0c")
 
 
@@ -458,20 +463,25 @@ _IMAGE = Family(
             {1: ("uint8", "uint16"), 2: _U8, 3: _U8, 4: _U8},
             frames="animated",
             frames_holds={1: _U8, 2: _U8, 3: _U8, 4: _U8},  # Pillow merges 16-bit frames
-            blocks=("image",),
+            blocks=_IMG,
         ),
-        WriteFormat("JPEG", (".jpg", ".jpeg"), {1: _U8, 3: _U8}, lossy=True),
+        WriteFormat("JPEG", (".jpg", ".jpeg"), {1: _U8, 3: _U8}, blocks=_IMG, lossy=True),
         WriteFormat(
             "TIFF",
             (".tif", ".tiff"),
             {1: ("uint8", "uint16", "int32", "float32"), 2: _U8, 3: _U8, 4: _U8},
             frames="multipage",
+            blocks=_IMG,
         ),
-        WriteFormat("BMP", (".bmp",), {1: _U8, 3: _U8}),
-        WriteFormat("WEBP", (".webp",), {1: _U8, 2: _U8, 3: _U8, 4: _U8}, frames="animated"),
-        WriteFormat("GIF", (".gif",), {1: _U8, 2: _U8, 3: _U8, 4: _U8}, frames="animated"),
-        WriteFormat("PPM", (".ppm", ".pnm"), {1: ("uint8", "uint16"), 3: _U8}),
-        WriteFormat("PGM", (".pgm",), {1: ("uint8", "uint16")}),
+        WriteFormat("BMP", (".bmp",), {1: _U8, 3: _U8}, blocks=_IMG),
+        WriteFormat(
+            "WEBP", (".webp",), {1: _U8, 2: _U8, 3: _U8, 4: _U8}, frames="animated", blocks=_IMG
+        ),
+        WriteFormat(
+            "GIF", (".gif",), {1: _U8, 2: _U8, 3: _U8, 4: _U8}, frames="animated", blocks=_IMG
+        ),
+        WriteFormat("PPM", (".ppm", ".pnm"), {1: ("uint8", "uint16"), 3: _U8}, blocks=_IMG),
+        WriteFormat("PGM", (".pgm",), {1: ("uint8", "uint16")}, blocks=_IMG),
     ),
 )
 

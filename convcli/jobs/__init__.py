@@ -8,8 +8,10 @@ One input of ``convcli filter``, step by step:
 - :mod:`convcli.jobs.budget` -- the working-set budget, and kernels within ``max_taps``;
 - :mod:`convcli.jobs.alpha` -- premultiplied and kept alpha;
 - :mod:`convcli.jobs.post` -- abs, scale, bias, rescale, the cast;
-- :mod:`convcli.jobs.blocks` -- the block routes: an image to PNG in strips, a streamed
-  input in slabs (in one pass, or through stage files);
+- :mod:`convcli.jobs.strips` -- an image strip by strip: decoding, filtering and encoding
+  overlapped, exact integer sums where they are exact;
+- :mod:`convcli.jobs.blocks` -- a streamed input (audio, ``.npy``) in slabs (in one pass,
+  or through stage files);
 - :mod:`convcli.jobs.stream` -- convolution in slabs with halos, rows to rows;
 - :mod:`convcli.jobs.sink` -- post-process, cast and write blocks on a thread, atomically;
 - :mod:`convcli.jobs.record` -- the record's one-line error.

@@ -1,7 +1,8 @@
-"""The block-by-block routes of a job: an image to PNG in strips; a streamed input in slabs.
+"""The slab-by-slab route of a job: audio and ``.npy`` read and filtered a slab at a time.
 
-Both send blocks of output rows to the sink (:mod:`convcli.jobs.sink`) as they are computed,
-so no float copy of the whole result is ever made.
+Blocks of output rows go to the sink (:mod:`convcli.jobs.sink`) as they are computed, so
+no float copy of the whole result is ever made.  Images go strip by strip
+(:mod:`convcli.jobs.strips`).
 """
 
 from __future__ import annotations
@@ -39,76 +40,6 @@ def _one_pass(opts: FilterOptions) -> bool:
     stays at a few slabs and no array the size of the file is ever made.
     """
     return len(opts.kernels) == 1 and not opts.rescale
-
-
-def _png_strips(
-    sig: Any,
-    job: Job,
-    opts: FilterOptions,
-    kernels: list[np.ndarray],
-    alpha: int | None,
-    out_dtype: np.dtype,
-) -> bool:
-    """Whether an image goes to a PNG strip by strip (:func:`_filter_to_png`).
-
-    One kernel, no ``--rescale``, no alpha channel, an output that takes an image's rows
-    block by block (:func:`convcli.io.takes_blocks`: an 8- or 16-bit PNG).
-    """
-    from convcli import io
-
-    if sig.kind != "image" or not _one_pass(opts) or alpha is not None:
-        return False
-    if opts.normalized or opts.transposed:
-        return False
-    if kernels[0].ndim != sig.spatial_ndim or sig.channel_axis not in (None, 2):
-        return False
-    if out_dtype not in (np.uint8, np.uint16):
-        return False
-    return io.takes_blocks(sig, job.output)
-
-
-def _filter_to_png(
-    job: Job,
-    opts: FilterOptions,
-    record: dict[str, Any],
-    sig: Any,
-    kernel: np.ndarray,
-    geometry: dict[str, Any],
-    out_dtype: np.dtype,
-) -> None:
-    """Filter an image in strips of rows, each cast and deflated while the next is filtered.
-
-    The same pixels as filtering the whole image (each strip reads the rows its outputs
-    need, the pad mode's included: :func:`convcli.jobs.stream.correlate_rows`), without a float
-    copy of the whole result, and the PNG's deflate (on every core) overlaps the filtering.
-    """
-    from convcli.engine import make_plan
-    from convcli.io.rows import ArraySource
-    from convcli.jobs.stream import correlate_rows
-
-    data = sig.data
-    nonfinite = count_nonfinite(data)
-    record["nonfinite"] = nonfinite
-    finite = nonfinite == 0
-    ch = sig.channel_axis
-    whole = make_plan(data.shape, data.dtype, kernel, channel_axis=ch, finite=finite, **geometry)
-    out = whole.output_shape
-    rows_shape = (out[0], out[1], out[2] if len(out) == 3 else 1)
-    sink = _Sink(job, opts, sig, out_dtype, None, None, rows_shape, finite)
-    with sink:
-        plan = correlate_rows(
-            ArraySource(data),
-            kernel,
-            sink.put,
-            channel_axis=ch,
-            finite=finite,
-            slab_bytes=ONE_PASS_SLAB_BYTES,
-            **geometry,
-        )
-    _plans_to_record([plan], record, opts)
-    record["clipped"] = sink.clipped
-    record["shape_out"] = list(out)
-    record["status"] = "ok"
 
 
 def _filter_streamed(

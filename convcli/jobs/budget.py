@@ -150,6 +150,28 @@ def _check_memory(info: dict[str, Any], opts: FilterOptions, budget: int) -> Non
         )
 
 
+def _check_strip_memory(
+    path: str, shape: tuple[int, ...], dtype: np.dtype, need: int, budget: int
+) -> None:
+    """Refuse an image whose strip-by-strip filtering would need more than ``budget`` bytes.
+
+    ``need`` counts what stays in memory: a whole decoded input or gathered output, if the
+    formats need one, and the strips' buffers.
+    """
+    from convcli.io import LimitError
+
+    if need <= budget:
+        return
+    dims = "x".join(map(str, shape))
+    max_memory = Param("max_memory")
+    raise LimitError(
+        f"{path}: filtering this {dims} {np.dtype(dtype).name} image strip by strip needs "
+        f"about {_bytes(need)}, more than the {max_memory} budget of {_bytes(budget)} "
+        f"({need} > {budget} bytes)",
+        limit="max_memory",
+    )
+
+
 def _too_many_taps(spec: str, shape: tuple[int, ...], ndim: int, max_taps: int) -> KernelSpecError:
     dims = "x".join(map(str, shape))
     param = Param("max_taps")

@@ -22,14 +22,16 @@ import numpy as np
 
 from convcli.engine.chain import apply_chain
 from convcli.errors import ArgumentError, Param
+from convcli.io.rows import RowSource
 from convcli.jobs.alpha import _filter_with_alpha, alpha_index
-from convcli.jobs.blocks import (
-    _filter_streamed,
-    _filter_to_png,
-    _one_pass,
-    _png_strips,
+from convcli.jobs.blocks import _filter_streamed, _one_pass
+from convcli.jobs.budget import (
+    MEMORY_BUDGET,
+    _check_memory,
+    _check_strip_memory,
+    _make_kernel,
+    default_memory_budget,
 )
-from convcli.jobs.budget import MEMORY_BUDGET, _check_memory, _make_kernel, default_memory_budget
 from convcli.jobs.chunked import ChunkedInput, filter_chunked, open_chunked_input
 from convcli.jobs.mask import load_mask, open_mask_rows
 from convcli.jobs.options import (
@@ -100,14 +102,16 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
     """Return ``(signal, source)``: the loaded signal, or a header and a row source.
 
     A Zarr store written to a Zarr store is read chunk by chunk (``source`` is a
-    :class:`convcli.jobs.chunked.ChunkedInput`), whatever its size.  An audio file, ``.npy``
-    or text series is read slab by slab (``source`` is a
-    :class:`convcli.jobs.stream.RowSource` and ``signal.data`` holds no rows) when its in-memory
-    working set would pass ``opts.max_memory`` (1 GiB when not given), and for ``--dry-run``
-    (planning needs only the header).  Everything else is loaded whole, once its header has
-    been checked against the budgets: the :class:`convcli.io.Limits` and the working set
-    against ``opts.max_memory`` (when not given, :func:`default_memory_budget` shared by
-    the ``opts.jobs`` inputs filtered at once).
+    :class:`convcli.jobs.chunked.ChunkedInput`), whatever its size.
+    An image is read in rows whenever its format allows (``source`` is a
+    :class:`convcli.io.rows.RowSource` and ``signal.data`` holds no rows): whether it is
+    filtered in strips is decided once the kernel is built (:func:`_filter_image`).  An
+    audio file, ``.npy`` or text series is read slab by slab when its in-memory working set
+    would pass ``opts.max_memory`` (1 GiB when not given), and for ``--dry-run`` (planning
+    needs only the header).  Everything else is loaded whole, once its header has been
+    checked against the budgets: the :class:`convcli.io.Limits` and the working set against
+    ``opts.max_memory`` (when not given, :func:`default_memory_budget` shared by the
+    ``opts.jobs`` inputs filtered at once).
 
     Raises
     ------
@@ -121,15 +125,14 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
     chunked = open_chunked_input(job, opts, limits)
     if chunked is not None:  # a Zarr store into a Zarr store: chunk by chunk, any size
         return chunked
-    budget = opts.max_memory
-    if budget is None:  # the default is shared by the inputs filtered at once (--jobs)
-        budget = default_memory_budget() // max(1, opts.jobs)
     stream_above = opts.max_memory if opts.max_memory is not None else MEMORY_BUDGET
     options = dict(opts.read)
     if not opts.gray and opts.compat is None:  # a preset's chain is filtered in memory
         opened = io.open_rows(job.input, opts.kind, limits, options=options)
         if opened is not None:
             source, header = opened
+            if header.kind == "image" and isinstance(source, RowSource):
+                return header, source  # in strips, or read whole: decided with the kernel
             big = estimate_bytes(source.shape, (), opts.method) > stream_above
             direct = _one_pass(opts) and io.streams_always(header, job.output)
             if opts.dry_run or (
@@ -140,10 +143,24 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
             ):
                 return header, source
             source.close()
-    # headers only: every budget, before decoding
-    info = io.probe(job.input, limits=limits, options=options)
-    _check_memory(info, opts, budget)
+    _check_budget(job, opts)
     return io.load(job.input, opts.kind, gray=opts.gray, limits=limits, options=options), None
+
+
+def _budget(opts: FilterOptions) -> int:
+    """Return the working-set budget: ``--max-memory``, or the default shared by ``--jobs``."""
+    if opts.max_memory is not None:
+        return opts.max_memory
+    return default_memory_budget() // max(1, opts.jobs)
+
+
+def _check_budget(job: Job, opts: FilterOptions) -> None:
+    """Refuse an input whose in-memory filtering would pass the memory budget (its header)."""
+    from convcli import io
+
+    # headers only: every budget, before decoding
+    info = io.probe(job.input, limits=_limits(opts), options=dict(opts.read))
+    _check_memory(info, opts, _budget(opts))
 
 
 def _run(job: Job, opts: FilterOptions, record: dict[str, Any]) -> None:
@@ -182,6 +199,8 @@ def _run_signal(
         _dry_run(job, opts, record, sig, shape_in, kernels, geometry)
     elif isinstance(source, ChunkedInput):
         filter_chunked(job, opts, record, sig, source, kernels, geometry, out_dtype)
+    elif sig.kind == "image":
+        _filter_image(job, opts, record, sig, source, kernels, geometry, out_dtype, rate_out)
     elif source is not None:
         ch = sig.channel_axis
         spatial_shape = tuple(n for a, n in enumerate(shape_in) if a != ch)
@@ -193,8 +212,6 @@ def _run_signal(
         finally:
             if mask is not None:
                 mask.close()
-    elif opts.compat is None and _png_strips(sig, job, opts, kernels, alpha_index(sig), out_dtype):
-        _filter_to_png(job, opts, record, sig, kernels[0], geometry, out_dtype)
     else:
         _filter_in_memory(job, opts, record, sig, kernels, geometry, out_dtype, rate_out)
     if sig.form.info.get("quality"):  # what a writer of a lossy or re-encoded format chose
@@ -212,6 +229,49 @@ def _strides(geometry: dict[str, Any], ndim: int, count: int) -> tuple[int, ...]
     stride = geometry["stride"]
     per_axis = (stride,) * ndim if isinstance(stride, int) else tuple(stride)
     return tuple(int(s) ** count for s in per_axis)
+
+
+def _filter_image(
+    job: Job,
+    opts: FilterOptions,
+    record: dict[str, Any],
+    sig: Any,
+    source: Any,
+    kernels: list[np.ndarray],
+    geometry: dict[str, Any],
+    out_dtype: np.dtype,
+    rate_out: float | None,
+) -> None:
+    """Filter an image in strips where the job allows (:mod:`convcli.jobs.strips`), else whole.
+
+    ``source`` holds its rows (None: ``sig`` is loaded).  A decoded input that cannot go
+    in strips is read whole first, within the memory budget.
+    """
+    from convcli.io.rows import ArraySource
+    from convcli.jobs.strips import filter_strips, strip_plan, working_bytes
+
+    checked = source is None  # loaded whole: the budget was checked before
+    if source is None:
+        source = ArraySource(sig.data)
+    alpha = alpha_index(sig)
+    plan = strip_plan(sig, source, job, opts, kernels, alpha, geometry)
+    if plan is None and not checked:
+        _check_budget(job, opts)
+        if not isinstance(source, ArraySource):
+            source = ArraySource(source.read(0, source.shape[0]))
+            plan = strip_plan(sig, source, job, opts, kernels, alpha, geometry)
+    if plan is not None:
+        from convcli import io
+
+        out_bytes = io.writer_bytes(sig, job.output, plan.output_shape, out_dtype)
+        need = source.held_bytes + out_bytes + working_bytes(source, plan)
+        _check_strip_memory(job.input, source.shape, source.dtype, need, _budget(opts))
+        form = placed_form(sig, source.shape, kernels, geometry, opts.dtype)
+        out_sig = replace(sig, form=form)
+        filter_strips(job, opts, record, out_sig, source, plan, geometry, out_dtype)
+        return
+    whole = replace(sig, data=source.data)
+    _filter_in_memory(job, opts, record, whole, kernels, geometry, out_dtype, rate_out)
 
 
 def _form_out(sig: Any, geometry: dict[str, Any], count: int, transposed: bool = False) -> Any:

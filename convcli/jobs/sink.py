@@ -74,13 +74,18 @@ class _Sink:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="convcli-write")
         return self
 
-    def put(self, start: int, block: np.ndarray) -> None:
-        """Queue rows ``start:start+len(block)`` (in order) for writing."""
+    def put(self, start: int, block: np.ndarray, *, final: bool = False) -> None:
+        """Queue rows ``start:start+len(block)`` (in order) for writing.
+
+        ``final``: the block is post-processed and cast already (the output's dtype), and
+        the caller does not touch it until the next ``put`` returns.
+        """
         from convcli.io.atomic import hold_signals
 
         with hold_signals():  # the block in flight is always the one ``_pending`` knows
             self._wait()
-            self._pending = self._pool.submit(self._write, block)
+            write = self._write_final if final else self._write
+            self._pending = self._pool.submit(write, block)
 
     def _wait(self) -> None:
         pending, self._pending = self._pending, None
@@ -101,6 +106,9 @@ class _Sink:
         cast, n = _cast(
             y, self._dtype, self._sig.kind, self._subtype, self._finite, rounding_for(self._opts)
         )
+        self._write_final(cast, n)
+
+    def _write_final(self, cast: np.ndarray, n: int = 0) -> None:
         try:
             if self._writer is None:
                 self._writer = self._open_writer(tuple(cast.shape[1:]))
