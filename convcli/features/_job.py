@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from convcli.engine.threads import usable_cpus
 from convcli.errors import (
     ArgumentError,
     OutputExistsError,
@@ -571,7 +572,7 @@ def _write_outputs(
             return _write_series_view(folder, maps[i], stems[i], sig, rows, opts, protect)
         return _write_view(folder, maps[i], stems[i], nd, audio, rate_out, opts, protect)
 
-    workers = min(2, os.cpu_count() or 1)
+    workers = min(2, usable_cpus())
     if workers > 1 and len(stems) > 1:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="convcli-out") as pool:
             results = list(pool.map(one, range(len(stems))))

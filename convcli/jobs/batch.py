@@ -14,11 +14,11 @@ with its input, only ``KeyboardInterrupt`` when the run is stopped.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from convcli.engine.threads import usable_cpus
 from convcli.jobs.process import signal_caught
 
 __all__ = ["Batch", "Backend", "InProcess", "Tally", "Work", "run_batch", "worker_count"]
@@ -77,8 +77,12 @@ class InProcess:
 
 
 def worker_count(jobs: int) -> int:
-    """Return the worker processes ``-j/--jobs`` asks for: 0 is every core."""
-    return (os.cpu_count() or 1) if jobs == 0 else jobs
+    """Return the worker processes ``-j/--jobs`` asks for: 0 is every core this process may use.
+
+    The cores counted are :func:`convcli.engine.threads.usable_cpus`: the process's CPU
+    affinity (``taskset -c 0`` gives one worker), not every core of the machine.
+    """
+    return usable_cpus() if jobs == 0 else jobs
 
 
 def run_batch(
