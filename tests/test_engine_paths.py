@@ -769,3 +769,27 @@ def test_column_phases_without_fill_refuse_to_read_outside():
         _direct.phased_products_2d(x, np.ones((3, 3)), [0, 0], [2, 2], [1, 1], out)
     got = _direct.phased_products_2d(x, np.ones((3, 3)), [0, 0], [2, 2], [1, 1], out, fill=0.0)
     assert got[0, 0] == 9 and got[-1, -1] == 4  # the last row and column read one padded line
+
+
+@pytest.mark.parametrize("mode", PAD_MODES)
+@pytest.mark.parametrize("kshape, dilation", [((3, 3), (1, 1)), ((5, 2), (1, 2)), ((3, 4), (2, 1))])
+def test_narrow_border_slabs_computed_transposed(monkeypatch, mode, kshape, dilation):
+    """The tall, narrow column slabs of a stride-1 border are computed on their transpose."""
+    monkeypatch.setattr(_direct, "NARROW_RATIO", 2)
+    seen = []
+    real = _direct.correlate_window
+    monkeypatch.setattr(
+        _direct,
+        "correlate_window",
+        lambda win, *a, **k: seen.append(win.shape) or real(win, *a, **k),
+    )
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((61, 47)).astype(np.float32)
+    w = rng.standard_normal(kshape)
+    for gemm in (None, False):
+        pad_lo, st_, dl, out, _ = geometry_args(x, w, 1, "same", dilation, (0, 1))
+        got = correlate_unpadded(x, w, pad_lo, st_, dl, out, mode, 0.5, F32, gemm=gemm)
+        ref = oracle(x, w, 1, "same", dilation, mode, 0.5, (0, 1))
+        np.testing.assert_allclose(got, ref, atol=tol(x, w), rtol=0)
+    # the column slabs (61 rows, a few columns) reached the flat path transposed: none is tall
+    assert len(seen) >= 4 and all(a < b for a, b in seen), seen

@@ -82,6 +82,7 @@ __all__ = [
     "phased_products_2d",
     "phased_ok",
     "PHASED_ELEMENTS",
+    "NARROW_RATIO",
     "shift_add",
     "correlate_direct",
     "correlate_unpadded",
@@ -107,6 +108,8 @@ CACHE_BYTES = 1 << 20
 STRIDED_GEMM_CHUNK = 1 << 18
 #: Elements of the phase runs per block of output rows in :func:`phased_products_2d`.
 PHASED_ELEMENTS = 1 << 18
+#: A 2-D border slab at least this many times taller than wide is computed transposed.
+NARROW_RATIO = 8
 #: Fewest chunks a large output is cut into, so that both threads have work.
 MIN_CHUNKS = 8
 #: Largest ``m*n*k`` of one product: OpenBLAS runs products up to 4 * 65536 on one thread.
@@ -1417,7 +1420,15 @@ def correlate_unpadded(
     k = kernel.astype(dtype)
 
     def window(win: np.ndarray, dst: np.ndarray) -> None:
-        if stride1:
+        if stride1 and win.ndim == 2 and win.shape[0] >= NARROW_RATIO * win.shape[1]:
+            # A tall, narrow slab (the columns before and after the interior): its flat run
+            # would be cut into short rows; transposed, the taps run along its long axis.
+            win_t = np.ascontiguousarray(win.T)
+            dst_t = np.empty(dst.shape[::-1], dtype=dst.dtype)
+            stage = direct_stage(win_t.shape, k.T, [0, 0], dilation[::-1], gemm)
+            correlate_window(win_t, [[stage]], dst_t)
+            dst[...] = dst_t.T
+        elif stride1:
             stage = direct_stage(win.shape, k, [0] * win.ndim, dilation, gemm)
             correlate_window(win, [[stage]], dst)
         else:
