@@ -793,3 +793,17 @@ def test_narrow_border_slabs_computed_transposed(monkeypatch, mode, kshape, dila
         np.testing.assert_allclose(got, ref, atol=tol(x, w), rtol=0)
     # the column slabs (61 rows, a few columns) reached the flat path transposed: none is tall
     assert len(seen) >= 4 and all(a < b for a, b in seen), seen
+
+
+def test_column_phases_only_up_to_a_size_with_two_workers(monkeypatch):
+    """Beyond PHASED_MAX_OUTPUTS two workers run the products over every column instead."""
+    from convcli.engine import threads
+
+    monkeypatch.setattr(_direct, "PHASED_MAX_OUTPUTS", 100)
+    shape, k = (40, 40), (3, 3)
+    monkeypatch.setattr(threads, "WORKERS", 2)
+    assert _direct.phased_ok(shape, k, (2, 2)) is False  # 400 outputs
+    assert _direct.phased_ok((20, 20), k, (2, 2)) is True  # 100 outputs
+    monkeypatch.setattr(threads, "WORKERS", 1)
+    assert _direct.phased_ok(shape, k, (2, 2)) is True
+    assert _direct.phased_ok(shape, k, (2, 1)) is False  # no column stride: every column read

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from convcli.engine import threads as engine_threads
 from convcli.engine.threads import run_split
 from convcli.padding import pad_window
 
@@ -82,6 +83,7 @@ __all__ = [
     "phased_products_2d",
     "phased_ok",
     "PHASED_ELEMENTS",
+    "PHASED_MAX_OUTPUTS",
     "NARROW_RATIO",
     "shift_add",
     "correlate_direct",
@@ -108,6 +110,10 @@ CACHE_BYTES = 1 << 20
 STRIDED_GEMM_CHUNK = 1 << 18
 #: Elements of the phase runs per block of output rows in :func:`phased_products_2d`.
 PHASED_ELEMENTS = 1 << 18
+#: Most outputs of :func:`phased_products_2d` with two workers.  Interleaved medians, 3x3
+#: and 5x5 at stride 2: on 1024² input (2**18 outputs) the phases on one thread took 0.8 of
+#: the two-thread products over every column; on 2048², 1.25 of them.
+PHASED_MAX_OUTPUTS = 1 << 18
 #: A 2-D border slab at least this many times taller than wide is computed transposed.
 NARROW_RATIO = 8
 #: Fewest chunks a large output is cut into, so that both threads have work.
@@ -978,7 +984,6 @@ def phased_products_2d(
     dilation: Sequence[int],
     out: np.ndarray,
     *,
-    threads: bool = True,
     fill: float | None = None,
 ) -> np.ndarray:
     """2-D correlation with a column stride: one matrix-vector product per output row.
@@ -1078,7 +1083,7 @@ def phased_products_2d(
                 a3 = np.ndarray((n, mc, kh * kw), dtype, buf, q0 * it, (step, it, run_len * it))
                 np.matmul(a3, wv, out=odst[r0 : r0 + n, q0 : q0 + mc])
 
-    run_split(blocks, run, threads and out.size >= THREAD_MIN_ELEMENTS)
+    run(blocks)  # one thread: see phased_ok
     if not np.may_share_memory(odst, out):
         out[...] = odst.reshape(out.shape)
     return out
@@ -1094,12 +1099,17 @@ def phased_ok(
     Two axes (and channels after them: kernel size 1, stride 1), a column stride of 2 or
     more (with stride 1 every column is read anyway: :func:`strided_gemm_2d` and the flat
     path read them in place), and output rows long enough for a product to be worth its call.
+    The copies run on one thread (two contend for the GIL and measured slower): with two
+    workers, only up to :data:`PHASED_MAX_OUTPUTS` outputs, beyond which the two threads of
+    :func:`strided_gemm_2d` win although they compute every column.
     """
     if len(shape) < 2 or stride[1] < 2:
         return False
     if any(k != 1 for k in kernel_shape[2:]) or any(s != 1 for s in stride[2:]):
         return False
     cols_out = -(-shape[1] // stride[1]) * math.prod(shape[2:])
+    if engine_threads.WORKERS > 1 and -(-shape[0] // stride[0]) * cols_out > PHASED_MAX_OUTPUTS:
+        return False  # two threads of products over every column do better
     return cols_out * kernel_shape[0] * kernel_shape[1] >= 9 * GEMM_MIN_ROWS
 
 
@@ -1402,9 +1412,7 @@ def correlate_unpadded(
     ):  # the column phases read the padding's value themselves: no border slabs
         fill = value if mode == "constant" else 0.0
         start = [-p for p in pad_lo]
-        return phased_products_2d(
-            x, kernel, start, stride, dilation, out, threads=threads, fill=fill
-        )
+        return phased_products_2d(x, kernel, start, stride, dilation, out, fill=fill)
     if needed <= SMALL_ELEMENTS:  # one padded copy costs less than the border slabs' calls
         _small(x, kernel, pad_lo, stride, dilation, out, mode, value, threads, gemm)
         return out
@@ -1690,7 +1698,7 @@ def _interior(
     box = tuple(slice(lo, hi) for lo, hi in inner)
     start = [lo * s - p for (lo, _), s, p in zip(inner, stride, pad_lo)]
     if gemm is not False and phased_ok(x.shape, kernel.shape, stride):
-        phased_products_2d(x, kernel, start, stride, dilation, out[box], threads=threads)
+        phased_products_2d(x, kernel, start, stride, dilation, out[box])
         return
     if gemm is not False and gemm_2d_ok(x.shape, kernel.shape, stride, dilation):
         kf = kernel.astype(dtype)
