@@ -30,8 +30,12 @@
 
 Strided outputs read only the samples they need: each block copies its input samples into
 phases along the last strided axis, so every tap reads a contiguous run
-(:func:`phased_shift_add`).  Other geometries (a ``valid``/``full`` size change on an inner
-axis) shift-add over strided views of the input, in blocks along the outer axes.
+(:func:`phased_shift_add`).  A 2-D input with a column stride (channels after its axes
+allowed) copies one run per kernel column instead and takes one matrix-vector product per
+output row (:func:`phased_products_2d`): work in proportion to the outputs kept, and with
+zero or constant padding no border slabs.  Other geometries (a ``valid``/``full`` size
+change on an inner axis) shift-add over strided views of the input, in blocks along the
+outer axes.
 """
 
 from __future__ import annotations

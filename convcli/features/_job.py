@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from convcli.engine.threads import usable_cpus
 from convcli.errors import (
     ArgumentError,
     OutputExistsError,
@@ -571,6 +570,8 @@ def _write_outputs(
         if series and nd == 1:
             return _write_series_view(folder, maps[i], stems[i], sig, rows, opts, protect)
         return _write_view(folder, maps[i], stems[i], nd, audio, rate_out, opts, protect)
+
+    from convcli.engine.threads import usable_cpus  # here: --help imports no numpy
 
     workers = min(2, usable_cpus())
     if workers > 1 and len(stems) > 1:

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from convcli.engine.threads import usable_cpus
 from convcli.jobs.process import signal_caught
 
 __all__ = ["Batch", "Backend", "InProcess", "Tally", "Work", "run_batch", "worker_count"]
@@ -82,6 +81,8 @@ def worker_count(jobs: int) -> int:
     The cores counted are :func:`convcli.engine.threads.usable_cpus`: the process's CPU
     affinity (``taskset -c 0`` gives one worker), not every core of the machine.
     """
+    from convcli.engine.threads import usable_cpus  # here: --help imports no numpy
+
     return usable_cpus() if jobs == 0 else jobs
 
 
