@@ -807,3 +807,19 @@ def test_column_phases_only_up_to_a_size_with_two_workers(monkeypatch):
     monkeypatch.setattr(threads, "WORKERS", 1)
     assert _direct.phased_ok(shape, k, (2, 2)) is True
     assert _direct.phased_ok(shape, k, (2, 1)) is False  # no column stride: every column read
+
+
+def test_small_float64_strided_work_sums_taps_in_the_formulas_order(monkeypatch):
+    """Small float64 work at a column stride stays tap by tap (no products): exact."""
+    monkeypatch.undo()
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((12, 300))
+    w = rng.standard_normal((3, 3))
+    got = convcli.convolve(x, w, stride=2)  # same: pads 0 before, 1 after
+    xp = np.pad(x, ((0, 1), (0, 1)))
+    want = None
+    for i in range(3):
+        for j in range(3):
+            term = xp[i : i + 11 : 2, j : j + 299 : 2] * w[i, j]
+            want = term if want is None else want + term
+    assert np.array_equal(got, want)

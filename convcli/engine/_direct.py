@@ -1406,6 +1406,9 @@ def correlate_unpadded(
         (o - 1) * s + d * (k - 1) + 1
         for o, s, d, k in zip(out_shape, stride, dilation, kernel.shape)
     )
+    if needed <= SMALL_ELEMENTS:  # one padded copy costs less than the border slabs' calls
+        _small(x, kernel, pad_lo, stride, dilation, out, mode, value, threads, gemm)
+        return out
     if (
         gemm is not False
         and mode in ("zero", "constant")
@@ -1417,9 +1420,6 @@ def correlate_unpadded(
         fill = value if mode == "constant" else 0.0
         start = [-p for p in pad_lo]
         return phased_products_2d(x, kernel, start, stride, dilation, out, fill=fill)
-    if needed <= SMALL_ELEMENTS:  # one padded copy costs less than the border slabs' calls
-        _small(x, kernel, pad_lo, stride, dilation, out, mode, value, threads, gemm)
-        return out
     stride1 = all(s == 1 for s in stride)
     inner = [
         interior(n, k, s, d, p, o)
