@@ -689,3 +689,137 @@ def test_pad_window_into_out_and_crops():
     assert got is buf
     full = np.pad(x, [(1, 1), (0, 1)], mode="symmetric")
     np.testing.assert_array_equal(buf, full[:, 3:5])
+
+
+@settings(max_examples=150, **SETTINGS)
+@given(problems(ndim=2, channels=True, min_size=2), st.sampled_from([F32, F64]))
+def test_column_phase_products_equal_the_oracle(problem, dtype):
+    """Column strides, channels anywhere: the column phases' products, border included."""
+    x, w, stride, padding, dilation, mode, axes = problem
+    assume(valid_geometry(x, w, stride, padding, dilation, axes))
+    pad_lo, st_, dl, out, _ = geometry_args(x, w, stride, padding, dilation, axes)
+    got = correlate_unpadded(
+        x.astype(dtype), full_kernel(w, x.ndim, axes), pad_lo, st_, dl, out, mode, 0.5, dtype
+    )
+    ref = oracle(x, w, stride, padding, dilation, mode, 0.5, axes)
+    np.testing.assert_allclose(got, ref, atol=tol(x, w, dtype), rtol=0)
+
+
+@pytest.mark.parametrize("mode", ["zero", "constant", "reflect", "circular"])
+@pytest.mark.parametrize(
+    "kshape, stride, dilation",
+    [
+        ((3, 3), (2, 2), (1, 1)),
+        ((5, 4), (3, 2), (1, 3)),
+        ((2, 3), (4, 3), (1, 1)),
+        ((3, 5), (2, 3), (2, 2)),
+        ((1, 6), (1, 2), (1, 1)),
+    ],
+)
+def test_column_phases_rows_shared_or_not_and_runs_reused(
+    monkeypatch, mode, kshape, stride, dilation
+):
+    """Rows shared between output rows (``d0 = 1``, ``s0 <= kh``) or copied per output row,
+    kernel columns that reuse an earlier column's run, uint8 and RGB inputs, several blocks."""
+    monkeypatch.setattr(_direct, "PHASED_ELEMENTS", 40)
+    calls = []
+    real = _direct.phased_products_2d
+    monkeypatch.setattr(
+        _direct, "phased_products_2d", lambda *a, **k: calls.append(k) or real(*a, **k)
+    )
+    rng = np.random.default_rng(5)
+    for x in (
+        rng.standard_normal((29, 37)).astype(np.float32),
+        rng.integers(0, 256, (23, 31, 3), dtype=np.uint8),
+    ):
+        w = rng.standard_normal(kshape)
+        ca = 2 if x.ndim == 3 else None
+        got = convcli.convolve(
+            x,
+            w,
+            stride=stride,
+            dilation=dilation,
+            pad_mode=mode,
+            pad_value=0.25,
+            channel_axis=ca,
+            method="direct",
+        )
+        ref = convcli.convolve(
+            x.astype(np.float64),
+            w,
+            stride=stride,
+            dilation=dilation,
+            pad_mode=mode,
+            pad_value=0.25,
+            channel_axis=ca,
+            method="fft",
+        )
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, ref, atol=tol(x, w), rtol=0)
+    assert calls, "the column phases were not used"
+    assert any("fill" in k and k["fill"] is not None for k in calls) == (
+        mode in ("zero", "constant")
+    )
+
+
+def test_column_phases_without_fill_refuse_to_read_outside():
+    x = np.ones((10, 12), dtype=np.float32)
+    out = np.empty((5, 6), dtype=np.float32)
+    with pytest.raises(ValueError, match="outside the input"):
+        _direct.phased_products_2d(x, np.ones((3, 3)), [0, 0], [2, 2], [1, 1], out)
+    got = _direct.phased_products_2d(x, np.ones((3, 3)), [0, 0], [2, 2], [1, 1], out, fill=0.0)
+    assert got[0, 0] == 9 and got[-1, -1] == 4  # the last row and column read one padded line
+
+
+@pytest.mark.parametrize("mode", PAD_MODES)
+@pytest.mark.parametrize("kshape, dilation", [((3, 3), (1, 1)), ((5, 2), (1, 2)), ((3, 4), (2, 1))])
+def test_narrow_border_slabs_computed_transposed(monkeypatch, mode, kshape, dilation):
+    """The tall, narrow column slabs of a stride-1 border are computed on their transpose."""
+    monkeypatch.setattr(_direct, "NARROW_RATIO", 2)
+    seen = []
+    real = _direct.correlate_window
+    monkeypatch.setattr(
+        _direct,
+        "correlate_window",
+        lambda win, *a, **k: seen.append(win.shape) or real(win, *a, **k),
+    )
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((61, 47)).astype(np.float32)
+    w = rng.standard_normal(kshape)
+    for gemm in (None, False):
+        pad_lo, st_, dl, out, _ = geometry_args(x, w, 1, "same", dilation, (0, 1))
+        got = correlate_unpadded(x, w, pad_lo, st_, dl, out, mode, 0.5, F32, gemm=gemm)
+        ref = oracle(x, w, 1, "same", dilation, mode, 0.5, (0, 1))
+        np.testing.assert_allclose(got, ref, atol=tol(x, w), rtol=0)
+    # the column slabs (61 rows, a few columns) reached the flat path transposed: none is tall
+    assert len(seen) >= 4 and all(a < b for a, b in seen), seen
+
+
+def test_column_phases_only_up_to_a_size_with_two_workers(monkeypatch):
+    """Beyond PHASED_MAX_OUTPUTS two workers run the products over every column instead."""
+    from convcli.engine import threads
+
+    monkeypatch.setattr(_direct, "PHASED_MAX_OUTPUTS", 100)
+    shape, k = (40, 40), (3, 3)
+    monkeypatch.setattr(threads, "WORKERS", 2)
+    assert _direct.phased_ok(shape, k, (2, 2)) is False  # 400 outputs
+    assert _direct.phased_ok((20, 20), k, (2, 2)) is True  # 100 outputs
+    monkeypatch.setattr(threads, "WORKERS", 1)
+    assert _direct.phased_ok(shape, k, (2, 2)) is True
+    assert _direct.phased_ok(shape, k, (2, 1)) is False  # no column stride: every column read
+
+
+def test_small_float64_strided_work_sums_taps_in_the_formulas_order(monkeypatch):
+    """Small float64 work at a column stride stays tap by tap (no products): exact."""
+    monkeypatch.undo()
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((12, 300))
+    w = rng.standard_normal((3, 3))
+    got = convcli.convolve(x, w, stride=2)  # same: pads 0 before, 1 after
+    xp = np.pad(x, ((0, 1), (0, 1)))
+    want = None
+    for i in range(3):
+        for j in range(3):
+            term = xp[i : i + 11 : 2, j : j + 299 : 2] * w[i, j]
+            want = term if want is None else want + term
+    assert np.array_equal(got, want)

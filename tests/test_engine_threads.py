@@ -97,3 +97,17 @@ def test_one_usable_cpu_means_one_thread():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_jobs_and_banks_count_usable_cpus(monkeypatch):
+    """``-j 0`` and the feature banks count the CPUs this process may use, not the machine's."""
+    from convcli.features import _bank
+    from convcli.jobs.batch import worker_count
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert threads.usable_cpus() == 1
+    assert worker_count(0) == 1 and worker_count(3) == 3
+    assert _bank._pool() is None
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert worker_count(0) == 3

@@ -30,8 +30,12 @@
 
 Strided outputs read only the samples they need: each block copies its input samples into
 phases along the last strided axis, so every tap reads a contiguous run
-(:func:`phased_shift_add`).  Other geometries (a ``valid``/``full`` size change on an inner
-axis) shift-add over strided views of the input, in blocks along the outer axes.
+(:func:`phased_shift_add`).  A 2-D input with a column stride (channels after its axes
+allowed) copies one run per kernel column instead and takes one matrix-vector product per
+output row (:func:`phased_products_2d`): work in proportion to the outputs kept, and with
+zero or constant padding no border slabs.  Other geometries (a ``valid``/``full`` size
+change on an inner axis) shift-add over strided views of the input, in blocks along the
+outer axes.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from convcli.engine import threads as engine_threads
 from convcli.engine.threads import run_split
 from convcli.padding import pad_window
 
@@ -79,6 +84,11 @@ __all__ = [
     "phased_shift_add",
     "strided_gemm_2d",
     "gemm_2d_ok",
+    "phased_products_2d",
+    "phased_ok",
+    "PHASED_ELEMENTS",
+    "PHASED_MAX_OUTPUTS",
+    "NARROW_RATIO",
     "shift_add",
     "correlate_direct",
     "correlate_unpadded",
@@ -102,6 +112,14 @@ GEMM_CHUNK = 1 << 20
 CACHE_BYTES = 1 << 20
 #: Elements of ``Z`` per block of output rows in :func:`strided_gemm_2d`.
 STRIDED_GEMM_CHUNK = 1 << 18
+#: Elements of the phase runs per block of output rows in :func:`phased_products_2d`.
+PHASED_ELEMENTS = 1 << 18
+#: Most outputs of :func:`phased_products_2d` with two workers.  Interleaved medians, 3x3
+#: and 5x5 at stride 2: on 1024² input (2**18 outputs) the phases on one thread took 0.8 of
+#: the two-thread products over every column; on 2048², 1.25 of them.
+PHASED_MAX_OUTPUTS = 1 << 18
+#: A 2-D border slab at least this many times taller than wide is computed transposed.
+NARROW_RATIO = 8
 #: Fewest chunks a large output is cut into, so that both threads have work.
 MIN_CHUNKS = 8
 #: Largest ``m*n*k`` of one product: OpenBLAS runs products up to 4 * 65536 on one thread.
@@ -962,6 +980,143 @@ def strided_gemm_2d(
     return out
 
 
+def phased_products_2d(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    start: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out: np.ndarray,
+    *,
+    fill: float | None = None,
+) -> np.ndarray:
+    """2-D correlation with a column stride: one matrix-vector product per output row.
+
+    ``out[r, c] = sum_ij w[i, j] * x[start0 + r*s0 + i*d0, start1 + c*s1 + j*d1]``; axes
+    after the first two (channels: kernel size 1, stride 1) are carried whole.  Each block of
+    output rows first copies, for every kernel column ``j``, the input samples that column
+    reads into a contiguous run per input row (``run[j][c] = x[row, start1 + c*s1 + j*d1]``,
+    converted to the output's dtype): ``kw`` runs of ``cols_out`` per row, so the copy is in
+    proportion to the outputs kept (the polyphase decomposition along the columns, one
+    phase per tap column).  The runs of the kernel's rows and columns are then a constant
+    distance apart, so each output row is a product of a ``cols_out x kh*kw`` strided view
+    (no further copy) with the flattened kernel, written straight into ``out``.  Input
+    rows shared by consecutive output rows (``d0 = 1``, ``s0 <= kh``) are copied once;
+    otherwise each output row gets its own ``kh`` rows.  See :func:`phased_ok`.
+
+    With ``fill`` (``zero``/``constant`` padding) the samples read outside ``x`` are that
+    value, so the whole output, border included, is one pass; without it every sample read
+    must lie inside ``x`` (the interior).
+    """
+    dtype = out.dtype
+    kh, kw = kernel.shape[0], kernel.shape[1]
+    wv = np.ascontiguousarray(np.asarray(kernel, dtype=dtype).reshape(kh * kw))
+    rows_out, cols_out = out.shape[:2]
+    s0, s1 = stride[0], stride[1]
+    d0, d1 = dilation[0], dilation[1]
+    ch = math.prod(x.shape[2:])
+    run_len = cols_out * ch  # one phase run: the samples one kernel column reads per row
+    shared = d0 == 1 and s0 <= kh
+    slots = s0 if shared else kh  # buffer rows per output row (beyond the block's first)
+    per = max(1, min(PHASED_ELEMENTS // (slots * kw * run_len), -(-rows_out // MIN_CHUNKS)))
+    m_cols = max(1, min(run_len, GEMM_MAX_MNK // (kh * kw)))
+    blocks = list(range(0, rows_out, per))
+    odst = out.reshape(rows_out, run_len)
+    if not np.may_share_memory(odst, out):  # not a view of ``out``: products apart, copy back
+        odst = np.empty((rows_out, run_len), dtype=dtype)
+    width = x.shape[1]
+    cols = []  # per kernel column: (first valid output column, end, input columns)
+    for j in range(kw):
+        c0 = start[1] + j * d1  # input column of output column 0
+        lo = 0 if c0 >= 0 else min(cols_out, -(c0 // s1))
+        hi = max(lo, min(cols_out, -(-(width - c0) // s1)))
+        cols.append((lo, hi, slice(c0 + lo * s1, c0 + (hi - 1) * s1 + 1, s1)))
+    if fill is None and any(lo != 0 or hi != cols_out for lo, hi, _ in cols):
+        raise ValueError("phased_products_2d without fill reads outside the input")
+    value = dtype.type(fill if fill is not None else 0)
+    # A kernel column reading the columns of an earlier one ``shift`` outputs on (``j*d1``
+    # equal modulo ``s1``) copies that run, contiguous, and gathers only its last ``shift``.
+    reuse: list[tuple[int, int] | None] = []
+    for j in range(kw):
+        jj = next((i for i in range(j) if (j - i) * d1 % s1 == 0), None)
+        shift = (j - jj) * d1 // s1 if jj is not None else 0
+        reuse.append((jj, shift) if jj is not None and shift < cols_out else None)
+
+    def copy_rows(dst: np.ndarray, r0: int, step: int) -> None:
+        """``dst[t, j] = x[r0 + t*step, columns of j]`` (``fill`` outside ``x``)."""
+        t_lo = 0 if r0 >= 0 else min(len(dst), -(r0 // step))
+        t_hi = max(t_lo, min(len(dst), -(-(x.shape[0] - r0) // step)))
+        if fill is None and (t_lo != 0 or t_hi != len(dst)):
+            raise ValueError("phased_products_2d without fill reads outside the input")
+        dst[:t_lo] = value
+        dst[t_hi:] = value
+        src = x[r0 + t_lo * step : r0 + (t_hi - 1) * step + 1 : step] if t_hi > t_lo else None
+        for j, (lo, hi, cs) in enumerate(cols):
+            run = dst[t_lo:t_hi, j]
+            share = reuse[j]
+            if share is not None:  # the same columns as an earlier run, shifted: contiguous
+                jj, shift = share
+                np.copyto(run[:, : cols_out - shift], dst[t_lo:t_hi, jj, shift:])
+                lo = max(lo, cols_out - shift)
+                hi = max(hi, lo)
+                cs = slice(cs.start + (lo - cols[j][0]) * s1, cs.stop, s1)
+                run = run[:, cols_out - shift :]
+                lo, hi = lo - (cols_out - shift), hi - (cols_out - shift)
+            run[:, :lo] = value
+            run[:, hi:] = value
+            if src is not None and hi > lo:
+                np.copyto(run[:, lo:hi], src[:, cs], casting="unsafe")
+
+    def run(block_list: Iterable[int]) -> None:
+        nbuf = ((per - 1) * s0 + kh) if shared else per * kh
+        buf = np.empty(nbuf * kw * run_len, dtype=dtype)
+        it = buf.itemsize
+        for r0 in block_list:
+            n = min(per, rows_out - r0)
+            r_in = start[0] + r0 * s0
+            if shared:
+                m = (n - 1) * s0 + kh
+                copy_rows(buf[: m * kw * run_len].reshape(m, kw, cols_out, *x.shape[2:]), r_in, 1)
+            else:
+                b = buf[: n * kh * kw * run_len].reshape(n, kh, kw, cols_out, *x.shape[2:])
+                for i in range(kh):
+                    copy_rows(b[:, i], r_in + i * d0, s0)
+            step = slots * kw * run_len * it
+            for q0 in range(0, run_len, m_cols):
+                mc = min(m_cols, run_len - q0)
+                a3 = np.ndarray((n, mc, kh * kw), dtype, buf, q0 * it, (step, it, run_len * it))
+                np.matmul(a3, wv, out=odst[r0 : r0 + n, q0 : q0 + mc])
+
+    run(blocks)  # one thread: see phased_ok
+    if not np.may_share_memory(odst, out):
+        out[...] = odst.reshape(out.shape)
+    return out
+
+
+def phased_ok(
+    shape: Sequence[int],
+    kernel_shape: Sequence[int],
+    stride: Sequence[int],
+) -> bool:
+    """Whether :func:`phased_products_2d` applies and pays.
+
+    Two axes (and channels after them: kernel size 1, stride 1), a column stride of 2 or
+    more (with stride 1 every column is read anyway: :func:`strided_gemm_2d` and the flat
+    path read them in place), and output rows long enough for a product to be worth its call.
+    The copies run on one thread (two contend for the GIL and measured slower): with two
+    workers, only up to :data:`PHASED_MAX_OUTPUTS` outputs, beyond which the two threads of
+    :func:`strided_gemm_2d` win although they compute every column.
+    """
+    if len(shape) < 2 or stride[1] < 2:
+        return False
+    if any(k != 1 for k in kernel_shape[2:]) or any(s != 1 for s in stride[2:]):
+        return False
+    cols_out = -(-shape[1] // stride[1]) * math.prod(shape[2:])
+    if engine_threads.WORKERS > 1 and -(-shape[0] // stride[0]) * cols_out > PHASED_MAX_OUTPUTS:
+        return False  # two threads of products over every column do better
+    return cols_out * kernel_shape[0] * kernel_shape[1] >= 9 * GEMM_MIN_ROWS
+
+
 def gemm_2d_ok(
     shape: Sequence[int],
     kernel_shape: Sequence[int],
@@ -1254,6 +1409,17 @@ def correlate_unpadded(
     if needed <= SMALL_ELEMENTS:  # one padded copy costs less than the border slabs' calls
         _small(x, kernel, pad_lo, stride, dilation, out, mode, value, threads, gemm)
         return out
+    if (
+        gemm is not False
+        and mode in ("zero", "constant")
+        and any(s > 1 for s in stride)
+        and phased_ok(x.shape, kernel.shape, stride)
+        and tuple(out_shape[2:]) == x.shape[2:]
+        and not any(pad_lo[2:])
+    ):  # the column phases read the padding's value themselves: no border slabs
+        fill = value if mode == "constant" else 0.0
+        start = [-p for p in pad_lo]
+        return phased_products_2d(x, kernel, start, stride, dilation, out, fill=fill)
     stride1 = all(s == 1 for s in stride)
     inner = [
         interior(n, k, s, d, p, o)
@@ -1266,7 +1432,15 @@ def correlate_unpadded(
     k = kernel.astype(dtype)
 
     def window(win: np.ndarray, dst: np.ndarray) -> None:
-        if stride1:
+        if stride1 and win.ndim == 2 and win.shape[0] >= NARROW_RATIO * win.shape[1]:
+            # A tall, narrow slab (the columns before and after the interior): its flat run
+            # would be cut into short rows; transposed, the taps run along its long axis.
+            win_t = np.ascontiguousarray(win.T)
+            dst_t = np.empty(dst.shape[::-1], dtype=dst.dtype)
+            stage = direct_stage(win_t.shape, k.T, [0, 0], dilation[::-1], gemm)
+            correlate_window(win_t, [[stage]], dst_t)
+            dst[...] = dst_t.T
+        elif stride1:
             stage = direct_stage(win.shape, k, [0] * win.ndim, dilation, gemm)
             correlate_window(win, [[stage]], dst)
         else:
@@ -1527,6 +1701,9 @@ def _interior(
         return
     box = tuple(slice(lo, hi) for lo, hi in inner)
     start = [lo * s - p for (lo, _), s, p in zip(inner, stride, pad_lo)]
+    if gemm is not False and phased_ok(x.shape, kernel.shape, stride):
+        phased_products_2d(x, kernel, start, stride, dilation, out[box])
+        return
     if gemm is not False and gemm_2d_ok(x.shape, kernel.shape, stride, dilation):
         kf = kernel.astype(dtype)
         strided_gemm_2d(x, kf, start, stride, dilation, out[box], threads=threads)

@@ -17,8 +17,11 @@ double for float64.
     calls per output (taps sharing a weight are summed first; +-1 weights need no multiply);
     ``C_OP16`` per call for 8-bit input in int16;
   - *strided*: ``P * (C_VIEW*ops + C_FLAT) + C_GATHER*X``; a 2-D input (channels after its
-    two axes allowed) may instead take the matrix products over every input column (``s1``
-    the column stride): ``P * (s1*(C_MAC*kh*kw + C_GEMM) + C_OP*(kw-1) + C_FLAT)``;
+    two axes allowed) may instead take matrix products: with a column stride, over column
+    phases (one run per kernel column, ``r`` input rows per output row: ``s0``, or ``kh``
+    when rows are not shared): ``P * (C_PHASE*kw*r + C_MAC*kh*kw + C_GEMV + C_FLAT)``;
+    with column stride 1, over every input column:
+    ``P * (C_MAC*kh*kw + C_GEMM + C_OP*(kw-1) + C_FLAT)``;
   - *Toeplitz GEMM* (one spatial axis): ``P * (C_MACB*Kt + C_TOE)`` with
     ``Kt = (B-1)*s + (L-1)*d + 1`` multiply-adds per output and ``C_MACB`` = ``C_MAC32`` or
     ``C_MAC128`` for blocks of ``B`` = 32 or 128 outputs;
@@ -87,6 +90,8 @@ __all__ = [
     "C_MACV",
     "C_STAGE",
     "C_GEMM",
+    "C_PHASE",
+    "C_GEMV",
     "C_PAD",
     "C_CALL",
     "C_TILE",
@@ -131,6 +136,10 @@ C_MACV = 0.1
 C_STAGE = 0.5
 #: Fixed cost per output of a matrix-product stage (writing and reading ``Z``).
 C_GEMM = 1.25
+#: Column phases of strided outputs: copying one input sample into a kernel column's run.
+C_PHASE = 0.35
+#: Column phases: fixed per output of the matrix-vector products (the product's write).
+C_GEMV = 0.85
 #: Toeplitz products: per multiply-add with blocks of 32 outputs, and of 128.
 C_MAC32 = 0.026
 C_MAC128 = 0.016
@@ -639,10 +648,12 @@ def _strided_cost(
 ) -> tuple[str, float]:
     """Strides or size changes: shift-adds over phases or views, or products over rows.
 
-    The products (:func:`convcli.engine._direct.strided_gemm_2d`) cover every input column
-    (``s1`` of them per output), then add the kernel's columns from strided runs.
+    With a column stride the products run over column phases
+    (:func:`convcli.engine._direct.phased_products_2d`: in proportion to the outputs kept);
+    otherwise (:func:`convcli.engine._direct.strided_gemm_2d`) they cover every input
+    column, then add the kernel's columns from strided runs.
     """
-    from convcli.engine._direct import gemm_2d_ok
+    from convcli.engine._direct import gemm_2d_ok, phased_ok
 
     stride1 = all(g.stride == 1 for g in geometry)
     per_in = math.prod(g.stride for g in geometry)  # input samples per output
@@ -655,9 +666,14 @@ def _strided_cost(
     dilations = [1] * len(input_shape)
     for a, n, g in zip(spatial_axes, kernel.shape, geometry):
         full[a], strides[a], dilations[a] = n, g.stride, g.dilation
+    kh, kw = kernel.shape[0], kernel.shape[1]
+    if phased_ok(input_shape, full, strides):
+        s0 = geometry[0].stride
+        rows = s0 if geometry[0].dilation == 1 and s0 <= kh else kh
+        cost = dsize * (C_PHASE * kw * rows + C_MAC * kh * kw + C_GEMV) + C_FLAT
+        return ("gemm", cost) if cost < best[1] else best
     if not gemm_2d_ok(input_shape, full, strides, dilations):
         return best
-    kh, kw = kernel.shape[0], kernel.shape[1]
     s1 = geometry[1].stride
     cost = dsize * (s1 * (C_MAC * kh * kw + C_GEMM) + C_OP * (kw - 1)) + C_FLAT
     return ("gemm", cost) if cost < best[1] else best

@@ -64,7 +64,6 @@ dilation too, for odd sizes).
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -80,6 +79,7 @@ from convcli.engine._plan import (
     fast_len_estimate,
     log2_at_least_1,
 )
+from convcli.engine.threads import usable_cpus
 from convcli.errors import ArgumentError
 from convcli.geometry import AxisGeometry, PaddingArg, resolve
 from convcli.padding import canonical_mode, pad_window
@@ -126,7 +126,7 @@ _POOL_LOCK = threading.Lock()
 
 def _pool() -> ThreadPoolExecutor | None:
     global _POOL
-    if min(2, os.cpu_count() or 1) < 2:
+    if min(2, usable_cpus()) < 2:
         return None
     with _POOL_LOCK:
         if _POOL is None:
@@ -705,7 +705,7 @@ def _fft_bank(plan: BankPlan, xs: np.ndarray, w: np.ndarray, value: float, out: 
 
     geo = plan.geometry
     nd = len(geo)
-    workers = os.cpu_count() or 1
+    workers = usable_cpus()
     n = [int(scipy.fft.next_fast_len(g.needed, real=True)) for g in geo]
     bounds = [(0, xs.shape[0])] + [(-g.pad_lo, -g.pad_lo + size) for g, size in zip(geo, n)]
     # The pad mode's own values out to the fast length: the wrap-around of the circular
@@ -735,7 +735,7 @@ def _fft_overlap_save(
     from numpy.lib.stride_tricks import sliding_window_view
 
     g = plan.geometry[0]
-    workers = os.cpu_count() or 1
+    workers = usable_cpus()
     keff = g.effective_kernel
     step = block - keff + 1
     full_len = (g.output - 1) * g.stride + 1  # full-resolution outputs needed

@@ -571,7 +571,9 @@ def _write_outputs(
             return _write_series_view(folder, maps[i], stems[i], sig, rows, opts, protect)
         return _write_view(folder, maps[i], stems[i], nd, audio, rate_out, opts, protect)
 
-    workers = min(2, os.cpu_count() or 1)
+    from convcli.engine.threads import usable_cpus  # here: --help imports no numpy
+
+    workers = min(2, usable_cpus())
     if workers > 1 and len(stems) > 1:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="convcli-out") as pool:
             results = list(pool.map(one, range(len(stems))))

@@ -14,7 +14,6 @@ with its input, only ``KeyboardInterrupt`` when the run is stopped.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -77,8 +76,14 @@ class InProcess:
 
 
 def worker_count(jobs: int) -> int:
-    """Return the worker processes ``-j/--jobs`` asks for: 0 is every core."""
-    return (os.cpu_count() or 1) if jobs == 0 else jobs
+    """Return the worker processes ``-j/--jobs`` asks for: 0 is every core this process may use.
+
+    The cores counted are :func:`convcli.engine.threads.usable_cpus`: the process's CPU
+    affinity (``taskset -c 0`` gives one worker), not every core of the machine.
+    """
+    from convcli.engine.threads import usable_cpus  # here: --help imports no numpy
+
+    return usable_cpus() if jobs == 0 else jobs
 
 
 def run_batch(
