@@ -1101,8 +1101,9 @@ def module_of(row: Family, path: object = None) -> ModuleType:
         what = join_words([fmt.label for fmt in row.reads] or [row.name])
         where = f"{path}: " if path is not None else ""
         raise MissingExtraError(
-            f"{where}{what} needs the optional '{row.extra}' extra ({', '.join(missing)} is "
-            f"not installed): pip install 'convcli[{row.extra}]'"
+            f"{where}{what} needs the optional '{row.extra}' extra ({join_words(missing, 'and')} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed): "
+            f"pip install 'convcli[{row.extra}]'"
         )
     return importlib.import_module(row.module)
 
