@@ -90,6 +90,23 @@ def test_the_cli_imports_no_heavy_module():
     assert out.stdout.strip() == ""
 
 
+def test_an_image_job_imports_no_audio_or_tifffile_module(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (8, 6), (10, 200, 30)).save(tmp_path / "in.tif")
+    code = (
+        "import sys; from convcli.cli import main; "
+        f"sys.argv = ['convcli', 'filter', {str(tmp_path / 'in.tif')!r}, '-k', 'box:3', '-o', "
+        f"{str(tmp_path / 'out.tif')!r}, '-q']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "names = ('convcli.reverb', 'convcli.jobs.impulse', 'tifffile', 'secrets')\n"
+        "print(','.join(m for m in names if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert (tmp_path / "out.tif").is_file()
+    assert out.stdout.strip() == ""
+
+
 def test_import_convcli_is_light():
     code = (
         "import sys, convcli; "

@@ -435,3 +435,20 @@ def test_a_jpeg_whose_header_pillow_refuses_is_named_not_a_keyerror(tmp_path: Pa
         load(path)
     assert "'MPO'" not in str(caught.value)
     assert "bad.jpg: cannot read as JPEG: a damaged or truncated header" in str(caught.value)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
+def test_an_image_is_copied_band_by_band_into_what_pillow_gives(
+    monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    from convcli.io import pillow_image
+
+    rng = np.random.default_rng(3)
+    bands = len(mode)
+    pixels = rng.integers(0, 256, (37, 29, bands), dtype=np.uint8)
+    im = Image.fromarray(pixels[..., 0] if bands == 1 else pixels, mode)
+    monkeypatch.setattr(pillow_image, "BAND_BYTES", 5 * 29 * bands)  # 5 rows a band
+    arr, got_mode = pillow_image.image_to_array(im, Path("x.png"), copy=False)
+    assert got_mode == mode
+    np.testing.assert_array_equal(arr, np.asarray(im))
+    assert arr.flags.writeable and arr.flags.c_contiguous

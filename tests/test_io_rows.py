@@ -77,3 +77,28 @@ def test_loaded_on_read_decodes_once_and_checks_the_header():
     wrong = LoadedOnRead((3, 2), np.dtype(np.uint8), lambda: np.ones((2, 3), np.uint8))
     with pytest.raises(ValueError, match="not"):
         wrong.read(0, 1)
+
+
+def test_a_mapped_image_gives_back_the_rows_a_job_has_read():
+    from convcli.io.rows import anonymous_array
+
+    want = np.arange(300 * 4096, dtype=np.int64).reshape(300, 4096) % 251
+    data = anonymous_array(want.shape, np.dtype(np.uint8))
+    data[...] = want
+    src = LoadedOnRead(want.shape, np.dtype(np.uint8), lambda: data)
+    out = np.empty((100, 4096), np.uint8)
+    src.read_into(0, 100, out)
+    np.testing.assert_array_equal(out, want[:100])
+    src.release(100)  # rows 0..99 (whole pages: 4096 bytes a row) are given back
+    assert not src.data[:100].any()
+    src.read_into(100, 300, np.empty((200, 4096), np.uint8))
+    np.testing.assert_array_equal(src.data[100:], want[100:])
+
+
+def test_an_array_not_mapped_of_its_own_is_left_alone_by_release():
+    want = np.arange(64 * 4096, dtype=np.int64).reshape(64, 4096) % 7
+    data = want.astype(np.uint8)
+    src = LoadedOnRead(want.shape, np.dtype(np.uint8), lambda: data)
+    src.read(0, 1)
+    src.release(64)
+    np.testing.assert_array_equal(src.data, want)

@@ -63,11 +63,11 @@ def _in_samples(params: dict[str, list[float]]) -> str:
 
 def _ir_layout(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Check ``--ir-layout INxOUT`` up front: a bad layout is a usage error (exit 2)."""
+    if value is None:
+        return None
     from convcli.errors import ArgumentError
     from convcli.reverb import parse_ir_layout
 
-    if value is None:
-        return None
     try:
         n_in, n_out = parse_ir_layout(value)
     except ArgumentError as exc:

@@ -27,7 +27,6 @@ import errno
 import functools
 import os
 import re
-import secrets
 import shutil
 import stat
 import tempfile
@@ -465,7 +464,7 @@ def _commit_folder(tmp: str, target: Path, overwrite: bool) -> None:
     elif os.path.lexists(target):
         if not overwrite:
             raise _exists(target)
-        aside = target.parent / f".{target.name}.{secrets.token_hex(6)}.old"
+        aside = target.parent / f".{target.name}.{os.urandom(6).hex()}.old"
         os.rename(target, aside)
         try:
             os.rename(tmp, target)

@@ -167,8 +167,8 @@ def image_to_array(im: PILImage.Image, path: Path, *, copy: bool = True) -> tupl
     path : pathlib.Path
         The file, for messages.
     copy : bool, optional
-        False: an 8-bit L, LA, RGB or RGBA frame becomes a read-only array over the bytes
-        Pillow gives (one whole-image copy fewer).
+        Kept for the callers: an 8-bit L, LA, RGB or RGBA frame is copied into its array
+        band by band (:func:`_banded_array`) either way, never whole through Pillow's bytes.
 
     Returns
     -------
@@ -187,7 +187,7 @@ def image_to_array(im: PILImage.Image, path: Path, *, copy: bool = True) -> tupl
         arr = np.array(im.convert("L"))
     elif mode in ("L", "LA", "RGB", "RGBA"):
         _check_16bit_colour(im, path)
-        arr = np.array(im) if copy else np.asarray(im)
+        arr = _banded_array(im)
     elif mode in ("P", "PA"):
         alpha = mode == "PA" or "transparency" in im.info
         arr = np.array(im.convert("RGBA" if alpha else "RGB"))
@@ -206,6 +206,32 @@ def image_to_array(im: PILImage.Image, path: Path, *, copy: bool = True) -> tupl
     else:
         raise SignalReadError(f"{path}: Pillow mode {mode!r} is not supported")
     return arr, mode
+
+
+#: Bytes of a band of rows :func:`_banded_array` copies at a time.
+BAND_BYTES = 1 << 20
+
+
+def _banded_array(im: PILImage.Image) -> np.ndarray:
+    """Copy an 8-bit L, LA, RGB or RGBA image into a new array, a band of rows at a time.
+
+    ``np.asarray(im)`` goes through ``im.tobytes()``, whose pieces and their join are two
+    whole-image copies beside Pillow's own; a band at a time holds only the array and a band.
+    The array is mapped memory of its own (:func:`convcli.io.rows.anonymous_array`), whose
+    rows a strip-by-strip job gives back as it goes (:meth:`convcli.io.rows.LoadedOnRead.release`).
+    """
+    from .rows import anonymous_array
+
+    cols, rows = im.size
+    channels = len(im.getbands())
+    shape = (rows, cols, channels) if channels > 1 else (rows, cols)
+    arr = anonymous_array(shape, np.dtype(np.uint8))
+    band = max(1, BAND_BYTES // max(1, cols * channels))
+    for r0 in range(0, rows, band):
+        r1 = min(rows, r0 + band)
+        piece = im.crop((0, r0, cols, r1)).tobytes()
+        arr[r0:r1] = np.frombuffer(piece, dtype=np.uint8).reshape((r1 - r0, *shape[1:]))
+    return arr
 
 
 def orient(arr: np.ndarray, orientation: int) -> np.ndarray:

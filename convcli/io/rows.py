@@ -10,9 +10,10 @@ they come, the file finished by ``close``.
 from __future__ import annotations
 
 import abc
+import mmap
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -116,6 +117,37 @@ class ArraySource(RowSource):
         np.copyto(out, self.data[start:stop], casting="unsafe")
 
 
+def anonymous_array(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """Return a new C-ordered array over anonymous mapped memory of its own (zeros).
+
+    Its pages can be given back to the system row by row (:meth:`LoadedOnRead.release`).
+
+    Examples
+    --------
+    >>> anonymous_array((2, 3), np.dtype(np.uint8)).tolist()
+    [[0, 0, 0], [0, 0, 0]]
+    """
+    count = int(np.prod(shape, dtype=np.int64))
+    if count == 0:
+        return np.empty(shape, dtype=dtype)
+    size = count * np.dtype(dtype).itemsize
+    flags = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0)
+    mm = mmap.mmap(-1, size, flags=flags) if flags else mmap.mmap(-1, size)
+    return np.frombuffer(mm, dtype=dtype, count=count).reshape(shape)
+
+
+def _mapping(data: np.ndarray) -> mmap.mmap | None:
+    """Return the mapping ``data`` covers whole from its start, or None if there is none."""
+    base: Any = data
+    while isinstance(base, np.ndarray) and base.base is not None:
+        base = base.base
+    if isinstance(base, memoryview):
+        base = base.obj
+    if not isinstance(base, mmap.mmap) or not data.flags.c_contiguous:
+        return None
+    return base if data.nbytes == len(base) else None
+
+
 class LoadedOnRead(ArraySource):
     """Rows of an array decoded whole, on the first read (after the caller's budget checks).
 
@@ -133,6 +165,7 @@ class LoadedOnRead(ArraySource):
         self, shape: tuple[int, ...], dtype: np.dtype, load: Callable[[], np.ndarray]
     ) -> None:
         self._data = None
+        self._freed = 0
         self.shape = tuple(int(n) for n in shape)
         self.dtype = np.dtype(dtype)
         self._load: Callable[[], np.ndarray] | None = load
@@ -148,7 +181,24 @@ class LoadedOnRead(ArraySource):
                     f"decoded {data.shape} {data.dtype}, not {self.shape} {self.dtype}"
                 )
             self._data, self._load = data, None
+            self._freed = 0
         return self._data
+
+    def release(self, below: int) -> None:
+        """Give the pages of rows below ``below`` back, if the array is mapped memory of its own.
+
+        An image decoded into :func:`anonymous_array` (a JPEG, a compressed TIFF) shrinks as
+        a strip-by-strip job consumes it; those rows must not be read again (they read 0).
+        """
+        data = self._data
+        mm = None if data is None or not hasattr(mmap, "MADV_DONTNEED") else _mapping(data)
+        if mm is None or data is None:
+            return
+        row_bytes = data.nbytes // max(1, data.shape[0])
+        length = (min(below, data.shape[0]) * row_bytes) // mmap.PAGESIZE * mmap.PAGESIZE
+        if length > self._freed:
+            mm.madvise(mmap.MADV_DONTNEED, 0, length)
+            self._freed = length
 
 
 class DecodedRows(RowSource):

@@ -75,6 +75,7 @@ import importlib.util
 import logging
 import math
 import os
+import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -1334,18 +1335,62 @@ def claims(path: PathLike) -> bool:
                 f"{path}: {why} needs the optional '{EXTRA}' extra (tifffile is not "
                 f"installed): pip install 'convcli[{EXTRA}]'"
             )
+        fh.seek(0)
+        if fh.read(4) in (b"II+\x00", b"MM\x00+"):
+            return True  # BigTIFF: read page by page, written back as BigTIFF
+        refuses = _pillow_refuses(order, tags, _layout, _Damaged) is not None
+        if not refuses and not _may_be_ome_or_imagej(fh, order, size):
+            return False  # Pillow's as before, and tifffile not even imported
         tifffile = _tifffile(path)
         try:
-            fh.seek(0)
-            if fh.read(4) in (b"II+\x00", b"MM\x00+"):
-                return True  # BigTIFF: read page by page, written back as BigTIFF
             fh.seek(0)
             with _unheard(), tifffile.TiffFile(fh, name=Path(path).name, _multifile=False) as tif:
                 if tif.is_ome or tif.is_imagej:
                     return True
         except Exception:  # noqa: BLE001 - a broken header: Pillow's reader says so
             return False
-    return _pillow_refuses(order, tags, _layout, _Damaged) is not None
+    return refuses
+
+
+#: How the ImageDescription of an ImageJ (or SCIFIO) file starts (tifffile's test).
+_IMAGEJ_HEADS = (b"ImageJ=", b"SCIFIO=")
+
+
+def _may_be_ome_or_imagej(fh: IO[bytes], order: bytes, size: int) -> bool:
+    """Whether a classic TIFF's first directory has an ImageDescription tifffile calls OME/ImageJ.
+
+    tifffile's tests: OME-XML ends in ``OME>``; an ImageJ description starts ``ImageJ=``
+    (or ``SCIFIO=``).  True also where the directory cannot be read here (tifffile decides).
+    """
+    e = "<" if order == b"II" else ">"
+    try:
+        fh.seek(4)
+        (offset,) = struct.unpack(e + "I", fh.read(4))
+        fh.seek(offset)
+        (count,) = struct.unpack(e + "H", fh.read(2))
+        table = fh.read(12 * count)
+        if len(table) != 12 * count:
+            return True
+        for i in range(count):
+            tag, kind, n = struct.unpack(e + "HHI", table[12 * i : 12 * i + 8])
+            if tag != 270:
+                continue
+            if n <= 4:
+                text = table[12 * i + 8 : 12 * i + 8 + n]
+                head, tail = text, text
+            else:
+                (at,) = struct.unpack(e + "I", table[12 * i + 8 : 12 * i + 12])
+                if at + n > size:
+                    return True
+                fh.seek(at)
+                head = fh.read(8)
+                fh.seek(at + max(0, n - 64))
+                tail = fh.read(min(n, 64))
+            if head.startswith(_IMAGEJ_HEADS) or b"OME>" in tail:
+                return True
+    except (OSError, struct.error):
+        return True
+    return False
 
 
 def _pillow_refuses(

@@ -305,8 +305,10 @@ def _kernels(
     ArgumentError
         An IR option with no impulse response to apply it to.
     """
-    from convcli.jobs.impulse import impulse_kernel, is_impulse_response
     from convcli.kernels import parse_spec, resolved_params
+
+    if sig.kind == "audio":  # impulse responses (and convcli.reverb) only for audio
+        from convcli.jobs.impulse import impulse_kernel, is_impulse_response
 
     ndim = sig.spatial_ndim
     spacing = sig.sample_spacing
@@ -316,7 +318,7 @@ def _kernels(
     notes = []
     resolved: list[Any] = []
     for spec in opts.kernels:
-        if is_impulse_response(spec, sig.kind):
+        if sig.kind == "audio" and is_impulse_response(spec, sig.kind):
             note: dict[str, Any] = {"kernel": spec}
             path = parse_spec(spec).path
             assert path is not None
