@@ -255,3 +255,29 @@ def test_dry_run_plans_a_store_from_its_metadata(tmp_path):
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["shape_out"] == [5, 7, 6]
     assert not (tmp_path / "o.zarr").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("-k", "box:3", "--normalized"),
+        ("-k", "bilinear:2", "--transposed", "--stride", "2"),
+        ("-k", "[1 2 1 2]/6", "--compat", "scipy"),
+        ("-k", "box:3", "--rounding", "half-up", "--dtype", "int16"),
+    ],
+    ids=["normalized", "transposed", "compat", "rounding"],
+)
+def test_an_operation_of_its_own_goes_the_in_memory_route(tmp_path, args):
+    """Not chunk by chunk (the chunked route is a plain correlation): the .npy's numbers."""
+    x = volume(shape=(12, 9), dtype=np.float32).astype(np.float32) / 7
+    if "--normalized" in args:
+        x[4, 4] = np.nan  # a hole the neighbours fill
+    store = make_store(tmp_path / "a.zarr", x, (5, 4))
+    np.save(tmp_path / "a.npy", x)
+    res_z = invoke("filter", store, *args, "-o", tmp_path / "out.zarr", "--json", "-q")
+    res_n = invoke("filter", tmp_path / "a.npy", *args, "-o", tmp_path / "out.npy", "-q")
+    assert res_z.exit_code == 0, res_z.output
+    assert res_n.exit_code == 0, res_n.output
+    assert not json.loads(res_z.stdout).get("chunked")
+    got = zarr.open_array(str(tmp_path / "out.zarr"))[...]
+    np.testing.assert_array_equal(got, np.load(tmp_path / "out.npy"))

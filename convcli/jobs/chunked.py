@@ -92,11 +92,16 @@ def open_chunked_input(job: Job, opts: FilterOptions, limits: Any) -> tuple[Any,
     """Return ``(header, ChunkedInput)`` if the job goes the chunked route, else None.
 
     It does when its input is read chunk by chunk and its output written chunk by chunk
-    (a Zarr store to a Zarr store), unless ``--gray`` asks for a conversion of the whole.
+    (a Zarr store to a Zarr store), for a plain correlation: not with ``--gray`` (a
+    conversion of the whole), an operation of its own (``--normalized``, ``--mask``,
+    ``--transposed``), a peer's preset or rounding (``--compat``, ``--rounding``) or
+    impulse-response options; those go the in-memory route, within the memory budget.
     """
     from convcli import io
 
-    if opts.gray:
+    if opts.gray or opts.normalized or opts.mask is not None or opts.transposed:
+        return None
+    if opts.compat is not None or opts.rounding is not None or opts.ir_options():
         return None
     opened = io.open_chunked(job.input, opts.kind, limits)
     if opened is None:
