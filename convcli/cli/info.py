@@ -28,6 +28,8 @@ def _spacing(info: dict[str, Any]) -> str:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, (list, tuple)):
+        if not value:
+            return "-"  # none (a series with no pass-through column)
         if all(isinstance(v, int) for v in value):
             return "x".join(str(v) for v in value)
         if all(isinstance(v, str) for v in value):

@@ -224,7 +224,7 @@ jobs_opt = click.option(
     type=click.IntRange(min=0),
     default=1,
     show_default=True,
-    help="Worker processes for a batch; 0 = all cores.",
+    help="Worker processes for a batch; 0 = one per usable core (CPU affinity).",
 )
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -235,7 +234,9 @@ def _threads(opts: FilterOptions, array: Any, plans: Sequence[Any]) -> int:
             f"budget of {_bytes(budget)}; store the input with smaller chunks",
             limit="max_memory",
         )
-    cores = max(1, (os.cpu_count() or 1) // max(1, opts.jobs))
+    from convcli.engine.threads import usable_cpus
+
+    cores = max(1, usable_cpus() // max(1, opts.jobs))
     return max(1, min(cores, budget // need))
 
 
