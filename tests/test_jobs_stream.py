@@ -201,3 +201,20 @@ def test_max_memory_is_checked_on_the_command_line(tmp_path):
     )
     assert res.exit_code == 2
     assert res.stderr.strip().startswith("convcli: error:") and "512M" in res.stderr
+
+
+def test_an_input_the_budget_refuses_in_memory_is_streamed(tmp_path):
+    """The route and the in-memory budget check use one estimate: never refused, streamed.
+
+    A chain of two kernels on 40 000 stereo frames needs about 1.5 MiB in memory; with
+    ``--max-memory 1M`` it used to pass the route's cheaper estimate and then be refused.
+    """
+    src = tmp_path / "a.wav"
+    sf.write(src, np.random.default_rng(3).uniform(-0.5, 0.5, (40_000, 2)), 8000, "PCM_16")
+    args = [src, "-k", "box:5", "-k", "box:3", "--json"]
+    small = _filter(*args, "--max-memory", "1M", "-o", tmp_path / "small.wav")
+    whole = _filter(*args, "-o", tmp_path / "whole.wav")
+    assert small.exit_code == 0, small.output
+    assert whole.exit_code == 0, whole.output
+    assert json.loads(small.stdout)["streamed"] is True
+    assert (tmp_path / "small.wav").read_bytes() == (tmp_path / "whole.wav").read_bytes()

@@ -19,7 +19,7 @@ from convcli.errors import KernelSpecError, Param, join_words
 if TYPE_CHECKING:
     from convcli.jobs.options import FilterOptions
 
-__all__ = ["MEMORY_BUDGET", "MAX_TAPS", "default_memory_budget", "working_set"]
+__all__ = ["memory_need", "MEMORY_BUDGET", "MAX_TAPS", "default_memory_budget", "working_set"]
 
 
 #: The in-memory working set (bytes) above which audio files and ``.npy`` arrays are filtered
@@ -119,10 +119,13 @@ def _bytes(n: int) -> str:
     return f"{n} bytes"
 
 
-def _check_memory(info: dict[str, Any], opts: FilterOptions, budget: int) -> None:
-    """Refuse an input whose in-memory filtering would need more than ``budget`` bytes."""
-    from convcli.io import LimitError
-    from convcli.io.registry import streamed
+def memory_need(info: dict[str, Any], opts: FilterOptions) -> int:
+    """Return the bytes filtering an input in memory needs, from its header (``info``).
+
+    ``info`` holds ``shape``, ``dtype`` (as loaded), ``kind`` and, for images, ``channels``
+    and ``mode``.  The same estimate decides whether an input that can be read slab by slab
+    is, and refuses one that cannot when it passes the budget (:func:`_check_memory`).
+    """
     from convcli.jobs.alpha import has_alpha
 
     shape = [int(n) for n in info["shape"]]
@@ -130,7 +133,17 @@ def _check_memory(info: dict[str, Any], opts: FilterOptions, budget: int) -> Non
     work = compute_dtype(dtype).itemsize
     alpha = has_alpha(info["kind"], info.get("channels"), info.get("mode"))
     alpha = alpha and opts.alpha == "premultiply" and not opts.gray
-    need = working_set(math.prod(shape), dtype.itemsize, work, opts.method, alpha)
+    return working_set(math.prod(shape), dtype.itemsize, work, opts.method, alpha)
+
+
+def _check_memory(info: dict[str, Any], opts: FilterOptions, budget: int) -> None:
+    """Refuse an input whose in-memory filtering would need more than ``budget`` bytes."""
+    from convcli.io import LimitError
+    from convcli.io.registry import streamed
+
+    shape = [int(n) for n in info["shape"]]
+    dtype = np.dtype(info["dtype"])
+    need = memory_need(info, opts)
     if need > budget:
         dims = "x".join(map(str, shape))
         kind = info["kind"] if opts.kind == "auto" else opts.kind

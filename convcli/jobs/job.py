@@ -31,6 +31,7 @@ from convcli.jobs.budget import (
     _check_strip_memory,
     _make_kernel,
     default_memory_budget,
+    memory_need,
 )
 from convcli.jobs.chunked import ChunkedInput, filter_chunked, open_chunked_input
 from convcli.jobs.mask import load_mask, open_mask_rows
@@ -134,6 +135,16 @@ def _open(job: Job, opts: FilterOptions) -> tuple[Any, Any]:
             if header.kind == "image" and isinstance(source, RowSource):
                 return header, source  # in strips, or read whole: decided with the kernel
             big = estimate_bytes(source.shape, (), opts.method) > stream_above
+            if not big:  # in memory, would it pass the budget the in-memory route checks?
+                ch = header.channel_axis
+                info = {
+                    "shape": source.shape,
+                    "dtype": header.data.dtype,
+                    "kind": header.kind,
+                    "channels": None if ch is None else int(source.shape[ch]),
+                    "mode": header.form.mode,
+                }
+                big = memory_need(info, opts) > _budget(opts)
             direct = _one_pass(opts) and io.streams_always(header, job.output)
             if opts.dry_run or (
                 (big or direct)
